@@ -1,0 +1,69 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// config is the process configuration: every value from a flag, else its WECOMFLOW_* variable,
+// else a default that works on a laptop.
+type config struct {
+	Addr            string
+	DB              string
+	SecretKey       string
+	SecretKeyFile   string
+	AdminToken      string
+	PublicURL       string
+	WeComAPIBase    string
+	CallbackMaxSkew time.Duration
+	LogFormat       string
+	ShutdownGrace   time.Duration
+}
+
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("wecomflow "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("WECOMFLOW_ADDR", ":8080"), "listen address (WECOMFLOW_ADDR)")
+	fs.StringVar(&c.DB, "db", env("WECOMFLOW_DB", "sqlite://data/wecomflow.db"), "sqlite://PATH or mysql://USER:PASS@tcp(HOST:PORT)/DB?parseTime=true (WECOMFLOW_DB)")
+	fs.StringVar(&c.SecretKey, "secret-key", env("WECOMFLOW_SECRET_KEY", ""), "32-byte base64 key that encrypts secrets at rest (WECOMFLOW_SECRET_KEY); default: generated into -secret-key-file")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("WECOMFLOW_SECRET_KEY_FILE", "data/secret.key"), "where the generated key is kept when no key is given (WECOMFLOW_SECRET_KEY_FILE)")
+	fs.StringVar(&c.AdminToken, "admin-token", env("WECOMFLOW_ADMIN_TOKEN", ""), "bootstrap admin API token (WECOMFLOW_ADMIN_TOKEN); default: generated on first start and printed once")
+	fs.StringVar(&c.PublicURL, "public-url", env("WECOMFLOW_PUBLIC_URL", "http://localhost:8080"), "base of the callback URLs shown to admins (WECOMFLOW_PUBLIC_URL)")
+	fs.StringVar(&c.WeComAPIBase, "wecom-api-base", env("WECOMFLOW_WECOM_API_BASE", "https://qyapi.weixin.qq.com"), "default WeCom API base (WECOMFLOW_WECOM_API_BASE)")
+	skew := fs.String("callback-max-skew", env("WECOMFLOW_CALLBACK_MAX_SKEW", "300s"), "reject callbacks whose timestamp is further from now; 0 disables (WECOMFLOW_CALLBACK_MAX_SKEW)")
+	fs.StringVar(&c.LogFormat, "log-format", env("WECOMFLOW_LOG_FORMAT", "text"), "text or json (WECOMFLOW_LOG_FORMAT)")
+	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.CallbackMaxSkew, err = time.ParseDuration(*skew); err != nil || c.CallbackMaxSkew < 0 {
+		return c, fmt.Errorf("callback-max-skew: %q is not a duration like 300s", *skew)
+	}
+	if c.ShutdownGrace, err = time.ParseDuration(*grace); err != nil || c.ShutdownGrace < 0 {
+		return c, fmt.Errorf("shutdown-grace: %q is not a duration like 20s", *grace)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("log-format: must be text or json, not %q", c.LogFormat)
+	}
+	for name, v := range map[string]string{"public-url": c.PublicURL, "wecom-api-base": c.WeComAPIBase} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("%s: %q is not an http(s) URL", name, v)
+		}
+	}
+	return c, nil
+}

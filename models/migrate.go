@@ -1,0 +1,91 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one schema step. Steps run in order, each once; every step is also written to be
+// harmless when repeated (AutoMigrate and IF NOT EXISTS only add), so an interrupted upgrade can
+// simply be run again.
+type migration struct {
+	Version int
+	Name    string
+	Up      func(tx *gorm.DB) error
+}
+
+var migrations = []migration{
+	{1, "authenticators, channels, users, api tokens", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Authenticator{}, &Channel{}, &User{}, &APIToken{})
+	}},
+}
+
+type schemaMigration struct {
+	Version   int    `gorm:"primaryKey;autoIncrement:false"`
+	Name      string `gorm:"size:255;not null"`
+	AppliedAt time.Time
+}
+
+// SchemaVersion is the version the newest migration brings the database to.
+func SchemaVersion() int { return migrations[len(migrations)-1].Version }
+
+// Migrate brings the schema up to date. Several instances may call it at once: on MySQL they
+// queue on a named lock, on SQLite on the single writer.
+func (s *Store) Migrate(ctx context.Context) error {
+	return s.DB.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		// A fresh session per statement: the pinned connection's *gorm.DB would otherwise carry
+		// one statement's model into the next.
+		conn = conn.Session(&gorm.Session{})
+		if s.Dialect == DialectMySQL {
+			var got int
+			if err := conn.Raw("SELECT GET_LOCK('wecomflow_migrate', 60)").Scan(&got).Error; err != nil || got != 1 {
+				return fmt.Errorf("store: unable to take the migration lock: %v", err)
+			}
+			defer conn.Exec("SELECT RELEASE_LOCK('wecomflow_migrate')")
+			conn = conn.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+		}
+		if err := conn.AutoMigrate(&schemaMigration{}); err != nil {
+			return fmt.Errorf("store: unable to create schema_migrations: %w", err)
+		}
+		var applied []int
+		if err := conn.Model(&schemaMigration{}).Pluck("version", &applied).Error; err != nil {
+			return fmt.Errorf("store: unable to read schema_migrations: %w", err)
+		}
+		done := map[int]bool{}
+		for _, v := range applied {
+			done[v] = true
+		}
+		for _, m := range migrations {
+			if done[m.Version] {
+				continue
+			}
+			if err := m.Up(conn); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %w", m.Version, m.Name, err)
+			}
+			rec := schemaMigration{Version: m.Version, Name: m.Name, AppliedAt: s.Now()}
+			if err := conn.Create(&rec).Error; err != nil {
+				return fmt.Errorf("store: unable to record migration %d: %w", m.Version, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Ready reports whether the database answers and carries every migration.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	var v int
+	if err := s.Read.WithContext(ctx).Model(&schemaMigration{}).Select("COALESCE(MAX(version), 0)").Scan(&v).Error; err != nil {
+		return fmt.Errorf("store: unable to read the schema version: %w", err)
+	}
+	if v < SchemaVersion() {
+		return errors.New("store: migrations pending")
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package models
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// TokenByHash finds a live token by the SHA-256 of its value.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error) {
+	return get[APIToken](ctx, s.Read, "token", "hash = ?", hash)
+}
+
+// CreateToken stores a new token (its hash).
+func (s *Store) CreateToken(ctx context.Context, t *APIToken) error {
+	return create(ctx, s.DB, "token", t)
+}
+
+// ListTokens lists every token, oldest first.
+func (s *Store) ListTokens(ctx context.Context) ([]APIToken, error) {
+	var ts []APIToken
+	if err := s.Read.WithContext(ctx).Order("id").Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// DeleteToken revokes a token unless it is the last one, which would lock every admin out
+// (ErrInUse).
+func (s *Store) DeleteToken(ctx context.Context, id uint64) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := lockForUpdate(tx, s.Dialect).Model(&APIToken{}).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: unable to count tokens: %w", err)
+		}
+		if _, err := get[APIToken](ctx, tx, "token", "id = ?", id); err != nil {
+			return err
+		}
+		if n <= 1 {
+			return fmt.Errorf("store: the last token cannot be revoked: %w", ErrInUse)
+		}
+		return deleteByID[APIToken](ctx, tx, "token", id)
+	})
+}
+
+// EnsureBootstrapToken makes hash the bootstrap token: it replaces an earlier bootstrap token
+// with a different value (WECOMFLOW_ADMIN_TOKEN changed) and is a no-op when it is current.
+func (s *Store) EnsureBootstrapToken(ctx context.Context, hash, hint string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("bootstrap = ? AND hash <> ?", true, hash).Delete(&APIToken{}).Error; err != nil {
+			return fmt.Errorf("store: unable to replace the bootstrap token: %w", err)
+		}
+		var n int64
+		if err := tx.Model(&APIToken{}).Where("hash = ?", hash).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: unable to read tokens: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		return create(ctx, tx, "bootstrap token", &APIToken{Name: "bootstrap", Hash: hash, Hint: hint, Bootstrap: true})
+	})
+}
+
+// CountTokens counts the tokens that can log in.
+func (s *Store) CountTokens(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.Read.WithContext(ctx).Model(&APIToken{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("store: unable to count tokens: %w", err)
+	}
+	return n, nil
+}

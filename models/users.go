@@ -1,0 +1,152 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+var forUpdate = clause.Locking{Strength: "UPDATE"}
+
+// UserChange is one row of a bulk upsert: the user with UserID gets the fields that are not nil;
+// the others keep their stored value (or start empty when the user is new).
+type UserChange struct {
+	UserID                        string
+	Name, Mobile, Email, WeChatWK *string
+}
+
+// UpsertResult counts what an upsert did.
+type UpsertResult struct{ Created, Updated int }
+
+// upsertBatch bounds the rows of one INSERT so its parameters stay far under SQLite's limit.
+const upsertBatch = 500
+
+// UpsertUsers creates or updates users by userid in one transaction and marks them with source.
+// Rows are written with INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE grouped by the set of
+// fields they change, so concurrent uploads that overlap never duplicate a userid and never
+// blank a field the other upload set. Created/Updated are counted from what this transaction
+// saw before writing. changes must not repeat a userid.
+func (s *Store) UpsertUsers(ctx context.Context, changes []UserChange, source string) (UpsertResult, error) {
+	if len(changes) == 0 {
+		return UpsertResult{}, nil
+	}
+	sorted := append([]UserChange(nil), changes...)
+	// One global order for every writer keeps MySQL row locks from deadlocking in the common case.
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].UserID < sorted[j].UserID })
+	var res UpsertResult
+	err := s.retryDeadlock(ctx, func(tx *gorm.DB) error {
+		existing := map[string]bool{}
+		ids := make([]string, len(sorted))
+		for i, c := range sorted {
+			ids[i] = c.UserID
+		}
+		for start := 0; start < len(ids); start += upsertBatch {
+			var found []string
+			chunk := ids[start:min(start+upsertBatch, len(ids))]
+			if err := tx.Model(&User{}).Where("userid IN ?", chunk).Pluck("userid", &found).Error; err != nil {
+				return fmt.Errorf("store: unable to read users: %w", err)
+			}
+			for _, id := range found {
+				existing[id] = true
+			}
+		}
+		groups := map[string][]User{}
+		var order []string
+		for _, c := range sorted {
+			u, cols := c.row(source)
+			key := strings.Join(cols, ",")
+			if _, ok := groups[key]; !ok {
+				order = append(order, key)
+			}
+			groups[key] = append(groups[key], u)
+		}
+		for _, key := range order {
+			rows := groups[key]
+			cols := append(strings.Split(key, ","), "source", "updated_at")
+			err := tx.Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "userid"}},
+				DoUpdates: clause.AssignmentColumns(cols),
+			}).CreateInBatches(&rows, upsertBatch).Error
+			if err != nil {
+				return fmt.Errorf("store: unable to upsert users: %w", err)
+			}
+		}
+		res = UpsertResult{}
+		for _, c := range sorted {
+			if existing[c.UserID] {
+				res.Updated++
+			} else {
+				res.Created++
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+// row is the insert form of c and the columns an update of an existing row may touch.
+func (c UserChange) row(source string) (User, []string) {
+	u := User{UserID: c.UserID, Source: source}
+	var cols []string
+	set := func(col string, dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+			cols = append(cols, col)
+		}
+	}
+	set("name", &u.Name, c.Name)
+	set("mobile", &u.Mobile, c.Mobile)
+	set("email", &u.Email, c.Email)
+	set("wechatwk", &u.WeChatWK, c.WeChatWK)
+	if len(cols) == 0 {
+		// Nothing to change but the source: still a valid upsert (it creates the user).
+		cols = []string{"userid"}
+	}
+	return u, cols
+}
+
+// retryDeadlock runs fn in a transaction, again when MySQL picked it as a deadlock victim or its
+// lock wait timed out: both roll the whole transaction back, so a retry is safe.
+func (s *Store) retryDeadlock(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.DB.WithContext(ctx).Transaction(fn)
+		var me *mysqldriver.MySQLError
+		if !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+			return err
+		}
+	}
+	return err
+}
+
+// ListUsers pages through users, filtered by userid/name/wechatwk and source.
+func (s *Store) ListUsers(ctx context.Context, f ListFilter, p Page) ([]User, int64, error) {
+	return list[User](ctx, s.Read, "users", p, func(q *gorm.DB) *gorm.DB {
+		if f.Source != "" {
+			q = q.Where("source = ?", f.Source)
+		}
+		return nameScope(f, "userid", "name", "wechatwk")(q)
+	})
+}
+
+// GetUser reads one user by id.
+func (s *Store) GetUser(ctx context.Context, id uint64) (*User, error) {
+	return get[User](ctx, s.Read, "user", "id = ?", id)
+}
+
+// CreateUser inserts u; a taken userid is ErrDuplicate.
+func (s *Store) CreateUser(ctx context.Context, u *User) error { return create(ctx, s.DB, "user", u) }
+
+// UpdateUser writes every field of u.
+func (s *Store) UpdateUser(ctx context.Context, u *User) error { return save(ctx, s.DB, "user", u) }
+
+// DeleteUser removes one user.
+func (s *Store) DeleteUser(ctx context.Context, id uint64) error {
+	return deleteByID[User](ctx, s.DB, "user", id)
+}

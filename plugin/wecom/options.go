@@ -1,0 +1,145 @@
+package wecom
+
+import (
+	"net/url"
+	"regexp"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/wecomflow/wecomflow/plugin"
+)
+
+// Type is the type name of WeCom authenticators and channels.
+const Type = "wecom"
+
+// Options are a WeCom authenticator's options: one self-built app of one corp.
+type Options struct {
+	CorpID           string           `json:"corpId"`
+	AgentID          int64            `json:"agentId"`
+	Secret           string           `json:"secret,omitempty"`
+	APIBaseURL       string           `json:"apiBaseUrl"`
+	Origin           string           `json:"origin"`
+	Callback         *CallbackOptions `json:"callback,omitempty"`
+	ContactsCallback *CallbackOptions `json:"contactsCallback,omitempty"`
+	Sync             SyncOptions      `json:"sync"`
+}
+
+// CallbackOptions are the Token and EncodingAESKey of one message-reception URL.
+type CallbackOptions struct {
+	Token          string `json:"token,omitempty"`
+	EncodingAESKey string `json:"encodingAesKey,omitempty"`
+}
+
+// SyncOptions configure directory sync.
+type SyncOptions struct {
+	Enabled         bool   `json:"enabled"`
+	Schedule        string `json:"schedule"`
+	ContactSecret   string `json:"contactSecret,omitempty"`
+	AutoCreateUsers bool   `json:"autoCreateUsers"`
+}
+
+var (
+	tokenRe  = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+	aesKeyRe = regexp.MustCompile(`^[A-Za-z0-9]{43}$`)
+	corpIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// AuthenticatorType validates WeCom authenticator options.
+type AuthenticatorType struct{}
+
+func (AuthenticatorType) Type() string { return Type }
+
+func (AuthenticatorType) SecretPaths() []string {
+	return []string{"secret", "callback.token", "callback.encodingAesKey",
+		"contactsCallback.token", "contactsCallback.encodingAesKey", "sync.contactSecret"}
+}
+
+func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, plugin.FieldErrors) {
+	var o Options
+	if errs := plugin.Decode(m, &o); errs != nil {
+		return nil, errs
+	}
+	errs := plugin.FieldErrors{}
+	switch {
+	case o.CorpID == "":
+		errs.Add("corpId", "is required (我的企业 → 企业信息 → 企业ID)")
+	case !corpIDRe.MatchString(o.CorpID):
+		errs.Add("corpId", "must be letters, digits, '_' or '-', at most 64")
+	}
+	if o.AgentID <= 0 {
+		errs.Add("agentId", "must be a positive integer (应用管理 → the app → AgentId)")
+	}
+	if o.Secret == "" {
+		errs.Add("secret", "is required (应用管理 → the app → Secret)")
+	}
+	checkURL(errs, "apiBaseUrl", o.APIBaseURL)
+	checkURL(errs, "origin", o.Origin)
+	checkCallback(errs, "callback", o.Callback)
+	checkCallback(errs, "contactsCallback", o.ContactsCallback)
+	if o.Sync.Schedule != "" {
+		if _, err := cron.ParseStandard(o.Sync.Schedule); err != nil {
+			errs.Add("sync.schedule", "is not a valid cron spec (5 fields or @every 6h): "+err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return plugin.Encode(o), nil
+}
+
+func checkURL(errs plugin.FieldErrors, path, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs.Add(path, "must be an http(s) URL")
+	}
+}
+
+// checkCallback accepts an absent callback (not configured) or a complete one; half of one would
+// make every WeCom call fail verification.
+func checkCallback(errs plugin.FieldErrors, path string, c *CallbackOptions) {
+	if c == nil || (c.Token == "" && c.EncodingAESKey == "") {
+		return
+	}
+	if !tokenRe.MatchString(c.Token) {
+		errs.Add(path+".token", "must be 1–32 letters or digits")
+	}
+	if !aesKeyRe.MatchString(c.EncodingAESKey) {
+		errs.Add(path+".encodingAesKey", "must be exactly 43 letters or digits")
+	}
+}
+
+// ChannelOptions are a WeCom channel's send options.
+type ChannelOptions struct {
+	// Safe is WeCom's "safe" flag: 1 marks messages confidential (no forwarding, watermark).
+	Safe          int  `json:"safe"`
+	EnableIDTrans bool `json:"enableIdTrans"`
+	// DuplicateCheckInterval is WeCom's duplicate_check_interval in seconds; 0 means WeCom's default.
+	DuplicateCheckInterval int `json:"duplicateCheckInterval"`
+}
+
+// ChannelType validates WeCom channel options.
+type ChannelType struct{}
+
+func (ChannelType) Type() string              { return Type }
+func (ChannelType) AuthenticatorType() string { return Type }
+
+func (ChannelType) Normalize(m map[string]any) (map[string]any, plugin.FieldErrors) {
+	o := ChannelOptions{DuplicateCheckInterval: 1800}
+	if errs := plugin.Decode(m, &o); errs != nil {
+		return nil, errs
+	}
+	errs := plugin.FieldErrors{}
+	if o.Safe != 0 && o.Safe != 1 {
+		errs.Add("safe", "must be 0 or 1")
+	}
+	if o.DuplicateCheckInterval < 0 || o.DuplicateCheckInterval > 4*3600 {
+		errs.Add("duplicateCheckInterval", "must be between 0 and 14400 seconds (WeCom allows at most 4 hours)")
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return plugin.Encode(o), nil
+}

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/service"
+)
+
+type itemBody struct {
+	Data any `json:"data"`
+}
+
+type listBody struct {
+	Data     any   `json:"data"`
+	Total    int64 `json:"total"`
+	Page     int   `json:"page"`
+	PageSize int   `json:"pageSize"`
+}
+
+func ok(c *gin.Context, status int, v any) error {
+	c.JSON(status, itemBody{Data: v})
+	return nil
+}
+
+func okList[T any](c *gin.Context, l service.List[T]) error {
+	c.JSON(http.StatusOK, listBody{Data: l.Items, Total: l.Total, Page: l.Page.Page, PageSize: l.Page.PageSize})
+	return nil
+}
+
+func noContent(c *gin.Context) error {
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// pageOf reads ?page=&pageSize=.
+func pageOf(c *gin.Context) (service.Page, error) {
+	errs := plugin.FieldErrors{}
+	p := service.Page{Page: queryInt(c, "page", errs), PageSize: queryInt(c, "pageSize", errs)}
+	if len(errs) > 0 {
+		return p, service.Invalid(errs)
+	}
+	return p.Normalize(), nil
+}
+
+func queryInt(c *gin.Context, name string, errs plugin.FieldErrors) int {
+	v := c.Query(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		errs.Add(name, "must be a positive integer")
+	}
+	return n
+}
+
+// idParam reads the :id path segment; anything but a positive integer names no resource.
+func idParam(c *gin.Context) (uint64, error) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return 0, service.Errorf(service.CodeNotFound, "No resource has the id %q.", c.Param("id"))
+	}
+	return id, nil
+}
+
+// optionalID reads an optional positive integer filter.
+func optionalID(c *gin.Context, name string) (uint64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || id == 0 {
+		return 0, service.Invalidf(name, "must be a positive integer")
+	}
+	return id, nil
+}

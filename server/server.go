@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/service"
+)
+
+// Config is the part of the process configuration the HTTP server uses.
+type Config struct {
+	Addr      string
+	PublicURL string
+	// Version is reported by /healthz.
+	Version string
+}
+
+// Body limits: uploads may be large, everything else is small JSON.
+const (
+	uploadLimit  = 10 << 20
+	defaultLimit = 1 << 20
+)
+
+// Server is wecomflow's HTTP server.
+type Server struct {
+	cfg     Config
+	store   *models.Store
+	svc     *service.Service
+	log     *slog.Logger
+	metrics *metrics
+	engine  *gin.Engine
+	// uploadRoutes are the routes that take up to uploadLimit.
+	uploadRoutes map[string]bool
+}
+
+// Plugins is the set of integration types this build knows.
+func Plugins() plugin.Registry {
+	return plugin.NewRegistry(
+		[]plugin.AuthenticatorType{wecom.AuthenticatorType{}},
+		[]plugin.ChannelType{wecom.ChannelType{}},
+	)
+}
+
+// New wires the services over store and builds the router.
+func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		svc:     service.New(store, Plugins(), service.Config{PublicURL: cfg.PublicURL}, log),
+		log:     log,
+		metrics: newMetrics(),
+	}
+	s.engine = s.routes()
+	return s
+}
+
+// Service is the service layer the server wires, for the composition root's other users.
+func (s *Server) Service() *service.Service { return s.svc }
+
+// Handler is the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.Use(s.recoverer, s.observe, s.limitBody)
+	r.NoRoute(s.handle(func(c *gin.Context) error {
+		return service.Errorf(service.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)
+	}))
+
+	r.GET("/healthz", s.handle(s.healthz))
+	r.GET("/readyz", s.handle(s.readyz))
+	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+
+	api := r.Group("/api/v1", s.authenticate)
+	api.GET("/openapi.json", s.handle(s.openAPI))
+
+	api.POST("/tokens", s.handle(s.createToken))
+	api.GET("/tokens", s.handle(s.listTokens))
+	api.DELETE("/tokens/:id", s.handle(s.revokeToken))
+
+	api.GET("/authenticators", s.handle(s.listAuthenticators))
+	api.POST("/authenticators", s.handle(s.createAuthenticator))
+	api.GET("/authenticators/:id", s.handle(s.getAuthenticator))
+	api.PATCH("/authenticators/:id", s.handle(s.updateAuthenticator))
+	api.DELETE("/authenticators/:id", s.handle(s.deleteAuthenticator))
+
+	api.GET("/channels", s.handle(s.listChannels))
+	api.POST("/channels", s.handle(s.createChannel))
+	api.GET("/channels/:id", s.handle(s.getChannel))
+	api.PATCH("/channels/:id", s.handle(s.updateChannel))
+	api.DELETE("/channels/:id", s.handle(s.deleteChannel))
+
+	api.GET("/users", s.handle(s.listUsers))
+	api.POST("/users", s.handle(s.createUser))
+	api.POST("/users/bulk", s.handle(s.bulkUsers))
+	api.POST("/users/import", s.handle(s.importUsers))
+	api.GET("/users/import/template", s.handle(s.importTemplate))
+	api.GET("/users/:id", s.handle(s.getUser))
+	api.PATCH("/users/:id", s.handle(s.updateUser))
+	api.DELETE("/users/:id", s.handle(s.deleteUser))
+
+	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true}
+	return r
+}
+
+// Run serves until ctx is canceled, then shuts down gracefully: new connections are refused and
+// requests in flight get up to grace to finish.
+func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
+}
+
+// authenticate admits a request with a valid Bearer token.
+func (s *Server) authenticate(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	value, found := strings.CutPrefix(h, "Bearer ")
+	if !found {
+		value = ""
+	}
+	t, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(value))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Set("token_id", t.ID)
+	c.Next()
+}
+
+// limitBody caps the request body: uploadLimit on upload routes, defaultLimit elsewhere. A
+// declared length over the limit is refused before reading anything.
+func (s *Server) limitBody(c *gin.Context) {
+	limit := int64(defaultLimit)
+	if s.uploadRoutes[c.FullPath()] {
+		limit = uploadLimit
+	}
+	if c.Request.ContentLength > limit {
+		// Closing the connection spares reading a body nobody will use.
+		c.Header("Connection", "close")
+		s.writeError(c, service.Errorf(service.CodeTooLarge, "The body is larger than the limit of %d bytes.", limit))
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+	c.Next()
+}
+
+// recoverer answers 500 for a panicking handler and logs it, instead of dropping the connection.
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.writeError(c, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	c.Next()
+}
+
+// observe logs and counts every request. The query string is never logged: callback and webhook
+// URLs carry signatures there.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	elapsed := time.Since(start)
+	s.metrics.observeHTTP(c.Request.Method, route, status, elapsed)
+	level := slog.LevelInfo
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		level = slog.LevelDebug
+	}
+	s.log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
+		"path", c.Request.URL.Path, "status", status, "duration_ms", elapsed.Milliseconds(), "remote", c.ClientIP())
+}
+
+func (s *Server) healthz(c *gin.Context) error {
+	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": s.cfg.Version})
+	return nil
+}
+
+func (s *Server) readyz(c *gin.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "database unreachable or migrations pending"})
+		return nil
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	return nil
+}

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/service"
+)
+
+func (s *Server) listUsers(c *gin.Context) error {
+	p, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	l, err := s.svc.ListUsers(c.Request.Context(), service.UserFilter{Q: c.Query("q"), Source: c.Query("source")}, p)
+	if err != nil {
+		return err
+	}
+	return okList(c, l)
+}
+
+func (s *Server) getUser(c *gin.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	u, err := s.svc.GetUser(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, u)
+}
+
+func (s *Server) createUser(c *gin.Context) error {
+	var in service.UserInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.CreateUser(c.Request.Context(), in)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusCreated, u)
+}
+
+func (s *Server) updateUser(c *gin.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	var in service.UserInput
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	u, err := s.svc.UpdateUser(c.Request.Context(), id, in)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, u)
+}
+
+func (s *Server) deleteUser(c *gin.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteUser(c.Request.Context(), id); err != nil {
+		return err
+	}
+	return noContent(c)
+}
+
+// bulkUsers takes the JSON array of {"userid", "set"} rows; anything but an array is a 400.
+func (s *Server) bulkUsers(c *gin.Context) error {
+	var rows []json.RawMessage
+	if err := decodeJSON(c, &rows); err != nil {
+		return err
+	}
+	res, err := s.svc.BulkUpsertUsers(c.Request.Context(), rows)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, res)
+}
+
+func (s *Server) importUsers(c *gin.Context) error {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return service.Invalidf("file", "is required: send the spreadsheet as multipart/form-data field \"file\"")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, f); err != nil {
+		return err
+	}
+	res, err := s.svc.ImportUsers(c.Request.Context(), fh.Filename, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, res)
+}
+
+func (s *Server) importTemplate(c *gin.Context) error {
+	content, ctype, name, err := service.ImportTemplate(c.Query("format"))
+	if err != nil {
+		return err
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
+	c.Data(http.StatusOK, ctype, content)
+	return nil
+}

@@ -1,0 +1,204 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+)
+
+var authenticatorNameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// AuthenticatorInput is the body of a create (all required fields) or a PATCH (any subset;
+// options is a JSON merge patch, so omitted secrets keep their stored value).
+type AuthenticatorInput struct {
+	Name    *string        `json:"name"`
+	Title   *string        `json:"title"`
+	Type    *string        `json:"type"`
+	Enabled *bool          `json:"enabled"`
+	Options map[string]any `json:"options"`
+}
+
+// Authenticator is an authenticator as the API shows it: secrets replaced by "…Set" flags.
+type Authenticator struct {
+	ID                  uint64         `json:"id"`
+	Name                string         `json:"name"`
+	Title               string         `json:"title"`
+	Type                string         `json:"type"`
+	Enabled             bool           `json:"enabled"`
+	Options             map[string]any `json:"options"`
+	CallbackURL         string         `json:"callbackUrl"`
+	ContactsCallbackURL string         `json:"contactsCallbackUrl"`
+	Timestamps
+}
+
+func (s *Service) authenticatorView(a *models.Authenticator) Authenticator {
+	opts := decodeJSONObject(a.Options)
+	if t, ok := s.plugins.Authenticators[a.Type]; ok {
+		secretFlags(opts, s.secretsOf(a), t.SecretPaths())
+	}
+	base := s.cfg.PublicURL + "/callback/" + a.Type + "/" + a.Name
+	return Authenticator{ID: a.ID, Name: a.Name, Title: a.Title, Type: a.Type, Enabled: a.Enabled, Options: opts,
+		CallbackURL: base, ContactsCallbackURL: base + "/contacts",
+		Timestamps: Timestamps{CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}}
+}
+
+func (s *Service) secretsOf(a *models.Authenticator) map[string]string {
+	m := map[string]string{}
+	if a.Secrets.Plain != "" {
+		_ = json.Unmarshal([]byte(a.Secrets.Plain), &m)
+	}
+	return m
+}
+
+// AuthenticatorOptions is the complete options of a stored authenticator, secrets included,
+// for the code that talks to WeCom. Never send it to a client.
+func (s *Service) AuthenticatorOptions(a *models.Authenticator) map[string]any {
+	opts := decodeJSONObject(a.Options)
+	joinSecrets(opts, s.secretsOf(a))
+	return opts
+}
+
+// ListAuthenticators pages through authenticators; q matches name and title.
+func (s *Service) ListAuthenticators(ctx context.Context, q string, p Page) (List[Authenticator], error) {
+	items, total, err := s.store.ListAuthenticators(ctx, models.ListFilter{Q: q}, p.model())
+	if err != nil {
+		return List[Authenticator]{}, storeError("Authenticator", err)
+	}
+	return mapList(items, total, p, s.authenticatorView), nil
+}
+
+// GetAuthenticator reads one authenticator.
+func (s *Service) GetAuthenticator(ctx context.Context, id uint64) (Authenticator, error) {
+	a, err := s.store.GetAuthenticator(ctx, id)
+	if err != nil {
+		return Authenticator{}, storeError("Authenticator", err)
+	}
+	return s.authenticatorView(a), nil
+}
+
+// CreateAuthenticator validates and stores a new authenticator.
+func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput) (Authenticator, error) {
+	a := &models.Authenticator{Type: "wecom", Enabled: true}
+	if in.Type == nil {
+		in.Type = &a.Type
+	}
+	if in.Enabled == nil {
+		in.Enabled = &a.Enabled
+	}
+	errs := plugin.FieldErrors{}
+	if in.Name == nil {
+		errs.Add("name", "is required")
+	}
+	if in.Options == nil {
+		errs.Add("options", "is required")
+	}
+	if err := s.applyAuthenticator(a, in, errs); err != nil {
+		return Authenticator{}, err
+	}
+	if err := s.store.CreateAuthenticator(ctx, a); err != nil {
+		return Authenticator{}, storeError("An authenticator", err)
+	}
+	s.log.InfoContext(ctx, "authenticator created", "authenticator", a.Name, "id", a.ID)
+	return s.authenticatorView(a), nil
+}
+
+// UpdateAuthenticator applies a partial update.
+func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in AuthenticatorInput) (Authenticator, error) {
+	a, err := s.store.GetAuthenticator(ctx, id)
+	if err != nil {
+		return Authenticator{}, storeError("Authenticator", err)
+	}
+	if in.Type != nil && *in.Type != a.Type {
+		return Authenticator{}, Invalidf("type", "cannot be changed; create a new authenticator instead")
+	}
+	if err := s.applyAuthenticator(a, in, plugin.FieldErrors{}); err != nil {
+		return Authenticator{}, err
+	}
+	if err := s.store.UpdateAuthenticator(ctx, a); err != nil {
+		return Authenticator{}, storeError("An authenticator", err)
+	}
+	s.log.InfoContext(ctx, "authenticator updated", "authenticator", a.Name, "id", a.ID)
+	return s.authenticatorView(a), nil
+}
+
+// applyAuthenticator validates in against a (a new or the stored authenticator) and writes it
+// into a only when everything is valid.
+func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorInput, errs plugin.FieldErrors) error {
+	name, title := a.Name, a.Title
+	if in.Name != nil {
+		name = *in.Name
+		if !authenticatorNameRe.MatchString(name) {
+			errs.Add("name", "must start with a lowercase letter, then lowercase letters, digits, '_' or '-', at most 64")
+		}
+	}
+	if in.Title != nil {
+		title = *in.Title
+	}
+	if title == "" {
+		title = name
+	}
+	if utf8.RuneCountInString(title) > 255 {
+		errs.Add("title", "must be at most 255 characters")
+	}
+	typ, ok := s.plugins.Authenticators[a.Type]
+	if in.Type != nil {
+		typ, ok = s.plugins.Authenticators[*in.Type]
+	}
+	if !ok {
+		errs.Add("type", "must be one of the known types (wecom)")
+	}
+	var options string
+	var secrets map[string]string
+	if ok && (in.Options != nil || a.ID == 0) {
+		full := s.AuthenticatorOptions(a)
+		mergePatch(full, in.Options)
+		norm, ferrs := typ.Normalize(full)
+		for k, v := range ferrs {
+			errs.Add(joinPath("options", k), v)
+		}
+		if ferrs == nil {
+			secrets = splitSecrets(norm, typ.SecretPaths())
+			options = encodeJSON(norm)
+		}
+	}
+	if len(errs) > 0 {
+		return Invalid(errs)
+	}
+	a.Name, a.Title = name, title
+	if in.Type != nil {
+		a.Type = *in.Type
+	}
+	if in.Enabled != nil {
+		a.Enabled = *in.Enabled
+	}
+	if secrets != nil {
+		a.Options = options
+		a.Secrets = models.NewSecret(encodeJSON(secrets))
+	}
+	return nil
+}
+
+func joinPath(prefix, path string) string {
+	if path == "" {
+		return prefix
+	}
+	return prefix + "." + path
+}
+
+// DeleteAuthenticator removes an authenticator that no channel uses (409 otherwise).
+func (s *Service) DeleteAuthenticator(ctx context.Context, id uint64) error {
+	if err := s.store.DeleteAuthenticator(ctx, id); err != nil {
+		if errors.Is(err, models.ErrInUse) {
+			return &Error{Code: CodeConflict, Err: err,
+				Message: "The authenticator is used by a channel; delete those channels or point them at another authenticator first."}
+		}
+		return storeError("Authenticator", err)
+	}
+	s.log.InfoContext(ctx, "authenticator deleted", "id", id)
+	return nil
+}

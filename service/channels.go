@@ -1,0 +1,158 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+)
+
+var channelNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+
+// ChannelInput is the body of a channel create or PATCH (options merge as a JSON merge patch).
+type ChannelInput struct {
+	Name            *string        `json:"name"`
+	Title           *string        `json:"title"`
+	Type            *string        `json:"type"`
+	AuthenticatorID *uint64        `json:"authenticatorId"`
+	Description     *string        `json:"description"`
+	Options         map[string]any `json:"options"`
+}
+
+// Channel is a channel as the API shows it.
+type Channel struct {
+	ID              uint64         `json:"id"`
+	Name            string         `json:"name"`
+	Title           string         `json:"title"`
+	Type            string         `json:"type"`
+	AuthenticatorID uint64         `json:"authenticatorId"`
+	Description     string         `json:"description"`
+	Options         map[string]any `json:"options"`
+	Timestamps
+}
+
+func channelView(c *models.Channel) Channel {
+	return Channel{ID: c.ID, Name: c.Name, Title: c.Title, Type: c.Type, AuthenticatorID: c.AuthenticatorID,
+		Description: c.Description, Options: decodeJSONObject(c.Options),
+		Timestamps: Timestamps{CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}}
+}
+
+// ListChannels pages through channels; q matches name and title, authenticatorID filters.
+func (s *Service) ListChannels(ctx context.Context, q string, authenticatorID uint64, p Page) (List[Channel], error) {
+	items, total, err := s.store.ListChannels(ctx, models.ListFilter{Q: q, AuthenticatorID: authenticatorID}, p.model())
+	if err != nil {
+		return List[Channel]{}, storeError("Channel", err)
+	}
+	return mapList(items, total, p, channelView), nil
+}
+
+// GetChannel reads one channel.
+func (s *Service) GetChannel(ctx context.Context, id uint64) (Channel, error) {
+	c, err := s.store.GetChannel(ctx, id)
+	if err != nil {
+		return Channel{}, storeError("Channel", err)
+	}
+	return channelView(c), nil
+}
+
+// CreateChannel validates and stores a new channel.
+func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (Channel, error) {
+	c := &models.Channel{Type: "wecom"}
+	errs := plugin.FieldErrors{}
+	if in.Name == nil {
+		errs.Add("name", "is required")
+	}
+	if in.AuthenticatorID == nil {
+		errs.Add("authenticatorId", "is required")
+	}
+	return s.saveChannel(ctx, c, in, errs)
+}
+
+// UpdateChannel applies a partial update.
+func (s *Service) UpdateChannel(ctx context.Context, id uint64, in ChannelInput) (Channel, error) {
+	c, err := s.store.GetChannel(ctx, id)
+	if err != nil {
+		return Channel{}, storeError("Channel", err)
+	}
+	if in.Type != nil && *in.Type != c.Type {
+		return Channel{}, Invalidf("type", "cannot be changed; create a new channel instead")
+	}
+	return s.saveChannel(ctx, c, in, plugin.FieldErrors{})
+}
+
+func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in ChannelInput, errs plugin.FieldErrors) (Channel, error) {
+	next := *c
+	if in.Name != nil {
+		next.Name = *in.Name
+		if !channelNameRe.MatchString(next.Name) {
+			errs.Add("name", "must start with a letter, then letters, digits or '_', at most 64")
+		}
+	}
+	if in.Title != nil {
+		next.Title = *in.Title
+	}
+	if next.Title == "" {
+		next.Title = next.Name
+	}
+	if utf8.RuneCountInString(next.Title) > 255 {
+		errs.Add("title", "must be at most 255 characters")
+	}
+	if in.Description != nil {
+		next.Description = *in.Description
+	}
+	if utf8.RuneCountInString(next.Description) > 2000 {
+		errs.Add("description", "must be at most 2000 characters")
+	}
+	if in.Type != nil {
+		next.Type = *in.Type
+	}
+	typ, ok := s.plugins.Channels[next.Type]
+	if !ok {
+		errs.Add("type", "must be one of the known types (wecom)")
+	}
+	if in.AuthenticatorID != nil {
+		next.AuthenticatorID = *in.AuthenticatorID
+		a, err := s.store.GetAuthenticator(ctx, next.AuthenticatorID)
+		switch {
+		case errors.Is(err, models.ErrNotFound):
+			errs.Add("authenticatorId", "no authenticator has this id")
+		case err != nil:
+			return Channel{}, storeError("Authenticator", err)
+		case ok && a.Type != typ.AuthenticatorType():
+			errs.Add("authenticatorId", "must be a "+typ.AuthenticatorType()+" authenticator")
+		}
+	}
+	if ok {
+		opts := decodeJSONObject(next.Options)
+		mergePatch(opts, in.Options)
+		norm, ferrs := typ.Normalize(opts)
+		for k, v := range ferrs {
+			errs.Add(joinPath("options", k), v)
+		}
+		next.Options = encodeJSON(norm)
+	}
+	if len(errs) > 0 {
+		return Channel{}, Invalid(errs)
+	}
+	if err := s.store.SaveChannel(ctx, &next); err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			// The authenticator was deleted between the check and the save.
+			return Channel{}, Invalidf("authenticatorId", "no authenticator has this id")
+		}
+		return Channel{}, storeError("A channel", err)
+	}
+	s.log.InfoContext(ctx, "channel saved", "channel", next.Name, "id", next.ID)
+	return channelView(&next), nil
+}
+
+// DeleteChannel removes a channel.
+func (s *Service) DeleteChannel(ctx context.Context, id uint64) error {
+	if err := s.store.DeleteChannel(ctx, id); err != nil {
+		return storeError("Channel", err)
+	}
+	s.log.InfoContext(ctx, "channel deleted", "id", id)
+	return nil
+}

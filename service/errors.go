@@ -1,0 +1,104 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+)
+
+// Code is a stable, documented error code of the API (docs/api.md lists them).
+type Code string
+
+// The error catalogue: every error a client can see has one of these codes.
+const (
+	CodeBadRequest   Code = "bad_request"
+	CodeUnauthorized Code = "unauthorized"
+	CodeForbidden    Code = "forbidden"
+	CodeNotFound     Code = "not_found"
+	CodeConflict     Code = "conflict"
+	CodeTooLarge     Code = "too_large"
+	CodeValidation   Code = "validation_failed"
+	CodeRateLimited  Code = "rate_limited"
+	CodeInternal     Code = "internal"
+)
+
+// Status is the HTTP status that goes with a code.
+func (c Code) Status() int {
+	switch c {
+	case CodeBadRequest:
+		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeConflict:
+		return http.StatusConflict
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeValidation:
+		return http.StatusUnprocessableEntity
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Error is an error a user should read: a code, a sentence and, for validation, the fields.
+type Error struct {
+	Code    Code
+	Message string
+	Fields  plugin.FieldErrors
+	// Err is the cause, for the log only.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := string(e.Code) + ": " + e.Message
+	if len(e.Fields) > 0 {
+		msg += " (" + e.Fields.String() + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Invalid is a 422 naming the fields.
+func Invalid(fields plugin.FieldErrors) *Error {
+	return &Error{Code: CodeValidation, Message: "Some fields are not valid: " + fields.String(), Fields: fields}
+}
+
+// Invalidf is a 422 for one field.
+func Invalidf(field, format string, args ...any) *Error {
+	return Invalid(plugin.FieldErrors{field: fmt.Sprintf(format, args...)})
+}
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// storeError turns a store error into the user's error: not found, conflict, or internal (whose
+// cause stays in the log, never in the response).
+func storeError(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, models.ErrNotFound):
+		return &Error{Code: CodeNotFound, Message: what + " does not exist.", Err: err}
+	case errors.Is(err, models.ErrDuplicate):
+		return &Error{Code: CodeConflict, Message: what + " with that name already exists.", Err: err}
+	case errors.Is(err, models.ErrInUse):
+		return &Error{Code: CodeConflict, Message: what + " is in use.", Err: err}
+	default:
+		return &Error{Code: CodeInternal, Message: "Something went wrong on the server; the log has the details.", Err: err}
+	}
+}

@@ -1,0 +1,132 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wecomflow/wecomflow/models"
+)
+
+// tokenPrefix makes wecomflow tokens recognisable to secret scanners and people.
+const tokenPrefix = "wcf_"
+
+// Token is an API token as listed: never its value.
+type Token struct {
+	ID        uint64    `json:"id"`
+	Name      string    `json:"name"`
+	Hint      string    `json:"hint"`
+	Bootstrap bool      `json:"bootstrap"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// NewToken is a just-created token: the only time its value is shown.
+type NewToken struct {
+	Token
+	Value string `json:"token"`
+}
+
+func tokenView(t *models.APIToken) Token {
+	return Token{ID: t.ID, Name: t.Name, Hint: t.Hint, Bootstrap: t.Bootstrap, CreatedAt: t.CreatedAt}
+}
+
+// HashToken is how a token is stored and looked up.
+func HashToken(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return hex.EncodeToString(sum[:])
+}
+
+func generateToken() (value, hint string) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic("token: no randomness: " + err.Error())
+	}
+	value = tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return value, hintOf(value)
+}
+
+func hintOf(value string) string {
+	if len(value) <= 8 {
+		return "…"
+	}
+	return value[:8] + "…"
+}
+
+// Authenticate resolves a presented token; any failure is a 401 that says nothing of why.
+func (s *Service) Authenticate(ctx context.Context, value string) (*models.APIToken, error) {
+	if value == "" {
+		return nil, Errorf(CodeUnauthorized, "An API token is required: send Authorization: Bearer <token>.")
+	}
+	t, err := s.store.TokenByHash(ctx, HashToken(value))
+	if err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return nil, Errorf(CodeUnauthorized, "The API token is not valid.")
+		}
+		return nil, storeError("Token", err)
+	}
+	return t, nil
+}
+
+// CreateToken makes a named token and returns its value once.
+func (s *Service) CreateToken(ctx context.Context, name string) (NewToken, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 64 {
+		return NewToken{}, Invalidf("name", "is required, at most 64 characters")
+	}
+	value, hint := generateToken()
+	t := &models.APIToken{Name: name, Hash: HashToken(value), Hint: hint}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return NewToken{}, storeError("Token", err)
+	}
+	s.log.InfoContext(ctx, "api token created", "token_id", t.ID, "name", name)
+	return NewToken{Token: tokenView(t), Value: value}, nil
+}
+
+// ListTokens lists every token without values.
+func (s *Service) ListTokens(ctx context.Context) ([]Token, error) {
+	ts, err := s.store.ListTokens(ctx)
+	if err != nil {
+		return nil, storeError("Token", err)
+	}
+	out := make([]Token, len(ts))
+	for i := range ts {
+		out[i] = tokenView(&ts[i])
+	}
+	return out, nil
+}
+
+// RevokeToken deletes a token; the last one stays so an admin cannot lock everyone out.
+func (s *Service) RevokeToken(ctx context.Context, id uint64) error {
+	if err := s.store.DeleteToken(ctx, id); err != nil {
+		if errors.Is(err, models.ErrInUse) {
+			return &Error{Code: CodeConflict, Message: "The last API token cannot be revoked; create another one first.", Err: err}
+		}
+		return storeError("Token", err)
+	}
+	s.log.InfoContext(ctx, "api token revoked", "token_id", id)
+	return nil
+}
+
+// Bootstrap makes sure an admin can log in. With configured set (WECOMFLOW_ADMIN_TOKEN), that
+// value becomes the bootstrap token. Otherwise, when no token exists, one is generated and
+// returned so the caller can print it once; it is stored only as a hash.
+func (s *Service) Bootstrap(ctx context.Context, configured string) (generated string, err error) {
+	if configured != "" {
+		return "", storeError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), hintOf(configured)))
+	}
+	n, err := s.store.CountTokens(ctx)
+	if err != nil || n > 0 {
+		return "", storeError("Token", err)
+	}
+	value, hint := generateToken()
+	if err := s.store.EnsureBootstrapToken(ctx, HashToken(value), hint); err != nil {
+		return "", storeError("Token", err)
+	}
+	return value, nil
+}

@@ -1,0 +1,171 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+)
+
+// WeCom userids: letters, digits and _-.@, 1–64 bytes.
+var wecomUserIDRe = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+// User is a local user as the API shows it.
+type User struct {
+	ID       uint64            `json:"id"`
+	UserID   string            `json:"userid"`
+	Name     string            `json:"name"`
+	Mobile   string            `json:"mobile"`
+	Email    string            `json:"email"`
+	Bindings map[string]string `json:"bindings"`
+	Source   string            `json:"source"`
+	Timestamps
+}
+
+func userView(u *models.User) User {
+	b := map[string]string{}
+	if u.WeChatWK != "" {
+		b["wechatwk"] = u.WeChatWK
+	}
+	return User{ID: u.ID, UserID: u.UserID, Name: u.Name, Mobile: u.Mobile, Email: u.Email, Bindings: b,
+		Source: u.Source, Timestamps: Timestamps{CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}}
+}
+
+// UserInput is the body of a single-user create or PATCH.
+type UserInput struct {
+	UserID   *string           `json:"userid"`
+	Name     *string           `json:"name"`
+	Mobile   *string           `json:"mobile"`
+	Email    *string           `json:"email"`
+	Bindings map[string]string `json:"bindings"`
+}
+
+// UserFilter narrows the user list.
+type UserFilter struct {
+	Q      string
+	Source string
+}
+
+// ListUsers pages through users; q matches userid, name and the WeCom binding.
+func (s *Service) ListUsers(ctx context.Context, f UserFilter, p Page) (List[User], error) {
+	if f.Source != "" && f.Source != models.SourceManual && f.Source != models.SourceImport && f.Source != models.SourceSync {
+		return List[User]{}, Invalidf("source", "must be manual, import or sync")
+	}
+	items, total, err := s.store.ListUsers(ctx, models.ListFilter{Q: f.Q, Source: f.Source}, p.model())
+	if err != nil {
+		return List[User]{}, storeError("User", err)
+	}
+	return mapList(items, total, p, userView), nil
+}
+
+// GetUser reads one user.
+func (s *Service) GetUser(ctx context.Context, id uint64) (User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return User{}, storeError("User", err)
+	}
+	return userView(u), nil
+}
+
+// CreateUser adds one user by hand.
+func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
+	u := &models.User{Source: models.SourceManual}
+	errs := plugin.FieldErrors{}
+	if in.UserID == nil {
+		errs.Add("userid", "is required")
+	}
+	if err := applyUser(u, in, errs); err != nil {
+		return User{}, err
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, models.ErrDuplicate) {
+			return User{}, &Error{Code: CodeConflict, Message: "A user with that userid already exists.", Err: err}
+		}
+		return User{}, storeError("User", err)
+	}
+	return userView(u), nil
+}
+
+// UpdateUser applies a partial update; the user becomes manually managed.
+func (s *Service) UpdateUser(ctx context.Context, id uint64, in UserInput) (User, error) {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return User{}, storeError("User", err)
+	}
+	if err := applyUser(u, in, plugin.FieldErrors{}); err != nil {
+		return User{}, err
+	}
+	u.Source = models.SourceManual
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, models.ErrDuplicate) {
+			return User{}, &Error{Code: CodeConflict, Message: "A user with that userid already exists.", Err: err}
+		}
+		return User{}, storeError("User", err)
+	}
+	return userView(u), nil
+}
+
+func applyUser(u *models.User, in UserInput, errs plugin.FieldErrors) error {
+	ch := models.UserChange{UserID: u.UserID, Name: in.Name, Mobile: in.Mobile, Email: in.Email}
+	if in.UserID != nil {
+		ch.UserID = *in.UserID
+	}
+	for k, v := range in.Bindings {
+		if k != "wechatwk" {
+			errs.Add("bindings."+k, "unknown binding (known: wechatwk)")
+			continue
+		}
+		ch.WeChatWK = &v
+	}
+	validateUserChange(ch, "", errs)
+	if len(errs) > 0 {
+		return Invalid(errs)
+	}
+	u.UserID = ch.UserID
+	setIf(&u.Name, ch.Name)
+	setIf(&u.Mobile, ch.Mobile)
+	setIf(&u.Email, ch.Email)
+	setIf(&u.WeChatWK, ch.WeChatWK)
+	return nil
+}
+
+func setIf(dst, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// validateUserChange checks one user's fields; paths are prefix + the API's field names.
+func validateUserChange(c models.UserChange, prefix string, errs plugin.FieldErrors) {
+	switch {
+	case c.UserID == "":
+		errs.Add(prefix+"userid", "is required")
+	case utf8.RuneCountInString(c.UserID) > 128 || strings.IndexFunc(c.UserID, unicode.IsSpace) >= 0 || !utf8.ValidString(c.UserID):
+		errs.Add(prefix+"userid", "must be at most 128 characters without spaces")
+	}
+	checkLen := func(field string, v *string, max int) {
+		if v != nil && utf8.RuneCountInString(*v) > max {
+			errs.Add(prefix+field, "must be at most "+strconv.Itoa(max)+" characters")
+		}
+	}
+	checkLen("name", c.Name, 255)
+	checkLen("mobile", c.Mobile, 64)
+	checkLen("email", c.Email, 255)
+	if c.Email != nil && *c.Email != "" && !strings.Contains(*c.Email, "@") {
+		errs.Add(prefix+"email", "must be an email address")
+	}
+	if c.WeChatWK != nil && *c.WeChatWK != "" && !wecomUserIDRe.MatchString(*c.WeChatWK) {
+		errs.Add(prefix+"wechatwk", "must be a WeCom userid: 1–64 letters, digits or _-.@")
+	}
+}
+
+// DeleteUser removes a user.
+func (s *Service) DeleteUser(ctx context.Context, id uint64) error {
+	return storeError("User", s.store.DeleteUser(ctx, id))
+}
