@@ -46,7 +46,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return fmt.Errorf("store: unable to take the migration lock: %v", err)
 			}
 			defer conn.Exec("SELECT RELEASE_LOCK('wecomflow_migrate')")
-			conn = conn.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
+			conn = conn.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin").Session(&gorm.Session{})
 		}
 		if err := conn.AutoMigrate(&schemaMigration{}); err != nil {
 			return fmt.Errorf("store: unable to create schema_migrations: %w", err)

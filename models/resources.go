@@ -15,8 +15,10 @@ type ListFilter struct {
 	Source          string
 }
 
+// likeQ makes q a LIKE pattern that matches it literally. The escape character is '!' because a
+// backslash means different things in MySQL and SQLite string literals.
 func likeQ(q string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	r := strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`)
 	return "%" + strings.ToLower(r.Replace(q)) + "%"
 }
 
@@ -62,7 +64,7 @@ func nameScope(f ListFilter, cols ...string) func(*gorm.DB) *gorm.DB {
 			var ors []string
 			var args []any
 			for _, c := range cols {
-				ors = append(ors, "LOWER("+c+") LIKE ? ESCAPE '\\'")
+				ors = append(ors, "LOWER("+c+") LIKE ? ESCAPE '!'")
 				args = append(args, likeQ(f.Q))
 			}
 			q = q.Where(strings.Join(ors, " OR "), args...)

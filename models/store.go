@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -135,8 +136,14 @@ func (s *Store) openMySQL(dsn string, cfg func() *gorm.Config) error {
 	mc.Params["charset"] = "utf8mb4"
 	mc.Collation = "utf8mb4_bin"
 	mc.Params["time_zone"] = "'+00:00'"
-	mc.Params["transaction_isolation"] = "'READ-COMMITTED'"
 	mc.InterpolateParams = true
+	// READ COMMITTED: no gap locks, so concurrent upserts and queue claims do not deadlock on
+	// rows that do not exist yet. MariaDB before 11.1 names the variable tx_isolation.
+	isolation, err := isolationVariable(mc)
+	if err != nil {
+		return err
+	}
+	mc.Params[isolation] = "'READ-COMMITTED'"
 	db, err := gorm.Open(mysql.New(mysql.Config{DSNConfig: mc, DSN: mc.FormatDSN()}), cfg())
 	if err != nil {
 		return fmt.Errorf("store: unable to open mysql %s: %w", mc.Addr, err)
@@ -147,6 +154,20 @@ func (s *Store) openMySQL(dsn string, cfg func() *gorm.Config) error {
 	sdb.SetConnMaxLifetime(5 * time.Minute)
 	s.DB, s.Read = db, db
 	return nil
+}
+
+func isolationVariable(mc *mysqldriver.Config) (string, error) {
+	db, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		return "", fmt.Errorf("store: bad mysql DSN: %w", err)
+	}
+	defer db.Close()
+	var name string
+	err = db.QueryRow("SELECT IF(@@version LIKE '%MariaDB%' AND @@version < '11.1', 'tx_isolation', 'transaction_isolation')").Scan(&name)
+	if err != nil {
+		return "", fmt.Errorf("store: unable to reach mysql %s: %w", mc.Addr, err)
+	}
+	return name, nil
 }
 
 // Ping checks the database answers.

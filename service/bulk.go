@@ -87,7 +87,7 @@ func parseBulkRow(raw json.RawMessage) (models.UserChange, plugin.FieldErrors) {
 			errs.Add("set."+k, "unknown field (known: wechatwk, name, mobile, email)")
 		}
 	}
-	validateUserChange(c, "", errs)
+	validateUserChange(c, userBulkPaths, errs)
 	// The store writes set fields only; "wechatwk" in a set renames the binding.
 	if c.WeChatWK != nil && *c.WeChatWK == "" {
 		errs.Add("set.wechatwk", "must not be empty")

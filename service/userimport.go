@@ -83,11 +83,7 @@ func importRowErrors(c models.UserChange) string {
 	if c.WeChatWK == nil {
 		e.Add("wechatwk_userid", "is required")
 	}
-	validateUserChange(c, "", e)
-	if msg, ok := e["wechatwk"]; ok {
-		delete(e, "wechatwk")
-		e.Add("wechatwk_userid", msg)
-	}
+	validateUserChange(c, userImportPaths, e)
 	return e.String()
 }
 

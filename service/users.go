@@ -123,7 +123,7 @@ func applyUser(u *models.User, in UserInput, errs plugin.FieldErrors) error {
 		}
 		ch.WeChatWK = &v
 	}
-	validateUserChange(ch, "", errs)
+	validateUserChange(ch, userAPIPaths, errs)
 	if len(errs) > 0 {
 		return Invalid(errs)
 	}
@@ -141,27 +141,40 @@ func setIf(dst, v *string) {
 	}
 }
 
-// validateUserChange checks one user's fields; paths are prefix + the API's field names.
-func validateUserChange(c models.UserChange, prefix string, errs plugin.FieldErrors) {
+// Field paths of the user fields, as each way of writing users names them.
+var (
+	userAPIPaths    = map[string]string{"wechatwk": "bindings.wechatwk"}
+	userBulkPaths   = map[string]string{"name": "set.name", "mobile": "set.mobile", "email": "set.email", "wechatwk": "set.wechatwk"}
+	userImportPaths = map[string]string{"wechatwk": "wechatwk_userid"}
+)
+
+// validateUserChange checks one user's fields; paths renames fields for the caller's shape.
+func validateUserChange(c models.UserChange, paths map[string]string, errs plugin.FieldErrors) {
+	path := func(field string) string {
+		if p, ok := paths[field]; ok {
+			return p
+		}
+		return field
+	}
 	switch {
 	case c.UserID == "":
-		errs.Add(prefix+"userid", "is required")
+		errs.Add(path("userid"), "is required")
 	case utf8.RuneCountInString(c.UserID) > 128 || strings.IndexFunc(c.UserID, unicode.IsSpace) >= 0 || !utf8.ValidString(c.UserID):
-		errs.Add(prefix+"userid", "must be at most 128 characters without spaces")
+		errs.Add(path("userid"), "must be at most 128 characters without spaces")
 	}
 	checkLen := func(field string, v *string, max int) {
 		if v != nil && utf8.RuneCountInString(*v) > max {
-			errs.Add(prefix+field, "must be at most "+strconv.Itoa(max)+" characters")
+			errs.Add(path(field), "must be at most "+strconv.Itoa(max)+" characters")
 		}
 	}
 	checkLen("name", c.Name, 255)
 	checkLen("mobile", c.Mobile, 64)
 	checkLen("email", c.Email, 255)
 	if c.Email != nil && *c.Email != "" && !strings.Contains(*c.Email, "@") {
-		errs.Add(prefix+"email", "must be an email address")
+		errs.Add(path("email"), "must be an email address")
 	}
 	if c.WeChatWK != nil && *c.WeChatWK != "" && !wecomUserIDRe.MatchString(*c.WeChatWK) {
-		errs.Add(prefix+"wechatwk", "must be a WeCom userid: 1–64 letters, digits or _-.@")
+		errs.Add(path("wechatwk"), "must be a WeCom userid: 1–64 letters, digits or _-.@")
 	}
 }
 
