@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,25 @@ func TestBulkSavesGoodRowsAndReportsBadOnesByIndex(t *testing.T) {
 	}
 	if total := e.must(200, "GET", "/api/v1/users", nil).JSON()["total"]; total != 2.0 {
 		t.Fatalf("total %v", total)
+	}
+}
+
+// q is matched literally: LIKE's wildcards in it match only themselves.
+func TestUserSearchTakesWildcardsLiterally(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.must(200, "POST", "/api/v1/users/bulk", `[{"userid": "a_b", "set": {"name": "Ann"}}, {"userid": "axb", "set": {"name": "100% Bob"}}, {"userid": "c!d", "set": {}}]`)
+	for q, want := range map[string]float64{"a_b": 1, "_": 1, "%": 1, "ANN": 1, "!": 1, "zz": 0, "": 3} {
+		if got := e.must(200, "GET", "/api/v1/users?q="+url.QueryEscape(q), nil).JSON()["total"]; got != want {
+			t.Errorf("q=%q: total %v, want %v", q, got, want)
+		}
+	}
+	res := e.must(200, "GET", "/api/v1/users?pageSize=1&page=2", nil).JSON()
+	if res["total"] != 3.0 || res["page"] != 2.0 || res["pageSize"] != 1.0 || len(res["data"].([]any)) != 1 {
+		t.Errorf("paging: %v", res)
+	}
+	if got := e.must(200, "GET", "/api/v1/users?pageSize=1000", nil).JSON()["pageSize"]; got != 200.0 {
+		t.Errorf("pageSize is capped at 200, got %v", got)
 	}
 }
 
