@@ -103,7 +103,8 @@ func (s *Store) DeleteAuthenticator(ctx context.Context, id uint64) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var a Authenticator
 		// The lock keeps a channel from being created against it between the check and the delete.
-		if err := lockForUpdate(tx, s.Dialect).Where("id = ?", id).Take(&a).Error; err != nil {
+		// Only id and name: deleting must work even when the secrets cannot be decrypted (lost key).
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "name").Where("id = ?", id).Take(&a).Error; err != nil {
 			return fmt.Errorf("store: unable to delete authenticator: %w", notFound(err))
 		}
 		var users int64

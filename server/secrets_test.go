@@ -35,6 +35,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if patched.Data()["options"].(map[string]any)["contactsCallback"].(map[string]any)["tokenSet"] != true {
 		t.Fatalf("PATCH lost an untouched secret: %s", patched.Body)
 	}
+	// What a client read can be sent back as is: the "…Set" flags are ignored, secrets kept.
+	readBack := e.must(200, "GET", "/api/v1/authenticators/1", nil).Data()
+	keep(e.must(200, "PATCH", "/api/v1/authenticators/1", map[string]any{"title": "Renamed", "options": readBack["options"]}))
 	// A rejected update echoes nothing either.
 	bad := acmeAuthenticator("acme")
 	bad["options"].(map[string]any)["agentId"] = -1

@@ -156,6 +156,8 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 	var secrets map[string]string
 	if ok && (in.Options != nil || a.ID == 0) {
 		full := s.AuthenticatorOptions(a)
+		// A client that sends back what it read also sends the "…Set" flags; they are output only.
+		dropSecretFlags(in.Options, typ.SecretPaths())
 		mergePatch(full, in.Options)
 		norm, ferrs := typ.Normalize(full)
 		for k, v := range ferrs {

@@ -60,6 +60,16 @@ func secretFlags(options map[string]any, secrets map[string]string, paths []stri
 	}
 }
 
+// dropSecretFlags removes the "…Set" flags secretFlags adds, so a read-modify-write round trip is
+// accepted.
+func dropSecretFlags(options map[string]any, paths []string) {
+	for _, p := range paths {
+		if parent, leaf := walk(options, p, false); parent != nil {
+			delete(parent, leaf+"Set")
+		}
+	}
+}
+
 // walk finds the object holding the last element of a dotted path, creating the objects on the
 // way when create is set; nil when it is missing.
 func walk(m map[string]any, path string, create bool) (map[string]any, string) {
