@@ -22,27 +22,35 @@ type config struct {
 	CallbackMaxSkew time.Duration
 	LogFormat       string
 	ShutdownGrace   time.Duration
+	// TemplateEnv is the names of WECOMFLOW_TEMPLATE_ENV with their values: all {{$env.NAME}} may read.
+	TemplateEnv map[string]string
 }
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("wecomflow "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// The sandbox listens on loopback only, keeps its own database and has a known token.
+	defaults := map[string]string{"addr": ":8080", "db": "sqlite://data/wecomflow.db", "admin-token": ""}
+	if cmd == "sandbox" {
+		defaults = map[string]string{"addr": sandboxAddr, "db": sandboxDB, "admin-token": sandboxToken}
+	}
 	env := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
 		return def
 	}
-	fs.StringVar(&c.Addr, "addr", env("WECOMFLOW_ADDR", ":8080"), "listen address (WECOMFLOW_ADDR)")
-	fs.StringVar(&c.DB, "db", env("WECOMFLOW_DB", "sqlite://data/wecomflow.db"), "sqlite://PATH or mysql://USER:PASS@tcp(HOST:PORT)/DB?parseTime=true (WECOMFLOW_DB)")
+	fs.StringVar(&c.Addr, "addr", env("WECOMFLOW_ADDR", defaults["addr"]), "listen address (WECOMFLOW_ADDR)")
+	fs.StringVar(&c.DB, "db", env("WECOMFLOW_DB", defaults["db"]), "sqlite://PATH or mysql://USER:PASS@tcp(HOST:PORT)/DB?parseTime=true (WECOMFLOW_DB)")
 	fs.StringVar(&c.SecretKey, "secret-key", env("WECOMFLOW_SECRET_KEY", ""), "32-byte base64 key that encrypts secrets at rest (WECOMFLOW_SECRET_KEY); default: generated into -secret-key-file")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("WECOMFLOW_SECRET_KEY_FILE", "data/secret.key"), "where the generated key is kept when no key is given (WECOMFLOW_SECRET_KEY_FILE)")
-	fs.StringVar(&c.AdminToken, "admin-token", env("WECOMFLOW_ADMIN_TOKEN", ""), "bootstrap admin API token (WECOMFLOW_ADMIN_TOKEN); default: generated on first start and printed once")
+	fs.StringVar(&c.AdminToken, "admin-token", env("WECOMFLOW_ADMIN_TOKEN", defaults["admin-token"]), "bootstrap admin API token (WECOMFLOW_ADMIN_TOKEN); default: generated on first start and printed once")
 	fs.StringVar(&c.PublicURL, "public-url", env("WECOMFLOW_PUBLIC_URL", "http://localhost:8080"), "base of the callback URLs shown to admins (WECOMFLOW_PUBLIC_URL)")
 	fs.StringVar(&c.WeComAPIBase, "wecom-api-base", env("WECOMFLOW_WECOM_API_BASE", "https://qyapi.weixin.qq.com"), "default WeCom API base (WECOMFLOW_WECOM_API_BASE)")
 	skew := fs.String("callback-max-skew", env("WECOMFLOW_CALLBACK_MAX_SKEW", "300s"), "reject callbacks whose timestamp is further from now; 0 disables (WECOMFLOW_CALLBACK_MAX_SKEW)")
 	fs.StringVar(&c.LogFormat, "log-format", env("WECOMFLOW_LOG_FORMAT", "text"), "text or json (WECOMFLOW_LOG_FORMAT)")
+	templateEnv := fs.String("template-env", env("WECOMFLOW_TEMPLATE_ENV", ""), "comma-separated environment variables templates may read as {{$env.NAME}} (WECOMFLOW_TEMPLATE_ENV)")
 	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -59,6 +67,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json, not %q", c.LogFormat)
+	}
+	c.TemplateEnv = map[string]string{}
+	for _, name := range strings.Split(*templateEnv, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			c.TemplateEnv[name] = getenv(name)
+		}
 	}
 	for name, v := range map[string]string{"public-url": c.PublicURL, "wecom-api-base": c.WeComAPIBase} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

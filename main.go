@@ -42,6 +42,7 @@ Usage: wecomflow [command] [flags]
 
 Commands:
   serve     migrate the database, then serve HTTP until SIGINT/SIGTERM (default)
+  sandbox   serve with an in-process WeCom simulator and a seeded demo corp; nothing leaves the machine
   migrate   migrate the database and exit
   version   print version, commit and Go version
 
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "migrate":
+	case "serve", "migrate", "sandbox":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -82,6 +83,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "migrate" {
 		log.Info("migrations applied", "schema_version", models.SchemaVersion())
 		return nil
+	}
+	if cmd == "sandbox" {
+		return sandbox(ctx, cfg, app, log, stdout)
 	}
 	return serve(ctx, cfg, app, log, stdout)
 }
@@ -126,7 +130,8 @@ func loadKey(cfg config, log *slog.Logger) ([]byte, string, error) {
 }
 
 func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.Writer) error {
-	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version}, a.store, log)
+	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version,
+		WeComAPIBase: cfg.WeComAPIBase, TemplateEnv: cfg.TemplateEnv}, a.store, log)
 	generated, err := srv.Service().Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)

@@ -22,6 +22,9 @@ var migrations = []migration{
 	{1, "authenticators, channels, users, api tokens", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Authenticator{}, &Channel{}, &User{}, &APIToken{})
 	}},
+	{2, "message outbox, access token cache, media", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Message{}, &MessageRequest{}, &AccessToken{}, &Media{})
+	}},
 }
 
 type schemaMigration struct {

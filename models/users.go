@@ -150,3 +150,19 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error { return save(ctx
 func (s *Store) DeleteUser(ctx context.Context, id uint64) error {
 	return deleteByID[User](ctx, s.DB, "user", id)
 }
+
+// WeComIDs maps local userids to their wechatwk binding; users missing or unbound are absent.
+func (s *Store) WeComIDs(ctx context.Context, userids []string) (map[string]string, error) {
+	out := make(map[string]string, len(userids))
+	for start := 0; start < len(userids); start += upsertBatch {
+		var rows []User
+		chunk := userids[start:min(start+upsertBatch, len(userids))]
+		if err := s.Read.WithContext(ctx).Select("userid", "wechatwk").Where("userid IN ? AND wechatwk <> ''", chunk).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("store: unable to resolve users: %w", err)
+		}
+		for _, u := range rows {
+			out[u.UserID] = u.WeChatWK
+		}
+	}
+	return out, nil
+}

@@ -134,8 +134,16 @@ func (e *env) must(want int, method, path string, body any) response {
 
 // upload posts content as the multipart field "file".
 func (e *env) upload(path, filename string, content []byte) response {
+	return e.uploadFile(path, nil, filename, content)
+}
+
+// uploadFile posts form fields and content as the multipart field "file".
+func (e *env) uploadFile(path string, fields map[string]string, filename string, content []byte) response {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		_ = mw.WriteField(k, v)
+	}
 	fw, _ := mw.CreateFormFile("file", filename)
 	_, _ = fw.Write(content)
 	_ = mw.Close()

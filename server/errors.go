@@ -98,6 +98,12 @@ func jsonError(err error) error {
 	}
 }
 
+// isTooLarge reports whether err is the body limit being hit.
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
 func jsonType(kind string) string {
 	if kind == "slice" {
 		return "array"

@@ -16,6 +16,8 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	sends    *prometheus.CounterVec
+	tokens   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -29,7 +31,13 @@ func newMetrics() *metrics {
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"method", "route"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration,
+	m.sends = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wecomflow_send_attempts_total", Help: "WeCom send attempts by resulting request status and errcode.",
+	}, []string{"status", "errcode"})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wecomflow_token_fetches_total", Help: "WeCom gettoken calls by result.",
+	}, []string{"result"})
+	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -37,6 +45,18 @@ func newMetrics() *metrics {
 func (m *metrics) observeHTTP(method, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+func (m *metrics) observeSend(status string, errcode int64) {
+	m.sends.WithLabelValues(status, strconv.FormatInt(errcode, 10)).Inc()
+}
+
+func (m *metrics) observeTokenFetch(_ uint64, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.tokens.WithLabelValues(result).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
@@ -18,12 +20,22 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
-// Config is the part of the process configuration the HTTP server uses.
+// Config is the part of the process configuration the server uses.
 type Config struct {
 	Addr      string
 	PublicURL string
 	// Version is reported by /healthz.
 	Version string
+	// WeComAPIBase is the default WeCom API base; an authenticator may override it.
+	WeComAPIBase string
+	// TemplateEnv is what {{$env.NAME}} may read.
+	TemplateEnv map[string]string
+	// Sender tunes the outbox sender; Owner defaults to host and process id.
+	Sender wecom.SenderOptions
+	// Transport replaces the HTTP transport to WeCom (tests).
+	Transport http.RoundTripper
+	// Extra are further GET pages outside the API, by path (the sandbox inbox).
+	Extra map[string]http.Handler
 }
 
 // Body limits: uploads may be large, everything else is small JSON.
@@ -40,6 +52,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	engine  *gin.Engine
+	clients *wecom.Clients
+	sender  *wecom.Sender
 	// uploadRoutes are the routes that take up to uploadLimit.
 	uploadRoutes map[string]bool
 }
@@ -54,13 +68,25 @@ func Plugins() plugin.Registry {
 
 // New wires the services over store and builds the router.
 func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
-	s := &Server{
-		cfg:     cfg,
-		store:   store,
-		svc:     service.New(store, Plugins(), service.Config{PublicURL: cfg.PublicURL}, log),
-		log:     log,
-		metrics: newMetrics(),
+	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics()}
+	s.clients = wecom.NewClients(store, wecom.ClientsOptions{APIBase: cfg.WeComAPIBase, Now: store.Now, Transport: cfg.Transport,
+		OnTokenFetch: s.metrics.observeTokenFetch})
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		loc = time.FixedZone("CST", 8*3600)
 	}
+	s.svc = service.New(store, Plugins(), service.Config{PublicURL: cfg.PublicURL, Clients: s.clients,
+		Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv, Location: loc}, log)
+	so := cfg.Sender
+	if so.Owner == "" {
+		host, _ := os.Hostname()
+		so.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ulid.Make().String()[20:])
+	}
+	if so.Now == nil {
+		so.Now = store.Now
+	}
+	so.OnResult = s.metrics.observeSend
+	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
 	s.engine = s.routes()
 	return s
 }
@@ -83,6 +109,10 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/healthz", s.handle(s.healthz))
 	r.GET("/readyz", s.handle(s.readyz))
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+
+	for path, h := range s.cfg.Extra {
+		r.GET(path, gin.WrapH(h))
+	}
 
 	api := r.Group("/api/v1", s.authenticate)
 	api.GET("/openapi.json", s.handle(s.openAPI))
@@ -112,12 +142,24 @@ func (s *Server) routes() *gin.Engine {
 	api.PATCH("/users/:id", s.handle(s.updateUser))
 	api.DELETE("/users/:id", s.handle(s.deleteUser))
 
-	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true}
+	api.POST("/authenticators/:id/check", s.handle(s.checkAuthenticator))
+	api.POST("/channels/:id/test", s.handle(s.testChannel))
+
+	api.POST("/messages", s.handle(s.sendMessage))
+	api.GET("/messages", s.handle(s.listMessages))
+	api.GET("/messages/:id", s.handle(s.getMessage))
+	api.POST("/messages/:id/retry", s.handle(s.retryMessage))
+	api.POST("/messages/:id/cancel", s.handle(s.cancelMessage))
+	api.POST("/messages/:id/recall", s.handle(s.recallMessage))
+	api.POST("/media", s.handle(s.uploadMedia))
+	api.POST("/render", s.handle(s.render))
+
+	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true, "/api/v1/media": true}
 	return r
 }
 
-// Run serves until ctx is canceled, then shuts down gracefully: new connections are refused and
-// requests in flight get up to grace to finish.
+// Run serves and sends until ctx is canceled, then shuts down gracefully: new connections are
+// refused, requests in flight get up to grace to finish, and sends in flight are recorded.
 func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	srv := &http.Server{
 		Handler:           s.engine,
@@ -127,6 +169,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	sendCtx, stopSending := context.WithCancel(context.WithoutCancel(ctx))
+	sending := make(chan struct{})
+	go func() { defer close(sending); _ = s.sender.Run(sendCtx) }()
+	defer func() { stopSending(); <-sending }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -145,6 +191,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 	}
 	return nil
 }
+
+// RunSender runs only the sender until ctx ends (tests that drive the handler directly).
+func (s *Server) RunSender(ctx context.Context) error { return s.sender.Run(ctx) }
 
 // authenticate admits a request with a valid Bearer token.
 func (s *Server) authenticate(c *gin.Context) {

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 
@@ -91,8 +90,7 @@ func (s *Server) bulkUsers(c *gin.Context) error {
 func (s *Server) importUsers(c *gin.Context) error {
 	fh, err := c.FormFile("file")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if isTooLarge(err) {
 			return err
 		}
 		return service.Invalidf("file", "is required: send the spreadsheet as multipart/form-data field \"file\"")

@@ -8,12 +8,21 @@ import (
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 )
 
 // Config is what the services need to know of the server's configuration.
 type Config struct {
 	// PublicURL is the base of the callback URLs shown to admins.
 	PublicURL string
+	// Clients talks to WeCom.
+	Clients *wecom.Clients
+	// Wake tells the sender a message was queued.
+	Wake func()
+	// TemplateEnv is what {{$env.NAME}} may read: the names of WECOMFLOW_TEMPLATE_ENV and their values.
+	TemplateEnv map[string]string
+	// Location is the time zone of {{$system.now}} and the date filter.
+	Location *time.Location
 }
 
 // Service is the operations on wecomflow's resources.

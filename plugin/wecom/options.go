@@ -22,6 +22,9 @@ type Options struct {
 	Callback         *CallbackOptions `json:"callback,omitempty"`
 	ContactsCallback *CallbackOptions `json:"contactsCallback,omitempty"`
 	Sync             SyncOptions      `json:"sync"`
+	// DailyQuota caps the app's person-sends per day (WeCom allows seats × 200); past it messages
+	// wait for the next day instead of failing. 0 = no cap of ours.
+	DailyQuota int `json:"dailyQuota"`
 }
 
 // CallbackOptions are the Token and EncodingAESKey of one message-reception URL.
@@ -76,6 +79,9 @@ func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, plugin.Fie
 	checkURL(errs, "origin", o.Origin)
 	checkCallback(errs, "callback", o.Callback)
 	checkCallback(errs, "contactsCallback", o.ContactsCallback)
+	if o.DailyQuota < 0 {
+		errs.Add("dailyQuota", "must be 0 (no cap) or a positive number of person-sends per day")
+	}
 	if o.Sync.Schedule != "" {
 		if _, err := cron.ParseStandard(o.Sync.Schedule); err != nil {
 			errs.Add("sync.schedule", "is not a valid cron spec (5 fields or @every 6h): "+err.Error())
@@ -109,6 +115,12 @@ func checkCallback(errs plugin.FieldErrors, path string, c *CallbackOptions) {
 	if !aesKeyRe.MatchString(c.EncodingAESKey) {
 		errs.Add(path+".encodingAesKey", "must be exactly 43 letters or digits")
 	}
+}
+
+// HasCallback reports whether the app's message-reception URL is configured, which interactive
+// cards need.
+func (o Options) HasCallback() bool {
+	return o.Callback != nil && o.Callback.Token != "" && o.Callback.EncodingAESKey != ""
 }
 
 // ChannelOptions are a WeCom channel's send options.

@@ -1,0 +1,409 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ErrIdempotent is returned by CreateMessage when the idempotency key already names a message of
+// the last 24 h; the existing message is returned with it.
+var ErrIdempotent = errors.New("idempotency key already used")
+
+// IdempotencyWindow is how long an idempotency key keeps returning the first message.
+const IdempotencyWindow = 24 * time.Hour
+
+// CreateMessage stores m and its requests in one transaction. With an idempotency key that a
+// message of the same channel took within IdempotencyWindow, nothing is stored and that message is
+// returned with ErrIdempotent.
+func (s *Store) CreateMessage(ctx context.Context, m *Message, reqs []MessageRequest) (*Message, error) {
+	for attempt := 0; ; attempt++ {
+		existing, err := s.createMessage(ctx, m, reqs)
+		// Two requests with one new key race on the unique index: the loser reads the winner's.
+		if errors.Is(err, ErrDuplicate) && m.IdempotencyKey != nil && attempt < 3 {
+			continue
+		}
+		return existing, err
+	}
+}
+
+func (s *Store) createMessage(ctx context.Context, m *Message, reqs []MessageRequest) (*Message, error) {
+	var existing *Message
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if m.IdempotencyKey != nil {
+			var prior Message
+			err := lockForUpdate(tx, s.Dialect).Where("idem_channel_id = ? AND idempotency_key = ?", m.ChannelID, *m.IdempotencyKey).Take(&prior).Error
+			switch {
+			case err == nil && prior.CreatedAt.After(s.Now().Add(-IdempotencyWindow)):
+				existing = &prior
+				return ErrIdempotent
+			case err == nil:
+				// The window has passed: the key is free again; the old message keeps its data.
+				if err := tx.Model(&Message{}).Where("id = ?", prior.ID).
+					Updates(map[string]any{"idempotency_key": nil, "idem_channel_id": nil}).Error; err != nil {
+					return fmt.Errorf("store: unable to release idempotency key: %w", err)
+				}
+			case !errors.Is(err, gorm.ErrRecordNotFound):
+				return fmt.Errorf("store: unable to check idempotency key: %w", err)
+			}
+			m.IdemChannelID = &m.ChannelID
+		}
+		if err := tx.Create(m).Error; err != nil {
+			return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+		}
+		if len(reqs) == 0 {
+			return nil
+		}
+		for i := range reqs {
+			reqs[i].MessageID = m.ID
+		}
+		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
+			return fmt.Errorf("store: unable to store message requests: %w", err)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrIdempotent) {
+		return existing, ErrIdempotent
+	}
+	return nil, err
+}
+
+// Claimed is a request a sender now holds, with its message.
+type Claimed struct {
+	Request MessageRequest
+	Message Message
+}
+
+// ClaimRequests leases up to limit due requests to owner until now+lease: pending or retrying ones
+// whose time has come, and ones whose sender's lease lapsed (marked Ambiguous: that send may have
+// reached WeCom). Claim and mark happen in one transaction; on MySQL other instances skip the
+// locked rows instead of waiting.
+func (s *Store) ClaimRequests(ctx context.Context, owner string, lease time.Duration, limit int) ([]Claimed, error) {
+	now := s.Now()
+	var claimed []Claimed
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ids []uint64
+		q := tx.Model(&MessageRequest{}).Select("id").
+			Where("(status IN ? AND not_before <= ?) OR (status = ? AND lease_until < ?)",
+				[]string{RequestPending, RequestRetrying}, now, RequestSending, now).
+			Order("not_before").Limit(limit)
+		if s.Dialect == DialectMySQL {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return fmt.Errorf("store: unable to find due requests: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		// A request still marked sending had a sender that stopped mid-send.
+		if err := tx.Model(&MessageRequest{}).Where("id IN ? AND status = ?", ids, RequestSending).
+			Update("ambiguous", true).Error; err != nil {
+			return fmt.Errorf("store: unable to mark rescued requests: %w", err)
+		}
+		until := now.Add(lease)
+		if err := tx.Model(&MessageRequest{}).Where("id IN ?", ids).Updates(map[string]any{
+			"status": RequestSending, "lease_owner": owner, "lease_until": until,
+			"attempts": gorm.Expr("attempts + 1"), "updated_at": now,
+		}).Error; err != nil {
+			return fmt.Errorf("store: unable to claim requests: %w", err)
+		}
+		var reqs []MessageRequest
+		if err := tx.Where("id IN ?", ids).Order("id").Find(&reqs).Error; err != nil {
+			return fmt.Errorf("store: unable to read claimed requests: %w", err)
+		}
+		msgIDs := make([]string, 0, len(reqs))
+		for _, r := range reqs {
+			msgIDs = append(msgIDs, r.MessageID)
+		}
+		var msgs []Message
+		if err := tx.Where("id IN ?", msgIDs).Find(&msgs).Error; err != nil {
+			return fmt.Errorf("store: unable to read claimed messages: %w", err)
+		}
+		byID := make(map[string]Message, len(msgs))
+		for _, m := range msgs {
+			byID[m.ID] = m
+		}
+		if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", msgIDs, []string{MessageQueued, MessageRetrying}).
+			Updates(map[string]any{"status": MessageSending, "updated_at": now}).Error; err != nil {
+			return fmt.Errorf("store: unable to mark messages sending: %w", err)
+		}
+		for _, r := range reqs {
+			claimed = append(claimed, Claimed{Request: r, Message: byID[r.MessageID]})
+		}
+		return nil
+	})
+	return claimed, err
+}
+
+// RecordRequest writes the outcome of a claimed request, adds any requests split off it (members
+// deferred by the rate limit) and brings its message's status up to date. It reports false when
+// owner no longer holds the lease: another sender took the request over and will record it.
+func (s *Store) RecordRequest(ctx context.Context, owner string, r *MessageRequest, split []MessageRequest) (bool, error) {
+	owned := true
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, s.Now()
+		res := tx.Model(&MessageRequest{}).Where("id = ? AND lease_owner = ?", r.ID, owner).Select("*").Omit("id").Updates(r)
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to record request: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			owned = false
+			return nil
+		}
+		if len(split) > 0 {
+			if err := tx.Create(&split).Error; err != nil {
+				return fmt.Errorf("store: unable to store split requests: %w", err)
+			}
+		}
+		return s.refreshMessage(tx, r.MessageID)
+	})
+	return owned, err
+}
+
+// refreshMessage derives a message's status, counts and reason from its requests.
+func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
+	var reqs []MessageRequest
+	if err := tx.Where("message_id = ?", id).Order("seq, id").Find(&reqs).Error; err != nil {
+		return fmt.Errorf("store: unable to read requests: %w", err)
+	}
+	var m Message
+	if err := tx.Select("id", "status", "unbound", "requested").Where("id = ?", id).Take(&m).Error; err != nil {
+		return fmt.Errorf("store: unable to read message: %w", err)
+	}
+	if m.Status == MessageCanceled {
+		return nil
+	}
+	u := deriveStatus(m, reqs)
+	u["updated_at"] = s.Now()
+	if err := tx.Model(&Message{}).Where("id = ?", id).Updates(u).Error; err != nil {
+		return fmt.Errorf("store: unable to update message status: %w", err)
+	}
+	return nil
+}
+
+func deriveStatus(m Message, reqs []MessageRequest) map[string]any {
+	var open, retrying, sent, failed, attempts int
+	var next *time.Time
+	var reasons []string
+	var sentAt *time.Time
+	invalid, unlicensed := newIDSet(), newIDSet()
+	for _, r := range reqs {
+		attempts = max(attempts, r.Attempts)
+		switch r.Status {
+		case RequestPending, RequestSending:
+			open++
+		case RequestRetrying:
+			retrying++
+			if next == nil || r.NotBefore.Before(*next) {
+				t := r.NotBefore
+				next = &t
+			}
+		case RequestSent:
+			sent++
+			if r.SentAt != nil && (sentAt == nil || r.SentAt.After(*sentAt)) {
+				sentAt = r.SentAt
+			}
+		case RequestFailed:
+			failed++
+			if r.Reason != "" {
+				reasons = append(reasons, r.Reason)
+			}
+		}
+		invalid.add("", r.InvalidUser)
+		invalid.add("department:", r.InvalidParty)
+		invalid.add("tag:", r.InvalidTag)
+		unlicensed.add("", r.UnlicensedUser)
+	}
+	u := map[string]any{"attempts": attempts, "invalid": invalid.json(), "unlicensed": unlicensed.json(),
+		"next_attempt_at": next, "reason": strings.Join(dedupe(reasons), " ")}
+	switch {
+	case open > 0:
+		u["status"] = MessageSending
+	case retrying > 0:
+		u["status"] = MessageRetrying
+	case sent == 0:
+		u["status"] = MessageFailed
+	case failed > 0 || invalid.len() > 0 || unlicensed.len() > 0 || m.Unbound != "[]" && m.Unbound != "":
+		u["status"], u["sent_at"] = MessagePartial, sentAt
+	default:
+		u["status"], u["sent_at"] = MessageSent, sentAt
+	}
+	if open == 0 && retrying == 0 {
+		u["next_attempt_at"] = nil
+	}
+	return u
+}
+
+// idSet collects "|"-joined id lists into one sorted, duplicate-free JSON list; departments and
+// tags carry a prefix so they cannot be mistaken for userids.
+type idSet map[string]bool
+
+func newIDSet() idSet { return idSet{} }
+
+func (s idSet) add(prefix, list string) {
+	for _, id := range strings.Split(list, "|") {
+		if id != "" {
+			s[prefix+id] = true
+		}
+	}
+}
+
+func (s idSet) len() int { return len(s) }
+
+func (s idSet) json() string {
+	ids := make([]string, 0, len(s))
+	for id := range s {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	out := ss[:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// RecentSend is a request delivered since some time: what the rate limiter needs after a restart.
+type RecentSend struct {
+	AuthenticatorID uint64
+	ToUser          string
+	SentAt          time.Time
+}
+
+// RecentSends lists the member sends since since, oldest first.
+func (s *Store) RecentSends(ctx context.Context, since time.Time) ([]RecentSend, error) {
+	var out []RecentSend
+	err := s.Read.WithContext(ctx).Table("message_requests r").
+		Select("m.authenticator_id, r.to_user, r.sent_at").
+		Joins("JOIN messages m ON m.id = r.message_id").
+		Where("r.status = ? AND r.sent_at >= ? AND r.to_user <> '' AND m.linked = ?", RequestSent, since, false).
+		Order("r.sent_at").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read recent sends: %w", err)
+	}
+	return out, nil
+}
+
+// MessageFilter narrows the message list.
+type MessageFilter struct {
+	Status, Channel, ExecutionID string
+	Since, Until                 *time.Time
+}
+
+// ListMessages pages through messages, newest first.
+func (s *Store) ListMessages(ctx context.Context, f MessageFilter, p Page) ([]Message, int64, error) {
+	q := s.Read.WithContext(ctx).Model(&Message{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Channel != "" {
+		q = q.Where("channel = ?", f.Channel)
+	}
+	if f.ExecutionID != "" {
+		q = q.Where("execution_id = ?", f.ExecutionID)
+	}
+	if f.Since != nil {
+		q = q.Where("created_at >= ?", *f.Since)
+	}
+	if f.Until != nil {
+		q = q.Where("created_at < ?", *f.Until)
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to count messages: %w", err)
+	}
+	var items []Message
+	if err := q.Order("created_at DESC, id DESC").Offset(p.offset()).Limit(p.Size).Find(&items).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to list messages: %w", err)
+	}
+	return items, total, nil
+}
+
+// GetMessage reads a message and its requests.
+func (s *Store) GetMessage(ctx context.Context, id string) (*Message, []MessageRequest, error) {
+	m, err := get[Message](ctx, s.Read, "message", "id = ?", id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var reqs []MessageRequest
+	if err := s.Read.WithContext(ctx).Where("message_id = ?", id).Order("seq, id").Find(&reqs).Error; err != nil {
+		return nil, nil, fmt.Errorf("store: unable to read requests: %w", err)
+	}
+	return m, reqs, nil
+}
+
+// ErrWrongState is a message action that its current status does not allow.
+var ErrWrongState = errors.New("not possible in this status")
+
+// CancelMessage stops a message that has not been sent: its waiting requests are canceled. A
+// request already in flight finishes; the message then reports what it delivered.
+func (s *Store) CancelMessage(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m Message
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "status").Where("id = ?", id).Take(&m).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel message: %w", notFound(err))
+		}
+		if m.Status != MessageQueued && m.Status != MessageRetrying && m.Status != MessageSending {
+			return fmt.Errorf("store: message is %s: %w", m.Status, ErrWrongState)
+		}
+		if err := tx.Model(&MessageRequest{}).Where("message_id = ? AND status IN ?", id, []string{RequestPending, RequestRetrying}).
+			Updates(map[string]any{"status": RequestCanceled, "updated_at": s.Now()}).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel requests: %w", err)
+		}
+		var inFlight int64
+		if err := tx.Model(&MessageRequest{}).Where("message_id = ? AND status = ?", id, RequestSending).Count(&inFlight).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel message: %w", err)
+		}
+		if inFlight > 0 {
+			return fmt.Errorf("store: a send of this message is in flight: %w", ErrWrongState)
+		}
+		return tx.Model(&Message{}).Where("id = ?", id).Updates(map[string]any{"status": MessageCanceled, "next_attempt_at": nil, "updated_at": s.Now()}).Error
+	})
+}
+
+// RetryMessage queues the failed requests of a failed or partial message again, with fresh
+// attempts; what was delivered is not sent again.
+func (s *Store) RetryMessage(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m Message
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "status").Where("id = ?", id).Take(&m).Error; err != nil {
+			return fmt.Errorf("store: unable to retry message: %w", notFound(err))
+		}
+		if m.Status != MessageFailed && m.Status != MessagePartial {
+			return fmt.Errorf("store: message is %s: %w", m.Status, ErrWrongState)
+		}
+		res := tx.Model(&MessageRequest{}).Where("message_id = ? AND status = ?", id, RequestFailed).Updates(map[string]any{
+			"status": RequestPending, "not_before": s.Now(), "attempts": 0, "reason": "", "err_code": 0, "err_msg": "", "updated_at": s.Now(),
+		})
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to retry requests: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: nothing of this message failed to send: %w", ErrWrongState)
+		}
+		return tx.Model(&Message{}).Where("id = ?", id).Updates(map[string]any{"status": MessageQueued, "reason": "", "updated_at": s.Now()}).Error
+	})
+}
+
+// MarkRecalled notes that a message was withdrawn from its recipients.
+func (s *Store) MarkRecalled(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Model(&Message{}).Where("id = ?", id).
+		Updates(map[string]any{"recalled_at": s.Now(), "updated_at": s.Now()}).Error
+}

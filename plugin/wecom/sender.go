@@ -1,0 +1,396 @@
+package wecom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wecomflow/wecomflow/models"
+)
+
+// SendOptions are a channel's options as a message snapshots them at acceptance.
+type SendOptions struct {
+	Safe                   int  `json:"safe"`
+	EnableIDTrans          bool `json:"enableIdTrans"`
+	DuplicateCheckInterval int  `json:"duplicateCheckInterval"`
+	// DailyQuota is the app's person-sends per day (0 = unlimited), from the authenticator.
+	DailyQuota int `json:"dailyQuota,omitempty"`
+}
+
+// Outbox is the store the sender works from.
+type Outbox interface {
+	ClaimRequests(ctx context.Context, owner string, lease time.Duration, limit int) ([]models.Claimed, error)
+	RecordRequest(ctx context.Context, owner string, r *models.MessageRequest, split []models.MessageRequest) (bool, error)
+	RecentSends(ctx context.Context, since time.Time) ([]models.RecentSend, error)
+}
+
+// RetryPolicy bounds retries.
+type RetryPolicy struct {
+	// MaxAttempts bounds attempts per request (WeCom's -1 "system busy": at most 3).
+	MaxAttempts int
+	// MaxAge: a message older than this is not retried any more.
+	MaxAge time.Duration
+	// Base and Max bound the exponential backoff (with jitter).
+	Base, Max time.Duration
+}
+
+// DefaultRetryPolicy is what the server uses.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 6, MaxAge: 24 * time.Hour, Base: 2 * time.Second, Max: 10 * time.Minute}
+
+// Hooks let crash tests stop a sender at the two dangerous moments.
+type Hooks struct {
+	// AfterClaim runs once a request is leased, before anything is sent.
+	AfterClaim func(r *models.MessageRequest)
+	// AfterSend runs once WeCom answered, before the outcome is recorded.
+	AfterSend func(r *models.MessageRequest)
+}
+
+// SenderOptions configure a Sender.
+type SenderOptions struct {
+	// Owner names this sender in leases (host and process, unique per instance).
+	Owner       string
+	Lease       time.Duration // default 2 min
+	Batch       int           // requests claimed at once (default 64)
+	Concurrency int           // sends in flight (default 32)
+	Poll        time.Duration // how often to look for due work without a wake-up (default 500 ms)
+	Policy      RetryPolicy
+	Now         func() time.Time
+	Hooks       Hooks
+	// OnResult is told of every finished attempt (metrics): the request status and errcode.
+	OnResult func(status string, errcode int64)
+}
+
+// Sender delivers the outbox: it claims due requests, paces them per member, sends them, and
+// records every outcome; a request is retried by class of error, bounded in attempts and age.
+type Sender struct {
+	store   Outbox
+	clients *Clients
+	apps    func(ctx context.Context, authenticatorID uint64) (App, SendOptions, error)
+	limiter *Limiter
+	log     *slog.Logger
+	o       SenderOptions
+	wake    chan struct{}
+	seeded  sync.Once
+}
+
+// NewSender builds a sender. apps resolves an authenticator to its credentials.
+func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, authenticatorID uint64) (App, SendOptions, error), limiter *Limiter, log *slog.Logger, o SenderOptions) *Sender {
+	if o.Lease == 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.Batch == 0 {
+		o.Batch = 64
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 32
+	}
+	if o.Poll == 0 {
+		o.Poll = 500 * time.Millisecond
+	}
+	if o.Policy.MaxAttempts == 0 {
+		o.Policy = DefaultRetryPolicy
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OnResult == nil {
+		o.OnResult = func(string, int64) {}
+	}
+	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the sender there is new work, so it does not wait for the next poll.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx ends, then lets the sends in flight finish (their outcomes are recorded)
+// and returns. What it had claimed but not started is released by its lease lapsing.
+func (s *Sender) Run(ctx context.Context) error {
+	s.seed(ctx)
+	sem := make(chan struct{}, s.o.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-timer.C:
+		}
+		for ctx.Err() == nil {
+			free := s.o.Concurrency - len(sem)
+			if free <= 0 {
+				// Wait for one send to finish before claiming more.
+				sem <- struct{}{}
+				<-sem
+				continue
+			}
+			claimed, err := s.store.ClaimRequests(ctx, s.o.Owner, s.o.Lease, min(free, s.o.Batch))
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("claiming requests failed", "err", err)
+				}
+				break
+			}
+			for i := range claimed {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func(c models.Claimed) {
+					defer func() { <-sem; wg.Done() }()
+					// A send in flight finishes even when shutdown starts: its outcome must be recorded.
+					s.process(context.WithoutCancel(ctx), c)
+				}(claimed[i])
+			}
+			if len(claimed) < min(free, s.o.Batch) {
+				break
+			}
+		}
+		timer.Reset(s.o.Poll)
+	}
+}
+
+// seed teaches the limiter what was sent in the last hour, before this process started.
+func (s *Sender) seed(ctx context.Context) {
+	s.seeded.Do(func() {
+		sends, err := s.store.RecentSends(ctx, s.o.Now().Add(-hourWindow))
+		if err != nil {
+			s.log.Warn("could not read recent sends; pacing starts empty", "err", err)
+			return
+		}
+		for _, r := range sends {
+			s.limiter.Record(r.AuthenticatorID, strings.Split(r.ToUser, "|"), r.SentAt)
+		}
+	})
+}
+
+// process takes one claimed request through pacing, sending and recording.
+func (s *Sender) process(ctx context.Context, c models.Claimed) {
+	r, m := c.Request, c.Message
+	if s.o.Hooks.AfterClaim != nil {
+		s.o.Hooks.AfterClaim(&r)
+	}
+	log := s.log.With("message_id", m.ID, "request_id", r.ID, "authenticator", m.AuthenticatorID)
+	now := s.o.Now()
+	app, opts, err := s.apps(ctx, m.AuthenticatorID)
+	if err != nil {
+		s.finish(ctx, log, &r, nil, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
+		return
+	}
+	var split []models.MessageRequest
+	// Pacing applies to named members. A request that may already have reached WeCom is resent
+	// unchanged instead, so WeCom's duplicate check can drop the twin.
+	if r.ToUser != "" && r.ToUser != "@all" && !r.Ambiguous && !m.Linked {
+		allowed, deferred, at := s.limiter.Take(m.AuthenticatorID, strings.Split(r.ToUser, "|"), now, opts.DailyQuota)
+		if len(deferred) > 0 {
+			if len(allowed) == 0 && r.ToParty == "" && r.ToTag == "" {
+				// Nobody may receive it yet: wait, and the wait is not an attempt.
+				r.Status, r.NotBefore, r.Attempts = models.RequestPending, at, r.Attempts-1
+				s.record(ctx, log, &r, nil)
+				return
+			}
+			split = append(split, models.MessageRequest{MessageID: r.MessageID, Seq: r.Seq, ToUser: strings.Join(deferred, "|"),
+				Status: models.RequestPending, NotBefore: at})
+			r.ToUser = strings.Join(allowed, "|")
+		}
+	}
+	var snapshot SendOptions
+	_ = json.Unmarshal([]byte(m.SendOptions), &snapshot)
+	payload, err := Payload(m, r, app.AgentID, snapshot)
+	if err != nil {
+		s.finish(ctx, log, &r, split, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
+		return
+	}
+	client := s.clients.Client(app)
+	var res *SendResult
+	if m.Linked {
+		res, err = client.SendLinked(ctx, payload)
+	} else {
+		res, err = client.Send(ctx, payload)
+	}
+	if s.o.Hooks.AfterSend != nil {
+		s.o.Hooks.AfterSend(&r)
+	}
+	out := Classify(res, err, r.Attempts, now.Sub(m.CreatedAt), s.o.Policy)
+	if out.Status == models.RequestRetrying {
+		out.NotBefore = now.Add(out.Delay)
+	}
+	s.finish(ctx, log, &r, split, out)
+}
+
+// RequestOutcome is what one attempt comes to.
+type RequestOutcome struct {
+	Status    string
+	Result    *SendResult
+	ErrCode   int64
+	Reason    string
+	Ambiguous bool
+	Delay     time.Duration
+	NotBefore time.Time
+}
+
+func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.MessageRequest, split []models.MessageRequest, out RequestOutcome) {
+	r.Status, r.Reason, r.ErrCode = out.Status, out.Reason, int(out.ErrCode)
+	r.Ambiguous = r.Ambiguous || out.Ambiguous
+	if res := out.Result; res != nil {
+		r.ErrMsg, r.MsgID, r.ResponseCode = res.ErrMsg, res.MsgID, res.ResponseCode
+		r.InvalidUser, r.InvalidParty, r.InvalidTag, r.UnlicensedUser = res.InvalidUser, res.InvalidParty, res.InvalidTag, res.UnlicensedUser
+	}
+	switch out.Status {
+	case models.RequestSent:
+		now := s.o.Now()
+		r.SentAt = &now
+	case models.RequestRetrying:
+		r.NotBefore = out.NotBefore
+	}
+	s.o.OnResult(out.Status, out.ErrCode)
+	if out.Status == models.RequestFailed || out.Status == models.RequestRetrying {
+		log.Warn("send attempt failed", "status", out.Status, "errcode", out.ErrCode, "attempts", r.Attempts, "reason", out.Reason)
+	}
+	s.record(ctx, log, r, split)
+}
+
+func (s *Sender) record(ctx context.Context, log *slog.Logger, r *models.MessageRequest, split []models.MessageRequest) {
+	owned, err := s.store.RecordRequest(ctx, s.o.Owner, r, split)
+	switch {
+	case err != nil:
+		// The lease will lapse and another attempt resends the same bytes; WeCom's duplicate check
+		// drops the twin if this one was delivered.
+		log.Error("recording a send failed", "err", err)
+	case !owned:
+		log.Warn("lease lost before recording; another sender owns the request")
+	}
+}
+
+// Classify maps one attempt's answer to the request's next state. attempts counts this one;
+// age is how long ago the message was accepted.
+func Classify(res *SendResult, err error, attempts int, age time.Duration, p RetryPolicy) RequestOutcome {
+	var ae *APIError
+	var te *TransportError
+	switch {
+	case err == nil:
+		return RequestOutcome{Status: models.RequestSent, Result: res}
+	case errors.As(err, &ae):
+		out := RequestOutcome{Result: res, ErrCode: ae.Code, Reason: Reason(err)}
+		switch ae.Code {
+		case -1:
+			return retry(out, attempts, age, p, min(p.MaxAttempts, 3), backoff(attempts, p))
+		case 6000, 45033, 45035, 40014, 42001:
+			return retry(out, attempts, age, p, p.MaxAttempts, backoff(attempts, p))
+		case 45009:
+			// A frequency block lasts its window; try after a minute, then less often.
+			return retry(out, attempts, age, p, p.MaxAttempts, min(time.Minute<<(2*(attempts-1)), time.Hour))
+		default:
+			out.Status = models.RequestFailed
+			return out
+		}
+	case errors.As(err, &te):
+		out := RequestOutcome{Reason: Reason(err), Ambiguous: te.Sent}
+		return retry(out, attempts, age, p, p.MaxAttempts, backoff(attempts, p))
+	default:
+		return retry(RequestOutcome{Reason: Reason(err)}, attempts, age, p, p.MaxAttempts, backoff(attempts, p))
+	}
+}
+
+func retry(out RequestOutcome, attempts int, age time.Duration, p RetryPolicy, maxAttempts int, delay time.Duration) RequestOutcome {
+	if attempts >= maxAttempts || age+delay > p.MaxAge {
+		out.Status = models.RequestFailed
+		out.Reason = fmt.Sprintf("%s Gave up after %d attempts.", out.Reason, attempts)
+		return out
+	}
+	out.Status, out.Delay = models.RequestRetrying, delay
+	return out
+}
+
+// backoff is exponential with full jitter in its upper half, so retries of many requests spread.
+func backoff(attempts int, p RetryPolicy) time.Duration {
+	d := p.Base << max(attempts-1, 0)
+	if d > p.Max || d <= 0 {
+		d = p.Max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sendHead is the common part of a message/send body, in the order WeCom documents it. The same
+// request always marshals to the same bytes, which WeCom's duplicate check relies on.
+type sendHead struct {
+	ToUser                 string `json:"touser,omitempty"`
+	ToParty                string `json:"toparty,omitempty"`
+	ToTag                  string `json:"totag,omitempty"`
+	MsgType                string `json:"msgtype"`
+	AgentID                int64  `json:"agentid"`
+	Safe                   int    `json:"safe"`
+	EnableIDTrans          int    `json:"enable_id_trans"`
+	EnableDuplicateCheck   int    `json:"enable_duplicate_check"`
+	DuplicateCheckInterval int    `json:"duplicate_check_interval"`
+}
+
+type linkedHead struct {
+	ToUser  []string `json:"touser,omitempty"`
+	ToParty []string `json:"toparty,omitempty"`
+	ToTag   []string `json:"totag,omitempty"`
+	ToAll   int      `json:"toall"`
+	MsgType string   `json:"msgtype"`
+	AgentID int64    `json:"agentid"`
+	Safe    int      `json:"safe"`
+}
+
+// Payload is the exact body of a request's WeCom call. Every message/send carries
+// enable_duplicate_check: it is what makes a resend after an unknown outcome safe.
+func Payload(m models.Message, r models.MessageRequest, agentID int64, o SendOptions) ([]byte, error) {
+	var head any
+	if m.Linked {
+		h := linkedHead{ToUser: splitIDs(r.ToUser), ToParty: splitIDs(r.ToParty), ToTag: splitIDs(r.ToTag), MsgType: m.MsgType, AgentID: agentID, Safe: o.Safe}
+		if r.ToAll {
+			h.ToAll = 1
+		}
+		head = h
+	} else {
+		interval := o.DuplicateCheckInterval
+		if interval <= 0 {
+			interval = 1800
+		}
+		h := sendHead{ToUser: r.ToUser, ToParty: r.ToParty, ToTag: r.ToTag, MsgType: m.MsgType, AgentID: agentID, Safe: o.Safe,
+			EnableDuplicateCheck: 1, DuplicateCheckInterval: interval}
+		if r.ToAll {
+			h.ToUser = "@all"
+		}
+		if o.EnableIDTrans {
+			h.EnableIDTrans = 1
+		}
+		head = h
+	}
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid([]byte(m.Body)) {
+		return nil, errors.New("the stored body is not JSON")
+	}
+	key, _ := json.Marshal(m.MsgType)
+	out := make([]byte, 0, len(hb)+len(key)+len(m.Body)+2)
+	out = append(out, hb[:len(hb)-1]...)
+	out = append(out, ',')
+	out = append(out, key...)
+	out = append(out, ':')
+	out = append(out, m.Body...)
+	return append(out, '}'), nil
+}
+
+func splitIDs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "|")
+}

@@ -1,0 +1,317 @@
+package wecomtest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Directory reads (pages 90193, 90208, 95350, 90200, 90201, 96067, 96079). An app reads within
+// its visible range: an unknown department is 60123, a known one outside the range 60011; an
+// unknown userid is 60111, one outside the range 60011. Apps are modelled as created after
+// 2022-06-20, so app secrets get no mobile, email, gender, avatar or address; the contacts secret
+// does. open_userid is only for third-party apps and is never returned.
+
+type departmentJSON struct {
+	ID               int      `json:"id"`
+	Name             string   `json:"name"`
+	NameEn           string   `json:"name_en,omitempty"`
+	DepartmentLeader []string `json:"department_leader"`
+	ParentID         int      `json:"parentid"`
+	Order            int      `json:"order"`
+}
+
+func toDepartmentJSON(d *Department) departmentJSON {
+	return departmentJSON{ID: d.ID, Name: d.Name, NameEn: d.NameEn, DepartmentLeader: []string{}, ParentID: d.ParentID, Order: d.Order}
+}
+
+type simpleDepartmentJSON struct {
+	ID       int `json:"id"`
+	ParentID int `json:"parentid"`
+	Order    int `json:"order"`
+}
+
+// departmentScope resolves ?id= for department/list and simplelist: the subtree of id, or the
+// whole visible tree without it. Callers hold mu.
+func (s *Server) departmentScope(sess *session, r *http.Request) ([]*Department, *apiError) {
+	raw := r.URL.Query().Get("id")
+	if raw == "" {
+		return sess.c.visibleDepartments(sess.app), nil
+	}
+	id, e := s.departmentParam(sess, raw)
+	if e != nil {
+		return nil, e
+	}
+	return sess.c.subtree(id), nil
+}
+
+func (s *Server) departmentParam(sess *session, raw string) (int, *apiError) {
+	id, err := strconv.Atoi(raw)
+	if err != nil || sess.c.depts[id] == nil {
+		return 0, s.fail(codeInvalidPartyID, "", sess.ip)
+	}
+	if !sess.c.deptVisible(sess.app, id) {
+		return 0, s.fail(codeNoPrivilege, "", sess.ip)
+	}
+	return id, nil
+}
+
+func (s *Server) handleDepartmentList(r *http.Request, ip string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	depts, e := s.departmentScope(sess, r)
+	if e != nil {
+		return e
+	}
+	out := make([]departmentJSON, len(depts))
+	for i, d := range depts {
+		out[i] = toDepartmentJSON(d)
+	}
+	return struct {
+		apiError
+		Department []departmentJSON `json:"department"`
+	}{apiError{ErrMsg: "ok"}, out}
+}
+
+func (s *Server) handleDepartmentSimpleList(r *http.Request, ip string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	depts, e := s.departmentScope(sess, r)
+	if e != nil {
+		return e
+	}
+	out := make([]simpleDepartmentJSON, len(depts))
+	for i, d := range depts {
+		out[i] = simpleDepartmentJSON{ID: d.ID, ParentID: d.ParentID, Order: d.Order}
+	}
+	return struct {
+		apiError
+		DepartmentID []simpleDepartmentJSON `json:"department_id"`
+	}{apiError{ErrMsg: "ok"}, out}
+}
+
+func (s *Server) handleDepartmentGet(r *http.Request, ip string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	raw := r.URL.Query().Get("id")
+	if raw == "" {
+		return s.fail(codeInvalidParameter, "invalid parameter: id missing", ip)
+	}
+	id, e := s.departmentParam(sess, raw)
+	if e != nil {
+		return e
+	}
+	return struct {
+		apiError
+		Department departmentJSON `json:"department"`
+	}{apiError{ErrMsg: "ok"}, toDepartmentJSON(sess.c.depts[id])}
+}
+
+type simpleUserJSON struct {
+	UserID     string `json:"userid"`
+	Name       string `json:"name"`
+	Department []int  `json:"department"`
+}
+
+type userJSON struct {
+	UserID         string   `json:"userid"`
+	Name           string   `json:"name"`
+	Department     []int    `json:"department"`
+	Order          []int    `json:"order"`
+	Position       string   `json:"position"`
+	Mobile         string   `json:"mobile,omitempty"`
+	Gender         string   `json:"gender,omitempty"`
+	Email          string   `json:"email,omitempty"`
+	IsLeaderInDept []int    `json:"is_leader_in_dept"`
+	DirectLeader   []string `json:"direct_leader"`
+	Status         int      `json:"status"`
+	MainDepartment int      `json:"main_department"`
+	Alias          string   `json:"alias"`
+	Telephone      string   `json:"telephone"`
+}
+
+func toUserJSON(u *User, sensitive bool) userJSON {
+	out := userJSON{
+		UserID: u.UserID, Name: u.Name, Department: append([]int{}, u.Departments...),
+		Order: make([]int, len(u.Departments)), Position: u.Position,
+		IsLeaderInDept: make([]int, len(u.Departments)), DirectLeader: []string{},
+		Status: u.Status, MainDepartment: u.MainDepartment,
+	}
+	if sensitive {
+		out.Mobile, out.Gender, out.Email = u.Mobile, u.Gender, u.Email
+	}
+	return out
+}
+
+// usersScope resolves ?department_id=&fetch_child= to the visible members. Callers hold mu.
+func (s *Server) usersScope(sess *session, r *http.Request) ([]*User, *apiError) {
+	q := r.URL.Query()
+	raw := q.Get("department_id")
+	if raw == "" {
+		return nil, s.fail(codeInvalidParameter, "invalid parameter: department_id missing", sess.ip)
+	}
+	id, e := s.departmentParam(sess, raw)
+	if e != nil {
+		return nil, e
+	}
+	var out []*User
+	for _, u := range sess.c.departmentMembers(id, q.Get("fetch_child") == "1") {
+		if sess.c.userVisible(sess.app, u) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) handleUserSimpleList(r *http.Request, ip string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	users, e := s.usersScope(sess, r)
+	if e != nil {
+		return e
+	}
+	out := make([]simpleUserJSON, len(users))
+	for i, u := range users {
+		out[i] = simpleUserJSON{UserID: u.UserID, Name: u.Name, Department: append([]int{}, u.Departments...)}
+	}
+	return struct {
+		apiError
+		UserList []simpleUserJSON `json:"userlist"`
+	}{apiError{ErrMsg: "ok"}, out}
+}
+
+func (s *Server) handleUserList(r *http.Request, ip string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	if sess.app.DetailsRefused {
+		return s.fail(codeAPINotAuthorized, "", ip)
+	}
+	users, e := s.usersScope(sess, r)
+	if e != nil {
+		return e
+	}
+	out := make([]userJSON, len(users))
+	for i, u := range users {
+		out[i] = toUserJSON(u, sess.app.ContactsSecret)
+	}
+	return struct {
+		apiError
+		UserList []userJSON `json:"userlist"`
+	}{apiError{ErrMsg: "ok"}, out}
+}
+
+func (s *Server) handleUserGet(r *http.Request, ip string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	if sess.app.DetailsRefused {
+		return s.fail(codeAPINotAuthorized, "", ip)
+	}
+	id := r.URL.Query().Get("userid")
+	if id == "" {
+		return s.fail(codeMissingUserID, "", ip)
+	}
+	u, ok := sess.c.users[strings.ToLower(id)]
+	switch {
+	case !ok:
+		return s.fail(codeUserNotFound, "", ip)
+	case !sess.c.userVisible(sess.app, u):
+		return s.fail(codeNoPrivilege, "", ip)
+	}
+	return struct {
+		apiError
+		userJSON
+	}{apiError{ErrMsg: "ok"}, toUserJSON(u, sess.app.ContactsSecret)}
+}
+
+type deptUserJSON struct {
+	UserID     string `json:"userid"`
+	Department int    `json:"department"`
+}
+
+// handleUserListID is POST /cgi-bin/user/list_id {cursor, limit}: one row per (member,
+// department), contacts secret only (app secrets get 48002). limit defaults to and may not
+// exceed 10000; a cursor this server did not issue is 50100. The cursor is an offset into the
+// rows sorted by userid, so members added between pages may shift the listing, as with WeCom.
+func (s *Server) handleUserListID(r *http.Request, ip string) any {
+	raw, err := readBody(r)
+	var req struct {
+		Cursor string `json:"cursor"`
+		Limit  int    `json:"limit"`
+	}
+	formatErr := err != nil || (len(raw) > 0 && json.Unmarshal(raw, &req) != nil)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	switch {
+	case formatErr:
+		return s.fail(codeDataFormat, "Warning: wrong json format. data format error", ip)
+	case !sess.app.ContactsSecret:
+		return s.fail(codeAPIForbidden, "api forbidden: user/list_id needs the contacts-sync secret", ip)
+	case req.Limit < 0 || req.Limit > 10000:
+		return s.fail(codeInvalidParameter, "invalid parameter: limit must be 1-10000", ip)
+	}
+	if req.Limit == 0 {
+		req.Limit = 10000
+	}
+	offset := 0
+	if req.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
+		n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "o"))
+		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "o") || n < 0 {
+			return s.fail(codeInvalidCursor, "", ip)
+		}
+		offset = n
+	}
+	var rows []deptUserJSON
+	keys := append([]string(nil), sess.c.order...)
+	sort.Strings(keys)
+	for _, k := range keys {
+		u := sess.c.users[k]
+		for _, d := range u.Departments {
+			rows = append(rows, deptUserJSON{UserID: u.UserID, Department: d})
+		}
+	}
+	offset = min(offset, len(rows))
+	end := min(offset+req.Limit, len(rows))
+	next := ""
+	if end < len(rows) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(end)))
+	}
+	page := append([]deptUserJSON{}, rows[offset:end]...)
+	return struct {
+		apiError
+		NextCursor string         `json:"next_cursor"`
+		DeptUser   []deptUserJSON `json:"dept_user"`
+	}{apiError{ErrMsg: "ok"}, next, page}
+}

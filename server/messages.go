@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/service"
+)
+
+// maxWait bounds ?wait=: long enough for a retry or two, short enough for any proxy.
+const maxWait = 60 * time.Second
+
+// waitParam reads ?wait=10s.
+func waitParam(c *gin.Context) (time.Duration, error) {
+	v := c.Query("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > maxWait {
+		return 0, service.Invalidf("wait", "must be a duration between 0s and %s, like 10s", maxWait)
+	}
+	return d, nil
+}
+
+// bodyObject decodes the body as one JSON object with numbers kept exact.
+func bodyObject(c *gin.Context) (map[string]any, error) {
+	var body map[string]any
+	if err := decodeJSON(c, &body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+func (s *Server) sendMessage(c *gin.Context) error {
+	wait, err := waitParam(c)
+	if err != nil {
+		return err
+	}
+	body, err := bodyObject(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.svc.SendMessage(c.Request.Context(), service.SendRequest{Body: body, TriggerFrom: service.FromAPI})
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		if m, err = s.svc.WaitMessage(c.Request.Context(), m.ID, wait); err != nil {
+			return err
+		}
+	}
+	return ok(c, http.StatusAccepted, m)
+}
+
+func (s *Server) testChannel(c *gin.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	ch, err := s.svc.GetChannel(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	body, err := bodyObject(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.svc.SendMessage(c.Request.Context(), service.SendRequest{Body: body, Channel: ch.Name, TriggerFrom: service.FromTest})
+	if err != nil {
+		return err
+	}
+	// A test answers with the final delivery result, as far as it comes within the wait.
+	if m, err = s.svc.WaitMessage(c.Request.Context(), m.ID, 30*time.Second); err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, m)
+}
+
+func (s *Server) listMessages(c *gin.Context) error {
+	p, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	l, err := s.svc.ListMessages(c.Request.Context(), service.MessageFilter{Status: c.Query("status"), Channel: c.Query("channel"),
+		ExecutionID: c.Query("executionId"), Since: c.Query("since"), Until: c.Query("until")}, p)
+	if err != nil {
+		return err
+	}
+	return okList(c, l)
+}
+
+func (s *Server) getMessage(c *gin.Context) error {
+	m, err := s.svc.GetMessage(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, m)
+}
+
+// respondMessage runs a message action (retry, cancel, recall) on the message of the path.
+func (s *Server) respondMessage(c *gin.Context, action func(ctx context.Context, id string) (service.Message, error)) error {
+	m, err := action(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, m)
+}
+
+func (s *Server) retryMessage(c *gin.Context) error {
+	return s.respondMessage(c, s.svc.RetryMessage)
+}
+
+func (s *Server) cancelMessage(c *gin.Context) error {
+	return s.respondMessage(c, s.svc.CancelMessage)
+}
+
+func (s *Server) recallMessage(c *gin.Context) error {
+	return s.respondMessage(c, s.svc.RecallMessage)
+}
+
+func (s *Server) render(c *gin.Context) error {
+	body, err := bodyObject(c)
+	if err != nil {
+		return err
+	}
+	out, warnings, err := s.svc.RenderMessage(c.Request.Context(), service.SendRequest{Body: body})
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, gin.H{"body": out, "warnings": warnings})
+}
+
+func (s *Server) uploadMedia(c *gin.Context) error {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		if isTooLarge(err) {
+			return err
+		}
+		return service.Invalidf("file", "is required: send the file as multipart/form-data field \"file\"")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	content, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	m, err := s.svc.UploadMedia(c.Request.Context(), c.PostForm("channel"), c.PostForm("type"), fh.Filename, content)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusCreated, m)
+}
+
+func (s *Server) checkAuthenticator(c *gin.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.CheckAuthenticator(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, res)
+}

@@ -1,0 +1,179 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+)
+
+// WeCom keeps a temporary media_id for 3 days; we stop using one a little earlier so a message
+// retried near the end does not send an expired id.
+const (
+	mediaLifetime = 3 * 24 * time.Hour
+	mediaMargin   = 2 * time.Hour
+)
+
+// WeCom's size limits per media type (the stricter reading where its pages disagree).
+var mediaLimits = map[string]int64{"image": 5 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20}
+
+// MediaView is a stored upload.
+type MediaView struct {
+	ID             string     `json:"id"`
+	Type           string     `json:"type"`
+	Filename       string     `json:"filename"`
+	Size           int64      `json:"size"`
+	MediaID        string     `json:"mediaId"`
+	MediaExpiresAt *time.Time `json:"mediaExpiresAt"`
+	CreatedAt      time.Time  `json:"createdAt"`
+}
+
+func mediaView(m *models.Media) MediaView {
+	return MediaView{ID: m.ID, Type: m.Type, Filename: m.Filename, Size: m.Size, MediaID: m.MediaID, MediaExpiresAt: m.MediaExpiresAt, CreatedAt: m.CreatedAt}
+}
+
+// UploadMedia stores a file for a channel's app and uploads it to WeCom now; messages then name
+// it as "media": {"id": …}, and it is uploaded again whenever its media_id has expired.
+func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename string, content []byte) (MediaView, error) {
+	ch, err := s.store.GetChannelByName(ctx, channel)
+	if errors.Is(err, models.ErrNotFound) {
+		return MediaView{}, Invalidf("channel", "no channel is named %q", channel)
+	}
+	if err != nil {
+		return MediaView{}, storeError("Channel", err)
+	}
+	if err := checkMedia(mediaType, int64(len(content))); err != nil {
+		return MediaView{}, err
+	}
+	sum := sha256.Sum256(content)
+	m := &models.Media{ID: ulid.Make().String(), AuthenticatorID: ch.AuthenticatorID, Type: mediaType, Filename: filename,
+		Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]), Content: content}
+	if err := s.uploadToWeCom(ctx, m); err != nil {
+		return MediaView{}, err
+	}
+	if err := s.store.CreateMedia(ctx, m); err != nil {
+		return MediaView{}, storeError("Media", err)
+	}
+	return mediaView(m), nil
+}
+
+func checkMedia(mediaType string, size int64) error {
+	limit, ok := mediaLimits[mediaType]
+	switch {
+	case !ok:
+		return Invalidf("type", "must be image, voice, video or file")
+	case size <= 5:
+		return Invalidf("file", "must be larger than 5 bytes (WeCom refuses smaller files)")
+	case size > limit:
+		return Invalidf("file", "is %d bytes; WeCom takes at most %d bytes for %s", size, limit, mediaType)
+	}
+	return nil
+}
+
+// uploadToWeCom uploads m's content and sets its media_id and expiry.
+func (s *Service) uploadToWeCom(ctx context.Context, m *models.Media) error {
+	app, _, err := s.WeComApp(ctx, m.AuthenticatorID)
+	if err != nil {
+		return err
+	}
+	id, err := s.cfg.Clients.Client(app).UploadMedia(ctx, m.Type, m.Filename, m.Content)
+	if err != nil {
+		return &Error{Code: CodeValidation, Message: "WeCom did not take the file: " + wecom.Reason(err), Err: err,
+			Fields: map[string]string{"file": wecom.Reason(err)}}
+	}
+	exp := s.store.Now().Add(mediaLifetime - mediaMargin)
+	m.MediaID, m.MediaExpiresAt = id, &exp
+	return nil
+}
+
+// resolveMedia turns a media message's "media" source into a media_id before the message is stored.
+func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
+	a := p.msg.Attachment()
+	if a == nil || a.Media == nil {
+		return nil
+	}
+	field := p.msg.MsgType + ".media"
+	var m *models.Media
+	var err error
+	switch {
+	case a.Media.ID != "":
+		if m, err = s.store.GetMedia(ctx, a.Media.ID); err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				return Invalidf(field+".id", "no upload has this id")
+			}
+			return storeError("Media", err)
+		}
+		if m.AuthenticatorID != p.auth.ID {
+			return Invalidf(field+".id", "was uploaded for another authenticator's app")
+		}
+		if m.MediaExpiresAt == nil || !m.MediaExpiresAt.After(s.store.Now()) {
+			if err := s.uploadToWeCom(ctx, m); err != nil {
+				return err
+			}
+			if err := s.store.SetMediaID(ctx, m.ID, m.MediaID, *m.MediaExpiresAt); err != nil {
+				return storeError("Media", err)
+			}
+		}
+	default:
+		if m, err = s.fetchMedia(ctx, p.auth.ID, p.msg.MsgType, a.Media.URL, field+".url"); err != nil {
+			return err
+		}
+	}
+	a.MediaID, a.Media = m.MediaID, nil
+	return nil
+}
+
+// fetchMedia downloads a media URL and uploads it, reusing an upload of the same URL whose
+// media_id is still good.
+func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawURL, field string) (*models.Media, error) {
+	if m, err := s.store.MediaByURL(ctx, authID, rawURL, s.store.Now()); err == nil {
+		return m, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, Invalidf(field, "must be an http(s) URL")
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(dctx, http.MethodGet, rawURL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, Invalidf(field, "could not be downloaded: %v", errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, Invalidf(field, "could not be downloaded: HTTP %d", resp.StatusCode)
+	}
+	content, err := io.ReadAll(io.LimitReader(resp.Body, mediaLimits[mediaType]+1))
+	if err != nil {
+		return nil, Invalidf(field, "could not be downloaded: %v", err)
+	}
+	if err := checkMedia(mediaType, int64(len(content))); err != nil {
+		return nil, Invalidf(field, "%s", fmt.Sprint(err.(*Error).Fields["file"]))
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." {
+		name = mediaType
+	}
+	sum := sha256.Sum256(content)
+	m := &models.Media{ID: ulid.Make().String(), AuthenticatorID: authID, Type: mediaType, Filename: name, SourceURL: rawURL,
+		Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]), Content: content}
+	if err := s.uploadToWeCom(ctx, m); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateMedia(ctx, m); err != nil {
+		return nil, storeError("Media", err)
+	}
+	return m, nil
+}
