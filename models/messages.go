@@ -42,20 +42,23 @@ type Message struct {
 	ExecutionID *string `gorm:"size:64;index"`
 	// IdempotencyKey is unique per channel while set; it is cleared when the 24 h window has passed
 	// and a new message claims the key.
-	IdempotencyKey *string    `gorm:"size:128;uniqueIndex:idx_messages_idempotency,priority:2"`
-	IdemChannelID  *uint64    `gorm:"uniqueIndex:idx_messages_idempotency,priority:1"`
-	Requested      int        `gorm:"not null"`
-	Resolved       int        `gorm:"not null"`
-	Unbound        string     `gorm:"type:text;not null"`
-	Invalid        string     `gorm:"type:text;not null"`
-	Unlicensed     string     `gorm:"type:text;not null"`
-	Attempts       int        `gorm:"not null"`
-	NextAttemptAt  *time.Time `gorm:"index:idx_messages_status_next,priority:2"`
-	Reason         string     `gorm:"type:text;not null"`
-	Warnings       string     `gorm:"type:text;not null"`
-	CreatedAt      time.Time  `gorm:"index;index:idx_messages_channel_created,priority:2"`
-	UpdatedAt      time.Time
-	SentAt         *time.Time
+	IdempotencyKey *string `gorm:"size:128;uniqueIndex:idx_messages_idempotency,priority:2"`
+	IdemChannelID  *uint64 `gorm:"uniqueIndex:idx_messages_idempotency,priority:1"`
+	// Requests counts the message's requests, so recording the outcome of a one-request message
+	// needs no read of the others.
+	Requests      int        `gorm:"not null"`
+	Requested     int        `gorm:"not null"`
+	Resolved      int        `gorm:"not null"`
+	Unbound       string     `gorm:"type:text;not null"`
+	Invalid       string     `gorm:"type:text;not null"`
+	Unlicensed    string     `gorm:"type:text;not null"`
+	Attempts      int        `gorm:"not null"`
+	NextAttemptAt *time.Time `gorm:"index:idx_messages_status_next,priority:2"`
+	Reason        string     `gorm:"type:text;not null"`
+	Warnings      string     `gorm:"type:text;not null"`
+	CreatedAt     time.Time  `gorm:"index;index:idx_messages_channel_created,priority:2"`
+	UpdatedAt     time.Time
+	SentAt        *time.Time
 	// RecalledAt is when the message was withdrawn (POST /messages/{id}/recall).
 	RecalledAt *time.Time
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -24,6 +25,9 @@ const IdempotencyWindow = 24 * time.Hour
 // message of the same channel took within IdempotencyWindow, nothing is stored and that message is
 // returned with ErrIdempotent.
 func (s *Store) CreateMessage(ctx context.Context, m *Message, reqs []MessageRequest) (*Message, error) {
+	if m.IdempotencyKey == nil {
+		return nil, s.accepts.do(ctx, s, acceptJob{m: m, reqs: reqs})
+	}
 	for attempt := 0; ; attempt++ {
 		existing, err := s.createMessage(ctx, m, reqs)
 		// Two requests with one new key race on the unique index: the loser reads the winner's.
@@ -55,6 +59,7 @@ func (s *Store) createMessage(ctx context.Context, m *Message, reqs []MessageReq
 			}
 			m.IdemChannelID = &m.ChannelID
 		}
+		m.Requests = len(reqs)
 		if err := tx.Create(m).Error; err != nil {
 			return fmt.Errorf("store: unable to store message: %w", duplicate(err))
 		}
@@ -73,6 +78,86 @@ func (s *Store) createMessage(ctx context.Context, m *Message, reqs []MessageReq
 		return existing, ErrIdempotent
 	}
 	return nil, err
+}
+
+// acceptJob is one message waiting to be stored.
+type acceptJob struct {
+	m    *Message
+	reqs []MessageRequest
+	done chan error
+}
+
+// acceptBatcher group-commits concurrent message inserts: the first caller becomes the leader and
+// writes everything queued meanwhile in one transaction, so a burst of sends costs a few commits
+// instead of one each. No goroutine of its own: it runs on its callers.
+type acceptBatcher struct {
+	mu      sync.Mutex
+	pending []acceptJob
+	leading bool
+}
+
+func (b *acceptBatcher) do(ctx context.Context, s *Store, job acceptJob) error {
+	job.done = make(chan error, 1)
+	b.mu.Lock()
+	b.pending = append(b.pending, job)
+	if b.leading {
+		b.mu.Unlock()
+		return <-job.done
+	}
+	b.leading = true
+	b.mu.Unlock()
+	for {
+		b.mu.Lock()
+		batch := b.pending
+		b.pending = nil
+		if len(batch) == 0 {
+			b.leading = false
+			b.mu.Unlock()
+			break
+		}
+		b.mu.Unlock()
+		s.insertMessages(context.WithoutCancel(ctx), batch)
+	}
+	return <-job.done
+}
+
+// insertMessages stores a batch in one transaction with multi-row inserts; if that fails, each
+// message on its own, so one bad message cannot fail the others.
+func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) {
+	insert := func(tx *gorm.DB, jobs []acceptJob) error {
+		msgs := make([]*Message, len(jobs))
+		var reqs []MessageRequest
+		for i, j := range jobs {
+			j.m.Requests = len(j.reqs)
+			msgs[i] = j.m
+			for k := range j.reqs {
+				j.reqs[k].MessageID = j.m.ID
+			}
+			reqs = append(reqs, j.reqs...)
+		}
+		if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
+			return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+		}
+		if len(reqs) > 0 {
+			if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
+				return fmt.Errorf("store: unable to store message requests: %w", err)
+			}
+			// Hand the ids back to each caller's requests.
+			at := 0
+			for _, j := range jobs {
+				at += copy(j.reqs, reqs[at:at+len(j.reqs)])
+			}
+		}
+		return nil
+	}
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return insert(tx, batch) })
+	for _, j := range batch {
+		if err != nil && len(batch) > 1 {
+			j.done <- s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return insert(tx, []acceptJob{j}) })
+			continue
+		}
+		j.done <- err
+	}
 }
 
 // Claimed is a request a sender now holds, with its message.
@@ -103,14 +188,11 @@ func (s *Store) ClaimRequests(ctx context.Context, owner string, lease time.Dura
 		if len(ids) == 0 {
 			return nil
 		}
-		// A request still marked sending had a sender that stopped mid-send.
-		if err := tx.Model(&MessageRequest{}).Where("id IN ? AND status = ?", ids, RequestSending).
-			Update("ambiguous", true).Error; err != nil {
-			return fmt.Errorf("store: unable to mark rescued requests: %w", err)
-		}
 		until := now.Add(lease)
 		if err := tx.Model(&MessageRequest{}).Where("id IN ?", ids).Updates(map[string]any{
-			"status": RequestSending, "lease_owner": owner, "lease_until": until,
+			// A request still marked sending had a sender that stopped mid-send.
+			"ambiguous": gorm.Expr("CASE WHEN status = ? THEN ? ELSE ambiguous END", RequestSending, true),
+			"status":    RequestSending, "lease_owner": owner, "lease_until": until,
 			"attempts": gorm.Expr("attempts + 1"), "updated_at": now,
 		}).Error; err != nil {
 			return fmt.Errorf("store: unable to claim requests: %w", err)
@@ -143,29 +225,68 @@ func (s *Store) ClaimRequests(ctx context.Context, owner string, lease time.Dura
 	return claimed, err
 }
 
-// RecordRequest writes the outcome of a claimed request, adds any requests split off it (members
-// deferred by the rate limit) and brings its message's status up to date. It reports false when
-// owner no longer holds the lease: another sender took the request over and will record it.
-func (s *Store) RecordRequest(ctx context.Context, owner string, r *MessageRequest, split []MessageRequest) (bool, error) {
-	owned := true
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, s.Now()
-		res := tx.Model(&MessageRequest{}).Where("id = ? AND lease_owner = ?", r.ID, owner).Select("*").Omit("id").Updates(r)
-		if res.Error != nil {
-			return fmt.Errorf("store: unable to record request: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			owned = false
-			return nil
-		}
-		if len(split) > 0 {
-			if err := tx.Create(&split).Error; err != nil {
-				return fmt.Errorf("store: unable to store split requests: %w", err)
+// Outcome is one claimed request's result to record, with any requests split off it (members
+// deferred by the rate limit).
+type Outcome struct {
+	Request *MessageRequest
+	// Message is the request's message as claimed.
+	Message *Message
+	Split   []MessageRequest
+	// Owned is set by RecordOutcomes: false when the lease was lost to another sender, which will
+	// record the request itself.
+	Owned bool
+}
+
+// outcomeColumns are what recording an attempt changes on a request.
+var outcomeColumns = []string{"to_user", "status", "not_before", "lease_owner", "lease_until", "attempts", "ambiguous", "err_code", "err_msg",
+	"msg_id", "response_code", "invalid_user", "invalid_party", "invalid_tag", "unlicensed_user", "reason", "sent_at", "updated_at"}
+
+// RecordOutcomes writes the outcomes of claimed requests in one transaction and brings their
+// messages' status up to date. Senders group concurrent outcomes into one call: on SQLite's single
+// writer one commit for many outcomes is what lets delivery keep up with acceptance.
+func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		touched := map[string]bool{}
+		var order []string
+		for i := range outs {
+			r := outs[i].Request
+			r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, s.Now()
+			res := tx.Model(&MessageRequest{}).Where("id = ? AND lease_owner = ?", r.ID, owner).Select(outcomeColumns).Updates(r)
+			if res.Error != nil {
+				return fmt.Errorf("store: unable to record request: %w", res.Error)
+			}
+			outs[i].Owned = res.RowsAffected > 0
+			if !outs[i].Owned {
+				continue
+			}
+			if n := len(outs[i].Split); n > 0 {
+				if err := tx.Create(&outs[i].Split).Error; err != nil {
+					return fmt.Errorf("store: unable to store split requests: %w", err)
+				}
+				if err := tx.Model(&Message{}).Where("id = ?", r.MessageID).Update("requests", gorm.Expr("requests + ?", n)).Error; err != nil {
+					return fmt.Errorf("store: unable to count split requests: %w", err)
+				}
+			} else if m := outs[i].Message; m != nil && m.Requests == 1 {
+				// The only request decides the message: no need to read it back.
+				u := deriveStatus(*m, []MessageRequest{*r})
+				u["updated_at"] = s.Now()
+				if err := tx.Model(&Message{}).Where("id = ? AND status <> ?", m.ID, MessageCanceled).Updates(u).Error; err != nil {
+					return fmt.Errorf("store: unable to update message status: %w", err)
+				}
+				continue
+			}
+			if !touched[r.MessageID] {
+				touched[r.MessageID] = true
+				order = append(order, r.MessageID)
 			}
 		}
-		return s.refreshMessage(tx, r.MessageID)
+		for _, id := range order {
+			if err := s.refreshMessage(tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return owned, err
 }
 
 // refreshMessage derives a message's status, counts and reason from its requests.

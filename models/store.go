@@ -33,8 +33,9 @@ type Store struct {
 	Read    *gorm.DB
 	Dialect string
 	// Now is the clock every timestamp the store writes comes from; tests replace it.
-	Now    func() time.Time
-	cipher *Cipher
+	Now     func() time.Time
+	cipher  *Cipher
+	accepts acceptBatcher
 }
 
 // Options configure Open.

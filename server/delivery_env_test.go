@@ -22,7 +22,12 @@ type clock struct {
 	t  time.Time
 }
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)} }
+func newClock(start time.Time) *clock {
+	if start.IsZero() {
+		start = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	}
+	return &clock{t: start}
+}
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
@@ -39,10 +44,11 @@ func (c *clock) Advance(d time.Duration) {
 // deliveryEnv is a server with a running sender, talking to a simulated WeCom corp.
 type deliveryEnv struct {
 	*env
-	sim   *wecomtest.Server
-	demo  wecomtest.Demo
-	clock *clock
-	stop  func()
+	sim    *wecomtest.Server
+	simURL string
+	demo   wecomtest.Demo
+	clock  *clock
+	stop   func()
 }
 
 type deliveryOptions struct {
@@ -53,11 +59,13 @@ type deliveryOptions struct {
 	noSender bool
 	// members adds that many extra bound members ("m00000"…) to the corp.
 	members int
+	// start is the fake clock's start (default a fixed day).
+	start time.Time
 }
 
 func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 	t.Helper()
-	clk := newClock()
+	clk := newClock(o.start)
 	sim := wecomtest.New(wecomtest.Options{Now: clk.Now, Seed: 1})
 	demo := wecomtest.SeedDemo(sim)
 	for i := 0; i < o.members; i++ {
@@ -77,7 +85,7 @@ func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &deliveryEnv{env: &env{t: t, srv: srv, store: store, token: token, logs: logs}, sim: sim, demo: demo, clock: clk, stop: func() {}}
+	e := &deliveryEnv{env: &env{t: t, srv: srv, store: store, token: token, logs: logs}, sim: sim, simURL: hs.URL, demo: demo, clock: clk, stop: func() {}}
 	e.must(201, "POST", "/api/v1/authenticators", map[string]any{"name": "acme", "options": map[string]any{
 		"corpId": demo.CorpID, "agentId": demo.AgentID, "secret": demo.Secret,
 		"callback": map[string]any{"token": "cbtoken", "encodingAesKey": strings.Repeat("a", 43)}}})

@@ -85,6 +85,16 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	if so.Now == nil {
 		so.Now = store.Now
 	}
+	if store.Dialect == models.DialectMySQL {
+		// A networked database pays a round trip per statement and a log flush per commit: more
+		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
+		if so.Recorders == 0 {
+			so.Recorders = 4
+		}
+		if so.Concurrency == 0 {
+			so.Concurrency = 128
+		}
+	}
 	so.OnResult = s.metrics.observeSend
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
 	s.engine = s.routes()

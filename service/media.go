@@ -114,7 +114,7 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 			}
 			return storeError("Media", err)
 		}
-		if m.AuthenticatorID != p.auth.ID {
+		if m.AuthenticatorID != p.channel.AuthenticatorID {
 			return Invalidf(field+".id", "was uploaded for another authenticator's app")
 		}
 		if m.MediaExpiresAt == nil || !m.MediaExpiresAt.After(s.store.Now()) {
@@ -126,7 +126,7 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 			}
 		}
 	default:
-		if m, err = s.fetchMedia(ctx, p.auth.ID, p.msg.MsgType, a.Media.URL, field+".url"); err != nil {
+		if m, err = s.fetchMedia(ctx, p.channel.AuthenticatorID, p.msg.MsgType, a.Media.URL, field+".url"); err != nil {
 			return err
 		}
 	}

@@ -138,7 +138,6 @@ func messageView(m *models.Message, reqs []models.MessageRequest) Message {
 // parsedSend is a validated send, ready to store.
 type parsedSend struct {
 	channel  *models.Channel
-	auth     *models.Authenticator
 	msg      *wecom.Message
 	body     json.RawMessage
 	to       Recipients
@@ -202,9 +201,6 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 		return nil, storeError("Channel", err)
 	}
 	p.channel = ch
-	if p.auth, err = s.store.GetAuthenticator(ctx, ch.AuthenticatorID); err != nil {
-		return nil, storeError("Authenticator", err)
-	}
 	if k, ok := body["idempotencyKey"]; ok && k != nil {
 		key, isStr := k.(string)
 		if !isStr || key == "" || len(key) > 128 {
@@ -247,13 +243,18 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 			errs.Add(k, v)
 		}
 		p.msg, p.warnings = msg, warnings
-		opts := wecom.Options{}
-		_ = json.Unmarshal([]byte(p.auth.Options), &opts)
-		joinSecretsInto(&opts, s.AuthenticatorOptions(p.auth))
-		if msg.IsInteractive() && !opts.HasCallback() {
-			errs.Add("template_card", fmt.Sprintf("is interactive and needs a callback: configure options.callback on authenticator %q (WeCom answers 43012 otherwise)", p.auth.Name))
+		// Only interactive cards need the (sealed) callback settings; other sends skip decrypting.
+		if msg.IsInteractive() {
+			auth, err := s.store.GetAuthenticator(ctx, ch.AuthenticatorID)
+			if err != nil {
+				return nil, storeError("Authenticator", err)
+			}
+			var opts wecom.Options
+			joinSecretsInto(&opts, s.AuthenticatorOptions(auth))
+			if !opts.HasCallback() {
+				errs.Add("template_card", fmt.Sprintf("is interactive and needs a callback: configure options.callback on authenticator %q (WeCom answers 43012 otherwise)", auth.Name))
+			}
 		}
-		p.opts.DailyQuota = opts.DailyQuota
 	}
 	if len(errs) > 0 {
 		return nil, Invalid(errs)
@@ -378,7 +379,7 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in SendRequest) (*mod
 	now := s.store.Now()
 	opts, _ := json.Marshal(p.opts)
 	warnings, _ := json.Marshal(nonNil(p.warnings))
-	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, AuthenticatorID: p.auth.ID,
+	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, AuthenticatorID: p.channel.AuthenticatorID,
 		MsgType: p.msg.MsgType, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
 		Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
 		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}

@@ -111,7 +111,8 @@ func Parse(src string) (*Template, error) {
 	if !strings.Contains(src, "{{") {
 		return &Template{src: src, plain: true}, nil
 	}
-	p := &parser{src: src}
+	// Text, variable, text…: enough room for short fields; blocks keep most nodes inside.
+	p := &parser{src: src, nodes: make([]node, 0, min(2*strings.Count(src, "{{")+1, 8))}
 	if err := p.parse(); err != nil {
 		return nil, err
 	}
@@ -494,7 +495,7 @@ func (p *parser) close(start int) error {
 // elseTag handles {{else}}, {{else if …}} and {{else unless …}}; the word else is consumed.
 func (p *parser) elseTag(start int) error {
 	if p.i < p.end && !isSpace(p.src[p.i]) {
-		// "elsewhere" and the like: an ordinary name.
+		// else.field or else["x"]: a field named else of an {{#each}} item.
 		p.i -= len("else")
 		e, err := p.expr()
 		if err != nil {
@@ -511,9 +512,10 @@ func (p *parser) elseTag(start int) error {
 	}
 	b := &p.stack[len(p.stack)-1]
 	if b.inElse {
-		ob := newError(p.src, p.stack[p.chainRoot(len(p.stack)-1)].node.pos, "")
-		return p.errorf(start, "a second {{else}} in the {{#"+p.stack[p.chainRoot(len(p.stack)-1)].name+
-			"}} opened at line "+strconv.Itoa(ob.Line)+", column "+strconv.Itoa(ob.Column))
+		root := p.stack[p.chainRoot(len(p.stack)-1)]
+		ob := newError(p.src, root.node.pos, "")
+		return p.errorf(start, "a second {{else}} in the {{#"+root.name+"}} opened at line "+
+			strconv.Itoa(ob.Line)+", column "+strconv.Itoa(ob.Column))
 	}
 	b.inElse = true
 	p.skipSpace()
@@ -783,7 +785,7 @@ func (p *parser) path(pt *path, asArg bool) error {
 		}
 		pt.root = rootThis
 		if name != "this" {
-			pt.segs = append(pt.segs, segment{key: name, index: index(name)})
+			pt.addSeg(segment{key: name, index: index(name)})
 		}
 	}
 	for p.i < p.end {
@@ -795,7 +797,7 @@ func (p *parser) path(pt *path, asArg bool) error {
 			if name == "" {
 				return p.errorf(at, "expected a name after .")
 			}
-			pt.segs = append(pt.segs, segment{key: name, index: index(name)})
+			pt.addSeg(segment{key: name, index: index(name)})
 		case '[':
 			at := p.i
 			p.i++
@@ -828,12 +830,19 @@ func (p *parser) path(pt *path, asArg bool) error {
 				return p.errorf(at, `unclosed [: write ["key"] or [0]`)
 			}
 			p.i++
-			pt.segs = append(pt.segs, seg)
+			pt.addSeg(seg)
 		default:
 			return p.pathEnd(pt)
 		}
 	}
 	return p.pathEnd(pt)
+}
+
+func (pt *path) addSeg(s segment) {
+	if pt.segs == nil {
+		pt.segs = make([]segment, 0, 4)
+	}
+	pt.segs = append(pt.segs, s)
 }
 
 // pathEnd checks what follows a path and the fields of $system and $env.

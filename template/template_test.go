@@ -492,10 +492,23 @@ func TestRenderCallsNoMethods(t *testing.T) {
 
 func TestTooLarge(t *testing.T) {
 	t.Parallel()
-	list := make([]any, 100)
-	vars := Vars{Context: map[string]any{"l": list, "big": strings.Repeat("x", 600<<10)}}
-	nested := strings.Repeat("{{#each $context.l}}", 4) + "x" + strings.Repeat("{{/each}}", 4)
-	for _, src := range []string{nested, "{{$context.big}}{{$context.big}}"} {
+	wide := map[string]any{}
+	for i := range 2000 {
+		wide["key"+itoa(i)] = "value"
+	}
+	vars := Vars{Context: map[string]any{
+		"l":    make([]any, 1000),
+		"big":  strings.Repeat("x", 600<<10),
+		"wide": wide,
+		"n":    json.Number("0." + strings.Repeat("0", 100000) + "1"),
+	}}
+	for _, src := range []string{
+		"{{#each $context.l}}{{#each $context.l}}x{{/each}}{{/each}}",
+		"{{$context.big}}{{$context.big}}",
+		// No output, but each step re-encodes a large value: filters pay for the text they make.
+		"{{#each $context.l}}{{#each $context.l}}{{#if $context.wide | json}}{{/if}}{{/each}}{{/each}}",
+		"{{#each $context.l}}{{#each $context.l}}{{#if $context.n}}{{/if}}{{/each}}{{/each}}",
+	} {
 		tmpl, err := Parse(src)
 		if err != nil {
 			t.Fatal(err)

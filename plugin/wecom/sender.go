@@ -26,7 +26,7 @@ type SendOptions struct {
 // Outbox is the store the sender works from.
 type Outbox interface {
 	ClaimRequests(ctx context.Context, owner string, lease time.Duration, limit int) ([]models.Claimed, error)
-	RecordRequest(ctx context.Context, owner string, r *models.MessageRequest, split []models.MessageRequest) (bool, error)
+	RecordOutcomes(ctx context.Context, owner string, outs []models.Outcome) error
 	RecentSends(ctx context.Context, since time.Time) ([]models.RecentSend, error)
 }
 
@@ -58,10 +58,13 @@ type SenderOptions struct {
 	Lease       time.Duration // default 2 min
 	Batch       int           // requests claimed at once (default 64)
 	Concurrency int           // sends in flight (default 32)
-	Poll        time.Duration // how often to look for due work without a wake-up (default 500 ms)
-	Policy      RetryPolicy
-	Now         func() time.Time
-	Hooks       Hooks
+	// Recorders commit outcomes in parallel (default 1: SQLite has one writer anyway; a networked
+	// database gains from several).
+	Recorders int
+	Poll      time.Duration // how often to look for due work without a wake-up (default 500 ms)
+	Policy    RetryPolicy
+	Now       func() time.Time
+	Hooks     Hooks
 	// OnResult is told of every finished attempt (metrics): the request status and errcode.
 	OnResult func(status string, errcode int64)
 }
@@ -77,6 +80,25 @@ type Sender struct {
 	o       SenderOptions
 	wake    chan struct{}
 	seeded  sync.Once
+	records chan recordJob
+	appsMu  sync.Mutex
+	appsAt  map[uint64]cachedApp
+}
+
+// appCacheTTL is how long the sender reuses an authenticator's credentials; an edit of the
+// authenticator reaches the sends within that time.
+const appCacheTTL = 10 * time.Second
+
+type cachedApp struct {
+	app  App
+	opts SendOptions
+	at   time.Time
+}
+
+// recordJob is an outcome waiting for the recorder's next commit.
+type recordJob struct {
+	out  models.Outcome
+	done chan error
 }
 
 // NewSender builds a sender. apps resolves an authenticator to its credentials.
@@ -90,6 +112,9 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 	if o.Concurrency == 0 {
 		o.Concurrency = 32
 	}
+	if o.Recorders == 0 {
+		o.Recorders = 1
+	}
 	if o.Poll == 0 {
 		o.Poll = 500 * time.Millisecond
 	}
@@ -102,7 +127,8 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 	if o.OnResult == nil {
 		o.OnResult = func(string, int64) {}
 	}
-	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: make(chan struct{}, 1)}
+	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: make(chan struct{}, 1),
+		records: make(chan recordJob, o.Concurrency), appsAt: map[uint64]cachedApp{}}
 }
 
 // Wake tells the sender there is new work, so it does not wait for the next poll.
@@ -117,9 +143,16 @@ func (s *Sender) Wake() {
 // and returns. What it had claimed but not started is released by its lease lapsing.
 func (s *Sender) Run(ctx context.Context) error {
 	s.seed(ctx)
+	var recorders sync.WaitGroup
+	for i := 0; i < s.o.Recorders; i++ {
+		recorders.Add(1)
+		go func() { defer recorders.Done(); s.recorder() }()
+	}
 	sem := make(chan struct{}, s.o.Concurrency)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// On the way out: the sends in flight finish and hand in their outcomes, then the recorder
+	// commits them and stops.
+	defer func() { wg.Wait(); close(s.records); recorders.Wait() }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -183,9 +216,9 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	}
 	log := s.log.With("message_id", m.ID, "request_id", r.ID, "authenticator", m.AuthenticatorID)
 	now := s.o.Now()
-	app, opts, err := s.apps(ctx, m.AuthenticatorID)
+	app, opts, err := s.app(ctx, m.AuthenticatorID)
 	if err != nil {
-		s.finish(ctx, log, &r, nil, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
+		s.finish(ctx, log, &r, &m, nil, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
 		return
 	}
 	var split []models.MessageRequest
@@ -197,7 +230,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 			if len(allowed) == 0 && r.ToParty == "" && r.ToTag == "" {
 				// Nobody may receive it yet: wait, and the wait is not an attempt.
 				r.Status, r.NotBefore, r.Attempts = models.RequestPending, at, r.Attempts-1
-				s.record(ctx, log, &r, nil)
+				s.record(ctx, log, &r, &m, nil)
 				return
 			}
 			split = append(split, models.MessageRequest{MessageID: r.MessageID, Seq: r.Seq, ToUser: strings.Join(deferred, "|"),
@@ -209,7 +242,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	_ = json.Unmarshal([]byte(m.SendOptions), &snapshot)
 	payload, err := Payload(m, r, app.AgentID, snapshot)
 	if err != nil {
-		s.finish(ctx, log, &r, split, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
+		s.finish(ctx, log, &r, &m, split, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
 		return
 	}
 	client := s.clients.Client(app)
@@ -226,7 +259,26 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	if out.Status == models.RequestRetrying {
 		out.NotBefore = now.Add(out.Delay)
 	}
-	s.finish(ctx, log, &r, split, out)
+	s.finish(ctx, log, &r, &m, split, out)
+}
+
+// app is the authenticator's credentials, read at most every appCacheTTL.
+func (s *Sender) app(ctx context.Context, id uint64) (App, SendOptions, error) {
+	now := time.Now()
+	s.appsMu.Lock()
+	c, ok := s.appsAt[id]
+	s.appsMu.Unlock()
+	if ok && now.Sub(c.at) < appCacheTTL {
+		return c.app, c.opts, nil
+	}
+	app, opts, err := s.apps(ctx, id)
+	if err != nil {
+		return app, opts, err
+	}
+	s.appsMu.Lock()
+	s.appsAt[id] = cachedApp{app: app, opts: opts, at: now}
+	s.appsMu.Unlock()
+	return app, opts, nil
 }
 
 // RequestOutcome is what one attempt comes to.
@@ -240,7 +292,7 @@ type RequestOutcome struct {
 	NotBefore time.Time
 }
 
-func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.MessageRequest, split []models.MessageRequest, out RequestOutcome) {
+func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, split []models.MessageRequest, out RequestOutcome) {
 	r.Status, r.Reason, r.ErrCode = out.Status, out.Reason, int(out.ErrCode)
 	r.Ambiguous = r.Ambiguous || out.Ambiguous
 	if res := out.Result; res != nil {
@@ -258,18 +310,49 @@ func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.Message
 	if out.Status == models.RequestFailed || out.Status == models.RequestRetrying {
 		log.Warn("send attempt failed", "status", out.Status, "errcode", out.ErrCode, "attempts", r.Attempts, "reason", out.Reason)
 	}
-	s.record(ctx, log, r, split)
+	s.record(ctx, log, r, m, split)
 }
 
-func (s *Sender) record(ctx context.Context, log *slog.Logger, r *models.MessageRequest, split []models.MessageRequest) {
-	owned, err := s.store.RecordRequest(ctx, s.o.Owner, r, split)
-	switch {
-	case err != nil:
+// record hands an outcome to the recorder and waits until it is committed.
+func (s *Sender) record(_ context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, split []models.MessageRequest) {
+	job := recordJob{out: models.Outcome{Request: r, Message: m, Split: split}, done: make(chan error, 1)}
+	s.records <- job
+	if err := <-job.done; err != nil {
 		// The lease will lapse and another attempt resends the same bytes; WeCom's duplicate check
 		// drops the twin if this one was delivered.
 		log.Error("recording a send failed", "err", err)
-	case !owned:
-		log.Warn("lease lost before recording; another sender owns the request")
+	}
+}
+
+// recorder commits outcomes in groups: whatever arrived while the previous commit ran goes into
+// the next one.
+func (s *Sender) recorder() {
+	ctx := context.Background()
+	for job := range s.records {
+		jobs := []recordJob{job}
+	drain:
+		for len(jobs) < 256 {
+			select {
+			case j, ok := <-s.records:
+				if !ok {
+					break drain
+				}
+				jobs = append(jobs, j)
+			default:
+				break drain
+			}
+		}
+		outs := make([]models.Outcome, len(jobs))
+		for i, j := range jobs {
+			outs[i] = j.out
+		}
+		err := s.store.RecordOutcomes(ctx, s.o.Owner, outs)
+		for i, j := range jobs {
+			if err == nil && !outs[i].Owned {
+				s.log.Warn("lease lost before recording; another sender owns the request", "request_id", outs[i].Request.ID)
+			}
+			j.done <- err
+		}
 	}
 }
 

@@ -477,6 +477,7 @@ func (s *Server) deliverLocked(fromCorp string, out *outgoing, targets []target,
 			t.inbox[tg.corp] = map[string][]*Delivery{}
 		}
 		t.inbox[tg.corp][tg.user.UserID] = append(t.inbox[tg.corp][tg.user.UserID], d)
+		t.delivered++
 		msg.deliveries = append(msg.deliveries, d)
 	}
 	if !interactive {

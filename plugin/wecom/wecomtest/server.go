@@ -185,6 +185,7 @@ type traffic struct {
 	inbox       map[string]map[string][]*Delivery // corp → canonical userid → deliveries
 	drops       map[string]map[string]int
 	totalDrops  int
+	delivered   int
 	duplicates  int
 	dups        map[[32]byte]*dupEntry
 	dupOrder    []dupRef
@@ -450,6 +451,13 @@ func (s *Server) TotalDrops() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.t.totalDrops
+}
+
+// Delivered counts deliveries into inboxes, cheaply (load tests poll it).
+func (s *Server) Delivered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.t.delivered
 }
 
 // DuplicatesDropped counts sends answered "ok" but not delivered because of
