@@ -245,7 +245,7 @@ var outcomeColumns = []string{"to_user", "status", "not_before", "lease_owner", 
 // messages' status up to date. Senders group concurrent outcomes into one call: on SQLite's single
 // writer one commit for many outcomes is what lets delivery keep up with acceptance.
 func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.retryDeadlock(ctx, func(tx *gorm.DB) error {
 		touched := map[string]bool{}
 		var order []string
 		for i := range outs {
@@ -280,6 +280,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 				order = append(order, r.MessageID)
 			}
 		}
+		// One lock order for every recorder, so parallel recorders cannot deadlock on messages.
+		sort.Strings(order)
 		for _, id := range order {
 			if err := s.refreshMessage(tx, id); err != nil {
 				return err
@@ -291,13 +293,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 
 // refreshMessage derives a message's status, counts and reason from its requests.
 func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
+	// Lock the message first: two recorders finishing two requests of one message must not each
+	// read the other's request as unfinished (write skew) and leave the message "sending".
+	var m Message
+	if err := lockForUpdate(tx, s.Dialect).Select("id", "status", "unbound", "requested").Where("id = ?", id).Take(&m).Error; err != nil {
+		return fmt.Errorf("store: unable to read message: %w", err)
+	}
 	var reqs []MessageRequest
 	if err := tx.Where("message_id = ?", id).Order("seq, id").Find(&reqs).Error; err != nil {
 		return fmt.Errorf("store: unable to read requests: %w", err)
-	}
-	var m Message
-	if err := tx.Select("id", "status", "unbound", "requested").Where("id = ?", id).Take(&m).Error; err != nil {
-		return fmt.Errorf("store: unable to read message: %w", err)
 	}
 	if m.Status == MessageCanceled {
 		return nil

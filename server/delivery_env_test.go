@@ -142,7 +142,8 @@ func (e *deliveryEnv) waitFinal(id string) map[string]any {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.t.Fatalf("message %s never became final: %v", id, e.message(id))
+	m := e.message(id)
+	e.t.Fatalf("message %s never became final: status %v, reason %v", id, m["status"], m["reason"])
 	return nil
 }
 
@@ -156,7 +157,7 @@ func (e *deliveryEnv) waitStatus(id, status string) map[string]any {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.t.Fatalf("message %s never reached %s: %v", id, status, e.message(id))
+	e.t.Fatalf("message %s never reached %s: status %v", id, status, e.message(id)["status"])
 	return nil
 }
 

@@ -138,7 +138,7 @@ func (e *deliveryEnv) finishWithClock(id string) map[string]any {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.t.Fatalf("message %s never became final: %v", id, e.message(id))
+	e.t.Fatalf("message %s never became final: status %v", id, e.message(id)["status"])
 	return nil
 }
 
@@ -257,7 +257,7 @@ func TestTenThousandRecipientsAreTenRequests(t *testing.T) {
 	id := e.send(map[string]any{"to": map[string]any{"users": users}, "msgtype": "text", "text": map[string]any{"content": "all hands"}})
 	m := e.waitFinal(id)
 	if m["status"] != "sent" || len(m["requests"].([]any)) != 10 {
-		t.Fatalf("message %v", m["status"])
+		t.Fatalf("message %v with %d requests", m["status"], len(m["requests"].([]any)))
 	}
 	if sends, tokens := e.sim.Calls("message/send"), e.sim.Calls("gettoken"); sends != 10 || tokens != 1 {
 		t.Fatalf("message/send %d, gettoken %d", sends, tokens)
