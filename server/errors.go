@@ -68,6 +68,9 @@ func decodeJSON(c *gin.Context, v any) error {
 		return service.Errorf(service.CodeBadRequest, "The request body is empty; send a JSON object.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
+	// Numbers in free-form JSON (send data, options) stay exact: an order id of 19 digits must not
+	// come back rounded through float64.
+	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}

@@ -27,7 +27,7 @@ func waitParam(c *gin.Context) (time.Duration, error) {
 	return d, nil
 }
 
-// bodyObject decodes the body as one JSON object with numbers kept exact.
+// bodyObject decodes the body as one JSON object (numbers kept exact, see decodeJSON).
 func bodyObject(c *gin.Context) (map[string]any, error) {
 	var body map[string]any
 	if err := decodeJSON(c, &body); err != nil {

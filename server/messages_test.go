@@ -31,6 +31,8 @@ func TestEveryMessageTypeReachesWeComAsItExpects(t *testing.T) {
 		want    string // the WeCom object, after rendering; "" means same as body
 	}{
 		{"text", `{"content": "订单 {{$context.data.id}} 已支付"}`, `{"content": "订单 42 已支付"}`},
+		// A lone variable holding a number, in a text field, is sent as text; big ids stay exact.
+		{"text", `{"content": "{{$context.data.big}}"}`, `{"content": "1234567890123456789"}`},
 		{"markdown", `{"content": "**{{$context.data.id}}** <font color=\"info\">ok</font>"}`, `{"content": "**42** <font color=\"info\">ok</font>"}`},
 		{"textcard", `{"title": "Order {{$context.data.id}}", "description": "<div class=\"gray\">2026</div>", "url": "https://example.com/o/42", "btntxt": "详情"}`,
 			`{"title": "Order 42", "description": "<div class=\"gray\">2026</div>", "url": "https://example.com/o/42", "btntxt": "详情"}`},
@@ -54,7 +56,7 @@ func TestEveryMessageTypeReachesWeComAsItExpects(t *testing.T) {
 		}
 		user := e.demo.UserIDs[i%len(e.demo.UserIDs)]
 		id := e.send(map[string]any{"to": map[string]any{"users": []any{"local-" + user}, "wecomUsers": []any{user}}, "msgtype": c.msgtype,
-			c.msgtype: body, "data": map[string]any{"id": 42}})
+			c.msgtype: body, "data": map[string]any{"id": 42, "big": json.Number("1234567890123456789")}})
 		m := e.waitFinal(id)
 		if m["status"] != "sent" {
 			t.Errorf("%s: %v", c.msgtype, m)

@@ -18,11 +18,11 @@ import (
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 )
 
-// WeCom keeps a temporary media_id for 3 days; we stop using one a little earlier so a message
-// retried near the end does not send an expired id.
+// WeCom keeps a temporary media_id for 3 days. A cached one is reused only while it outlives the
+// 24 h a message may keep retrying, so no retry sends an expired id.
 const (
 	mediaLifetime = 3 * 24 * time.Hour
-	mediaMargin   = 2 * time.Hour
+	mediaMargin   = 25 * time.Hour
 )
 
 // WeCom's size limits per media type (the stricter reading where its pages disagree).

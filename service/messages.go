@@ -179,7 +179,7 @@ func (s *Service) RenderMessage(ctx context.Context, in SendRequest) (body json.
 	if err != nil {
 		return nil, nil, err
 	}
-	return p.body, p.warnings, nil
+	return p.body, nonNil(p.warnings), nil
 }
 
 func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend, error) {
@@ -226,7 +226,7 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 	if err != nil {
 		return nil, templateError(err)
 	}
-	msg, ferrs := wecom.ParseMessage(rendered.(map[string]any))
+	msg, ferrs := parseRendered(rendered.(map[string]any))
 	for k, v := range ferrs {
 		errs.Add(k, v)
 	}
@@ -269,6 +269,59 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 		return nil, Invalidf(msgtype, "cannot be encoded: %v", err)
 	}
 	return p, nil
+}
+
+// parseRendered decodes a rendered message. A field that is exactly one variable keeps the
+// variable's type, so "content": "{{$context.data.amount}}" renders to a number; where WeCom wants
+// text, such numbers and true/false are taken as their text instead of being rejected.
+func parseRendered(rendered map[string]any) (*wecom.Message, plugin.FieldErrors) {
+	msg, errs := wecom.ParseMessage(rendered)
+	fixed := false
+	for path, e := range errs {
+		if e == "must be a string" && scalarToString(rendered, path) {
+			fixed = true
+		}
+	}
+	if fixed {
+		return wecom.ParseMessage(rendered)
+	}
+	return msg, errs
+}
+
+// scalarToString replaces the number or boolean at a field path ("news.articles[0].title") with
+// its text, reporting whether it did.
+func scalarToString(root map[string]any, path string) bool {
+	var cur any = root
+	var set func(any)
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		cur, set = m[name], func(v any) { m[name] = v }
+		for rest != "" {
+			idx, tail, _ := strings.Cut(rest, "]")
+			rest = strings.TrimPrefix(tail, "[")
+			i, err := strconv.Atoi(idx)
+			list, ok := cur.([]any)
+			if err != nil || !ok || i < 0 || i >= len(list) {
+				return false
+			}
+			cur, set = list[i], func(v any) { list[i] = v }
+		}
+	}
+	switch v := cur.(type) {
+	case json.Number:
+		set(string(v))
+	case float64:
+		set(strconv.FormatFloat(v, 'f', -1, 64))
+	case bool:
+		set(strconv.FormatBool(v))
+	default:
+		return false
+	}
+	return true
 }
 
 // joinSecretsInto fills the secret fields of typed options from the full options map.
@@ -596,6 +649,9 @@ func (s *Service) WeComApp(ctx context.Context, authenticatorID uint64) (wecom.A
 	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
 	if err != nil {
 		return wecom.App{}, wecom.SendOptions{}, storeError("Authenticator", err)
+	}
+	if !a.Enabled {
+		return wecom.App{}, wecom.SendOptions{}, Errorf(CodeConflict, "The authenticator %q is disabled; enable it to send through it.", a.Name)
 	}
 	var o wecom.Options
 	joinSecretsInto(&o, s.AuthenticatorOptions(a))
