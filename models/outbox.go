@@ -532,3 +532,21 @@ func (s *Store) MarkRecalled(ctx context.Context, id string) error {
 	return s.DB.WithContext(ctx).Model(&Message{}).Where("id = ?", id).
 		Updates(map[string]any{"recalled_at": s.Now(), "updated_at": s.Now()}).Error
 }
+
+// OutboxDepth counts the requests not yet finished, by status.
+func (s *Store) OutboxDepth(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	err := s.Read.WithContext(ctx).Model(&MessageRequest{}).Select("status, COUNT(*) AS n").
+		Where("status IN ?", []string{RequestPending, RequestRetrying, RequestSending}).Group("status").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to count the outbox: %w", err)
+	}
+	out := map[string]int64{RequestPending: 0, RequestRetrying: 0, RequestSending: 0}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}

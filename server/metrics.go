@@ -20,6 +20,31 @@ type metrics struct {
 	tokens   *prometheus.CounterVec
 }
 
+// queueDepth reports the unfinished outbox requests by status, counted in the database at scrape
+// time so every instance reports the same, true number.
+type queueDepth struct {
+	desc  *prometheus.Desc
+	count func() (map[string]int64, error)
+}
+
+func (q queueDepth) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q queueDepth) Collect(ch chan<- prometheus.Metric) {
+	counts, err := q.count()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(q.desc, err)
+		return
+	}
+	for status, n := range counts {
+		ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(n), status)
+	}
+}
+
+func (m *metrics) withQueueDepth(count func() (map[string]int64, error)) {
+	m.reg.MustRegister(queueDepth{count: count, desc: prometheus.NewDesc("wecomflow_outbox_requests",
+		"Outbox requests not yet finished, by status (pending, retrying, sending).", []string{"status"}, nil)})
+}
+
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),

@@ -69,6 +69,11 @@ func Plugins() plugin.Registry {
 // New wires the services over store and builds the router.
 func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics()}
+	s.metrics.withQueueDepth(func() (map[string]int64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return store.OutboxDepth(ctx)
+	})
 	s.clients = wecom.NewClients(store, wecom.ClientsOptions{APIBase: cfg.WeComAPIBase, Now: store.Now, Transport: cfg.Transport,
 		OnTokenFetch: s.metrics.observeTokenFetch})
 	loc, err := time.LoadLocation("Asia/Shanghai")

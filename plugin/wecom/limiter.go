@@ -71,7 +71,8 @@ func (l *Limiter) Take(app uint64, users []string, now time.Time, dailyQuota int
 		l.days[day]++
 		allowed = append(allowed, u)
 	}
-	return allowed, deferred, retryAt
+	// UTC: the time is stored, and SQLite compares stored times as text.
+	return allowed, deferred, retryAt.UTC()
 }
 
 // Record notes sends that happened elsewhere (seeding after a restart).
