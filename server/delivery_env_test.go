@@ -131,7 +131,12 @@ func (e *deliveryEnv) message(id string) map[string]any {
 }
 
 // waitFinal waits (in real time, the sender polls every 5 ms) for a final status.
-func (e *deliveryEnv) waitFinal(id string) map[string]any {
+func (e *deliveryEnv) waitFinal(id string) map[string]any { return e.finish(id, 0) }
+
+// finishWithClock waits for a final status, moving the fake clock past each backoff.
+func (e *deliveryEnv) finishWithClock(id string) map[string]any { return e.finish(id, 2*time.Minute) }
+
+func (e *deliveryEnv) finish(id string, advance time.Duration) map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -139,6 +144,8 @@ func (e *deliveryEnv) waitFinal(id string) map[string]any {
 		switch m["status"] {
 		case "sent", "partial", "failed", "canceled":
 			return m
+		case "retrying":
+			e.clock.Advance(advance)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -168,35 +168,46 @@ func (e *env) snapshot() string {
 	e.t.Helper()
 	var out bytes.Buffer
 	for _, table := range []string{"authenticators", "channels", "users", "api_tokens"} {
-		rows, err := e.store.Read.Raw("SELECT * FROM " + table + " ORDER BY id").Rows()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				e.t.Fatal(err)
-			}
+		cols, rows := e.rows("SELECT * FROM " + table + " ORDER BY id")
+		for _, vals := range rows {
 			for i, v := range vals {
 				if table == "authenticators" && cols[i] == "secrets" {
 					v = "sealed" // resealing uses a new nonce; the rest must be byte-equal
 				}
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				out.WriteString(table + "." + cols[i] + "=")
-				_, _ = io.WriteString(&out, toString(v))
-				out.WriteString("\n")
+				out.WriteString(table + "." + cols[i] + "=" + toString(v) + "\n")
 			}
 		}
-		rows.Close()
 	}
 	return out.String()
+}
+
+// rows runs a query on the read pool and returns its columns and values ([]byte as string).
+func (e *env) rows(query string) ([]string, [][]any) {
+	e.t.Helper()
+	rows, err := e.store.Read.Raw(query).Rows()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			e.t.Fatal(err)
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = string(b)
+			}
+		}
+		out = append(out, vals)
+	}
+	return cols, out
 }
 
 func toString(v any) string {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"time"
 
@@ -136,23 +135,11 @@ func (s *Server) render(c *gin.Context) error {
 }
 
 func (s *Server) uploadMedia(c *gin.Context) error {
-	fh, err := c.FormFile("file")
-	if err != nil {
-		if isTooLarge(err) {
-			return err
-		}
-		return service.Invalidf("file", "is required: send the file as multipart/form-data field \"file\"")
-	}
-	f, err := fh.Open()
+	name, content, err := formFile(c, "the file")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	content, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	m, err := s.svc.UploadMedia(c.Request.Context(), c.PostForm("channel"), c.PostForm("type"), fh.Filename, content)
+	m, err := s.svc.UploadMedia(c.Request.Context(), c.PostForm("channel"), c.PostForm("type"), name, content)
 	if err != nil {
 		return err
 	}

@@ -126,24 +126,6 @@ func TestErrcodeClassesEndInTheRightStatus(t *testing.T) {
 	}
 }
 
-// finishWithClock waits for a final status, moving the fake clock past each backoff.
-func (e *deliveryEnv) finishWithClock(id string) map[string]any {
-	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		m := e.message(id)
-		switch m["status"] {
-		case "sent", "partial", "failed", "canceled":
-			return m
-		case "retrying":
-			e.clock.Advance(2 * time.Minute)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.t.Fatalf("message %s never became final: status %v", id, e.message(id)["status"])
-	return nil
-}
-
 func TestInvalidAndUnboundRecipientsMakeAPartialNamingThem(t *testing.T) {
 	t.Parallel()
 	e := newDeliveryEnv(t, deliveryOptions{})

@@ -106,26 +106,15 @@ func (e *env) snapshotRaw(t *testing.T) string {
 	}
 	var out strings.Builder
 	for _, table := range tables {
-		rows, err := e.store.Read.Raw("SELECT * FROM `" + table + "`").Rows()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			_ = rows.Scan(ptrs...)
+		_, rows := e.rows("SELECT * FROM `" + table + "`")
+		for _, vals := range rows {
 			for _, v := range vals {
 				out.WriteString(toString(v))
-				if b, ok := v.([]byte); ok {
-					out.Write(b)
+				if s, ok := v.(string); ok {
+					out.WriteString(s)
 				}
 			}
 		}
-		rows.Close()
 	}
 	return out.String()
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -88,27 +87,34 @@ func (s *Server) bulkUsers(c *gin.Context) error {
 }
 
 func (s *Server) importUsers(c *gin.Context) error {
-	fh, err := c.FormFile("file")
-	if err != nil {
-		if isTooLarge(err) {
-			return err
-		}
-		return service.Invalidf("file", "is required: send the spreadsheet as multipart/form-data field \"file\"")
-	}
-	f, err := fh.Open()
+	name, content, err := formFile(c, "the spreadsheet")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, f); err != nil {
-		return err
-	}
-	res, err := s.svc.ImportUsers(c.Request.Context(), fh.Filename, buf.Bytes())
+	res, err := s.svc.ImportUsers(c.Request.Context(), name, content)
 	if err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, res)
+}
+
+// formFile reads the multipart field "file" whole (the body limit bounds it); what names the
+// expected file in the error.
+func formFile(c *gin.Context, what string) (filename string, content []byte, err error) {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		if isTooLarge(err) {
+			return "", nil, err
+		}
+		return "", nil, service.Invalidf("file", "is required: send %s as multipart/form-data field \"file\"", what)
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	content, err = io.ReadAll(f)
+	return fh.Filename, content, err
 }
 
 func (s *Server) importTemplate(c *gin.Context) error {

@@ -96,45 +96,9 @@ func (w *valueWalker) render(v any, depth int) (any, error) {
 		if x == nil {
 			return v, nil
 		}
-		out := make(map[string]any, len(x))
-		var firstErr error
-		var firstKey string
-		for k, e := range x {
-			w.steps = append(w.steps, pathStep{key: k, index: -1})
-			r, err := w.render(e, depth+1)
-			w.steps = w.steps[:len(w.steps)-1]
-			if err != nil {
-				if firstErr == nil || k < firstKey {
-					firstErr, firstKey = err, k
-				}
-				continue
-			}
-			out[k] = r
-		}
-		if firstErr != nil {
-			return nil, firstErr
-		}
-		return out, nil
+		return renderMap(w, x, depth)
 	case map[string]string:
-		out := make(map[string]any, len(x))
-		var firstErr error
-		var firstKey string
-		for k, e := range x {
-			w.steps = append(w.steps, pathStep{key: k, index: -1})
-			r, err := w.render(e, depth+1)
-			w.steps = w.steps[:len(w.steps)-1]
-			if err != nil {
-				if firstErr == nil || k < firstKey {
-					firstErr, firstKey = err, k
-				}
-				continue
-			}
-			out[k] = r
-		}
-		if firstErr != nil {
-			return nil, firstErr
-		}
-		return out, nil
+		return renderMap(w, x, depth)
 	case []any:
 		if x == nil {
 			return v, nil
@@ -273,4 +237,28 @@ func (t *Template) checkEnv(allowed []string) error {
 	e := newError(t.src, pos, msg)
 	e.Warning = true
 	return e
+}
+
+// renderMap renders every value of a map (keys are left alone) into a new map[string]any,
+// reporting the error of the smallest failing key so the result does not depend on map order.
+func renderMap[V any](w *valueWalker, x map[string]V, depth int) (any, error) {
+	out := make(map[string]any, len(x))
+	var firstErr error
+	var firstKey string
+	for k, e := range x {
+		w.steps = append(w.steps, pathStep{key: k, index: -1})
+		r, err := w.render(e, depth+1)
+		w.steps = w.steps[:len(w.steps)-1]
+		if err != nil {
+			if firstErr == nil || k < firstKey {
+				firstErr, firstKey = err, k
+			}
+			continue
+		}
+		out[k] = r
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
 }
