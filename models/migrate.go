@@ -25,6 +25,9 @@ var migrations = []migration{
 	{2, "message outbox, access token cache, media", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Message{}, &MessageRequest{}, &AccessToken{}, &Media{})
 	}},
+	{3, "callback events, card responses, directory, sync tasks", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&CallbackEvent{}, &CardResponse{}, &Department{}, &Member{}, &SyncTask{})
+	}},
 }
 
 type schemaMigration struct {

@@ -168,6 +168,7 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/messages/:id/recall", s.handle(s.recallMessage))
 	api.POST("/media", s.handle(s.uploadMedia))
 	api.POST("/render", s.handle(s.render))
+	s.directoryRoutes(api)
 
 	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true, "/api/v1/media": true}
 	return r
