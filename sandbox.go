@@ -44,7 +44,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	simURL := "http://" + simLn.Addr().String()
 
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
-		TemplateEnv: cfg.TemplateEnv, Extra: map[string]http.Handler{"/sandbox/inbox": inboxHandler(sim, demo.CorpID)}}, a.store, log)
+		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Extra: map[string]http.Handler{"/sandbox/inbox": inboxHandler(sim, demo.CorpID)}}, a.store, log)
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {
 		return fmt.Errorf("sandbox: seeding: %w", err)
 	}

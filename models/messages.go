@@ -33,6 +33,11 @@ type Message struct {
 	AuthenticatorID uint64 `gorm:"not null"`
 	MsgType         string `gorm:"size:32;not null"`
 	Body            string `gorm:"type:mediumtext;not null"`
+	// TaskID is an interactive card's task_id, by which a click (template_card_event) finds it.
+	TaskID string `gorm:"size:128;not null;index"`
+	// ReplaceName, when set, is what the clicked card's button says after a click: the server calls
+	// update_template_card with the click's ResponseCode.
+	ReplaceName string `gorm:"size:255;not null"`
 	// SendOptions are the channel's send options when the message was accepted (JSON), so every
 	// attempt sends byte-identical requests even if the channel is edited meanwhile.
 	SendOptions string  `gorm:"type:text;not null"`

@@ -26,7 +26,7 @@ var migrations = []migration{
 		return tx.AutoMigrate(&Message{}, &MessageRequest{}, &AccessToken{}, &Media{})
 	}},
 	{3, "callback events, card responses, directory, sync tasks", func(tx *gorm.DB) error {
-		return tx.AutoMigrate(&CallbackEvent{}, &CardResponse{}, &Department{}, &Member{}, &SyncTask{})
+		return tx.AutoMigrate(&Message{}, &CallbackEvent{}, &CardResponse{}, &Department{}, &Member{}, &SyncTask{})
 	}},
 }
 

@@ -51,7 +51,7 @@ func crashingSender(at string) int {
 		store, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_ = srv.RunSender(ctx)
+	_ = srv.RunWorkers(ctx)
 	return 0
 }
 

@@ -109,7 +109,7 @@ func memberID(i int) string { return fmt.Sprintf("m%05d", i) }
 func (e *deliveryEnv) startSender() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = e.srv.RunSender(ctx) }()
+	go func() { defer close(done); _ = e.srv.RunWorkers(ctx) }()
 	e.stop = func() { cancel(); <-done }
 	e.t.Cleanup(e.stop)
 }

@@ -13,11 +13,13 @@ import (
 // metrics are this server's Prometheus collectors, on a registry of its own so two servers in
 // one test process do not collide.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	sends    *prometheus.CounterVec
-	tokens   *prometheus.CounterVec
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	sends     *prometheus.CounterVec
+	tokens    *prometheus.CounterVec
+	callbacks *prometheus.CounterVec
+	events    *prometheus.CounterVec
 }
 
 // queueDepth reports the unfinished outbox requests by status, counted in the database at scrape
@@ -62,7 +64,13 @@ func newMetrics() *metrics {
 	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wecomflow_token_fetches_total", Help: "WeCom gettoken calls by result.",
 	}, []string{"result"})
-	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens,
+	m.callbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wecomflow_callbacks_total", Help: "Calls to the callback URLs by kind (app, contacts) and answered status.",
+	}, []string{"kind", "status"})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wecomflow_callback_events_processed_total", Help: "Callback event processing attempts by resulting status.",
+	}, []string{"status"})
+	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +83,12 @@ func (m *metrics) observeHTTP(method, route string, status int, d time.Duration)
 func (m *metrics) observeSend(status string, errcode int64) {
 	m.sends.WithLabelValues(status, strconv.FormatInt(errcode, 10)).Inc()
 }
+
+func (m *metrics) observeCallback(kind string, status int) {
+	m.callbacks.WithLabelValues(kind, strconv.Itoa(status)).Inc()
+}
+
+func (m *metrics) observeEvent(status string) { m.events.WithLabelValues(status).Inc() }
 
 func (m *metrics) observeTokenFetch(_ uint64, err error) {
 	result := "ok"

@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/wecomflow/wecomflow/callback"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
@@ -36,6 +38,8 @@ type Config struct {
 	Transport http.RoundTripper
 	// Extra are further GET pages outside the API, by path (the sandbox inbox).
 	Extra map[string]http.Handler
+	// CallbackMaxSkew rejects callbacks whose timestamp is further from now; 0 disables the check.
+	CallbackMaxSkew time.Duration
 }
 
 // Body limits: uploads may be large, everything else is small JSON.
@@ -46,14 +50,16 @@ const (
 
 // Server is wecomflow's HTTP server.
 type Server struct {
-	cfg     Config
-	store   *models.Store
-	svc     *service.Service
-	log     *slog.Logger
-	metrics *metrics
-	engine  *gin.Engine
-	clients *wecom.Clients
-	sender  *wecom.Sender
+	cfg       Config
+	store     *models.Store
+	svc       *service.Service
+	log       *slog.Logger
+	metrics   *metrics
+	engine    *gin.Engine
+	clients   *wecom.Clients
+	sender    *wecom.Sender
+	callbacks *callback.Handler
+	processor *callback.Processor
 	// uploadRoutes are the routes that take up to uploadLimit.
 	uploadRoutes map[string]bool
 }
@@ -102,6 +108,11 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	}
 	so.OnResult = s.metrics.observeSend
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
+	s.callbacks = callback.NewHandler(s.svc.CallbackCredentials, store, cfg.CallbackMaxSkew, store.Now, log)
+	s.processor = callback.NewProcessor(store, []callback.Subscriber{callback.SubscriberFunc(s.svc.HandleCardEvent)}, log,
+		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: s.metrics.observeEvent})
+	s.callbacks.Accepted = s.processor.Wake
+	s.callbacks.Observe = s.metrics.observeCallback
 	s.engine = s.routes()
 	return s
 }
@@ -127,6 +138,16 @@ func (s *Server) routes() *gin.Engine {
 
 	for path, h := range s.cfg.Extra {
 		r.GET(path, gin.WrapH(h))
+	}
+
+	for _, kind := range []string{callback.KindApp, callback.KindContacts} {
+		path := "/callback/wecom/:name"
+		if kind == callback.KindContacts {
+			path += "/contacts"
+		}
+		serve := func(c *gin.Context) { s.callbacks.Serve(c.Writer, c.Request, c.Param("name"), kind) }
+		r.GET(path, serve)
+		r.POST(path, serve)
 	}
 
 	api := r.Group("/api/v1", s.authenticate)
@@ -170,6 +191,9 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/render", s.handle(s.render))
 	s.directoryRoutes(api)
 
+	api.GET("/callback-events", s.handle(s.listCallbackEvents))
+	api.GET("/callback-events/:id", s.handle(s.getCallbackEvent))
+
 	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true, "/api/v1/media": true}
 	return r
 }
@@ -185,10 +209,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	sendCtx, stopSending := context.WithCancel(context.WithoutCancel(ctx))
-	sending := make(chan struct{})
-	go func() { defer close(sending); _ = s.sender.Run(sendCtx) }()
-	defer func() { stopSending(); <-sending }()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	working := make(chan struct{})
+	go func() { defer close(working); _ = s.RunWorkers(workCtx) }()
+	defer func() { stopWork(); <-working }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -208,8 +232,18 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 	return nil
 }
 
-// RunSender runs only the sender until ctx ends (tests that drive the handler directly).
-func (s *Server) RunSender(ctx context.Context) error { return s.sender.Run(ctx) }
+// RunWorkers runs the background work — the sender and the callback processor — until ctx
+// ends, and returns when all of it has stopped. Run starts it; tests that drive the handler
+// directly call it themselves.
+func (s *Server) RunWorkers(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{s.sender.Run, s.processor.Run} {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = run(ctx) }()
+	}
+	wg.Wait()
+	return nil
+}
 
 // authenticate admits a request with a valid Bearer token.
 func (s *Server) authenticate(c *gin.Context) {

@@ -107,6 +107,8 @@ type Message struct {
 	CreatedAt  time.Time       `json:"createdAt"`
 	SentAt     *time.Time      `json:"sentAt"`
 	RecalledAt *time.Time      `json:"recalledAt,omitempty"`
+	// Responses are the clicks on an interactive card, oldest first.
+	Responses []CardResponse `json:"responses,omitempty"`
 }
 
 func jsonList(s string) []string {
@@ -137,13 +139,14 @@ func messageView(m *models.Message, reqs []models.MessageRequest) Message {
 
 // parsedSend is a validated send, ready to store.
 type parsedSend struct {
-	channel  *models.Channel
-	msg      *wecom.Message
-	body     json.RawMessage
-	to       Recipients
-	idemKey  *string
-	warnings []string
-	opts     wecom.SendOptions
+	channel     *models.Channel
+	replaceName string
+	msg         *wecom.Message
+	body        json.RawMessage
+	to          Recipients
+	idemKey     *string
+	warnings    []string
+	opts        wecom.SendOptions
 }
 
 // SendMessage validates, renders and stores a message and its requests, then wakes the sender.
@@ -209,12 +212,19 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 			p.idemKey = &key
 		}
 	}
+	if rn, ok := body["replaceName"]; ok && rn != nil {
+		if name, isStr := rn.(string); !isStr || name == "" || len([]rune(name)) > 10 {
+			errs.Add("replaceName", "must be the button text to show after a click, 1–10 characters")
+		} else {
+			p.replaceName = name
+		}
+	}
 	vars := s.templateVars(in)
 	msgtype, _ := body["msgtype"].(string)
 	msgBody, rest := wecom.SplitMessage(body)
 	for k := range rest {
 		switch k {
-		case "channel", "idempotencyKey", "to", "data":
+		case "channel", "idempotencyKey", "to", "data", "replaceName":
 		default:
 			errs.Add(k, "unknown field")
 		}
@@ -243,6 +253,9 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 			errs.Add(k, v)
 		}
 		p.msg, p.warnings = msg, warnings
+		if p.replaceName != "" && !msg.IsInteractive() {
+			errs.Add("replaceName", "applies only to interactive template cards")
+		}
 		// Only interactive cards need the (sealed) callback settings; other sends skip decrypting.
 		if msg.IsInteractive() {
 			auth, err := s.store.GetAuthenticator(ctx, ch.AuthenticatorID)
@@ -434,6 +447,7 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in SendRequest) (*mod
 	warnings, _ := json.Marshal(nonNil(p.warnings))
 	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, AuthenticatorID: p.channel.AuthenticatorID,
 		MsgType: p.msg.MsgType, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
+		TaskID: p.msg.TaskID(), ReplaceName: p.replaceName,
 		Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
 		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}
 	users := dedupeStrings(p.to.WeComUsers)
@@ -508,13 +522,19 @@ func nonNil(ss []string) []string {
 	return ss
 }
 
-// GetMessage reads one message with its requests.
+// GetMessage reads one message with its requests and, for an interactive card, its clicks.
 func (s *Service) GetMessage(ctx context.Context, id string) (Message, error) {
 	m, reqs, err := s.store.GetMessage(ctx, id)
 	if err != nil {
 		return Message{}, storeError("Message", err)
 	}
-	return messageView(m, reqs), nil
+	v := messageView(m, reqs)
+	if m.TaskID != "" {
+		if v.Responses, err = s.cardResponses(ctx, id); err != nil {
+			return Message{}, err
+		}
+	}
+	return v, nil
 }
 
 // MessageFilter narrows the message list; times are RFC 3339.

@@ -128,7 +128,7 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 		o.OnResult = func(string, int64) {}
 	}
 	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: make(chan struct{}, 1),
-		records: make(chan recordJob, o.Concurrency), appsAt: map[uint64]cachedApp{}}
+		appsAt: map[uint64]cachedApp{}}
 }
 
 // Wake tells the sender there is new work, so it does not wait for the next poll.
@@ -143,6 +143,8 @@ func (s *Sender) Wake() {
 // and returns. What it had claimed but not started is released by its lease lapsing.
 func (s *Sender) Run(ctx context.Context) error {
 	s.seed(ctx)
+	// A fresh channel per run: the previous run closed its own on the way out.
+	s.records = make(chan recordJob, s.o.Concurrency)
 	var recorders sync.WaitGroup
 	for i := 0; i < s.o.Recorders; i++ {
 		recorders.Add(1)
