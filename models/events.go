@@ -13,24 +13,53 @@ import (
 // SaveEvent stores a callback event unless one with the same authenticator and DedupKey exists,
 // in which case that one's delivery count goes up and it is returned with stored=false. Safe
 // under concurrent retries: the unique index decides, and the loser of a race counts instead.
+// Concurrent calls share transactions (group commit): a burst of callbacks costs few commits.
 func (s *Store) SaveEvent(ctx context.Context, e *CallbackEvent) (existing *CallbackEvent, stored bool, err error) {
 	e.Status, e.Deliveries, e.NotBefore = EventReceived, 1, s.Now()
-	err = insertOnce(ctx, s, func(tx *gorm.DB) error {
-		var prior CallbackEvent
-		err := lockForUpdate(tx, s.Dialect).Where("authenticator_id = ? AND dedup_key = ?", e.AuthenticatorID, e.DedupKey).Take(&prior).Error
-		if err == nil {
-			existing = &prior
-			return tx.Model(&prior).Update("deliveries", gorm.Expr("deliveries + 1")).Error
+	job := &eventJob{e: e}
+	for attempt := 0; attempt < 3; attempt++ {
+		job.existing = nil
+		err = s.events.do(ctx, job, s.saveEvents)
+		if !errors.Is(err, ErrDuplicate) {
+			break
 		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
-			return err
-		}
-		return tx.Create(e).Error
-	})
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store: unable to store callback event: %w", err)
 	}
-	return existing, existing == nil, nil
+	return job.existing, job.existing == nil, nil
+}
+
+// eventJob is one event waiting to be stored, and what storing found.
+type eventJob struct {
+	e        *CallbackEvent
+	existing *CallbackEvent
+}
+
+func (s *Store) saveEvents(ctx context.Context, batch []*eventJob) []error {
+	return inBatchOrEach(ctx, s, batch, func(tx *gorm.DB, jobs []*eventJob) error {
+		for _, j := range jobs {
+			// A rolled-back attempt may have left an id or a find behind.
+			j.existing, j.e.ID = nil, 0
+			var prior CallbackEvent
+			err := lockForUpdate(tx, s.Dialect).Where("authenticator_id = ? AND dedup_key = ?", j.e.AuthenticatorID, j.e.DedupKey).Take(&prior).Error
+			switch {
+			case err == nil:
+				j.existing = &prior
+				if err := tx.Model(&prior).Update("deliveries", gorm.Expr("deliveries + 1")).Error; err != nil {
+					return err
+				}
+			case errors.Is(err, gorm.ErrRecordNotFound):
+				// A twin in this same batch was inserted a moment ago: the unique index says so.
+				if err := tx.Create(j.e).Error; err != nil {
+					return duplicate(err)
+				}
+			default:
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // insertOnce runs find-or-insert in a transaction, again when a concurrent transaction inserted

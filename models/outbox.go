@@ -26,7 +26,7 @@ const IdempotencyWindow = 24 * time.Hour
 // returned with ErrIdempotent.
 func (s *Store) CreateMessage(ctx context.Context, m *Message, reqs []MessageRequest) (*Message, error) {
 	if m.IdempotencyKey == nil {
-		return nil, s.accepts.do(ctx, s, acceptJob{m: m, reqs: reqs})
+		return nil, s.accepts.do(ctx, acceptJob{m: m, reqs: reqs}, s.insertMessages)
 	}
 	for attempt := 0; ; attempt++ {
 		existing, err := s.createMessage(ctx, m, reqs)
@@ -84,46 +84,60 @@ func (s *Store) createMessage(ctx context.Context, m *Message, reqs []MessageReq
 type acceptJob struct {
 	m    *Message
 	reqs []MessageRequest
-	done chan error
 }
 
-// acceptBatcher group-commits concurrent message inserts: the first caller becomes the leader and
-// writes everything queued meanwhile in one transaction, so a burst of sends costs a few commits
-// instead of one each. No goroutine of its own: it runs on its callers.
-type acceptBatcher struct {
+// groupCommit shares transactions among concurrent writers: the first caller becomes the leader
+// and writes everything queued meanwhile in one transaction, so a burst costs a few commits
+// instead of one each — what SQLite's single writer needs to keep up. No goroutine of its own: it
+// runs on its callers.
+type groupCommit[J any] struct {
 	mu      sync.Mutex
-	pending []acceptJob
+	pending []*queued[J]
 	leading bool
 }
 
-func (b *acceptBatcher) do(ctx context.Context, s *Store, job acceptJob) error {
-	job.done = make(chan error, 1)
-	b.mu.Lock()
-	b.pending = append(b.pending, job)
-	if b.leading {
-		b.mu.Unlock()
-		return <-job.done
+type queued[J any] struct {
+	job  J
+	done chan error
+}
+
+// do queues job and returns its error once a batch holding it was written by write, which
+// returns one error per job.
+func (g *groupCommit[J]) do(ctx context.Context, job J, write func(ctx context.Context, batch []J) []error) error {
+	q := &queued[J]{job: job, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, q)
+	if g.leading {
+		g.mu.Unlock()
+		return <-q.done
 	}
-	b.leading = true
-	b.mu.Unlock()
+	g.leading = true
+	g.mu.Unlock()
 	for {
-		b.mu.Lock()
-		batch := b.pending
-		b.pending = nil
+		g.mu.Lock()
+		batch := g.pending
+		g.pending = nil
 		if len(batch) == 0 {
-			b.leading = false
-			b.mu.Unlock()
+			g.leading = false
+			g.mu.Unlock()
 			break
 		}
-		b.mu.Unlock()
-		s.insertMessages(context.WithoutCancel(ctx), batch)
+		g.mu.Unlock()
+		jobs := make([]J, len(batch))
+		for i, b := range batch {
+			jobs[i] = b.job
+		}
+		errs := write(context.WithoutCancel(ctx), jobs)
+		for i, b := range batch {
+			b.done <- errs[i]
+		}
 	}
-	return <-job.done
+	return <-q.done
 }
 
 // insertMessages stores a batch in one transaction with multi-row inserts; if that fails, each
 // message on its own, so one bad message cannot fail the others.
-func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) {
+func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) []error {
 	insert := func(tx *gorm.DB, jobs []acceptJob) error {
 		msgs := make([]*Message, len(jobs))
 		var reqs []MessageRequest
@@ -131,7 +145,8 @@ func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) {
 			j.m.Requests = len(j.reqs)
 			msgs[i] = j.m
 			for k := range j.reqs {
-				j.reqs[k].MessageID = j.m.ID
+				// ID 0: a rolled-back attempt may have left generated ids behind.
+				j.reqs[k].MessageID, j.reqs[k].ID = j.m.ID, 0
 			}
 			reqs = append(reqs, j.reqs...)
 		}
@@ -150,14 +165,22 @@ func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) {
 		}
 		return nil
 	}
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return insert(tx, batch) })
-	for _, j := range batch {
+	return inBatchOrEach(ctx, s, batch, insert)
+}
+
+// inBatchOrEach writes a batch in one transaction; when that fails and the batch has several
+// jobs, it writes each in its own, so the error lands only on the job that caused it.
+func inBatchOrEach[J any](ctx context.Context, s *Store, batch []J, write func(tx *gorm.DB, jobs []J) error) []error {
+	errs := make([]error, len(batch))
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return write(tx, batch) })
+	for i := range batch {
 		if err != nil && len(batch) > 1 {
-			j.done <- s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return insert(tx, []acceptJob{j}) })
+			errs[i] = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return write(tx, batch[i:i+1]) })
 			continue
 		}
-		j.done <- err
+		errs[i] = err
 	}
+	return errs
 }
 
 // Claimed is a request a sender now holds, with its message.

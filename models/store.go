@@ -35,7 +35,8 @@ type Store struct {
 	// Now is the clock every timestamp the store writes comes from; tests replace it.
 	Now     func() time.Time
 	cipher  *Cipher
-	accepts acceptBatcher
+	accepts groupCommit[acceptJob]
+	events  groupCommit[*eventJob]
 }
 
 // Options configure Open.
