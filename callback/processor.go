@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // ProcessorOptions configure a Processor.
@@ -29,7 +30,7 @@ type Processor struct {
 	subs  []Subscriber
 	log   *slog.Logger
 	o     ProcessorOptions
-	wake  chan struct{}
+	wake  worker.Wakeup
 }
 
 // NewProcessor builds a processor over subs.
@@ -52,44 +53,34 @@ func NewProcessor(store Store, subs []Subscriber, log *slog.Logger, o ProcessorO
 	if o.OnProcessed == nil {
 		o.OnProcessed = func(string) {}
 	}
-	return &Processor{store: store, subs: subs, log: log, o: o, wake: make(chan struct{}, 1)}
+	return &Processor{store: store, subs: subs, log: log, o: o, wake: worker.NewWakeup()}
 }
 
 // Wake says an event was stored.
-func (p *Processor) Wake() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
+func (p *Processor) Wake() { p.wake.Notify() }
 
 // Run processes until ctx ends; the event in hand is finished first.
 func (p *Processor) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-p.wake:
-		case <-timer.C:
+	worker.Run(ctx, p.wake, p.o.Poll, p.drain)
+	return nil
+}
+
+// drain processes claimed batches until fewer than a full batch is due.
+func (p *Processor) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		events, err := p.store.ClaimEvents(ctx, p.o.Owner, p.o.Lease, p.o.Batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("claiming callback events failed", "err", err)
+			}
+			return
 		}
-		for ctx.Err() == nil {
-			events, err := p.store.ClaimEvents(ctx, p.o.Owner, p.o.Lease, p.o.Batch)
-			if err != nil {
-				if ctx.Err() == nil {
-					p.log.Error("claiming callback events failed", "err", err)
-				}
-				break
-			}
-			for i := range events {
-				p.process(context.WithoutCancel(ctx), &events[i])
-			}
-			if len(events) < p.o.Batch {
-				break
-			}
+		for i := range events {
+			p.process(context.WithoutCancel(ctx), &events[i])
 		}
-		timer.Reset(p.o.Poll)
+		if len(events) < p.o.Batch {
+			return
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // SendOptions are a channel's options as a message snapshots them at acceptance.
@@ -78,7 +79,7 @@ type Sender struct {
 	limiter *Limiter
 	log     *slog.Logger
 	o       SenderOptions
-	wake    chan struct{}
+	wake    worker.Wakeup
 	seeded  sync.Once
 	records chan recordJob
 	appsMu  sync.Mutex
@@ -127,17 +128,12 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 	if o.OnResult == nil {
 		o.OnResult = func(string, int64) {}
 	}
-	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: make(chan struct{}, 1),
+	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: worker.NewWakeup(),
 		appsAt: map[uint64]cachedApp{}}
 }
 
 // Wake tells the sender there is new work, so it does not wait for the next poll.
-func (s *Sender) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Sender) Wake() { s.wake.Notify() }
 
 // Run sends until ctx ends, then lets the sends in flight finish (their outcomes are recorded)
 // and returns. What it had claimed but not started is released by its lease lapsing.
@@ -155,15 +151,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	// On the way out: the sends in flight finish and hand in their outcomes, then the recorder
 	// commits them and stops.
 	defer func() { wg.Wait(); close(s.records); recorders.Wait() }()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.wake:
-		case <-timer.C:
-		}
+	worker.Run(ctx, s.wake, s.o.Poll, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			free := s.o.Concurrency - len(sem)
 			if free <= 0 {
@@ -177,7 +165,7 @@ func (s *Sender) Run(ctx context.Context) error {
 				if ctx.Err() == nil {
 					s.log.Error("claiming requests failed", "err", err)
 				}
-				break
+				return
 			}
 			for i := range claimed {
 				sem <- struct{}{}
@@ -189,11 +177,11 @@ func (s *Sender) Run(ctx context.Context) error {
 				}(claimed[i])
 			}
 			if len(claimed) < min(free, s.o.Batch) {
-				break
+				return
 			}
 		}
-		timer.Reset(s.o.Poll)
-	}
+	})
+	return nil
 }
 
 // seed teaches the limiter what was sent in the last hour, before this process started.
