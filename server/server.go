@@ -109,7 +109,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	so.OnResult = s.metrics.observeSend
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
 	s.callbacks = callback.NewHandler(s.svc.CallbackCredentials, store, cfg.CallbackMaxSkew, store.Now, log)
-	s.processor = callback.NewProcessor(store, []callback.Subscriber{callback.SubscriberFunc(s.svc.HandleCardEvent)}, log,
+	s.processor = callback.NewProcessor(store, []callback.Subscriber{
+		callback.SubscriberFunc(s.svc.HandleCardEvent), callback.SubscriberFunc(s.HandleContactChange)}, log,
 		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: s.metrics.observeEvent})
 	s.callbacks.Accepted = s.processor.Wake
 	s.callbacks.Observe = s.metrics.observeCallback
@@ -232,12 +233,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 	return nil
 }
 
-// RunWorkers runs the background work — the sender and the callback processor — until ctx
+// RunWorkers runs the background work — the sender, the callback processor and the directory
+// sync runner — until ctx
 // ends, and returns when all of it has stopped. Run starts it; tests that drive the handler
 // directly call it themselves.
 func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{s.sender.Run, s.processor.Run} {
+	for _, run := range []func(context.Context) error{s.sender.Run, s.processor.Run, s.RunDirectory} {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = run(ctx) }()
 	}
