@@ -147,16 +147,16 @@ func (s *Store) SyncMembers(ctx context.Context, authenticatorID uint64, batch [
 		if err != nil {
 			return err
 		}
+		kept, err := s.keptLinks(tx, authenticatorID, sorted, byID, bound)
+		if err != nil {
+			return err
+		}
 		if o.AutoCreateUsers {
-			n, err := s.createSyncUsers(tx, sorted, bound, now)
+			n, err := s.createSyncUsers(tx, sorted, bound, kept, now)
 			if err != nil {
 				return err
 			}
 			res.UsersCreated = n
-		}
-		kept, err := s.keptLinks(tx, authenticatorID, sorted, byID, bound)
-		if err != nil {
-			return err
 		}
 		var write []Member
 		for _, m := range sorted {
@@ -207,13 +207,23 @@ func (s *Store) SyncMembers(ctx context.Context, authenticatorID uint64, batch [
 		err = tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "authenticator_id"}, {Name: "wecom_userid"}},
 			DoUpdates: clause.AssignmentColumns(memberColumns),
-		}).CreateInBatches(&write, upsertBatch).Error
+		}).CreateInBatches(&write, s.rowsPerInsert(len(memberColumns)+2)).Error
 		if err != nil {
 			return fmt.Errorf("store: unable to write members: %w", err)
 		}
 		return nil
 	})
 	return res, err
+}
+
+// rowsPerInsert is how many rows of cols columns one multi-row INSERT carries. The pure-Go SQLite
+// driver binds parameters in time quadratic in their number, so on SQLite statements stay near
+// 1,000 parameters; MySQL takes the full batch.
+func (s *Store) rowsPerInsert(cols int) int {
+	if s.Dialect == DialectSQLite {
+		return max(1, 1000/cols)
+	}
+	return upsertBatch
 }
 
 // apply writes the known fields of m into row.
@@ -281,14 +291,18 @@ func usersBoundTo(tx *gorm.DB, wecomIDs []string) (map[string]User, error) {
 	return out, nil
 }
 
-// createSyncUsers creates a user of source sync for every member no user is bound to: userid and
-// wechatwk are the WeCom userid. A member whose userid a local user already takes (bound to
-// something else) gets none; nothing existing is overwritten. bound is updated in place.
-func (s *Store) createSyncUsers(tx *gorm.DB, members []MemberUpdate, bound map[string]User, now time.Time) (int, error) {
+// createSyncUsers creates a user of source sync for every member no user is bound to and that
+// keeps no link: userid and wechatwk are the WeCom userid. A member whose userid a local user
+// already takes (bound to something else) gets none; nothing existing is overwritten. bound is
+// updated in place.
+func (s *Store) createSyncUsers(tx *gorm.DB, members []MemberUpdate, bound map[string]User, kept map[string]uint64, now time.Time) (int, error) {
 	var fresh []User
 	var ids []string
 	for _, m := range members {
 		if _, ok := bound[m.WeComUserID]; ok {
+			continue
+		}
+		if _, ok := kept[m.WeComUserID]; ok {
 			continue
 		}
 		name := ""
@@ -303,7 +317,7 @@ func (s *Store) createSyncUsers(tx *gorm.DB, members []MemberUpdate, bound map[s
 		return 0, nil
 	}
 	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "userid"}}, DoNothing: true}).
-		CreateInBatches(&fresh, upsertBatch)
+		CreateInBatches(&fresh, s.rowsPerInsert(9))
 	if res.Error != nil {
 		return 0, fmt.Errorf("store: unable to create sync users: %w", res.Error)
 	}
@@ -311,11 +325,13 @@ func (s *Store) createSyncUsers(tx *gorm.DB, members []MemberUpdate, bound map[s
 	if err != nil {
 		return 0, err
 	}
+	// Before the insert no user was bound to these ids: the ones bound now are the new users. (A
+	// userid taken by a user bound elsewhere was not inserted. RowsAffected cannot tell: MySQL
+	// counts the no-op update of a conflicting row differently across servers.)
 	for id, u := range more {
 		bound[id] = u
 	}
-	// A userid taken by a user bound elsewhere was not inserted and does not count.
-	return int(res.RowsAffected), nil
+	return len(more), nil
 }
 
 // keptLinks finds the members that no user is bound to but that stay linked to the user they
@@ -571,7 +587,7 @@ func (s *Store) SyncDepartments(ctx context.Context, authenticatorID uint64, dep
 				res.Updated++
 			}
 		}
-		if err := upsertDepartments(tx, write); err != nil {
+		if err := s.upsertDepartments(tx, write); err != nil {
 			return err
 		}
 		var gone []int64
@@ -598,14 +614,14 @@ func sameDepartment(a, b Department) bool {
 	return a.ParentID == b.ParentID && a.Name == b.Name && a.Order == b.Order && a.Deleted == b.Deleted
 }
 
-func upsertDepartments(tx *gorm.DB, rows []Department) error {
+func (s *Store) upsertDepartments(tx *gorm.DB, rows []Department) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	err := tx.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "authenticator_id"}, {Name: "dept_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"parent_id", "name", "sort_order", "deleted", "updated_at"}),
-	}).CreateInBatches(&rows, upsertBatch).Error
+	}).CreateInBatches(&rows, s.rowsPerInsert(7)).Error
 	if err != nil {
 		return fmt.Errorf("store: unable to write departments: %w", err)
 	}
@@ -633,7 +649,7 @@ func (s *Store) UpsertDepartment(ctx context.Context, authenticatorID uint64, d 
 		}
 		changed = true
 		row.UpdatedAt = s.Now()
-		return upsertDepartments(tx, []Department{row})
+		return s.upsertDepartments(tx, []Department{row})
 	})
 	return changed, err
 }

@@ -1,0 +1,237 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+)
+
+// SyncCounts are what a directory sync saw and did. Created, updated, deleted and linked count
+// members; departments and members are the totals WeCom listed.
+type SyncCounts struct {
+	Departments int `json:"departments"`
+	Members     int `json:"members"`
+	Created     int `json:"created"`
+	Updated     int `json:"updated"`
+	Deleted     int `json:"deleted"`
+	Linked      int `json:"linked"`
+}
+
+// SyncTask is a full directory sync as the API shows it.
+type SyncTask struct {
+	ID              uint64     `json:"id"`
+	AuthenticatorID uint64     `json:"authenticatorId"`
+	Status          string     `json:"status"`
+	Trigger         string     `json:"trigger"`
+	Counts          SyncCounts `json:"counts"`
+	// Progress is the share of departments done, 0–100.
+	Progress   int        `json:"progress"`
+	CostMs     int64      `json:"costMs"`
+	Message    string     `json:"message"`
+	Attempts   int        `json:"attempts"`
+	StartedAt  *time.Time `json:"startedAt"`
+	FinishedAt *time.Time `json:"finishedAt"`
+	CreatedAt  time.Time  `json:"createdAt"`
+}
+
+func syncTaskView(t *models.SyncTask) SyncTask {
+	return SyncTask{ID: t.ID, AuthenticatorID: t.AuthenticatorID, Status: t.Status, Trigger: t.Trigger,
+		Counts: SyncCounts{Departments: t.Departments, Members: t.Members, Created: t.Created, Updated: t.Updated,
+			Deleted: t.Deleted, Linked: t.Linked},
+		Progress: t.Progress, CostMs: t.CostMs, Message: t.Message, Attempts: t.Attempts,
+		StartedAt: t.StartedAt, FinishedAt: t.FinishedAt, CreatedAt: t.CreatedAt}
+}
+
+// Department is a WeCom department as last synced.
+type Department struct {
+	AuthenticatorID uint64    `json:"authenticatorId"`
+	ID              int64     `json:"id"`
+	ParentID        int64     `json:"parentId"`
+	Name            string    `json:"name"`
+	Order           int64     `json:"order"`
+	Deleted         bool      `json:"deleted"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+}
+
+func departmentView(d *models.Department) Department {
+	return Department{AuthenticatorID: d.AuthenticatorID, ID: d.DeptID, ParentID: d.ParentID, Name: d.Name, Order: d.Order,
+		Deleted: d.Deleted, UpdatedAt: d.UpdatedAt}
+}
+
+// Member is a WeCom member as last synced; UserID is the local user it is linked to.
+type Member struct {
+	AuthenticatorID uint64  `json:"authenticatorId"`
+	WeComUserID     string  `json:"userid"`
+	Name            string  `json:"name"`
+	Departments     []int64 `json:"departments"`
+	MainDepartment  int64   `json:"mainDepartment"`
+	Position        string  `json:"position"`
+	Mobile          string  `json:"mobile"`
+	Email           string  `json:"email"`
+	// Status is WeCom's: 1 active, 2 disabled, 4 not activated, 5 left; 0 not known (read without details).
+	Status    int       `json:"status"`
+	Deleted   bool      `json:"deleted"`
+	UserID    *uint64   `json:"userId"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func memberView(m *models.Member) Member {
+	return Member{AuthenticatorID: m.AuthenticatorID, WeComUserID: m.WeComUserID, Name: m.Name,
+		Departments: models.DecodeDepartments(m.Departments), MainDepartment: m.MainDepartment, Position: m.Position,
+		Mobile: m.Mobile, Email: m.Email, Status: m.Status, Deleted: m.Deleted, UserID: m.UserID, UpdatedAt: m.UpdatedAt}
+}
+
+// DirectoryFilter narrows the directory lists (SPEC §3.5).
+type DirectoryFilter struct {
+	AuthenticatorID uint64
+	// DepartmentID: sub-departments of it (departments) or its direct members (members).
+	DepartmentID int64
+	Q            string
+	Deleted      *bool
+}
+
+func (f DirectoryFilter) model() models.DirectoryFilter {
+	return models.DirectoryFilter{AuthenticatorID: f.AuthenticatorID, DepartmentID: f.DepartmentID, Q: f.Q, Deleted: f.Deleted}
+}
+
+// ListDepartments pages through synced departments.
+func (s *Service) ListDepartments(ctx context.Context, f DirectoryFilter, p Page) (List[Department], error) {
+	items, total, err := s.store.ListDepartments(ctx, f.model(), p.model())
+	if err != nil {
+		return List[Department]{}, storeError("Department", err)
+	}
+	return mapList(items, total, p, departmentView), nil
+}
+
+// ListMembers pages through synced members.
+func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p Page) (List[Member], error) {
+	items, total, err := s.store.ListMembers(ctx, f.model(), p.model())
+	if err != nil {
+		return List[Member]{}, storeError("Member", err)
+	}
+	return mapList(items, total, p, memberView), nil
+}
+
+// StartSync queues a full directory sync of a WeCom authenticator (202). An authenticator that
+// already has one queued or running is a conflict naming that task.
+func (s *Service) StartSync(ctx context.Context, authenticatorID uint64) (SyncTask, error) {
+	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
+	if err != nil {
+		return SyncTask{}, storeError("Authenticator", err)
+	}
+	if a.Type != wecom.Type {
+		return SyncTask{}, Errorf(CodeConflict, "Only WeCom authenticators have a directory; %q is of type %s.", a.Name, a.Type)
+	}
+	if !a.Enabled {
+		return SyncTask{}, Errorf(CodeConflict, "The authenticator %q is disabled; enable it to sync its directory.", a.Name)
+	}
+	t, err := s.store.CreateSyncTask(ctx, authenticatorID, wecom.TriggerAPI, time.Time{})
+	if errors.Is(err, models.ErrSyncActive) {
+		return SyncTask{}, &Error{Code: CodeConflict, Err: err, Message: fmt.Sprintf(
+			"A directory sync of %q is already %s: sync task %d (progress %d%%, GET /api/v1/sync-tasks/%d).",
+			a.Name, describeActive(t.Status), t.ID, t.Progress, t.ID)}
+	}
+	if err != nil {
+		return SyncTask{}, storeError("Authenticator", err)
+	}
+	s.log.InfoContext(ctx, "directory sync queued", "authenticator", a.Name, "sync_task", t.ID)
+	return syncTaskView(t), nil
+}
+
+func describeActive(status string) string {
+	if status == models.SyncInit {
+		return "queued"
+	}
+	return "running"
+}
+
+// ListSyncTasks pages through sync tasks, newest first, optionally of one authenticator.
+func (s *Service) ListSyncTasks(ctx context.Context, authenticatorID uint64, p Page) (List[SyncTask], error) {
+	items, total, err := s.store.ListSyncTasks(ctx, authenticatorID, p.model())
+	if err != nil {
+		return List[SyncTask]{}, storeError("Sync task", err)
+	}
+	return mapList(items, total, p, syncTaskView), nil
+}
+
+// GetSyncTask reads one sync task.
+func (s *Service) GetSyncTask(ctx context.Context, id uint64) (SyncTask, error) {
+	t, err := s.store.GetSyncTask(ctx, id)
+	if err != nil {
+		return SyncTask{}, storeError("Sync task", err)
+	}
+	return syncTaskView(t), nil
+}
+
+// RetrySyncTask queues a failed sync task again; any other status, or another sync of the same
+// authenticator queued or running, is a conflict.
+func (s *Service) RetrySyncTask(ctx context.Context, id uint64) (SyncTask, error) {
+	t, err := s.store.RetrySyncTask(ctx, id)
+	switch {
+	case errors.Is(err, models.ErrWrongState):
+		return SyncTask{}, &Error{Code: CodeConflict, Err: err,
+			Message: fmt.Sprintf("Only a failed sync task can be retried; sync task %d is %s.", id, t.Status)}
+	case errors.Is(err, models.ErrSyncActive):
+		return SyncTask{}, &Error{Code: CodeConflict, Err: err, Message: fmt.Sprintf(
+			"Another directory sync of this authenticator is already %s: sync task %d.", describeActive(t.Status), t.ID)}
+	case err != nil:
+		return SyncTask{}, storeError("Sync task", err)
+	}
+	s.log.InfoContext(ctx, "directory sync queued again", "sync_task", id)
+	return syncTaskView(t), nil
+}
+
+// WeComOptions is the app and the complete options (secrets included: the contacts secret and
+// sync settings too) of a WeCom authenticator, for the directory sync. Never send it to a client.
+// An authenticator that is gone, disabled or not a WeCom one is an error wrapping wecom.ErrNoApp.
+func (s *Service) WeComOptions(ctx context.Context, authenticatorID uint64) (wecom.App, wecom.Options, error) {
+	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
+	if errors.Is(err, models.ErrNotFound) {
+		return wecom.App{}, wecom.Options{}, fmt.Errorf("%w: authenticator %d no longer exists", wecom.ErrNoApp, authenticatorID)
+	}
+	if err != nil {
+		return wecom.App{}, wecom.Options{}, err
+	}
+	switch {
+	case a.Type != wecom.Type:
+		return wecom.App{}, wecom.Options{}, fmt.Errorf("%w: %q is not a WeCom authenticator", wecom.ErrNoApp, a.Name)
+	case !a.Enabled:
+		return wecom.App{}, wecom.Options{}, fmt.Errorf("%w: %q is disabled (enable it to sync its directory)", wecom.ErrNoApp, a.Name)
+	}
+	var o wecom.Options
+	joinSecretsInto(&o, s.AuthenticatorOptions(a))
+	return wecom.App{AuthenticatorID: a.ID, CorpID: o.CorpID, AgentID: o.AgentID, Secret: o.Secret, APIBase: o.APIBaseURL}, o, nil
+}
+
+// SyncSchedules lists the enabled WeCom authenticators whose directory syncs on a schedule
+// (options.sync.enabled with a schedule).
+func (s *Service) SyncSchedules(ctx context.Context) ([]wecom.Schedule, error) {
+	var out []wecom.Schedule
+	for page := 1; ; page++ {
+		items, _, err := s.store.ListAuthenticators(ctx, models.ListFilter{}, models.Page{Page: page, Size: 200})
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			a := &items[i]
+			if a.Type != wecom.Type || !a.Enabled {
+				continue
+			}
+			var o struct {
+				Sync wecom.SyncOptions `json:"sync"`
+			}
+			_ = json.Unmarshal([]byte(a.Options), &o)
+			if o.Sync.Enabled && o.Sync.Schedule != "" {
+				out = append(out, wecom.Schedule{AuthenticatorID: a.ID, Spec: o.Sync.Schedule})
+			}
+		}
+		if len(items) < 200 {
+			return out, nil
+		}
+	}
+}
