@@ -41,6 +41,12 @@ func (s *Server) syncer(o wecom.SyncerOptions) *wecom.Syncer {
 	if o.Schedules == nil {
 		o.Schedules = s.svc.SyncSchedules
 	}
+	if o.Wake == nil {
+		o.Wake = s.syncWake
+	}
+	if o.OnFinish == nil {
+		o.OnFinish = s.metrics.observeSync
+	}
 	return wecom.NewSyncer(s.store, s.clients, s.svc.WeComOptions, s.log, o)
 }
 
@@ -75,6 +81,7 @@ func (s *Server) startSync(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.syncWake.Notify()
 	return ok(c, http.StatusAccepted, t)
 }
 
@@ -115,6 +122,7 @@ func (s *Server) retrySyncTask(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.syncWake.Notify()
 	return ok(c, http.StatusOK, t)
 }
 

@@ -20,6 +20,7 @@ type metrics struct {
 	tokens    *prometheus.CounterVec
 	callbacks *prometheus.CounterVec
 	events    *prometheus.CounterVec
+	syncs     *prometheus.HistogramVec
 }
 
 // queueDepth reports the unfinished outbox requests by status, counted in the database at scrape
@@ -70,7 +71,11 @@ func newMetrics() *metrics {
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wecomflow_callback_events_processed_total", Help: "Callback event processing attempts by resulting status.",
 	}, []string{"status"})
-	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events,
+	m.syncs = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "wecomflow_sync_duration_seconds", Help: "Full directory sync durations by resulting status.",
+		Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 900},
+	}, []string{"status"})
+	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -86,6 +91,10 @@ func (m *metrics) observeSend(status string, errcode int64) {
 
 func (m *metrics) observeCallback(kind string, status int) {
 	m.callbacks.WithLabelValues(kind, strconv.Itoa(status)).Inc()
+}
+
+func (m *metrics) observeSync(status string, d time.Duration) {
+	m.syncs.WithLabelValues(status).Observe(d.Seconds())
 }
 
 func (m *metrics) observeEvent(status string) { m.events.WithLabelValues(status).Inc() }

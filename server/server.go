@@ -20,6 +20,7 @@ import (
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // Config is the part of the process configuration the server uses.
@@ -60,6 +61,8 @@ type Server struct {
 	sender    *wecom.Sender
 	callbacks *callback.Handler
 	processor *callback.Processor
+	// syncWake starts the directory runner at once when a sync task is queued.
+	syncWake worker.Wakeup
 	// uploadRoutes are the routes that take up to uploadLimit.
 	uploadRoutes map[string]bool
 }
@@ -74,7 +77,7 @@ func Plugins() plugin.Registry {
 
 // New wires the services over store and builds the router.
 func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics()}
+	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics(), syncWake: worker.NewWakeup()}
 	s.metrics.withQueueDepth(func() (map[string]int64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
