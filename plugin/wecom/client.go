@@ -196,11 +196,9 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 		return "", err
 	}
 	a.token, a.secretHash, a.expires = token, hash, now.Add(ttl)
-	if err := c.c.store.SaveAccessToken(ctx, &models.AccessToken{AuthenticatorID: c.AuthenticatorID, SecretHash: hash,
-		Token: models.NewSecret(token), ExpiresAt: a.expires}); err != nil {
-		// The token works; other instances will fetch their own until the cache write succeeds.
-		return token, nil
-	}
+	// A failed cache write costs other instances a fetch of their own; this token works regardless.
+	_ = c.c.store.SaveAccessToken(ctx, &models.AccessToken{AuthenticatorID: c.AuthenticatorID, SecretHash: hash,
+		Token: models.NewSecret(token), ExpiresAt: a.expires})
 	return token, nil
 }
 
@@ -237,13 +235,15 @@ func (c *Client) scrub(s string) string {
 }
 
 // invalidate forgets token after WeCom rejected it (40014/42001), unless it was already replaced.
+// Memory and the shared cache are cleared under the app's lock: a Token call in between must not
+// reload the rejected token from the database and cost another refresh.
 func (c *Client) invalidate(ctx context.Context, token string) {
 	a := c.c.app(c.AuthenticatorID)
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.token == token {
 		a.token = ""
 	}
-	a.mu.Unlock()
 	_ = c.c.store.DropAccessToken(ctx, c.AuthenticatorID, token)
 }
 
