@@ -103,29 +103,9 @@ func (w *valueWalker) render(v any, depth int) (any, error) {
 		if x == nil {
 			return v, nil
 		}
-		out := make([]any, len(x))
-		for i, e := range x {
-			w.steps = append(w.steps, pathStep{index: i})
-			r, err := w.render(e, depth+1)
-			w.steps = w.steps[:len(w.steps)-1]
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
-		}
-		return out, nil
+		return renderList(w, x, depth)
 	case []string:
-		out := make([]any, len(x))
-		for i, e := range x {
-			w.steps = append(w.steps, pathStep{index: i})
-			r, err := w.render(e, depth+1)
-			w.steps = w.steps[:len(w.steps)-1]
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
-		}
-		return out, nil
+		return renderList(w, x, depth)
 	}
 	return v, nil
 }
@@ -259,6 +239,21 @@ func renderMap[V any](w *valueWalker, x map[string]V, depth int) (any, error) {
 	}
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	return out, nil
+}
+
+// renderList renders every element of a list into a new []any, reporting the first failure.
+func renderList[V any](w *valueWalker, x []V, depth int) (any, error) {
+	out := make([]any, len(x))
+	for i, e := range x {
+		w.steps = append(w.steps, pathStep{index: i})
+		r, err := w.render(e, depth+1)
+		w.steps = w.steps[:len(w.steps)-1]
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
 	}
 	return out, nil
 }
