@@ -429,11 +429,17 @@ func (s *Store) MarkMissingMembers(ctx context.Context, authenticatorID, taskID 
 // MarkMemberDeleted marks one member deleted (a delete_user event). Its link and its local user
 // stay. Marking a deleted or unknown member does nothing.
 func (s *Store) MarkMemberDeleted(ctx context.Context, authenticatorID uint64, userid string) error {
-	err := s.DB.WithContext(ctx).Model(&Member{}).
-		Where("authenticator_id = ? AND wecom_userid = ? AND deleted = ?", authenticatorID, userid, false).
+	return s.markDeleted(ctx, &Member{}, "wecom_userid", authenticatorID, userid, "member")
+}
+
+// markDeleted marks the live row of model whose keyColumn is key deleted; what names it in the
+// error.
+func (s *Store) markDeleted(ctx context.Context, model any, keyColumn string, authenticatorID uint64, key any, what string) error {
+	err := s.DB.WithContext(ctx).Model(model).
+		Where("authenticator_id = ? AND "+keyColumn+" = ? AND deleted = ?", authenticatorID, key, false).
 		Updates(map[string]any{"deleted": true, "updated_at": s.Now()}).Error
 	if err != nil {
-		return fmt.Errorf("store: unable to mark member deleted: %w", err)
+		return fmt.Errorf("store: unable to mark %s deleted: %w", what, err)
 	}
 	return nil
 }
@@ -656,13 +662,7 @@ func (s *Store) UpsertDepartment(ctx context.Context, authenticatorID uint64, d 
 
 // MarkDepartmentDeleted marks one department deleted (delete_party).
 func (s *Store) MarkDepartmentDeleted(ctx context.Context, authenticatorID uint64, id int64) error {
-	err := s.DB.WithContext(ctx).Model(&Department{}).
-		Where("authenticator_id = ? AND dept_id = ? AND deleted = ?", authenticatorID, id, false).
-		Updates(map[string]any{"deleted": true, "updated_at": s.Now()}).Error
-	if err != nil {
-		return fmt.Errorf("store: unable to mark department deleted: %w", err)
-	}
-	return nil
+	return s.markDeleted(ctx, &Department{}, "dept_id", authenticatorID, id, "department")
 }
 
 // DirectoryFilter narrows the directory lists.

@@ -115,7 +115,12 @@ func TestCallbackRejectionsStoreNothing(t *testing.T) {
 		{"forged signature", func() response { return post("vec", now, good, true) }, 401},
 		{"tampered ciphertext", func() response {
 			q := url.Values{"msg_signature": {wecomtest.Signature(vecToken, now, "nonce1", good)}, "timestamp": {now}, "nonce": {"nonce1"}}
-			tampered := "A" + good[1:]
+			// Change the first character, whatever it is: the ciphertext must differ from the signed one.
+			first := "A"
+			if good[0] == 'A' {
+				first = "B"
+			}
+			tampered := first + good[1:]
 			return e.raw("POST", "/callback/wecom/vec?"+q.Encode(), "text/xml", strings.NewReader(envelope(tampered)), "")
 		}, 401},
 		{"missing signature", func() response {

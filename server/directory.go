@@ -86,15 +86,22 @@ func (s *Server) startSync(c *gin.Context) error {
 }
 
 func (s *Server) listSyncTasks(c *gin.Context) error {
+	byAuthenticator := func(c *gin.Context) (uint64, error) { return optionalID(c, "authenticatorId") }
+	return listFiltered(c, byAuthenticator, s.svc.ListSyncTasks)
+}
+
+// listFiltered answers a list route: the page, then filter's reading of the query, then list's
+// page of results; the first error is the answer.
+func listFiltered[F, T any](c *gin.Context, filter func(*gin.Context) (F, error), list func(context.Context, F, service.Page) (service.List[T], error)) error {
 	p, err := pageOf(c)
 	if err != nil {
 		return err
 	}
-	authID, err := optionalID(c, "authenticatorId")
+	f, err := filter(c)
 	if err != nil {
 		return err
 	}
-	l, err := s.svc.ListSyncTasks(c.Request.Context(), authID, p)
+	l, err := list(c.Request.Context(), f, p)
 	if err != nil {
 		return err
 	}
@@ -151,33 +158,9 @@ func directoryFilter(c *gin.Context) (service.DirectoryFilter, error) {
 }
 
 func (s *Server) listDepartments(c *gin.Context) error {
-	p, err := pageOf(c)
-	if err != nil {
-		return err
-	}
-	f, err := directoryFilter(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.svc.ListDepartments(c.Request.Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return okList(c, l)
+	return listFiltered(c, directoryFilter, s.svc.ListDepartments)
 }
 
 func (s *Server) listMembers(c *gin.Context) error {
-	p, err := pageOf(c)
-	if err != nil {
-		return err
-	}
-	f, err := directoryFilter(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.svc.ListMembers(c.Request.Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return okList(c, l)
+	return listFiltered(c, directoryFilter, s.svc.ListMembers)
 }

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-
-	"github.com/silenceper/wechat/v2/util"
 )
 
 // Directory reads (pages 90193, 90208, 95350, 90200, 90201, 96067, 96079). An app secret reads
@@ -50,80 +48,74 @@ type DeptUser struct {
 }
 
 type departmentListResponse struct {
-	util.CommonError
+	plainResponse
 	Department []Department `json:"department"`
 }
 
-func (r *departmentListResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 type departmentSimpleListResponse struct {
-	util.CommonError
+	plainResponse
 	DepartmentID []Department `json:"department_id"`
 }
 
-func (r *departmentSimpleListResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 type departmentGetResponse struct {
-	util.CommonError
+	plainResponse
 	Department Department `json:"department"`
 }
 
-func (r *departmentGetResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 type userListResponse struct {
-	util.CommonError
+	plainResponse
 	UserList []Member `json:"userlist"`
 }
 
-func (r *userListResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 type userSimpleListResponse struct {
-	util.CommonError
+	plainResponse
 	UserList []SimpleMember `json:"userlist"`
 }
 
-func (r *userSimpleListResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 type userGetResponse struct {
-	util.CommonError
+	plainResponse
 	Member
 }
 
-func (r *userGetResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 type userListIDResponse struct {
-	util.CommonError
+	plainResponse
 	NextCursor string     `json:"next_cursor"`
 	DeptUser   []DeptUser `json:"dept_user"`
 }
 
-func (r *userListIDResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
-
 // ListDepartments is department/list: the subtree of id, or with id 0 the whole visible tree.
 func (c *Client) ListDepartments(ctx context.Context, id int64) ([]Department, error) {
-	var res departmentListResponse
-	if err := c.call(ctx, "department/list", http.MethodGet, idQuery("id", id), "", nil, &res); err != nil {
-		return nil, err
-	}
-	return res.Department, nil
+	return get(ctx, c, "department/list", idQuery("id", id), func(r *departmentListResponse) []Department { return r.Department })
 }
 
 // ListDepartmentIDs is department/simplelist: ids, parents and order without names.
 func (c *Client) ListDepartmentIDs(ctx context.Context, id int64) ([]Department, error) {
-	var res departmentSimpleListResponse
-	if err := c.call(ctx, "department/simplelist", http.MethodGet, idQuery("id", id), "", nil, &res); err != nil {
-		return nil, err
-	}
-	return res.DepartmentID, nil
+	return get(ctx, c, "department/simplelist", idQuery("id", id), func(r *departmentSimpleListResponse) []Department { return r.DepartmentID })
 }
 
 // GetDepartment is department/get.
 func (c *Client) GetDepartment(ctx context.Context, id int64) (*Department, error) {
-	var res departmentGetResponse
-	if err := c.call(ctx, "department/get", http.MethodGet, url.Values{"id": {strconv.FormatInt(id, 10)}}, "", nil, &res); err != nil {
-		return nil, err
+	q := url.Values{"id": {strconv.FormatInt(id, 10)}}
+	return get(ctx, c, "department/get", q, func(r *departmentGetResponse) *Department { return &r.Department })
+}
+
+// get is a directory read by GET: it decodes the answer into an R and returns what pick takes
+// from it, or pick's zero value with call's error.
+func get[R any, P interface {
+	*R
+	commonResponse
+}, T any](ctx context.Context, c *Client, api string, q url.Values, pick func(*R) T) (T, error) {
+	var res R
+	if err := c.call(ctx, api, http.MethodGet, q, "", nil, P(&res)); err != nil {
+		var zero T
+		return zero, err
 	}
-	return &res.Department, nil
+	return pick(&res), nil
+}
+
+// membersQuery asks user/list and user/simplelist for the direct members of one department.
+func membersQuery(departmentID int64) url.Values {
+	return url.Values{"department_id": {strconv.FormatInt(departmentID, 10)}, "fetch_child": {"0"}}
 }
 
 func idQuery(name string, id int64) url.Values {
@@ -135,31 +127,17 @@ func idQuery(name string, id int64) url.Values {
 
 // ListMembers is user/list for the direct members of one department (fetch_child=0), with details.
 func (c *Client) ListMembers(ctx context.Context, departmentID int64) ([]Member, error) {
-	var res userListResponse
-	q := url.Values{"department_id": {strconv.FormatInt(departmentID, 10)}, "fetch_child": {"0"}}
-	if err := c.call(ctx, "user/list", http.MethodGet, q, "", nil, &res); err != nil {
-		return nil, err
-	}
-	return res.UserList, nil
+	return get(ctx, c, "user/list", membersQuery(departmentID), func(r *userListResponse) []Member { return r.UserList })
 }
 
 // ListSimpleMembers is user/simplelist for the direct members of one department.
 func (c *Client) ListSimpleMembers(ctx context.Context, departmentID int64) ([]SimpleMember, error) {
-	var res userSimpleListResponse
-	q := url.Values{"department_id": {strconv.FormatInt(departmentID, 10)}, "fetch_child": {"0"}}
-	if err := c.call(ctx, "user/simplelist", http.MethodGet, q, "", nil, &res); err != nil {
-		return nil, err
-	}
-	return res.UserList, nil
+	return get(ctx, c, "user/simplelist", membersQuery(departmentID), func(r *userSimpleListResponse) []SimpleMember { return r.UserList })
 }
 
 // GetMember is user/get.
 func (c *Client) GetMember(ctx context.Context, userid string) (*Member, error) {
-	var res userGetResponse
-	if err := c.call(ctx, "user/get", http.MethodGet, url.Values{"userid": {userid}}, "", nil, &res); err != nil {
-		return nil, err
-	}
-	return &res.Member, nil
+	return get(ctx, c, "user/get", url.Values{"userid": {userid}}, func(r *userGetResponse) *Member { return &r.Member })
 }
 
 // ListMemberIDs is one page of POST user/list_id (contacts secret only): (userid, department)

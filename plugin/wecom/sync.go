@@ -676,6 +676,20 @@ func (c change) str(k string) (string, bool) {
 	return "", false
 }
 
+// name is str for a name: every member and department has one, so an empty one was not sent.
+func (c change) name(k string) (string, bool) {
+	v, ok := c.str(k)
+	return v, ok && v != ""
+}
+
+// take copies field k of the change into *dst, read by get, and marks bit in *fields when the
+// change carries it.
+func take[T any, F models.MemberFields | models.DepartmentFields](get func(string) (T, bool), k string, dst *T, fields *F, bit F) {
+	if v, ok := get(k); ok {
+		*dst, *fields = v, *fields|bit
+	}
+}
+
 func (c change) number(k string) (int64, bool) {
 	s, ok := c.str(k)
 	if !ok || s == "" {
@@ -753,24 +767,12 @@ func (s *Syncer) applyMember(ctx context.Context, log *slog.Logger, app App, opt
 		userid = to
 	}
 	m := models.MemberUpdate{WeComUserID: userid}
-	if v, ok := c.str("Name"); ok && v != "" {
-		m.Name, m.Fields = v, m.Fields|models.MemberName
-	}
-	if v, ok := c.ids("Department"); ok {
-		m.Departments, m.Fields = v, m.Fields|models.MemberDepartments
-	}
-	if v, ok := c.number("MainDepartment"); ok {
-		m.MainDepartment, m.Fields = v, m.Fields|models.MemberMainDepartment
-	}
-	if v, ok := c.str("Position"); ok {
-		m.Position, m.Fields = v, m.Fields|models.MemberPosition
-	}
-	if v, ok := c.str("Mobile"); ok {
-		m.Mobile, m.Fields = v, m.Fields|models.MemberMobile
-	}
-	if v, ok := c.str("Email"); ok {
-		m.Email, m.Fields = v, m.Fields|models.MemberEmail
-	}
+	take(c.name, "Name", &m.Name, &m.Fields, models.MemberName)
+	take(c.ids, "Department", &m.Departments, &m.Fields, models.MemberDepartments)
+	take(c.number, "MainDepartment", &m.MainDepartment, &m.Fields, models.MemberMainDepartment)
+	take(c.str, "Position", &m.Position, &m.Fields, models.MemberPosition)
+	take(c.str, "Mobile", &m.Mobile, &m.Fields, models.MemberMobile)
+	take(c.str, "Email", &m.Email, &m.Fields, models.MemberEmail)
 	if v, ok := c.number("Status"); ok {
 		m.Status, m.Fields = int(v), m.Fields|models.MemberStatus
 	}
@@ -824,15 +826,9 @@ func (s *Syncer) applyDepartment(ctx context.Context, log *slog.Logger, app App,
 		return nil
 	}
 	d := models.DepartmentUpdate{ID: id}
-	if v, ok := c.str("Name"); ok && v != "" {
-		d.Name, d.Fields = v, d.Fields|models.DepartmentName
-	}
-	if v, ok := c.number("ParentId"); ok {
-		d.ParentID, d.Fields = v, d.Fields|models.DepartmentParent
-	}
-	if v, ok := c.number("Order"); ok {
-		d.Order, d.Fields = v, d.Fields|models.DepartmentOrder
-	}
+	take(c.name, "Name", &d.Name, &d.Fields, models.DepartmentName)
+	take(c.number, "ParentId", &d.ParentID, &d.Fields, models.DepartmentParent)
+	take(c.number, "Order", &d.Order, &d.Fields, models.DepartmentOrder)
 	if d.Fields&models.DepartmentName == 0 {
 		var err error
 		for _, dc := range s.directoryClients(app, opts) {

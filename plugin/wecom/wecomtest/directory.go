@@ -15,6 +15,29 @@ import (
 // 2022-06-20, so app secrets get no mobile, email, gender, avatar or address; the contacts secret
 // does. open_userid is only for third-party apps and is never returned.
 
+// withSession runs h under mu for the caller's access_token; a token authLocked refuses is
+// the answer instead, before any check of the request itself, as WeCom orders its errcodes.
+func (s *Server) withSession(r *http.Request, ip string, h func(sess *session) any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, aerr := s.authLocked(r, ip)
+	if aerr != nil {
+		return aerr
+	}
+	return h(sess)
+}
+
+// withDetails is withSession for user/get and user/list, which an app refused member details
+// answers with 48009.
+func (s *Server) withDetails(r *http.Request, ip string, h func(sess *session) any) any {
+	return s.withSession(r, ip, func(sess *session) any {
+		if sess.app.DetailsRefused {
+			return s.fail(codeAPINotAuthorized, "", ip)
+		}
+		return h(sess)
+	})
+}
+
 type departmentJSON struct {
 	ID               int      `json:"id"`
 	Name             string   `json:"name"`
@@ -60,66 +83,54 @@ func (s *Server) departmentParam(sess *session, raw string) (int, *apiError) {
 }
 
 func (s *Server) handleDepartmentList(r *http.Request, ip string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	depts, e := s.departmentScope(sess, r)
-	if e != nil {
-		return e
-	}
-	out := make([]departmentJSON, len(depts))
-	for i, d := range depts {
-		out[i] = toDepartmentJSON(d)
-	}
-	return struct {
-		apiError
-		Department []departmentJSON `json:"department"`
-	}{apiError{ErrMsg: "ok"}, out}
+	return s.withSession(r, ip, func(sess *session) any {
+		depts, e := s.departmentScope(sess, r)
+		if e != nil {
+			return e
+		}
+		out := make([]departmentJSON, len(depts))
+		for i, d := range depts {
+			out[i] = toDepartmentJSON(d)
+		}
+		return struct {
+			apiError
+			Department []departmentJSON `json:"department"`
+		}{apiError{ErrMsg: "ok"}, out}
+	})
 }
 
 func (s *Server) handleDepartmentSimpleList(r *http.Request, ip string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	depts, e := s.departmentScope(sess, r)
-	if e != nil {
-		return e
-	}
-	out := make([]simpleDepartmentJSON, len(depts))
-	for i, d := range depts {
-		out[i] = simpleDepartmentJSON{ID: d.ID, ParentID: d.ParentID, Order: d.Order}
-	}
-	return struct {
-		apiError
-		DepartmentID []simpleDepartmentJSON `json:"department_id"`
-	}{apiError{ErrMsg: "ok"}, out}
+	return s.withSession(r, ip, func(sess *session) any {
+		depts, e := s.departmentScope(sess, r)
+		if e != nil {
+			return e
+		}
+		out := make([]simpleDepartmentJSON, len(depts))
+		for i, d := range depts {
+			out[i] = simpleDepartmentJSON{ID: d.ID, ParentID: d.ParentID, Order: d.Order}
+		}
+		return struct {
+			apiError
+			DepartmentID []simpleDepartmentJSON `json:"department_id"`
+		}{apiError{ErrMsg: "ok"}, out}
+	})
 }
 
 func (s *Server) handleDepartmentGet(r *http.Request, ip string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	raw := r.URL.Query().Get("id")
-	if raw == "" {
-		return s.fail(codeInvalidParameter, "invalid parameter: id missing", ip)
-	}
-	id, e := s.departmentParam(sess, raw)
-	if e != nil {
-		return e
-	}
-	return struct {
-		apiError
-		Department departmentJSON `json:"department"`
-	}{apiError{ErrMsg: "ok"}, toDepartmentJSON(sess.c.depts[id])}
+	return s.withSession(r, ip, func(sess *session) any {
+		raw := r.URL.Query().Get("id")
+		if raw == "" {
+			return s.fail(codeInvalidParameter, "invalid parameter: id missing", ip)
+		}
+		id, e := s.departmentParam(sess, raw)
+		if e != nil {
+			return e
+		}
+		return struct {
+			apiError
+			Department departmentJSON `json:"department"`
+		}{apiError{ErrMsg: "ok"}, toDepartmentJSON(sess.c.depts[id])}
+	})
 }
 
 type simpleUserJSON struct {
@@ -179,75 +190,57 @@ func (s *Server) usersScope(sess *session, r *http.Request) ([]*User, *apiError)
 }
 
 func (s *Server) handleUserSimpleList(r *http.Request, ip string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	users, e := s.usersScope(sess, r)
-	if e != nil {
-		return e
-	}
-	out := make([]simpleUserJSON, len(users))
-	for i, u := range users {
-		out[i] = simpleUserJSON{UserID: u.UserID, Name: u.Name, Department: append([]int{}, u.Departments...)}
-	}
-	return struct {
-		apiError
-		UserList []simpleUserJSON `json:"userlist"`
-	}{apiError{ErrMsg: "ok"}, out}
+	return s.withSession(r, ip, func(sess *session) any {
+		users, e := s.usersScope(sess, r)
+		if e != nil {
+			return e
+		}
+		out := make([]simpleUserJSON, len(users))
+		for i, u := range users {
+			out[i] = simpleUserJSON{UserID: u.UserID, Name: u.Name, Department: append([]int{}, u.Departments...)}
+		}
+		return struct {
+			apiError
+			UserList []simpleUserJSON `json:"userlist"`
+		}{apiError{ErrMsg: "ok"}, out}
+	})
 }
 
 func (s *Server) handleUserList(r *http.Request, ip string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	if sess.app.DetailsRefused {
-		return s.fail(codeAPINotAuthorized, "", ip)
-	}
-	users, e := s.usersScope(sess, r)
-	if e != nil {
-		return e
-	}
-	out := make([]userJSON, len(users))
-	for i, u := range users {
-		out[i] = toUserJSON(u, sess.app.ContactsSecret)
-	}
-	return struct {
-		apiError
-		UserList []userJSON `json:"userlist"`
-	}{apiError{ErrMsg: "ok"}, out}
+	return s.withDetails(r, ip, func(sess *session) any {
+		users, e := s.usersScope(sess, r)
+		if e != nil {
+			return e
+		}
+		out := make([]userJSON, len(users))
+		for i, u := range users {
+			out[i] = toUserJSON(u, sess.app.ContactsSecret)
+		}
+		return struct {
+			apiError
+			UserList []userJSON `json:"userlist"`
+		}{apiError{ErrMsg: "ok"}, out}
+	})
 }
 
 func (s *Server) handleUserGet(r *http.Request, ip string) any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	if sess.app.DetailsRefused {
-		return s.fail(codeAPINotAuthorized, "", ip)
-	}
-	id := r.URL.Query().Get("userid")
-	if id == "" {
-		return s.fail(codeMissingUserID, "", ip)
-	}
-	u, ok := sess.c.users[strings.ToLower(id)]
-	switch {
-	case !ok:
-		return s.fail(codeUserNotFound, "", ip)
-	case !sess.c.userVisible(sess.app, u):
-		return s.fail(codeNoPrivilege, "", ip)
-	}
-	return struct {
-		apiError
-		userJSON
-	}{apiError{ErrMsg: "ok"}, toUserJSON(u, sess.app.ContactsSecret)}
+	return s.withDetails(r, ip, func(sess *session) any {
+		id := r.URL.Query().Get("userid")
+		if id == "" {
+			return s.fail(codeMissingUserID, "", ip)
+		}
+		u, ok := sess.c.users[strings.ToLower(id)]
+		switch {
+		case !ok:
+			return s.fail(codeUserNotFound, "", ip)
+		case !sess.c.userVisible(sess.app, u):
+			return s.fail(codeNoPrivilege, "", ip)
+		}
+		return struct {
+			apiError
+			userJSON
+		}{apiError{ErrMsg: "ok"}, toUserJSON(u, sess.app.ContactsSecret)}
+	})
 }
 
 type deptUserJSON struct {
@@ -267,51 +260,47 @@ func (s *Server) handleUserListID(r *http.Request, ip string) any {
 	}
 	formatErr := err != nil || (len(raw) > 0 && json.Unmarshal(raw, &req) != nil)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	switch {
-	case formatErr:
-		return s.fail(codeDataFormat, "Warning: wrong json format. data format error", ip)
-	case !sess.app.ContactsSecret:
-		return s.fail(codeAPIForbidden, "api forbidden: user/list_id needs the contacts-sync secret", ip)
-	case req.Limit < 0 || req.Limit > 10000:
-		return s.fail(codeInvalidParameter, "invalid parameter: limit must be 1-10000", ip)
-	}
-	if req.Limit == 0 {
-		req.Limit = 10000
-	}
-	offset := 0
-	if req.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
-		n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "o"))
-		if err != nil || err2 != nil || !strings.HasPrefix(string(b), "o") || n < 0 {
-			return s.fail(codeInvalidCursor, "", ip)
+	return s.withSession(r, ip, func(sess *session) any {
+		switch {
+		case formatErr:
+			return s.fail(codeDataFormat, "Warning: wrong json format. data format error", ip)
+		case !sess.app.ContactsSecret:
+			return s.fail(codeAPIForbidden, "api forbidden: user/list_id needs the contacts-sync secret", ip)
+		case req.Limit < 0 || req.Limit > 10000:
+			return s.fail(codeInvalidParameter, "invalid parameter: limit must be 1-10000", ip)
 		}
-		offset = n
-	}
-	var rows []deptUserJSON
-	keys := append([]string(nil), sess.c.order...)
-	sort.Strings(keys)
-	for _, k := range keys {
-		u := sess.c.users[k]
-		for _, d := range u.Departments {
-			rows = append(rows, deptUserJSON{UserID: u.UserID, Department: d})
+		if req.Limit == 0 {
+			req.Limit = 10000
 		}
-	}
-	offset = min(offset, len(rows))
-	end := min(offset+req.Limit, len(rows))
-	next := ""
-	if end < len(rows) {
-		next = base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(end)))
-	}
-	page := append([]deptUserJSON{}, rows[offset:end]...)
-	return struct {
-		apiError
-		NextCursor string         `json:"next_cursor"`
-		DeptUser   []deptUserJSON `json:"dept_user"`
-	}{apiError{ErrMsg: "ok"}, next, page}
+		offset := 0
+		if req.Cursor != "" {
+			b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
+			n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "o"))
+			if err != nil || err2 != nil || !strings.HasPrefix(string(b), "o") || n < 0 {
+				return s.fail(codeInvalidCursor, "", ip)
+			}
+			offset = n
+		}
+		var rows []deptUserJSON
+		keys := append([]string(nil), sess.c.order...)
+		sort.Strings(keys)
+		for _, k := range keys {
+			u := sess.c.users[k]
+			for _, d := range u.Departments {
+				rows = append(rows, deptUserJSON{UserID: u.UserID, Department: d})
+			}
+		}
+		offset = min(offset, len(rows))
+		end := min(offset+req.Limit, len(rows))
+		next := ""
+		if end < len(rows) {
+			next = base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(end)))
+		}
+		page := append([]deptUserJSON{}, rows[offset:end]...)
+		return struct {
+			apiError
+			NextCursor string         `json:"next_cursor"`
+			DeptUser   []deptUserJSON `json:"dept_user"`
+		}{apiError{ErrMsg: "ok"}, next, page}
+	})
 }

@@ -32,40 +32,33 @@ func (s *Server) handleLinkedSend(r *http.Request, ip string) any {
 		rcptErr = firstErr(e1, e2, e3, e4)
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	if e := s.checkSenderLocked(sess, out); e != nil {
-		return s.failV(e, ip)
-	}
-	switch {
-	case rcptErr != nil:
-		return s.failV(rcptErr, ip)
-	case toAll != 1 && len(users) == 0 && len(parties) == 0 && len(tags) == 0:
-		return s.fail(codeNoRecipients, "", ip)
-	case len(users) > maxToUser:
-		return s.fail(codeUserListSize, "", ip)
-	case len(parties) > maxToPartyOrTag:
-		return s.fail(codePartyListSize, "", ip)
-	case len(tags) > maxToPartyOrTag:
-		return s.fail(codeTagListSize, "", ip)
-	}
-	lr := s.resolveLinkedLocked(sess, users, parties, tags, toAll == 1)
-	resp := linkedResponse{InvalidUser: lr.invalidUser, InvalidParty: lr.invalidParty, InvalidTag: lr.invalidTag}
-	if len(lr.targets) == 0 && len(resp.InvalidUser)+len(resp.InvalidParty)+len(resp.InvalidTag) > 0 {
-		resp.ErrCode, resp.ErrMsg = codeAllInvalid, s.errmsg(codeAllInvalid, "", ip)
+	return s.withSender(r, ip, out, func(sess *session) any {
+		switch {
+		case rcptErr != nil:
+			return s.failV(rcptErr, ip)
+		case toAll != 1 && len(users) == 0 && len(parties) == 0 && len(tags) == 0:
+			return s.fail(codeNoRecipients, "", ip)
+		case len(users) > maxToUser:
+			return s.fail(codeUserListSize, "", ip)
+		case len(parties) > maxToPartyOrTag:
+			return s.fail(codePartyListSize, "", ip)
+		case len(tags) > maxToPartyOrTag:
+			return s.fail(codeTagListSize, "", ip)
+		}
+		lr := s.resolveLinkedLocked(sess, users, parties, tags, toAll == 1)
+		resp := linkedResponse{InvalidUser: lr.invalidUser, InvalidParty: lr.invalidParty, InvalidTag: lr.invalidTag}
+		if len(lr.targets) == 0 && len(resp.InvalidUser)+len(resp.InvalidParty)+len(resp.InvalidTag) > 0 {
+			resp.ErrCode, resp.ErrMsg = codeAllInvalid, s.errmsg(codeAllInvalid, "", ip)
+			return resp
+		}
+		now := s.now()
+		if !s.consumeQuotaLocked(sess.c, len(lr.targets), now) {
+			return s.fail(codeFreqOutOfLimit, "", ip)
+		}
+		s.deliverLocked(sess.c.info.ID, out, lr.targets, now)
+		resp.ErrMsg = "ok"
 		return resp
-	}
-	now := s.now()
-	if !s.consumeQuotaLocked(sess.c, len(lr.targets), now) {
-		return s.fail(codeFreqOutOfLimit, "", ip)
-	}
-	s.deliverLocked(sess.c.info.ID, out, lr.targets, now)
-	resp.ErrMsg = "ok"
-	return resp
+	})
 }
 
 type linkedResolution struct {

@@ -46,28 +46,24 @@ func (s *Server) handleMediaUpload(r *http.Request, ip string) any {
 	limit, typeOK := mediaLimit(typ)
 	size, filename, head, readErr := readMediaPart(r, limit)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	switch {
-	case sess.app.ContactsSecret:
-		return s.fail(codeAPIForbidden, "", ip)
-	case !typeOK:
-		return s.fail(codeInvalidMediaType, "", ip)
-	case readErr != nil:
-		return s.fail(codeEmptyMedia, "empty media data: no multipart file part named \"media\"", ip)
-	case size <= 5 || size > limit:
-		return s.fail(codeInvalidFileSize, "", ip)
-	case typ == "voice" && !bytes.HasPrefix(head, []byte("#!AMR")):
-		return s.fail(codeVoiceMustBeAMR, "", ip)
-	}
-	now := s.now()
-	id := "3" + s.uniqueID("", 60)
-	s.media[id] = &mediaFile{corp: sess.c.info.ID, typ: typ, size: size, filename: filename, created: now}
-	return uploadResponse{ErrMsg: "ok", Type: typ, MediaID: id, CreatedAt: strconv.FormatInt(now.Unix(), 10)}
+	return s.withSession(r, ip, func(sess *session) any {
+		switch {
+		case sess.app.ContactsSecret:
+			return s.fail(codeAPIForbidden, "", ip)
+		case !typeOK:
+			return s.fail(codeInvalidMediaType, "", ip)
+		case readErr != nil:
+			return s.fail(codeEmptyMedia, "empty media data: no multipart file part named \"media\"", ip)
+		case size <= 5 || size > limit:
+			return s.fail(codeInvalidFileSize, "", ip)
+		case typ == "voice" && !bytes.HasPrefix(head, []byte("#!AMR")):
+			return s.fail(codeVoiceMustBeAMR, "", ip)
+		}
+		now := s.now()
+		id := "3" + s.uniqueID("", 60)
+		s.media[id] = &mediaFile{corp: sess.c.info.ID, typ: typ, size: size, filename: filename, created: now}
+		return uploadResponse{ErrMsg: "ok", Type: typ, MediaID: id, CreatedAt: strconv.FormatInt(now.Unix(), 10)}
+	})
 }
 
 // readMediaPart streams the "media" file part, counting at most limit+1 bytes so an oversized

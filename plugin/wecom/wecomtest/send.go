@@ -199,6 +199,17 @@ type sendResponse struct {
 	ResponseCode   string `json:"response_code,omitempty"`
 }
 
+// withSender is withSession for the send endpoints: checkSenderLocked's errcodes come right
+// after the token's.
+func (s *Server) withSender(r *http.Request, ip string, out *outgoing, h func(sess *session) any) any {
+	return s.withSession(r, ip, func(sess *session) any {
+		if e := s.checkSenderLocked(sess, out); e != nil {
+			return s.failV(e, ip)
+		}
+		return h(sess)
+	})
+}
+
 // handleSend is POST /cgi-bin/message/send.
 func (s *Server) handleSend(r *http.Request, ip string) any {
 	out := parseOutgoing(r, false)
@@ -216,81 +227,74 @@ func (s *Server) handleSend(r *http.Request, ip string) any {
 	}
 	users, parties, tags := splitIDs(toUser), splitIDs(toParty), splitIDs(toTag)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, aerr := s.authLocked(r, ip)
-	if aerr != nil {
-		return aerr
-	}
-	if e := s.checkSenderLocked(sess, out); e != nil {
-		return s.failV(e, ip)
-	}
-	toAll := containsString(users, "@all")
-	switch {
-	case rcptErr != nil:
-		return s.failV(rcptErr, ip)
-	case len(users) == 0 && len(parties) == 0 && len(tags) == 0:
-		return s.fail(codeNoRecipients, "", ip)
-	case len(users) > maxToUser:
-		return s.fail(codeUserListSize, "", ip)
-	case len(parties) > maxToPartyOrTag:
-		return s.fail(codePartyListSize, "", ip)
-	case len(tags) > maxToPartyOrTag:
-		return s.fail(codeTagListSize, "", ip)
-	case out.msgType == "miniprogram_notice" && toAll:
-		return s.fail(codeInvalidParameter, "invalid parameter: miniprogram_notice cannot be sent to @all", ip)
-	}
-	now := s.now()
-	t := s.t
-	// The duplicate check comes before the task_id check: a retried card send (same body, same
-	// task_id) must be deduplicated, not refused as "task_id exist".
-	dupKey := dupKeyFor(sess.c.info.ID, out.agentID, out.hash)
-	if dupCheck == 1 {
-		t.pruneDups(now)
-		if e, ok := t.dups[dupKey]; ok && now.Sub(e.at) < e.interval {
-			t.duplicates++
-			return e.resp
+	return s.withSender(r, ip, out, func(sess *session) any {
+		toAll := containsString(users, "@all")
+		switch {
+		case rcptErr != nil:
+			return s.failV(rcptErr, ip)
+		case len(users) == 0 && len(parties) == 0 && len(tags) == 0:
+			return s.fail(codeNoRecipients, "", ip)
+		case len(users) > maxToUser:
+			return s.fail(codeUserListSize, "", ip)
+		case len(parties) > maxToPartyOrTag:
+			return s.fail(codePartyListSize, "", ip)
+		case len(tags) > maxToPartyOrTag:
+			return s.fail(codeTagListSize, "", ip)
+		case out.msgType == "miniprogram_notice" && toAll:
+			return s.fail(codeInvalidParameter, "invalid parameter: miniprogram_notice cannot be sent to @all", ip)
 		}
-	}
-	card := out.info.card
-	if card != nil && card.taskID != "" {
-		if _, exists := t.tasks[taskKey{sess.c.info.ID, out.agentID, card.taskID}]; exists {
-			return s.fail(codeInvalidParameter, "task_id exist", ip)
+		now := s.now()
+		t := s.t
+		// The duplicate check comes before the task_id check: a retried card send (same body, same
+		// task_id) must be deduplicated, not refused as "task_id exist".
+		dupKey := dupKeyFor(sess.c.info.ID, out.agentID, out.hash)
+		if dupCheck == 1 {
+			t.pruneDups(now)
+			if e, ok := t.dups[dupKey]; ok && now.Sub(e.at) < e.interval {
+				t.duplicates++
+				return e.resp
+			}
 		}
-	}
-	rc := sess.c.resolve(sess.app, users, parties, tags, toAll)
-	if len(rc.users) == 0 && rc.anyInvalid() {
-		return sendResponse{
-			ErrCode: codeAllInvalid, ErrMsg: s.errmsg(codeAllInvalid, "", ip),
+		card := out.info.card
+		if card != nil && card.taskID != "" {
+			if _, exists := t.tasks[taskKey{sess.c.info.ID, out.agentID, card.taskID}]; exists {
+				return s.fail(codeInvalidParameter, "task_id exist", ip)
+			}
+		}
+		rc := sess.c.resolve(sess.app, users, parties, tags, toAll)
+		if len(rc.users) == 0 && rc.anyInvalid() {
+			return sendResponse{
+				ErrCode: codeAllInvalid, ErrMsg: s.errmsg(codeAllInvalid, "", ip),
+				InvalidUser: strings.Join(rc.invalidUser, "|"), InvalidParty: strings.Join(rc.invalidParty, "|"),
+				InvalidTag: strings.Join(rc.invalidTag, "|"), UnlicensedUser: strings.Join(rc.unlicensed, "|"),
+			}
+		}
+		targets := make([]target, len(rc.users))
+		for i, u := range rc.users {
+			targets[i] = target{corp: sess.c.info.ID, user: u}
+		}
+		if !s.consumeQuotaLocked(sess.c, len(targets), now) {
+			return s.fail(codeFreqOutOfLimit, "api freq out of limit: the corp's daily quota of seats*200 person-sends is used up", ip)
+		}
+		msg, sendCode := s.deliverLocked(sess.c.info.ID, out, targets, now)
+		resp := sendResponse{
+			ErrMsg:      "ok",
 			InvalidUser: strings.Join(rc.invalidUser, "|"), InvalidParty: strings.Join(rc.invalidParty, "|"),
 			InvalidTag: strings.Join(rc.invalidTag, "|"), UnlicensedUser: strings.Join(rc.unlicensed, "|"),
+			MsgID: msg.id, ResponseCode: sendCode,
 		}
-	}
-	targets := make([]target, len(rc.users))
-	for i, u := range rc.users {
-		targets[i] = target{corp: sess.c.info.ID, user: u}
-	}
-	if !s.consumeQuotaLocked(sess.c, len(targets), now) {
-		return s.fail(codeFreqOutOfLimit, "api freq out of limit: the corp's daily quota of seats*200 person-sends is used up", ip)
-	}
-	msg, sendCode := s.deliverLocked(sess.c.info.ID, out, targets, now)
-	resp := sendResponse{
-		ErrMsg:      "ok",
-		InvalidUser: strings.Join(rc.invalidUser, "|"), InvalidParty: strings.Join(rc.invalidParty, "|"),
-		InvalidTag: strings.Join(rc.invalidTag, "|"), UnlicensedUser: strings.Join(rc.unlicensed, "|"),
-		MsgID: msg.id, ResponseCode: sendCode,
-	}
-	t.messages[msg.id] = msg
-	if dupCheck == 1 {
-		interval := time.Duration(dupSeconds) * time.Second
-		if interval <= 0 {
-			interval = defaultDupInterval
+		t.messages[msg.id] = msg
+		if dupCheck == 1 {
+			interval := time.Duration(dupSeconds) * time.Second
+			if interval <= 0 {
+				interval = defaultDupInterval
+			}
+			interval = min(interval, maxDupInterval) // WeCom: "最大不超过4小时"
+			t.dups[dupKey] = &dupEntry{at: now, interval: interval, resp: resp}
+			t.dupOrder = append(t.dupOrder, dupRef{key: dupKey, at: now})
 		}
-		interval = min(interval, maxDupInterval) // WeCom: "最大不超过4小时"
-		t.dups[dupKey] = &dupEntry{at: now, interval: interval, resp: resp}
-		t.dupOrder = append(t.dupOrder, dupRef{key: dupKey, at: now})
-	}
-	return resp
+		return resp
+	})
 }
 
 func containsString(xs []string, x string) bool {
