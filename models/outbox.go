@@ -248,13 +248,11 @@ func (s *Store) ClaimRequests(ctx context.Context, owner string, lease time.Dura
 	return claimed, err
 }
 
-// Outcome is one claimed request's result to record, with any requests split off it (members
-// deferred by the rate limit).
+// Outcome is one claimed request's result to record.
 type Outcome struct {
 	Request *MessageRequest
-	// Message is the request's message as claimed.
+	// Message is the request's message as claimed (with Requests counting any split since).
 	Message *Message
-	Split   []MessageRequest
 	// Owned is set by RecordOutcomes: false when the lease was lost to another sender, which will
 	// record the request itself.
 	Owned bool
@@ -282,14 +280,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 			if !outs[i].Owned {
 				continue
 			}
-			if n := len(outs[i].Split); n > 0 {
-				if err := tx.Create(&outs[i].Split).Error; err != nil {
-					return fmt.Errorf("store: unable to store split requests: %w", err)
-				}
-				if err := tx.Model(&Message{}).Where("id = ?", r.MessageID).Update("requests", gorm.Expr("requests + ?", n)).Error; err != nil {
-					return fmt.Errorf("store: unable to count split requests: %w", err)
-				}
-			} else if m := outs[i].Message; m != nil && m.Requests == 1 {
+			if m := outs[i].Message; m != nil && m.Requests == 1 {
 				// The only request decides the message: no need to read it back.
 				u := deriveStatus(*m, []MessageRequest{*r})
 				u["updated_at"] = s.Now()
@@ -311,6 +302,27 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 			}
 		}
 		return nil
+	})
+}
+
+// SplitRequest narrows a claimed request to the members that may receive it now and stores the
+// deferred ones as a new request, before anything is sent: a resend after a crash must repeat the
+// narrowed request byte for byte, or WeCom's duplicate check cannot drop the twin. ErrInUse when
+// owner no longer holds the lease.
+func (s *Store) SplitRequest(ctx context.Context, owner string, r *MessageRequest, deferred *MessageRequest) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&MessageRequest{}).Where("id = ? AND lease_owner = ?", r.ID, owner).
+			Updates(map[string]any{"to_user": r.ToUser, "updated_at": s.Now()})
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to narrow the request: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: lease lost: %w", ErrInUse)
+		}
+		if err := tx.Create(deferred).Error; err != nil {
+			return fmt.Errorf("store: unable to store the deferred request: %w", err)
+		}
+		return tx.Model(&Message{}).Where("id = ?", r.MessageID).Update("requests", gorm.Expr("requests + 1")).Error
 	})
 }
 

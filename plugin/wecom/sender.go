@@ -28,6 +28,7 @@ type SendOptions struct {
 type Outbox interface {
 	ClaimRequests(ctx context.Context, owner string, lease time.Duration, limit int) ([]models.Claimed, error)
 	RecordOutcomes(ctx context.Context, owner string, outs []models.Outcome) error
+	SplitRequest(ctx context.Context, owner string, r *models.MessageRequest, deferred *models.MessageRequest) error
 	RecentSends(ctx context.Context, since time.Time) ([]models.RecentSend, error)
 }
 
@@ -208,10 +209,9 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	now := s.o.Now()
 	app, opts, err := s.app(ctx, m.AuthenticatorID)
 	if err != nil {
-		s.finish(ctx, log, &r, &m, nil, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
+		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
 		return
 	}
-	var split []models.MessageRequest
 	// Pacing applies to named members. A request that may already have reached WeCom is resent
 	// unchanged instead, so WeCom's duplicate check can drop the twin.
 	if r.ToUser != "" && r.ToUser != "@all" && !r.Ambiguous && !m.Linked {
@@ -220,19 +220,25 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 			if len(allowed) == 0 && r.ToParty == "" && r.ToTag == "" {
 				// Nobody may receive it yet: wait, and the wait is not an attempt.
 				r.Status, r.NotBefore, r.Attempts = models.RequestPending, at, r.Attempts-1
-				s.record(ctx, log, &r, &m, nil)
+				s.record(ctx, log, &r, &m)
 				return
 			}
-			split = append(split, models.MessageRequest{MessageID: r.MessageID, Seq: r.Seq, ToUser: strings.Join(deferred, "|"),
-				Status: models.RequestPending, NotBefore: at})
 			r.ToUser = strings.Join(allowed, "|")
+			later := &models.MessageRequest{MessageID: r.MessageID, Seq: r.Seq, ToUser: strings.Join(deferred, "|"),
+				Status: models.RequestPending, NotBefore: at}
+			if err := s.store.SplitRequest(ctx, s.o.Owner, &r, later); err != nil {
+				// Nothing was sent; the lease lapses and the request is paced again.
+				log.Warn("could not store a paced split; retrying later", "err", err)
+				return
+			}
+			m.Requests++
 		}
 	}
 	var snapshot SendOptions
 	_ = json.Unmarshal([]byte(m.SendOptions), &snapshot)
 	payload, err := Payload(m, r, app.AgentID, snapshot)
 	if err != nil {
-		s.finish(ctx, log, &r, &m, split, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
+		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
 		return
 	}
 	client := s.clients.Client(app)
@@ -249,7 +255,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	if out.Status == models.RequestRetrying {
 		out.NotBefore = now.Add(out.Delay)
 	}
-	s.finish(ctx, log, &r, &m, split, out)
+	s.finish(ctx, log, &r, &m, out)
 }
 
 // app is the authenticator's credentials, read at most every appCacheTTL.
@@ -282,7 +288,7 @@ type RequestOutcome struct {
 	NotBefore time.Time
 }
 
-func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, split []models.MessageRequest, out RequestOutcome) {
+func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, out RequestOutcome) {
 	r.Status, r.Reason, r.ErrCode = out.Status, out.Reason, int(out.ErrCode)
 	r.Ambiguous = r.Ambiguous || out.Ambiguous
 	if res := out.Result; res != nil {
@@ -300,12 +306,12 @@ func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.Message
 	if out.Status == models.RequestFailed || out.Status == models.RequestRetrying {
 		log.Warn("send attempt failed", "status", out.Status, "errcode", out.ErrCode, "attempts", r.Attempts, "reason", out.Reason)
 	}
-	s.record(ctx, log, r, m, split)
+	s.record(ctx, log, r, m)
 }
 
 // record hands an outcome to the recorder and waits until it is committed.
-func (s *Sender) record(_ context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, split []models.MessageRequest) {
-	job := recordJob{out: models.Outcome{Request: r, Message: m, Split: split}, done: make(chan error, 1)}
+func (s *Sender) record(_ context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message) {
+	job := recordJob{out: models.Outcome{Request: r, Message: m}, done: make(chan error, 1)}
 	s.records <- job
 	if err := <-job.done; err != nil {
 		// The lease will lapse and another attempt resends the same bytes; WeCom's duplicate check
