@@ -9,20 +9,10 @@ import (
 )
 
 func (s *Server) listCallbackEvents(c *gin.Context) error {
-	p, err := pageOf(c)
-	if err != nil {
-		return err
-	}
-	authID, err := optionalID(c, "authenticatorId")
-	if err != nil {
-		return err
-	}
-	l, err := s.svc.ListCallbackEvents(c.Request.Context(), service.EventFilter{AuthenticatorID: authID, Kind: c.Query("kind"),
-		Event: c.Query("event"), Status: c.Query("status")}, p)
-	if err != nil {
-		return err
-	}
-	return okList(c, l)
+	return listFiltered(c, func(c *gin.Context) (service.EventFilter, error) {
+		authID, err := optionalID(c, "authenticatorId")
+		return service.EventFilter{AuthenticatorID: authID, Kind: c.Query("kind"), Event: c.Query("event"), Status: c.Query("status")}, err
+	}, s.svc.ListCallbackEvents)
 }
 
 func (s *Server) getCallbackEvent(c *gin.Context) error {

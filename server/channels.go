@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -9,19 +10,10 @@ import (
 )
 
 func (s *Server) listChannels(c *gin.Context) error {
-	p, err := pageOf(c)
-	if err != nil {
-		return err
-	}
-	authID, err := optionalID(c, "authenticatorId")
-	if err != nil {
-		return err
-	}
-	l, err := s.svc.ListChannels(c.Request.Context(), c.Query("q"), authID, p)
-	if err != nil {
-		return err
-	}
-	return okList(c, l)
+	return listFiltered(c, func(c *gin.Context) (uint64, error) { return optionalID(c, "authenticatorId") },
+		func(ctx context.Context, authID uint64, p service.Page) (service.List[service.Channel], error) {
+			return s.svc.ListChannels(ctx, c.Query("q"), authID, p)
+		})
 }
 
 func (s *Server) getChannel(c *gin.Context) error {
