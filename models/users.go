@@ -24,8 +24,17 @@ type UserChange struct {
 // UpsertResult counts what an upsert did.
 type UpsertResult struct{ Created, Updated int }
 
-// upsertBatch bounds the rows of one INSERT so its parameters stay far under SQLite's limit.
+// upsertBatch bounds the rows of one statement: its parameters stay far under SQLite's limit.
 const upsertBatch = 500
+
+// insertRows is the rows per multi-row INSERT: the pure-Go SQLite driver slows sharply past about
+// 1,000 parameters per statement (125 user rows), while a networked MySQL gains from fewer round trips.
+func (s *Store) insertRows() int {
+	if s.Dialect == DialectSQLite {
+		return 125
+	}
+	return upsertBatch
+}
 
 // UpsertUsers creates or updates users by userid in one transaction and marks them with source.
 // Rows are written with INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE grouped by the set of
@@ -72,7 +81,7 @@ func (s *Store) UpsertUsers(ctx context.Context, changes []UserChange, source st
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "userid"}},
 				DoUpdates: clause.AssignmentColumns(cols),
-			}).CreateInBatches(&rows, upsertBatch).Error
+			}).CreateInBatches(&rows, s.insertRows()).Error
 			if err != nil {
 				return fmt.Errorf("store: unable to upsert users: %w", err)
 			}
