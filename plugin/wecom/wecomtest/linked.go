@@ -136,24 +136,14 @@ func (s *Server) resolveLinkedLocked(sess *session, users, parties, tags []strin
 		}
 	}
 	for _, tg := range tags {
-		n, err := strconv.Atoi(tg)
-		tag, ok := own.tags[n]
-		if err != nil || !ok {
+		members, ok := own.tagMembers(tg)
+		if !ok {
 			lr.invalidTag = append(lr.invalidTag, tg)
 			continue
 		}
-		for _, uid := range tag.UserIDs {
-			if u, ok := own.users[strings.ToLower(uid)]; ok && visible(own, u) {
+		for _, u := range members {
+			if visible(own, u) {
 				lr.add(own.info.ID, u)
-			}
-		}
-		for _, pid := range tag.PartyIDs {
-			if own.depts[pid] != nil {
-				for _, u := range own.departmentMembers(pid, true) {
-					if visible(own, u) {
-						lr.add(own.info.ID, u)
-					}
-				}
 			}
 		}
 	}

@@ -376,26 +376,38 @@ func (c *corp) resolve(app *appState, users, parties, tags []string, toAll bool)
 		}
 	}
 	for _, tg := range tags {
-		id, err := strconv.Atoi(tg)
-		tag, ok := c.tags[id]
-		if err != nil || !ok {
+		members, ok := c.tagMembers(tg)
+		if !ok {
 			rc.invalidTag = append(rc.invalidTag, tg)
 			continue
 		}
-		for _, uid := range tag.UserIDs {
-			if u, ok := c.users[strings.ToLower(uid)]; ok {
-				rc.add(c, app, u, false)
-			}
-		}
-		for _, pid := range tag.PartyIDs {
-			if _, ok := c.depts[pid]; ok {
-				for _, u := range c.departmentMembers(pid, true) {
-					rc.add(c, app, u, false)
-				}
-			}
+		for _, u := range members {
+			rc.add(c, app, u, false)
 		}
 	}
 	return rc
+}
+
+// tagMembers is the members a tag (by its id as sent) reaches: its own users and its departments'
+// members, recursively; false when the tag does not exist.
+func (c *corp) tagMembers(tg string) ([]*User, bool) {
+	id, err := strconv.Atoi(tg)
+	tag, ok := c.tags[id]
+	if err != nil || !ok {
+		return nil, false
+	}
+	var out []*User
+	for _, uid := range tag.UserIDs {
+		if u, ok := c.users[strings.ToLower(uid)]; ok {
+			out = append(out, u)
+		}
+	}
+	for _, pid := range tag.PartyIDs {
+		if _, ok := c.depts[pid]; ok {
+			out = append(out, c.departmentMembers(pid, true)...)
+		}
+	}
+	return out, true
 }
 
 type target struct {
