@@ -33,17 +33,8 @@ func (s *Server) handleLinkedSend(r *http.Request, ip string) any {
 	}
 
 	return s.withSender(r, ip, out, func(sess *session) any {
-		switch {
-		case rcptErr != nil:
-			return s.failV(rcptErr, ip)
-		case toAll != 1 && len(users) == 0 && len(parties) == 0 && len(tags) == 0:
-			return s.fail(codeNoRecipients, "", ip)
-		case len(users) > maxToUser:
-			return s.fail(codeUserListSize, "", ip)
-		case len(parties) > maxToPartyOrTag:
-			return s.fail(codePartyListSize, "", ip)
-		case len(tags) > maxToPartyOrTag:
-			return s.fail(codeTagListSize, "", ip)
+		if e := s.recipientLimits(rcptErr, users, parties, tags, toAll == 1, ip); e != nil {
+			return e
 		}
 		lr := s.resolveLinkedLocked(sess, users, parties, tags, toAll == 1)
 		resp := linkedResponse{InvalidUser: lr.invalidUser, InvalidParty: lr.invalidParty, InvalidTag: lr.invalidTag}

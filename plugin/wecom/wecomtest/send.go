@@ -229,17 +229,10 @@ func (s *Server) handleSend(r *http.Request, ip string) any {
 
 	return s.withSender(r, ip, out, func(sess *session) any {
 		toAll := containsString(users, "@all")
+		if e := s.recipientLimits(rcptErr, users, parties, tags, false, ip); e != nil {
+			return e
+		}
 		switch {
-		case rcptErr != nil:
-			return s.failV(rcptErr, ip)
-		case len(users) == 0 && len(parties) == 0 && len(tags) == 0:
-			return s.fail(codeNoRecipients, "", ip)
-		case len(users) > maxToUser:
-			return s.fail(codeUserListSize, "", ip)
-		case len(parties) > maxToPartyOrTag:
-			return s.fail(codePartyListSize, "", ip)
-		case len(tags) > maxToPartyOrTag:
-			return s.fail(codeTagListSize, "", ip)
 		case out.msgType == "miniprogram_notice" && toAll:
 			return s.fail(codeInvalidParameter, "invalid parameter: miniprogram_notice cannot be sent to @all", ip)
 		}
@@ -604,4 +597,22 @@ func (t *traffic) pruneDups(now time.Time) {
 		t.dupOrder = append([]dupRef(nil), t.dupOrder[t.dupHead:]...)
 		t.dupHead = 0
 	}
+}
+
+// recipientLimits answers what message/send and linkedcorp both check of the recipients: a bad
+// recipient field, none at all (82001, unless toAll), and the list sizes WeCom allows.
+func (s *Server) recipientLimits(rcptErr *vErr, users, parties, tags []string, toAll bool, ip string) *apiError {
+	switch {
+	case rcptErr != nil:
+		return s.failV(rcptErr, ip)
+	case !toAll && len(users) == 0 && len(parties) == 0 && len(tags) == 0:
+		return s.fail(codeNoRecipients, "", ip)
+	case len(users) > maxToUser:
+		return s.fail(codeUserListSize, "", ip)
+	case len(parties) > maxToPartyOrTag:
+		return s.fail(codePartyListSize, "", ip)
+	case len(tags) > maxToPartyOrTag:
+		return s.fail(codeTagListSize, "", ip)
+	}
+	return nil
 }
