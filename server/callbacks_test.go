@@ -250,3 +250,19 @@ func TestEventStoredBeforeACrashIsProcessedAfterRestart(t *testing.T) {
 		t.Fatalf("event %v, card updates %d", ev["status"], len(e.sim.CardUpdates()))
 	}
 }
+
+// A message with a MsgId is one event per MsgId, even when the redelivered plaintext differs.
+func TestMessagesAreDeduplicatedByMsgID(t *testing.T) {
+	t.Parallel()
+	e, caller := cardEnv(t, deliveryOptions{noSender: true})
+	for i := int64(0); i < 2; i++ {
+		xml := wecomtest.TextMessageXML(e.demo.CorpID, e.demo.AgentID, e.demo.UserIDs[0], "你好", 4561255354251345929, e.clock.Now().Unix()+i)
+		if status, body, err := caller.Post(context.Background(), xml); err != nil || status != 200 {
+			t.Fatalf("delivery %d: %d %q %v", i, status, body, err)
+		}
+	}
+	res := e.must(200, "GET", "/api/v1/callback-events", nil).JSON()
+	if res["total"] != 1.0 || res["data"].([]any)[0].(map[string]any)["deliveries"] != 2.0 {
+		t.Fatalf("events %v", res)
+	}
+}
