@@ -175,7 +175,11 @@ func (s *Store) SaveCardResponse(ctx context.Context, r *CardResponse) (*CardRes
 		if !errors.Is(err, gorm.ErrRecordNotFound) {
 			return err
 		}
-		return tx.Create(r).Error
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		// A workflow waiting for this click goes on now.
+		return s.nudge(tx, "id = (SELECT execution_id FROM messages WHERE id = ?)", r.MessageID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to record the card response: %w", err)

@@ -28,6 +28,9 @@ var migrations = []migration{
 	{3, "callback events, card responses, directory, sync tasks", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Message{}, &CallbackEvent{}, &CardResponse{}, &Department{}, &Member{}, &SyncTask{})
 	}},
+	{4, "workflows, versions, executions, jobs", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Workflow{}, &WorkflowVersion{}, &Execution{}, &Job{})
+	}},
 }
 
 type schemaMigration struct {

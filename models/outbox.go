@@ -138,34 +138,36 @@ func (g *groupCommit[J]) do(ctx context.Context, job J, write func(ctx context.C
 // insertMessages stores a batch in one transaction with multi-row inserts; if that fails, each
 // message on its own, so one bad message cannot fail the others.
 func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) []error {
-	insert := func(tx *gorm.DB, jobs []acceptJob) error {
-		msgs := make([]*Message, len(jobs))
-		var reqs []MessageRequest
-		for i, j := range jobs {
-			j.m.Requests = len(j.reqs)
-			msgs[i] = j.m
-			for k := range j.reqs {
-				// ID 0: a rolled-back attempt may have left generated ids behind.
-				j.reqs[k].MessageID, j.reqs[k].ID = j.m.ID, 0
-			}
-			reqs = append(reqs, j.reqs...)
+	return inBatchOrEach(ctx, s, batch, insertMessageRows)
+}
+
+// insertMessageRows inserts messages and their requests with multi-row statements.
+func insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
+	msgs := make([]*Message, len(jobs))
+	var reqs []MessageRequest
+	for i, j := range jobs {
+		j.m.Requests = len(j.reqs)
+		msgs[i] = j.m
+		for k := range j.reqs {
+			// ID 0: a rolled-back attempt may have left generated ids behind.
+			j.reqs[k].MessageID, j.reqs[k].ID = j.m.ID, 0
 		}
-		if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
-			return fmt.Errorf("store: unable to store message: %w", duplicate(err))
-		}
-		if len(reqs) > 0 {
-			if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
-				return fmt.Errorf("store: unable to store message requests: %w", err)
-			}
-			// Hand the ids back to each caller's requests.
-			at := 0
-			for _, j := range jobs {
-				at += copy(j.reqs, reqs[at:at+len(j.reqs)])
-			}
-		}
-		return nil
+		reqs = append(reqs, j.reqs...)
 	}
-	return inBatchOrEach(ctx, s, batch, insert)
+	if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
+		return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+	}
+	if len(reqs) > 0 {
+		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
+			return fmt.Errorf("store: unable to store message requests: %w", err)
+		}
+		// Hand the ids back to each caller's requests.
+		at := 0
+		for _, j := range jobs {
+			at += copy(j.reqs, reqs[at:at+len(j.reqs)])
+		}
+	}
+	return nil
 }
 
 // inBatchOrEach writes a batch in one transaction; when that fails and the batch has several
@@ -287,6 +289,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 				if err := tx.Model(&Message{}).Where("id = ? AND status <> ?", m.ID, MessageCanceled).Updates(u).Error; err != nil {
 					return fmt.Errorf("store: unable to update message status: %w", err)
 				}
+				if err := s.wakeIfFinal(tx, m.ExecutionID, u); err != nil {
+					return err
+				}
 				continue
 			}
 			if !touched[r.MessageID] {
@@ -331,7 +336,7 @@ func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
 	// Lock the message first: two recorders finishing two requests of one message must not each
 	// read the other's request as unfinished (write skew) and leave the message "sending".
 	var m Message
-	if err := lockForUpdate(tx, s.Dialect).Select("id", "status", "unbound", "requested").Where("id = ?", id).Take(&m).Error; err != nil {
+	if err := lockForUpdate(tx, s.Dialect).Select("id", "status", "unbound", "requested", "execution_id").Where("id = ?", id).Take(&m).Error; err != nil {
 		return fmt.Errorf("store: unable to read message: %w", err)
 	}
 	var reqs []MessageRequest
@@ -345,6 +350,15 @@ func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
 	u["updated_at"] = s.Now()
 	if err := tx.Model(&Message{}).Where("id = ?", id).Updates(u).Error; err != nil {
 		return fmt.Errorf("store: unable to update message status: %w", err)
+	}
+	return s.wakeIfFinal(tx, m.ExecutionID, u)
+}
+
+// wakeIfFinal wakes the execution waiting for a message that the update u made final.
+func (s *Store) wakeIfFinal(tx *gorm.DB, executionID *string, u map[string]any) error {
+	switch u["status"] {
+	case MessageSent, MessagePartial, MessageFailed:
+		return s.wakeExecution(tx, executionID)
 	}
 	return nil
 }
@@ -517,7 +531,7 @@ var ErrWrongState = errors.New("not possible in this status")
 func (s *Store) CancelMessage(ctx context.Context, id string) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var m Message
-		if err := lockForUpdate(tx, s.Dialect).Select("id", "status").Where("id = ?", id).Take(&m).Error; err != nil {
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "status", "execution_id").Where("id = ?", id).Take(&m).Error; err != nil {
 			return fmt.Errorf("store: unable to cancel message: %w", notFound(err))
 		}
 		if m.Status != MessageQueued && m.Status != MessageRetrying && m.Status != MessageSending {
@@ -534,7 +548,10 @@ func (s *Store) CancelMessage(ctx context.Context, id string) error {
 		if inFlight > 0 {
 			return fmt.Errorf("store: a send of this message is in flight: %w", ErrWrongState)
 		}
-		return tx.Model(&Message{}).Where("id = ?", id).Updates(map[string]any{"status": MessageCanceled, "next_attempt_at": nil, "updated_at": s.Now()}).Error
+		if err := tx.Model(&Message{}).Where("id = ?", id).Updates(map[string]any{"status": MessageCanceled, "next_attempt_at": nil, "updated_at": s.Now()}).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel message: %w", err)
+		}
+		return s.wakeExecution(tx, m.ExecutionID)
 	})
 }
 

@@ -33,10 +33,12 @@ type Store struct {
 	Read    *gorm.DB
 	Dialect string
 	// Now is the clock every timestamp the store writes comes from; tests replace it.
-	Now     func() time.Time
-	cipher  *Cipher
-	accepts groupCommit[acceptJob]
-	events  groupCommit[*eventJob]
+	Now        func() time.Time
+	cipher     *Cipher
+	accepts    groupCommit[acceptJob]
+	events     groupCommit[*eventJob]
+	executions groupCommit[*Execution]
+	steps      groupCommit[*Step]
 }
 
 // Options configure Open.

@@ -127,7 +127,7 @@ func (s *Server) render(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, warnings, err := s.svc.RenderMessage(c.Request.Context(), service.SendRequest{Body: body})
+	out, warnings, err := s.workflows.Render(c.Request.Context(), body)
 	if err != nil {
 		return err
 	}

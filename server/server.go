@@ -21,6 +21,7 @@ import (
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/worker"
+	"github.com/wecomflow/wecomflow/workflow"
 )
 
 // Config is the part of the process configuration the server uses.
@@ -41,6 +42,10 @@ type Config struct {
 	Extra map[string]http.Handler
 	// CallbackMaxSkew rejects callbacks whose timestamp is further from now; 0 disables the check.
 	CallbackMaxSkew time.Duration
+	// WorkflowHooks let tests stop the workflow engine at chosen points.
+	WorkflowHooks workflow.Hooks
+	// NoSchedules leaves schedule triggers to the caller (tests fire them with a fake clock).
+	NoSchedules bool
 }
 
 // Body limits: uploads may be large, everything else is small JSON.
@@ -61,6 +66,7 @@ type Server struct {
 	sender    *wecom.Sender
 	callbacks *callback.Handler
 	processor *callback.Processor
+	workflows *workflow.Engine
 	// syncWake starts the directory runner at once when a sync task is queued.
 	syncWake worker.Wakeup
 	// uploadRoutes are the routes that take up to uploadLimit.
@@ -111,15 +117,21 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	}
 	so.OnResult = s.metrics.observeSend
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
+	s.workflows = workflow.New(store, s.svc, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
+		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Hooks: cfg.WorkflowHooks})
 	s.callbacks = callback.NewHandler(s.svc.CallbackCredentials, store, cfg.CallbackMaxSkew, store.Now, log)
 	s.processor = callback.NewProcessor(store, []callback.Subscriber{
-		callback.SubscriberFunc(s.svc.HandleCardEvent), callback.SubscriberFunc(s.HandleContactChange)}, log,
+		callback.SubscriberFunc(s.svc.HandleCardEvent), callback.SubscriberFunc(s.HandleContactChange),
+		callback.SubscriberFunc(s.workflows.HandleEvent)}, log,
 		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: s.metrics.observeEvent})
 	s.callbacks.Accepted = s.processor.Wake
 	s.callbacks.Observe = s.metrics.observeCallback
 	s.engine = s.routes()
 	return s
 }
+
+// Workflows is the workflow engine the server wires.
+func (s *Server) Workflows() *workflow.Engine { return s.workflows }
 
 // Service is the service layer the server wires, for the composition root's other users.
 func (s *Server) Service() *service.Service { return s.svc }
@@ -194,6 +206,8 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/media", s.handle(s.uploadMedia))
 	api.POST("/render", s.handle(s.render))
 	s.directoryRoutes(api)
+	s.workflowRoutes(api)
+	r.POST("/hooks/:key", s.handle(s.webhook))
 
 	api.GET("/callback-events", s.handle(s.listCallbackEvents))
 	api.GET("/callback-events/:id", s.handle(s.getCallbackEvent))
@@ -236,13 +250,17 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 	return nil
 }
 
-// RunWorkers runs the background work — the sender, the callback processor and the directory
-// sync runner — until ctx
-// ends, and returns when all of it has stopped. Run starts it; tests that drive the handler
-// directly call it themselves.
+// RunWorkers runs the background work — the sender, the callback processor, the directory sync
+// runner, the workflow runner and the schedule triggers — until ctx ends, and returns when all of
+// it has stopped. Run starts it; tests that drive the handler directly call it themselves.
 func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{s.sender.Run, s.processor.Run, s.RunDirectory} {
+	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.RunDirectory,
+		func(ctx context.Context) error { s.workflows.Run(ctx); return nil }}
+	if !s.cfg.NoSchedules {
+		runs = append(runs, func(ctx context.Context) error { s.workflows.RunSchedules(ctx); return nil })
+	}
+	for _, run := range runs {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = run(ctx) }()
 	}

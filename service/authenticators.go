@@ -67,7 +67,7 @@ func (s *Service) AuthenticatorOptions(a *models.Authenticator) map[string]any {
 func (s *Service) ListAuthenticators(ctx context.Context, q string, p Page) (List[Authenticator], error) {
 	items, total, err := s.store.ListAuthenticators(ctx, models.ListFilter{Q: q}, p.model())
 	if err != nil {
-		return List[Authenticator]{}, storeError("Authenticator", err)
+		return List[Authenticator]{}, StoreError("Authenticator", err)
 	}
 	return mapList(items, total, p, s.authenticatorView), nil
 }
@@ -76,7 +76,7 @@ func (s *Service) ListAuthenticators(ctx context.Context, q string, p Page) (Lis
 func (s *Service) GetAuthenticator(ctx context.Context, id uint64) (Authenticator, error) {
 	a, err := s.store.GetAuthenticator(ctx, id)
 	if err != nil {
-		return Authenticator{}, storeError("Authenticator", err)
+		return Authenticator{}, StoreError("Authenticator", err)
 	}
 	return s.authenticatorView(a), nil
 }
@@ -101,7 +101,7 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 		return Authenticator{}, err
 	}
 	if err := s.store.CreateAuthenticator(ctx, a); err != nil {
-		return Authenticator{}, storeError("An authenticator", err)
+		return Authenticator{}, StoreError("An authenticator", err)
 	}
 	s.log.InfoContext(ctx, "authenticator created", "authenticator", a.Name, "id", a.ID)
 	return s.authenticatorView(a), nil
@@ -111,7 +111,7 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in AuthenticatorInput) (Authenticator, error) {
 	a, err := s.store.GetAuthenticator(ctx, id)
 	if err != nil {
-		return Authenticator{}, storeError("Authenticator", err)
+		return Authenticator{}, StoreError("Authenticator", err)
 	}
 	if in.Type != nil && *in.Type != a.Type {
 		return Authenticator{}, Invalidf("type", "cannot be changed; create a new authenticator instead")
@@ -120,7 +120,7 @@ func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in Authent
 		return Authenticator{}, err
 	}
 	if err := s.store.UpdateAuthenticator(ctx, a); err != nil {
-		return Authenticator{}, storeError("An authenticator", err)
+		return Authenticator{}, StoreError("An authenticator", err)
 	}
 	s.log.InfoContext(ctx, "authenticator updated", "authenticator", a.Name, "id", a.ID)
 	return s.authenticatorView(a), nil
@@ -199,7 +199,7 @@ func (s *Service) DeleteAuthenticator(ctx context.Context, id uint64) error {
 			return &Error{Code: CodeConflict, Err: err,
 				Message: "The authenticator is used by a channel; delete those channels or point them at another authenticator first."}
 		}
-		return storeError("Authenticator", err)
+		return StoreError("Authenticator", err)
 	}
 	s.log.InfoContext(ctx, "authenticator deleted", "id", id)
 	return nil

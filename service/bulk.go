@@ -51,7 +51,7 @@ func (s *Service) BulkUpsertUsers(ctx context.Context, rows []json.RawMessage) (
 func (s *Service) upsert(ctx context.Context, changes []models.UserChange, failed []RowFailure, source string) (BulkResult, error) {
 	res, err := s.store.UpsertUsers(ctx, mergeChanges(changes), source)
 	if err != nil {
-		return BulkResult{}, storeError("User", err)
+		return BulkResult{}, StoreError("User", err)
 	}
 	if failed == nil {
 		failed = []RowFailure{}

@@ -87,7 +87,7 @@ func (s *Service) HandleCardEvent(ctx context.Context, ev *callback.Event) error
 func (s *Service) cardResponses(ctx context.Context, messageID string) ([]CardResponse, error) {
 	rs, err := s.store.CardResponses(ctx, messageID)
 	if err != nil {
-		return nil, storeError("Message", err)
+		return nil, StoreError("Message", err)
 	}
 	out := make([]CardResponse, len(rs))
 	for i, r := range rs {
@@ -142,7 +142,7 @@ func (s *Service) ListCallbackEvents(ctx context.Context, f EventFilter, p Page)
 	}
 	items, total, err := s.store.ListEvents(ctx, models.EventFilter{AuthenticatorID: f.AuthenticatorID, Kind: f.Kind, Event: strings.TrimSpace(f.Event), Status: f.Status}, p.model())
 	if err != nil {
-		return List[CallbackEvent]{}, storeError("Callback event", err)
+		return List[CallbackEvent]{}, StoreError("Callback event", err)
 	}
 	return mapList(items, total, p, eventView), nil
 }
@@ -151,7 +151,7 @@ func (s *Service) ListCallbackEvents(ctx context.Context, f EventFilter, p Page)
 func (s *Service) GetCallbackEvent(ctx context.Context, id uint64) (CallbackEvent, error) {
 	e, err := s.store.GetEvent(ctx, id)
 	if err != nil {
-		return CallbackEvent{}, storeError("Callback event", err)
+		return CallbackEvent{}, StoreError("Callback event", err)
 	}
 	return eventView(e), nil
 }

@@ -44,7 +44,7 @@ func channelView(c *models.Channel) Channel {
 func (s *Service) ListChannels(ctx context.Context, q string, authenticatorID uint64, p Page) (List[Channel], error) {
 	items, total, err := s.store.ListChannels(ctx, models.ListFilter{Q: q, AuthenticatorID: authenticatorID}, p.model())
 	if err != nil {
-		return List[Channel]{}, storeError("Channel", err)
+		return List[Channel]{}, StoreError("Channel", err)
 	}
 	return mapList(items, total, p, channelView), nil
 }
@@ -53,7 +53,7 @@ func (s *Service) ListChannels(ctx context.Context, q string, authenticatorID ui
 func (s *Service) GetChannel(ctx context.Context, id uint64) (Channel, error) {
 	c, err := s.store.GetChannel(ctx, id)
 	if err != nil {
-		return Channel{}, storeError("Channel", err)
+		return Channel{}, StoreError("Channel", err)
 	}
 	return channelView(c), nil
 }
@@ -75,7 +75,7 @@ func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (Channel, 
 func (s *Service) UpdateChannel(ctx context.Context, id uint64, in ChannelInput) (Channel, error) {
 	c, err := s.store.GetChannel(ctx, id)
 	if err != nil {
-		return Channel{}, storeError("Channel", err)
+		return Channel{}, StoreError("Channel", err)
 	}
 	if in.Type != nil && *in.Type != c.Type {
 		return Channel{}, Invalidf("type", "cannot be changed; create a new channel instead")
@@ -120,7 +120,7 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 		case errors.Is(err, models.ErrNotFound):
 			errs.Add("authenticatorId", "no authenticator has this id")
 		case err != nil:
-			return Channel{}, storeError("Authenticator", err)
+			return Channel{}, StoreError("Authenticator", err)
 		case ok && a.Type != typ.AuthenticatorType():
 			errs.Add("authenticatorId", "must be a "+typ.AuthenticatorType()+" authenticator")
 		}
@@ -142,7 +142,7 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 			// The authenticator was deleted between the check and the save.
 			return Channel{}, Invalidf("authenticatorId", "no authenticator has this id")
 		}
-		return Channel{}, storeError("A channel", err)
+		return Channel{}, StoreError("A channel", err)
 	}
 	s.log.InfoContext(ctx, "channel saved", "channel", next.Name, "id", next.ID)
 	return channelView(&next), nil
@@ -151,7 +151,7 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 // DeleteChannel removes a channel.
 func (s *Service) DeleteChannel(ctx context.Context, id uint64) error {
 	if err := s.store.DeleteChannel(ctx, id); err != nil {
-		return storeError("Channel", err)
+		return StoreError("Channel", err)
 	}
 	s.log.InfoContext(ctx, "channel deleted", "id", id)
 	return nil

@@ -103,7 +103,7 @@ func (f DirectoryFilter) model() models.DirectoryFilter {
 func (s *Service) ListDepartments(ctx context.Context, f DirectoryFilter, p Page) (List[Department], error) {
 	items, total, err := s.store.ListDepartments(ctx, f.model(), p.model())
 	if err != nil {
-		return List[Department]{}, storeError("Department", err)
+		return List[Department]{}, StoreError("Department", err)
 	}
 	return mapList(items, total, p, departmentView), nil
 }
@@ -112,7 +112,7 @@ func (s *Service) ListDepartments(ctx context.Context, f DirectoryFilter, p Page
 func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p Page) (List[Member], error) {
 	items, total, err := s.store.ListMembers(ctx, f.model(), p.model())
 	if err != nil {
-		return List[Member]{}, storeError("Member", err)
+		return List[Member]{}, StoreError("Member", err)
 	}
 	return mapList(items, total, p, memberView), nil
 }
@@ -122,7 +122,7 @@ func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p Page) (L
 func (s *Service) StartSync(ctx context.Context, authenticatorID uint64) (SyncTask, error) {
 	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
 	if err != nil {
-		return SyncTask{}, storeError("Authenticator", err)
+		return SyncTask{}, StoreError("Authenticator", err)
 	}
 	if a.Type != wecom.Type {
 		return SyncTask{}, Errorf(CodeConflict, "Only WeCom authenticators have a directory; %q is of type %s.", a.Name, a.Type)
@@ -137,7 +137,7 @@ func (s *Service) StartSync(ctx context.Context, authenticatorID uint64) (SyncTa
 			a.Name, describeActive(t.Status), t.ID, t.Progress, t.ID)}
 	}
 	if err != nil {
-		return SyncTask{}, storeError("Authenticator", err)
+		return SyncTask{}, StoreError("Authenticator", err)
 	}
 	s.log.InfoContext(ctx, "directory sync queued", "authenticator", a.Name, "sync_task", t.ID)
 	return syncTaskView(t), nil
@@ -154,7 +154,7 @@ func describeActive(status string) string {
 func (s *Service) ListSyncTasks(ctx context.Context, authenticatorID uint64, p Page) (List[SyncTask], error) {
 	items, total, err := s.store.ListSyncTasks(ctx, authenticatorID, p.model())
 	if err != nil {
-		return List[SyncTask]{}, storeError("Sync task", err)
+		return List[SyncTask]{}, StoreError("Sync task", err)
 	}
 	return mapList(items, total, p, syncTaskView), nil
 }
@@ -163,7 +163,7 @@ func (s *Service) ListSyncTasks(ctx context.Context, authenticatorID uint64, p P
 func (s *Service) GetSyncTask(ctx context.Context, id uint64) (SyncTask, error) {
 	t, err := s.store.GetSyncTask(ctx, id)
 	if err != nil {
-		return SyncTask{}, storeError("Sync task", err)
+		return SyncTask{}, StoreError("Sync task", err)
 	}
 	return syncTaskView(t), nil
 }
@@ -180,7 +180,7 @@ func (s *Service) RetrySyncTask(ctx context.Context, id uint64) (SyncTask, error
 		return SyncTask{}, &Error{Code: CodeConflict, Err: err, Message: fmt.Sprintf(
 			"Another directory sync of this authenticator is already %s: sync task %d.", describeActive(t.Status), t.ID)}
 	case err != nil:
-		return SyncTask{}, storeError("Sync task", err)
+		return SyncTask{}, StoreError("Sync task", err)
 	}
 	s.log.InfoContext(ctx, "directory sync queued again", "sync_task", id)
 	return syncTaskView(t), nil

@@ -86,9 +86,9 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// storeError turns a store error into the user's error: not found, conflict, or internal (whose
+// StoreError turns a store error into the user's error: not found, conflict, or internal (whose
 // cause stays in the log, never in the response).
-func storeError(what string, err error) error {
+func StoreError(what string, err error) error {
 	switch {
 	case err == nil:
 		return nil

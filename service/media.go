@@ -51,7 +51,7 @@ func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename 
 		return MediaView{}, Invalidf("channel", "no channel is named %q", channel)
 	}
 	if err != nil {
-		return MediaView{}, storeError("Channel", err)
+		return MediaView{}, StoreError("Channel", err)
 	}
 	if err := checkMedia(mediaType, int64(len(content))); err != nil {
 		return MediaView{}, err
@@ -63,7 +63,7 @@ func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename 
 		return MediaView{}, err
 	}
 	if err := s.store.CreateMedia(ctx, m); err != nil {
-		return MediaView{}, storeError("Media", err)
+		return MediaView{}, StoreError("Media", err)
 	}
 	return mediaView(m), nil
 }
@@ -112,7 +112,7 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 			if errors.Is(err, models.ErrNotFound) {
 				return Invalidf(field+".id", "no upload has this id")
 			}
-			return storeError("Media", err)
+			return StoreError("Media", err)
 		}
 		if m.AuthenticatorID != p.channel.AuthenticatorID {
 			return Invalidf(field+".id", "was uploaded for another authenticator's app")
@@ -122,7 +122,7 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 				return err
 			}
 			if err := s.store.SetMediaID(ctx, m.ID, m.MediaID, *m.MediaExpiresAt); err != nil {
-				return storeError("Media", err)
+				return StoreError("Media", err)
 			}
 		}
 	default:
@@ -173,7 +173,7 @@ func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawU
 		return nil, err
 	}
 	if err := s.store.CreateMedia(ctx, m); err != nil {
-		return nil, storeError("Media", err)
+		return nil, StoreError("Media", err)
 	}
 	return m, nil
 }

@@ -165,7 +165,7 @@ func (s *Service) SendMessage(ctx context.Context, in SendRequest) (Message, err
 		return s.GetMessage(ctx, stored.ID)
 	}
 	if err != nil {
-		return Message{}, storeError("Message", err)
+		return Message{}, StoreError("Message", err)
 	}
 	s.log.InfoContext(ctx, "message accepted", "message_id", m.ID, "channel", m.Channel, "msgtype", m.MsgType,
 		"requests", len(reqs), "trigger", m.TriggerFrom)
@@ -173,6 +173,23 @@ func (s *Service) SendMessage(ctx context.Context, in SendRequest) (Message, err
 		s.cfg.Wake()
 	}
 	return messageView(m, reqs), nil
+}
+
+// PlanMessage validates and renders a message like SendMessage and returns the message and
+// requests to store, without storing them: a workflow stores them with the step that sends them.
+func (s *Service) PlanMessage(ctx context.Context, in SendRequest) (*models.Message, []models.MessageRequest, error) {
+	p, err := s.prepareSend(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.plan(ctx, p, in)
+}
+
+// WakeSender tells the sender that messages were stored.
+func (s *Service) WakeSender() {
+	if s.cfg.Wake != nil {
+		s.cfg.Wake()
+	}
 }
 
 // RenderMessage is SendMessage without storing or sending: the exact WeCom body, warnings and
@@ -201,7 +218,7 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 		return nil, Invalidf("channel", "no channel is named %q", channelName)
 	}
 	if err != nil {
-		return nil, storeError("Channel", err)
+		return nil, StoreError("Channel", err)
 	}
 	p.channel = ch
 	if k, ok := body["idempotencyKey"]; ok && k != nil {
@@ -256,16 +273,9 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 		if p.replaceName != "" && !msg.IsInteractive() {
 			errs.Add("replaceName", "applies only to interactive template cards")
 		}
-		// Only interactive cards need the (sealed) callback settings; other sends skip decrypting.
 		if msg.IsInteractive() {
-			auth, err := s.store.GetAuthenticator(ctx, ch.AuthenticatorID)
-			if err != nil {
-				return nil, storeError("Authenticator", err)
-			}
-			var opts wecom.Options
-			joinSecretsInto(&opts, s.AuthenticatorOptions(auth))
-			if !opts.HasCallback() {
-				errs.Add("template_card", fmt.Sprintf("is interactive and needs a callback: configure options.callback on authenticator %q (WeCom answers 43012 otherwise)", auth.Name))
+			if err := s.checkCallback(ctx, ch, errs); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -282,6 +292,22 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 		return nil, Invalidf(msgtype, "cannot be encoded: %v", err)
 	}
 	return p, nil
+}
+
+// checkCallback adds an error when the channel's authenticator has no callback, which interactive
+// cards need. Only interactive cards read the (sealed) callback settings; other sends skip
+// decrypting.
+func (s *Service) checkCallback(ctx context.Context, ch *models.Channel, errs plugin.FieldErrors) error {
+	auth, err := s.store.GetAuthenticator(ctx, ch.AuthenticatorID)
+	if err != nil {
+		return StoreError("Authenticator", err)
+	}
+	var opts wecom.Options
+	joinSecretsInto(&opts, s.AuthenticatorOptions(auth))
+	if !opts.HasCallback() {
+		errs.Add("template_card", fmt.Sprintf("is interactive and needs a callback: configure options.callback on authenticator %q (WeCom answers 43012 otherwise)", auth.Name))
+	}
+	return nil
 }
 
 // parseRendered decodes a rendered message. A field that is exactly one variable keeps the
@@ -304,25 +330,9 @@ func parseRendered(rendered map[string]any) (*wecom.Message, plugin.FieldErrors)
 // scalarToString replaces the number or boolean at a field path ("news.articles[0].title") with
 // its text, reporting whether it did.
 func scalarToString(root map[string]any, path string) bool {
-	var cur any = root
-	var set func(any)
-	for _, part := range strings.Split(path, ".") {
-		name, rest, _ := strings.Cut(part, "[")
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return false
-		}
-		cur, set = m[name], func(v any) { m[name] = v }
-		for rest != "" {
-			idx, tail, _ := strings.Cut(rest, "]")
-			rest = strings.TrimPrefix(tail, "[")
-			i, err := strconv.Atoi(idx)
-			list, ok := cur.([]any)
-			if err != nil || !ok || i < 0 || i >= len(list) {
-				return false
-			}
-			cur, set = list[i], func(v any) { list[i] = v }
-		}
+	cur, set, ok := locate(root, path)
+	if !ok {
+		return false
 	}
 	switch v := cur.(type) {
 	case json.Number:
@@ -335,6 +345,32 @@ func scalarToString(root map[string]any, path string) bool {
 		return false
 	}
 	return true
+}
+
+// locate finds the value at a field path ("news.articles[0].title") and a function that
+// replaces it.
+func locate(root map[string]any, path string) (any, func(any), bool) {
+	var cur any = root
+	var set func(any)
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, nil, false
+		}
+		cur, set = m[name], func(v any) { m[name] = v }
+		for rest != "" {
+			idx, tail, _ := strings.Cut(rest, "]")
+			rest = strings.TrimPrefix(tail, "[")
+			i, err := strconv.Atoi(idx)
+			list, ok := cur.([]any)
+			if err != nil || !ok || i < 0 || i >= len(list) {
+				return nil, nil, false
+			}
+			cur, set = list[i], func(v any) { list[i] = v }
+		}
+	}
+	return cur, set, true
 }
 
 // joinSecretsInto fills the secret fields of typed options from the full options map.
@@ -455,7 +491,7 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in SendRequest) (*mod
 	if len(p.to.Users) > 0 {
 		ids, err := s.store.WeComIDs(ctx, dedupeStrings(p.to.Users))
 		if err != nil {
-			return nil, nil, storeError("User", err)
+			return nil, nil, StoreError("User", err)
 		}
 		for _, u := range dedupeStrings(p.to.Users) {
 			if w, ok := ids[u]; ok {
@@ -526,7 +562,7 @@ func nonNil(ss []string) []string {
 func (s *Service) GetMessage(ctx context.Context, id string) (Message, error) {
 	m, reqs, err := s.store.GetMessage(ctx, id)
 	if err != nil {
-		return Message{}, storeError("Message", err)
+		return Message{}, StoreError("Message", err)
 	}
 	v := messageView(m, reqs)
 	if m.TaskID != "" {
@@ -569,7 +605,7 @@ func (s *Service) ListMessages(ctx context.Context, f MessageFilter, p Page) (Li
 	}
 	items, total, err := s.store.ListMessages(ctx, mf, p.model())
 	if err != nil {
-		return List[Message]{}, storeError("Message", err)
+		return List[Message]{}, StoreError("Message", err)
 	}
 	return mapList(items, total, p, func(m *models.Message) Message { return messageView(m, nil) }), nil
 }
@@ -630,14 +666,14 @@ func stateError(what, msg string, err error) error {
 	if errors.Is(err, models.ErrWrongState) {
 		return &Error{Code: CodeConflict, Message: msg + " " + strings.TrimPrefix(err.Error(), "store: "), Err: err}
 	}
-	return storeError(what, err)
+	return StoreError(what, err)
 }
 
 // RecallMessage withdraws a sent message from its recipients (WeCom allows 24 h).
 func (s *Service) RecallMessage(ctx context.Context, id string) (Message, error) {
 	m, reqs, err := s.store.GetMessage(ctx, id)
 	if err != nil {
-		return Message{}, storeError("Message", err)
+		return Message{}, StoreError("Message", err)
 	}
 	if m.Status != models.MessageSent && m.Status != models.MessagePartial {
 		return Message{}, Errorf(CodeConflict, "Only a sent or partial message can be recalled; this one is %s.", m.Status)
@@ -659,7 +695,7 @@ func (s *Service) RecallMessage(ctx context.Context, id string) (Message, error)
 		}
 	}
 	if err := s.store.MarkRecalled(ctx, id); err != nil {
-		return Message{}, storeError("Message", err)
+		return Message{}, StoreError("Message", err)
 	}
 	return s.GetMessage(ctx, id)
 }
@@ -668,7 +704,7 @@ func (s *Service) RecallMessage(ctx context.Context, id string) (Message, error)
 func (s *Service) WeComApp(ctx context.Context, authenticatorID uint64) (wecom.App, wecom.SendOptions, error) {
 	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
 	if err != nil {
-		return wecom.App{}, wecom.SendOptions{}, storeError("Authenticator", err)
+		return wecom.App{}, wecom.SendOptions{}, StoreError("Authenticator", err)
 	}
 	if !a.Enabled {
 		return wecom.App{}, wecom.SendOptions{}, Errorf(CodeConflict, "The authenticator %q is disabled; enable it to send through it.", a.Name)

@@ -68,7 +68,7 @@ func (s *Service) Authenticate(ctx context.Context, value string) (*models.APITo
 		if errors.Is(err, models.ErrNotFound) {
 			return nil, Errorf(CodeUnauthorized, "The API token is not valid.")
 		}
-		return nil, storeError("Token", err)
+		return nil, StoreError("Token", err)
 	}
 	return t, nil
 }
@@ -82,7 +82,7 @@ func (s *Service) CreateToken(ctx context.Context, name string) (NewToken, error
 	value, hint := generateToken()
 	t := &models.APIToken{Name: name, Hash: HashToken(value), Hint: hint}
 	if err := s.store.CreateToken(ctx, t); err != nil {
-		return NewToken{}, storeError("Token", err)
+		return NewToken{}, StoreError("Token", err)
 	}
 	s.log.InfoContext(ctx, "api token created", "token_id", t.ID, "name", name)
 	return NewToken{Token: tokenView(t), Value: value}, nil
@@ -92,7 +92,7 @@ func (s *Service) CreateToken(ctx context.Context, name string) (NewToken, error
 func (s *Service) ListTokens(ctx context.Context) ([]Token, error) {
 	ts, err := s.store.ListTokens(ctx)
 	if err != nil {
-		return nil, storeError("Token", err)
+		return nil, StoreError("Token", err)
 	}
 	out := make([]Token, len(ts))
 	for i := range ts {
@@ -107,7 +107,7 @@ func (s *Service) RevokeToken(ctx context.Context, id uint64) error {
 		if errors.Is(err, models.ErrInUse) {
 			return &Error{Code: CodeConflict, Message: "The last API token cannot be revoked; create another one first.", Err: err}
 		}
-		return storeError("Token", err)
+		return StoreError("Token", err)
 	}
 	s.log.InfoContext(ctx, "api token revoked", "token_id", id)
 	return nil
@@ -118,15 +118,15 @@ func (s *Service) RevokeToken(ctx context.Context, id uint64) error {
 // returned so the caller can print it once; it is stored only as a hash.
 func (s *Service) Bootstrap(ctx context.Context, configured string) (generated string, err error) {
 	if configured != "" {
-		return "", storeError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), hintOf(configured)))
+		return "", StoreError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), hintOf(configured)))
 	}
 	n, err := s.store.CountTokens(ctx)
 	if err != nil || n > 0 {
-		return "", storeError("Token", err)
+		return "", StoreError("Token", err)
 	}
 	value, hint := generateToken()
 	if err := s.store.EnsureBootstrapToken(ctx, HashToken(value), hint); err != nil {
-		return "", storeError("Token", err)
+		return "", StoreError("Token", err)
 	}
 	return value, nil
 }

@@ -59,7 +59,7 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter, p Page) (List[Use
 	}
 	items, total, err := s.store.ListUsers(ctx, models.ListFilter{Q: f.Q, Source: f.Source}, p.model())
 	if err != nil {
-		return List[User]{}, storeError("User", err)
+		return List[User]{}, StoreError("User", err)
 	}
 	return mapList(items, total, p, userView), nil
 }
@@ -68,7 +68,7 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter, p Page) (List[Use
 func (s *Service) GetUser(ctx context.Context, id uint64) (User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
-		return User{}, storeError("User", err)
+		return User{}, StoreError("User", err)
 	}
 	return userView(u), nil
 }
@@ -87,7 +87,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 		if errors.Is(err, models.ErrDuplicate) {
 			return User{}, &Error{Code: CodeConflict, Message: "A user with that userid already exists.", Err: err}
 		}
-		return User{}, storeError("User", err)
+		return User{}, StoreError("User", err)
 	}
 	return userView(u), nil
 }
@@ -96,7 +96,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 func (s *Service) UpdateUser(ctx context.Context, id uint64, in UserInput) (User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
-		return User{}, storeError("User", err)
+		return User{}, StoreError("User", err)
 	}
 	if err := applyUser(u, in, plugin.FieldErrors{}); err != nil {
 		return User{}, err
@@ -106,7 +106,7 @@ func (s *Service) UpdateUser(ctx context.Context, id uint64, in UserInput) (User
 		if errors.Is(err, models.ErrDuplicate) {
 			return User{}, &Error{Code: CodeConflict, Message: "A user with that userid already exists.", Err: err}
 		}
-		return User{}, storeError("User", err)
+		return User{}, StoreError("User", err)
 	}
 	return userView(u), nil
 }
@@ -180,5 +180,5 @@ func validateUserChange(c models.UserChange, paths map[string]string, errs plugi
 
 // DeleteUser removes a user.
 func (s *Service) DeleteUser(ctx context.Context, id uint64) error {
-	return storeError("User", s.store.DeleteUser(ctx, id))
+	return StoreError("User", s.store.DeleteUser(ctx, id))
 }

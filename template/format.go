@@ -429,9 +429,9 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// truthy is how {{#if}} and {{#unless}} read a value: missing, null, false, "", 0 and empty
-// lists and maps are false; everything else is true.
-func truthy(v any) bool {
+// Truthy is how {{#if}} and {{#unless}} — and workflow conditions — read a value: missing, null,
+// false, "", 0 and empty lists and maps are false; everything else is true.
+func Truthy(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return false
@@ -469,7 +469,7 @@ func truthy(v any) bool {
 		f := rv.Float()
 		return f != 0 && !math.IsNaN(f)
 	case reflect.Pointer, reflect.Interface:
-		return !rv.IsNil() && truthy(rv.Elem().Interface())
+		return !rv.IsNil() && Truthy(rv.Elem().Interface())
 	}
 	return false
 }

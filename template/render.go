@@ -203,13 +203,13 @@ func (st *state) nodes(nodes []node) {
 		case exprNode:
 			st.write(st.eval(n.expr))
 		case ifNode:
-			if truthy(st.eval(n.expr)) {
+			if Truthy(st.eval(n.expr)) {
 				st.nodes(n.body)
 			} else {
 				st.nodes(n.alt)
 			}
 		case unlessNode:
-			if !truthy(st.eval(n.expr)) {
+			if !Truthy(st.eval(n.expr)) {
 				st.nodes(n.body)
 			} else {
 				st.nodes(n.alt)

@@ -1,0 +1,355 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// SaveWorkflow creates w (ID 0) or replaces its definition, bumping Version, and stores the new
+// version alongside in one transaction.
+func (s *Store) SaveWorkflow(ctx context.Context, w *Workflow) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.Now()
+		w.UpdatedAt = now
+		if w.ID == 0 {
+			w.Version, w.CreatedAt = 1, now
+			if err := tx.Create(w).Error; err != nil {
+				return fmt.Errorf("store: unable to create workflow: %w", duplicate(err))
+			}
+		} else {
+			var cur Workflow
+			if err := lockForUpdate(tx, s.Dialect).Select("id", "version", "created_at").Where("id = ?", w.ID).Take(&cur).Error; err != nil {
+				return fmt.Errorf("store: unable to update workflow: %w", notFound(err))
+			}
+			w.Version, w.CreatedAt = cur.Version+1, cur.CreatedAt
+			if err := tx.Select("*").Save(w).Error; err != nil {
+				return fmt.Errorf("store: unable to update workflow: %w", duplicate(err))
+			}
+		}
+		v := WorkflowVersion{WorkflowID: w.ID, Version: w.Version, Definition: w.Definition, CreatedAt: now}
+		if err := tx.Create(&v).Error; err != nil {
+			return fmt.Errorf("store: unable to store workflow version: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetWorkflowEnabled switches a workflow on or off without a new version: enabling changes
+// whether triggers fire, not what runs.
+func (s *Store) SetWorkflowEnabled(ctx context.Context, id uint64, enabled bool) error {
+	res := s.DB.WithContext(ctx).Model(&Workflow{}).Where("id = ?", id).Updates(map[string]any{"enabled": enabled, "updated_at": s.Now()})
+	if res.Error != nil {
+		return fmt.Errorf("store: unable to update workflow: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("store: unable to update workflow: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// GetWorkflow reads a workflow by id.
+func (s *Store) GetWorkflow(ctx context.Context, id uint64) (*Workflow, error) {
+	return get[Workflow](ctx, s.Read, "workflow", "id = ?", id)
+}
+
+// GetWorkflowByKey reads a workflow by its key.
+func (s *Store) GetWorkflowByKey(ctx context.Context, key string) (*Workflow, error) {
+	return get[Workflow](ctx, s.Read, "workflow", "`key` = ?", key)
+}
+
+// WorkflowFilter narrows the workflow list.
+type WorkflowFilter struct {
+	Q           string
+	TriggerType string
+	Enabled     *bool
+}
+
+// ListWorkflows pages through workflows by id.
+func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter, p Page) ([]Workflow, int64, error) {
+	return list[Workflow](ctx, s.Read, "workflows", p, func(q *gorm.DB) *gorm.DB {
+		if f.Q != "" {
+			q = q.Where("(LOWER(`key`) LIKE ? ESCAPE '!' OR LOWER(title) LIKE ? ESCAPE '!')", likeQ(f.Q), likeQ(f.Q))
+		}
+		if f.TriggerType != "" {
+			q = q.Where("trigger_type = ?", f.TriggerType)
+		}
+		if f.Enabled != nil {
+			q = q.Where("enabled = ?", *f.Enabled)
+		}
+		return q
+	})
+}
+
+// EnabledWorkflows lists the enabled workflows with a trigger type.
+func (s *Store) EnabledWorkflows(ctx context.Context, triggerType string) ([]Workflow, error) {
+	var out []Workflow
+	if err := s.Read.WithContext(ctx).Where("trigger_type = ? AND enabled = ?", triggerType, true).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list workflows: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteWorkflow removes a workflow with no unfinished execution (ErrInUse otherwise). Its
+// versions stay while executions point at them.
+func (s *Store) DeleteWorkflow(ctx context.Context, id uint64) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var active int64
+		if err := tx.Model(&Execution{}).Where("workflow_id = ? AND status IN ?", id, []string{ExecutionQueued, ExecutionRunning, ExecutionWaiting}).
+			Count(&active).Error; err != nil {
+			return fmt.Errorf("store: unable to delete workflow: %w", err)
+		}
+		if active > 0 {
+			return fmt.Errorf("store: workflow has %d unfinished executions: %w", active, ErrInUse)
+		}
+		res := tx.Delete(&Workflow{}, id)
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to delete workflow: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: unable to delete workflow: %w", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// GetWorkflowVersion reads the definition an execution runs.
+func (s *Store) GetWorkflowVersion(ctx context.Context, workflowID uint64, version int) (*WorkflowVersion, error) {
+	v := new(WorkflowVersion)
+	err := s.Read.WithContext(ctx).Where("workflow_id = ? AND version = ?", workflowID, version).Take(v).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read workflow version: %w", notFound(err))
+	}
+	return v, nil
+}
+
+// CreateExecution stores a new execution; concurrent triggers share commits. With a DedupKey that
+// the workflow already has, nothing is stored and ErrDuplicate is returned.
+func (s *Store) CreateExecution(ctx context.Context, e *Execution) error {
+	return s.executions.do(ctx, e, func(ctx context.Context, batch []*Execution) []error {
+		return inBatchOrEach(ctx, s, batch, func(tx *gorm.DB, es []*Execution) error {
+			if err := tx.CreateInBatches(es, 100).Error; err != nil {
+				return fmt.Errorf("store: unable to store execution: %w", duplicate(err))
+			}
+			return nil
+		})
+	})
+}
+
+// ClaimExecutions leases up to limit executions that are due: queued ones, waiting ones whose
+// wake time has come, and ones whose runner's lease lapsed. Queued ones become running.
+func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]Execution, error) {
+	now := s.Now()
+	var out []Execution
+	err := s.retryDeadlock(ctx, func(tx *gorm.DB) error {
+		var ids []string
+		q := tx.Model(&Execution{}).Select("id").
+			Where("status IN ? AND wake_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
+				[]string{ExecutionQueued, ExecutionRunning, ExecutionWaiting}, now, now).
+			Order("wake_at").Limit(limit)
+		if s.Dialect == DialectMySQL {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return fmt.Errorf("store: unable to find due executions: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := tx.Model(&Execution{}).Where("id IN ?", ids).Updates(map[string]any{
+			"lease_owner": owner, "lease_until": now.Add(lease), "updated_at": now,
+			"status":     gorm.Expr("CASE WHEN status = ? THEN ? ELSE status END", ExecutionQueued, ExecutionRunning),
+			"started_at": gorm.Expr("COALESCE(started_at, ?)", now),
+		}).Error; err != nil {
+			return fmt.Errorf("store: unable to claim executions: %w", err)
+		}
+		return tx.Where("id IN ?", ids).Find(&out).Error
+	})
+	return out, err
+}
+
+// JobsOf reads the jobs of executions, in the order they were created.
+func (s *Store) JobsOf(ctx context.Context, executionIDs ...string) ([]Job, error) {
+	var out []Job
+	if err := s.DB.WithContext(ctx).Where("execution_id IN ?", executionIDs).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to read jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Step is what one runner step changes: the execution's columns, jobs started or finished, and
+// the messages notification nodes send. It is written atomically, only while the runner still
+// holds the lease, so a node's message exists exactly when its job does.
+type Step struct {
+	ExecutionID string
+	Owner       string
+	// Nudges is the execution's nudge count when it was claimed.
+	Nudges int
+	// Execution are the execution's new column values; the lease is always released.
+	Execution map[string]any
+	NewJobs   []*Job
+	// Finished jobs are updated by id: status, result, error, wait_until, finished_at.
+	Finished []*Job
+	Messages []MessageWithRequests
+}
+
+// MessageWithRequests is a message to store with its requests.
+type MessageWithRequests struct {
+	Message  *Message
+	Requests []MessageRequest
+}
+
+// CommitStep writes a runner step. Concurrent runners share commits. ErrInUse when owner no
+// longer holds the execution (its lease lapsed and another runner took it, or it was canceled).
+func (s *Store) CommitStep(ctx context.Context, st *Step) error {
+	return s.steps.do(ctx, st, func(ctx context.Context, batch []*Step) []error {
+		return inBatchOrEach(ctx, s, batch, s.writeSteps)
+	})
+}
+
+func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
+	var msgs []acceptJob
+	for _, st := range steps {
+		u := st.Execution
+		u["lease_owner"], u["lease_until"], u["updated_at"], u["steps"] = "", nil, s.Now(), gorm.Expr("steps + 1")
+		if wake, ok := u["wake_at"].(time.Time); ok {
+			// Nudged during the step (a delivery or a click it may not have seen): due now.
+			u["wake_at"] = gorm.Expr("CASE WHEN nudges = ? THEN ? ELSE ? END", st.Nudges, wake, s.Now())
+		}
+		res := tx.Model(&Execution{}).Where("id = ? AND lease_owner = ?", st.ExecutionID, st.Owner).Updates(u)
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to update execution: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: execution %s: lease lost: %w", st.ExecutionID, ErrInUse)
+		}
+		for _, j := range st.Finished {
+			if err := tx.Model(&Job{}).Where("id = ?", j.ID).
+				Select("status", "result", "error", "wait_until", "finished_at").Updates(j).Error; err != nil {
+				return fmt.Errorf("store: unable to update job: %w", err)
+			}
+		}
+		for _, m := range st.Messages {
+			msgs = append(msgs, acceptJob{m: m.Message, reqs: m.Requests})
+		}
+	}
+	var jobs []*Job
+	for _, st := range steps {
+		for _, j := range st.NewJobs {
+			j.ID = 0 // a rolled-back batch may have left ids behind
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) > 0 {
+		if err := tx.CreateInBatches(jobs, 100).Error; err != nil {
+			return fmt.Errorf("store: unable to store jobs: %w", err)
+		}
+	}
+	if len(msgs) > 0 {
+		return insertMessageRows(tx, msgs)
+	}
+	return nil
+}
+
+// ReleaseExecution gives an execution back after a step failed unexpectedly: it is looked at
+// again at retryAt.
+func (s *Store) ReleaseExecution(ctx context.Context, owner, id string, retryAt time.Time, errText string) error {
+	return s.DB.WithContext(ctx).Model(&Execution{}).Where("id = ? AND lease_owner = ?", id, owner).
+		Updates(map[string]any{"lease_owner": "", "lease_until": nil, "wake_at": retryAt, "error": errText, "updated_at": s.Now()}).Error
+}
+
+// CancelExecution stops an unfinished execution and its pending jobs (ErrWrongState otherwise).
+// A runner mid-step loses its lease and its step is not written.
+func (s *Store) CancelExecution(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var e Execution
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "status").Where("id = ?", id).Take(&e).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel execution: %w", notFound(err))
+		}
+		if IsFinalExecution(e.Status) {
+			return fmt.Errorf("store: execution is %s: %w", e.Status, ErrWrongState)
+		}
+		return finishExecution(tx, s.Now(), id, ExecutionCanceled, JobCanceled, "canceled")
+	})
+}
+
+// finishExecution ends an execution with status and its pending jobs with jobStatus.
+func finishExecution(tx *gorm.DB, now time.Time, id, status, jobStatus, jobError string) error {
+	if err := tx.Model(&Job{}).Where("execution_id = ? AND status = ?", id, JobPending).
+		Updates(map[string]any{"status": jobStatus, "error": jobError, "finished_at": now}).Error; err != nil {
+		return fmt.Errorf("store: unable to finish jobs: %w", err)
+	}
+	return tx.Model(&Execution{}).Where("id = ?", id).Updates(map[string]any{"status": status, "wake_at": nil,
+		"lease_owner": "", "lease_until": nil, "finished_at": now, "updated_at": now}).Error
+}
+
+// IsFinalExecution reports whether an execution status is final.
+func IsFinalExecution(status string) bool {
+	switch status {
+	case ExecutionQueued, ExecutionRunning, ExecutionWaiting:
+		return false
+	}
+	return true
+}
+
+// wakeExecution makes an unfinished execution due now: its message reached a final status, or its
+// card was clicked.
+func (s *Store) wakeExecution(tx *gorm.DB, executionID *string) error {
+	if executionID == nil || *executionID == "" {
+		return nil
+	}
+	return s.nudge(tx, "id = ?", *executionID)
+}
+
+// nudge wakes the unfinished executions matching the condition.
+func (s *Store) nudge(tx *gorm.DB, cond string, args ...any) error {
+	err := tx.Model(&Execution{}).Where("status IN ?", []string{ExecutionQueued, ExecutionRunning, ExecutionWaiting}).Where(cond, args...).
+		Updates(map[string]any{"wake_at": s.Now(), "nudges": gorm.Expr("nudges + 1")}).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to wake execution: %w", err)
+	}
+	return nil
+}
+
+// GetExecution reads one execution.
+func (s *Store) GetExecution(ctx context.Context, id string) (*Execution, error) {
+	return get[Execution](ctx, s.Read, "execution", "id = ?", id)
+}
+
+// ExecutionFilter narrows the execution list.
+type ExecutionFilter struct {
+	WorkflowID uint64
+	Status     string
+}
+
+// ListExecutions pages through executions, newest first.
+func (s *Store) ListExecutions(ctx context.Context, f ExecutionFilter, p Page) ([]Execution, int64, error) {
+	q := s.Read.WithContext(ctx).Model(&Execution{})
+	if f.WorkflowID != 0 {
+		q = q.Where("workflow_id = ?", f.WorkflowID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to count executions: %w", err)
+	}
+	var items []Execution
+	if err := q.Order("created_at DESC, id DESC").Offset(p.offset()).Limit(p.Size).Find(&items).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to list executions: %w", err)
+	}
+	return items, total, nil
+}
+
+// ExecutionJobs reads an execution's jobs in order.
+func (s *Store) ExecutionJobs(ctx context.Context, id string) ([]Job, error) {
+	var out []Job
+	if err := s.Read.WithContext(ctx).Where("execution_id = ?", id).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to read jobs: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,132 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/template"
+)
+
+// CheckMessage validates a message that will be rendered later (a workflow's notification node):
+// everything that can be known before the data exists. Template syntax is checked everywhere;
+// WeCom's rules are checked on every field that holds no variable — a field with a variable is
+// only known when it renders. extra names further allowed top-level fields. The returned field
+// errors are the problems; err is a failure to check at all.
+func (s *Service) CheckMessage(ctx context.Context, body map[string]any, extra ...string) (plugin.FieldErrors, error) {
+	errs := plugin.FieldErrors{}
+	for _, p := range template.Problems(body, s.envNames()) {
+		if !p.Err.Warning {
+			errs.Add(p.Path, p.Err.Error())
+		}
+	}
+	channelName, _ := body["channel"].(string)
+	var ch *models.Channel
+	switch {
+	case channelName == "":
+		errs.Add("channel", "is required: the name of a channel")
+	case strings.Contains(channelName, "{{"):
+		errs.Add("channel", "must be a channel's name, not a variable")
+	default:
+		c, err := s.store.GetChannelByName(ctx, channelName)
+		if errors.Is(err, models.ErrNotFound) {
+			errs.Add("channel", "no channel is named \""+channelName+"\"")
+		} else if err != nil {
+			return nil, StoreError("Channel", err)
+		}
+		ch = c
+	}
+	sample := sampleOf(body).(map[string]any)
+	msgBody, rest := wecom.SplitMessage(sample)
+	for k := range rest {
+		switch {
+		case k == "channel" || k == "to" || k == "replaceName":
+		case contains(extra, k):
+		default:
+			errs.Add(k, "unknown field")
+		}
+	}
+	templated := func(path string) bool {
+		v, _, ok := locate(body, path)
+		str, isStr := v.(string)
+		return ok && isStr && strings.Contains(str, "{{")
+	}
+	msg, ferrs := parseRendered(msgBody)
+	for k, v := range ferrs {
+		if !templated(k) {
+			errs.Add(k, v)
+		}
+	}
+	to, toErrs := s.renderRecipients(sample["to"], template.Vars{})
+	for k, v := range toErrs {
+		errs.Add(k, v)
+	}
+	if msg == nil || len(ferrs) > 0 {
+		return errs, nil
+	}
+	msg.EnsureTaskID(func() string { return "check" })
+	_, verrs := msg.Validate(wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All})
+	for k, v := range verrs {
+		if !templated(k) {
+			errs.Add(k, v)
+		}
+	}
+	if msg.IsInteractive() && ch != nil {
+		if err := s.checkCallback(ctx, ch, errs); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
+// IsInteractive reports whether a message body is an interactive template card (one WeCom calls
+// back about when clicked).
+func IsInteractive(body map[string]any) bool {
+	msgBody, _ := wecom.SplitMessage(sampleOf(body).(map[string]any))
+	msg, _ := wecom.ParseMessage(msgBody)
+	return msg != nil && msg.IsInteractive()
+}
+
+// sampleOf copies a value with every string that holds a variable replaced by "1" — a stand-in
+// that passes as text, an id and a list item — so the rules of WeCom can be checked on the rest.
+// A recipient field that is one variable becomes a one-item list, as a list variable would.
+func sampleOf(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = sampleOf(e)
+		}
+		if to, ok := out["to"].(map[string]any); ok {
+			for k, e := range to {
+				if s, ok := e.(string); ok && s == "1" {
+					to[k] = []any{"1"}
+				}
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = sampleOf(e)
+		}
+		return out
+	case string:
+		if strings.Contains(v, "{{") {
+			return "1"
+		}
+	}
+	return v
+}
+
+// envNames are the names {{$env.…}} may read.
+func (s *Service) envNames() []string {
+	names := make([]string, 0, len(s.cfg.TemplateEnv))
+	for k := range s.cfg.TemplateEnv {
+		names = append(names, k)
+	}
+	return names
+}

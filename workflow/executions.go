@@ -1,0 +1,202 @@
+package workflow
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/service"
+)
+
+// Execution is an execution as the API shows it (SPEC §4.4).
+type Execution struct {
+	ID         string          `json:"id"`
+	WorkflowID uint64          `json:"workflowId"`
+	Version    int             `json:"version"`
+	Trigger    string          `json:"trigger"`
+	Status     string          `json:"status"`
+	Context    json.RawMessage `json:"context"`
+	Error      string          `json:"error"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	StartedAt  *time.Time      `json:"startedAt"`
+	FinishedAt *time.Time      `json:"finishedAt"`
+	// Jobs are in the order the nodes ran; only GET /executions/{id} fills them.
+	Jobs []Job `json:"jobs,omitempty"`
+}
+
+// Job is one node's run as the API shows it.
+type Job struct {
+	NodeKey    string          `json:"nodeKey"`
+	Type       string          `json:"type"`
+	Status     string          `json:"status"`
+	Result     json.RawMessage `json:"result"`
+	Error      string          `json:"error"`
+	StartedAt  time.Time       `json:"startedAt"`
+	FinishedAt *time.Time      `json:"finishedAt"`
+}
+
+func executionView(x *models.Execution) Execution {
+	return Execution{ID: x.ID, WorkflowID: x.WorkflowID, Version: x.Version, Trigger: x.Trigger, Status: x.Status,
+		Context: json.RawMessage(x.Context), Error: x.Error, CreatedAt: x.CreatedAt, StartedAt: x.StartedAt, FinishedAt: x.FinishedAt}
+}
+
+// GetExecution reads an execution with its jobs.
+func (e *Engine) GetExecution(ctx context.Context, id string) (Execution, error) {
+	x, err := e.store.GetExecution(ctx, id)
+	if err != nil {
+		return Execution{}, service.StoreError("Execution", err)
+	}
+	jobs, err := e.store.ExecutionJobs(ctx, id)
+	if err != nil {
+		return Execution{}, service.StoreError("Execution", err)
+	}
+	v := executionView(x)
+	v.Jobs = make([]Job, len(jobs))
+	for i, j := range jobs {
+		result := json.RawMessage(j.Result)
+		if j.Result == "" {
+			result = json.RawMessage("null")
+		}
+		v.Jobs[i] = Job{NodeKey: j.NodeKey, Type: j.Type, Status: j.Status, Result: result, Error: j.Error, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt}
+	}
+	return v, nil
+}
+
+// ListExecutions pages through executions, newest first.
+func (e *Engine) ListExecutions(ctx context.Context, f models.ExecutionFilter, p service.Page) (service.List[Execution], error) {
+	p = p.Normalize()
+	items, total, err := e.store.ListExecutions(ctx, f, models.Page{Page: p.Page, Size: p.PageSize})
+	if err != nil {
+		return service.List[Execution]{}, service.StoreError("Execution", err)
+	}
+	out := make([]Execution, len(items))
+	for i := range items {
+		out[i] = executionView(&items[i])
+	}
+	return service.List[Execution]{Items: out, Total: total, Page: p}, nil
+}
+
+// CancelExecution stops an unfinished execution; messages already handed to the sender go on.
+func (e *Engine) CancelExecution(ctx context.Context, id string) (Execution, error) {
+	err := e.store.CancelExecution(ctx, id)
+	if errors.Is(err, models.ErrWrongState) {
+		return Execution{}, &service.Error{Code: service.CodeConflict, Message: "Only a queued, running or waiting execution can be canceled.", Err: err}
+	}
+	if err != nil {
+		return Execution{}, service.StoreError("Execution", err)
+	}
+	return e.GetExecution(ctx, id)
+}
+
+// WaitExecution polls an execution until it is final or d has passed.
+func (e *Engine) WaitExecution(ctx context.Context, id string, d time.Duration) (Execution, error) {
+	deadline := time.Now().Add(d)
+	for {
+		x, err := e.GetExecution(ctx, id)
+		if err != nil || models.IsFinalExecution(x.Status) || time.Now().After(deadline) {
+			return x, err
+		}
+		select {
+		case <-ctx.Done():
+			return x, nil
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// TriggerWorkflow starts an execution by hand (any trigger type, enabled or not: an admin's test
+// run), with $context.data = data.
+func (e *Engine) TriggerWorkflow(ctx context.Context, id uint64, data any) (Execution, error) {
+	w, err := e.store.GetWorkflow(ctx, id)
+	if err != nil {
+		return Execution{}, service.StoreError("Workflow", err)
+	}
+	x, _, err := e.start(ctx, w, TriggerManual, map[string]any{"data": data}, "")
+	if err != nil {
+		return Execution{}, err
+	}
+	return executionView(x), nil
+}
+
+// SignatureHeader carries a webhook request's signature: "sha256=" + hex HMAC-SHA256 of the body.
+const SignatureHeader = "X-Wecomflow-Signature"
+
+// Webhook starts the enabled webhook workflow key when the body's signature is right. The
+// execution (with the body as $context.data) is stored before this returns.
+func (e *Engine) Webhook(ctx context.Context, key string, body []byte, header http.Header, query url.Values) (Execution, error) {
+	w, err := e.store.GetWorkflowByKey(ctx, key)
+	if err != nil || !w.Enabled || w.TriggerType != TriggerWebhook {
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return Execution{}, service.StoreError("Workflow", err)
+		}
+		return Execution{}, service.Errorf(service.CodeNotFound, "No enabled webhook workflow has the key %q.", key)
+	}
+	if !validSignature(body, header.Get(SignatureHeader), w.WebhookSecret.Plain) {
+		return Execution{}, service.Errorf(service.CodeUnauthorized,
+			"The %s header is missing or wrong: it must be sha256=<hex HMAC-SHA256 of the body with the workflow's secret>.", SignatureHeader)
+	}
+	var data any
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := decodeJSON(string(body), &data); err != nil {
+			return Execution{}, service.Errorf(service.CodeBadRequest, "The body is not valid JSON: %v.", err)
+		}
+	}
+	headers := map[string]any{}
+	for k, v := range header {
+		if k != "Authorization" && k != "Cookie" && k != SignatureHeader {
+			headers[k] = strings.Join(v, ", ")
+		}
+	}
+	q := map[string]any{}
+	for k, v := range query {
+		q[k] = strings.Join(v, ",")
+	}
+	x, _, err := e.start(ctx, w, TriggerWebhook, map[string]any{"data": data, "headers": headers, "query": q}, "")
+	if err != nil {
+		return Execution{}, err
+	}
+	return executionView(x), nil
+}
+
+func validSignature(body []byte, header, secret string) bool {
+	got, ok := strings.CutPrefix(header, "sha256=")
+	if !ok || secret == "" {
+		return false
+	}
+	sig, err := hex.DecodeString(got)
+	return err == nil && hmac.Equal(sig, bodyMAC(body, secret))
+}
+
+func bodyMAC(body []byte, secret string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return mac.Sum(nil)
+}
+
+// Sign is the signature header value of body for secret, for webhook senders and tests.
+func Sign(body []byte, secret string) string {
+	return "sha256=" + hex.EncodeToString(bodyMAC(body, secret))
+}
+
+// Render previews a message without sending it (POST /api/v1/render): a direct send's body, or a
+// notification node's config with sample "data" ($context.data) and "jobs" ($jobs), as the exact
+// WeCom JSON with its warnings.
+func (e *Engine) Render(ctx context.Context, body map[string]any) (json.RawMessage, []string, error) {
+	msg := messageBody(body)
+	jobs, _ := msg["jobs"].(map[string]any)
+	delete(msg, "jobs")
+	delete(msg, "data")
+	wr, _ := body["waitForResponse"].(map[string]any)
+	if name := str(wr, "replaceName"); name != "" {
+		msg["replaceName"] = name
+	}
+	return e.svc.RenderMessage(ctx, service.SendRequest{Body: msg, Context: map[string]any{"data": body["data"]}, Jobs: jobs})
+}

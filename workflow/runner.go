@@ -1,0 +1,420 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/template"
+	"github.com/wecomflow/wecomflow/worker"
+)
+
+// deliveryRecheck is how long a job waiting for a delivery sleeps before it looks again; the
+// sender wakes it sooner, in the transaction that records the delivery.
+const deliveryRecheck = time.Minute
+
+// Run drives due executions until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	worker.Run(ctx, e.wake, e.opts.Poll, e.drain)
+}
+
+// drain claims due executions and steps them, concurrently, until none is due.
+func (e *Engine) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		claimed, err := e.store.ClaimExecutions(ctx, e.opts.Owner, e.opts.Lease, e.opts.Concurrency)
+		if err != nil {
+			e.log.ErrorContext(ctx, "cannot claim executions", "error", err)
+			return
+		}
+		if len(claimed) == 0 {
+			return
+		}
+		ids := make([]string, len(claimed))
+		for i := range claimed {
+			ids[i] = claimed[i].ID
+		}
+		jobs, err := e.store.JobsOf(ctx, ids...)
+		if err != nil {
+			e.log.ErrorContext(ctx, "cannot read jobs", "error", err)
+			return
+		}
+		byExecution := map[string][]models.Job{}
+		for _, j := range jobs {
+			byExecution[j.ExecutionID] = append(byExecution[j.ExecutionID], j)
+		}
+		var wg sync.WaitGroup
+		for i := range claimed {
+			wg.Add(1)
+			go func(x *models.Execution) {
+				defer wg.Done()
+				e.step(ctx, x, byExecution[x.ID])
+			}(&claimed[i])
+		}
+		wg.Wait()
+	}
+}
+
+// step moves one claimed execution as far as it can go now and writes the result at once.
+func (e *Engine) step(ctx context.Context, x *models.Execution, jobs []models.Job) {
+	log := e.log.With("execution_id", x.ID, "workflow_id", x.WorkflowID)
+	st, err := e.advance(ctx, x, jobs)
+	if err == nil {
+		err = e.store.CommitStep(ctx, st)
+	}
+	switch {
+	case errors.Is(err, models.ErrInUse):
+		log.InfoContext(ctx, "execution was taken over or canceled during a step; its step is dropped")
+		return
+	case err != nil:
+		log.ErrorContext(ctx, "execution step failed; it is retried", "error", err)
+		if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, e.store.Now().Add(5*time.Second), err.Error()); err != nil {
+			log.ErrorContext(ctx, "cannot release execution", "error", err)
+		}
+		return
+	}
+	if len(st.Messages) > 0 {
+		e.svc.WakeSender()
+	}
+	if status, _ := st.Execution["status"].(string); models.IsFinalExecution(status) {
+		log.InfoContext(ctx, "execution finished", "status", status)
+	}
+	if e.opts.Hooks.AfterCommit != nil {
+		e.opts.Hooks.AfterCommit(x.ID, st)
+	}
+}
+
+// run is one step of one execution: the walk over its nodes, replaying finished jobs.
+type run struct {
+	e       *Engine
+	x       *models.Execution
+	now     time.Time
+	jobs    map[string]*models.Job
+	context map[string]any
+	// results is $jobs: every job's result so far.
+	results map[string]any
+	step    *models.Step
+}
+
+// advance replays the execution's finished jobs, checks its pending one, and runs new nodes until
+// one has to wait or the workflow ends. Nothing is written here: the step it returns is.
+func (e *Engine) advance(ctx context.Context, x *models.Execution, jobs []models.Job) (*models.Step, error) {
+	r := &run{e: e, x: x, now: e.store.Now(), jobs: map[string]*models.Job{}, results: map[string]any{},
+		step: &models.Step{ExecutionID: x.ID, Owner: e.opts.Owner, Nudges: x.Nudges, Execution: map[string]any{"error": ""}}}
+	for i := range jobs {
+		j := &jobs[i]
+		r.jobs[j.NodeKey] = j
+		var v any
+		if j.Result != "" {
+			_ = decodeJSON(j.Result, &v)
+		}
+		r.results[j.NodeKey] = v
+	}
+	def, err := e.definition(ctx, x.WorkflowID, x.Version)
+	if errors.Is(err, models.ErrNotFound) {
+		r.finish(models.ExecutionError, fmt.Sprintf("workflow %d version %d no longer exists", x.WorkflowID, x.Version))
+		return r.step, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeJSON(x.Context, &r.context); err != nil {
+		r.finish(models.ExecutionError, "the stored context is unreadable: "+err.Error())
+		return r.step, nil
+	}
+	if x.TimeoutAt != nil && !r.now.Before(*x.TimeoutAt) {
+		for _, j := range r.jobs {
+			if j.Status == models.JobPending {
+				r.end(j, models.JobAborted, "the workflow's timeout ("+def.Timeout+") was reached")
+			}
+		}
+		r.finish(models.ExecutionAborted, "timed out: the workflow's timeout ("+def.Timeout+") was reached")
+		return r.step, nil
+	}
+	stopped, err := r.walk(ctx, def.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	if !stopped {
+		r.finish(models.ExecutionResolved, "")
+	}
+	return r.step, nil
+}
+
+// walk runs nodes in order; it reports true when the execution stopped (waiting or finished).
+func (r *run) walk(ctx context.Context, nodes []Node) (bool, error) {
+	for i := range nodes {
+		n := &nodes[i]
+		j := r.jobs[n.Key]
+		var err error
+		switch {
+		case j == nil:
+			j, err = r.begin(ctx, n)
+		case j.Status == models.JobPending:
+			err = r.check(ctx, n, j)
+		}
+		if err != nil {
+			return false, err
+		}
+		switch j.Status {
+		case models.JobPending:
+			r.wait(j)
+			return true, nil
+		case models.JobResolved:
+			switch n.Type {
+			case NodeCondition:
+				branch := "false"
+				if v, _ := r.results[n.Key].(map[string]any); v["value"] == true {
+					branch = "true"
+				}
+				if stopped, err := r.walk(ctx, n.Branches[branch]); stopped || err != nil {
+					return stopped, err
+				}
+			case NodeEnd:
+				status, _ := n.Config["status"].(string)
+				if status == "" {
+					status = models.ExecutionResolved
+				}
+				msg := ""
+				if status == models.ExecutionFailed {
+					msg = "ended by node " + n.Key
+				}
+				r.finish(status, msg)
+				return true, nil
+			}
+		default:
+			if flag(n.Config, "ignoreFail", false) {
+				continue
+			}
+			status := models.ExecutionFailed
+			if j.Status == models.JobError {
+				status = models.ExecutionError
+			}
+			r.finish(status, "node "+n.Key+": "+j.Error)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// begin runs a node for the first time and records its job.
+func (r *run) begin(ctx context.Context, n *Node) (*models.Job, error) {
+	j := &models.Job{ExecutionID: r.x.ID, NodeKey: n.Key, Type: n.Type, Status: models.JobPending, StartedAt: r.now}
+	r.jobs[n.Key] = j
+	r.step.NewJobs = append(r.step.NewJobs, j)
+	switch n.Type {
+	case NodeCondition:
+		x, err := CompileExpression(str(n.Config, "expression"))
+		if err != nil {
+			r.end(j, models.JobError, "expression: "+err.Error())
+			break
+		}
+		value, _, err := x.Eval(r.vars())
+		if err != nil {
+			r.end(j, models.JobFailed, "expression: "+err.Error())
+			break
+		}
+		r.setResult(j, map[string]any{"value": value})
+		r.end(j, models.JobResolved, "")
+	case NodeDelay:
+		src := str(n.Config, "duration")
+		if strings.Contains(src, "{{") {
+			t, err := template.Parse(src)
+			if err == nil {
+				src, err = t.Render(r.templateVars())
+			}
+			if err != nil {
+				r.end(j, models.JobFailed, "duration: "+err.Error())
+				break
+			}
+		}
+		d, err := parseDuration(strings.TrimSpace(src))
+		if err != nil || d < 0 {
+			r.end(j, models.JobFailed, fmt.Sprintf("duration: %q is not a duration such as \"10m\"", src))
+			break
+		}
+		until := r.now.Add(d)
+		j.WaitUntil = &until
+		r.setResult(j, map[string]any{"until": until.Format(time.RFC3339)})
+		if d == 0 {
+			r.end(j, models.JobResolved, "")
+		}
+	case NodeEnd:
+		status, _ := n.Config["status"].(string)
+		if status == "" {
+			status = models.ExecutionResolved
+		}
+		r.setResult(j, map[string]any{"status": status})
+		r.end(j, models.JobResolved, "")
+	case NodeNotification:
+		return j, r.notify(ctx, n, j)
+	default:
+		r.end(j, models.JobError, "unknown node type "+n.Type)
+	}
+	return j, nil
+}
+
+// notify renders the node's message and adds it to the step: it is stored with the job, so it
+// is sent exactly when the job exists.
+func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
+	body := messageBody(n.Config)
+	wr, _ := n.Config["waitForResponse"].(map[string]any)
+	if name := str(wr, "replaceName"); name != "" {
+		body["replaceName"] = name
+	}
+	m, reqs, err := r.e.svc.PlanMessage(ctx, service.SendRequest{Body: body, TriggerFrom: service.FromWorkflow,
+		ExecutionID: &r.x.ID, Context: r.context, Jobs: r.results})
+	var se *service.Error
+	if errors.As(err, &se) && se.Code == service.CodeValidation {
+		r.end(j, models.JobFailed, se.Message)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	j.MessageID = &m.ID
+	r.step.Messages = append(r.step.Messages, models.MessageWithRequests{Message: m, Requests: reqs})
+	r.setResult(j, notificationResult(m, nil, nil))
+	switch {
+	case m.Status == models.MessageFailed:
+		r.end(j, models.JobFailed, m.Reason)
+	case wr != nil:
+		timeout, _ := parseDuration(str(wr, "timeout"))
+		until := r.now.Add(timeout)
+		j.WaitUntil = &until
+	case !flag(n.Config, "waitForDelivery", true):
+		r.end(j, models.JobResolved, "")
+	}
+	return nil
+}
+
+// check looks at a pending job again: is the delay over, the message delivered, the card clicked?
+func (r *run) check(ctx context.Context, n *Node, j *models.Job) error {
+	switch n.Type {
+	case NodeDelay:
+		if j.WaitUntil == nil || !r.now.Before(*j.WaitUntil) {
+			r.end(j, models.JobResolved, "")
+		}
+		return nil
+	case NodeNotification:
+	default:
+		r.end(j, models.JobError, "a "+n.Type+" node cannot wait")
+		return nil
+	}
+	if j.MessageID == nil {
+		r.end(j, models.JobError, "the job lost its message")
+		return nil
+	}
+	m, reqs, err := r.e.store.GetMessage(ctx, *j.MessageID)
+	if err != nil {
+		return err
+	}
+	wr, _ := n.Config["waitForResponse"].(map[string]any)
+	var response *models.CardResponse
+	if wr != nil {
+		rs, err := r.e.store.CardResponses(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		if len(rs) > 0 {
+			response = &rs[0]
+		}
+	}
+	r.setResult(j, notificationResult(m, reqs, response))
+	switch {
+	case response != nil:
+		r.end(j, models.JobResolved, "")
+	case m.Status == models.MessageFailed:
+		r.end(j, models.JobFailed, m.Reason)
+	case m.Status == models.MessageCanceled:
+		r.end(j, models.JobFailed, "the message was canceled")
+	case wr != nil && j.WaitUntil != nil && !r.now.Before(*j.WaitUntil):
+		r.end(j, models.JobFailed, "no response within "+str(wr, "timeout"))
+	case wr == nil && (m.Status == models.MessageSent || m.Status == models.MessagePartial):
+		r.end(j, models.JobResolved, "")
+	}
+	return nil
+}
+
+func notificationResult(m *models.Message, reqs []models.MessageRequest, response *models.CardResponse) map[string]any {
+	msgid := ""
+	for _, q := range reqs {
+		if q.MsgID != "" {
+			msgid = q.MsgID
+			break
+		}
+	}
+	res := map[string]any{"messageId": m.ID, "status": m.Status, "msgid": msgid, "response": nil,
+		"recipients": map[string]any{"requested": m.Requested, "resolved": m.Resolved,
+			"unbound": json.RawMessage(m.Unbound), "invalid": json.RawMessage(m.Invalid), "unlicensed": json.RawMessage(m.Unlicensed)}}
+	if response != nil {
+		res["response"] = map[string]any{"eventKey": response.EventKey, "userid": response.UserID,
+			"selectedItems": json.RawMessage(response.SelectedItems), "at": response.At.Format(time.RFC3339)}
+	}
+	return res
+}
+
+// setResult stores a job's result and makes it $jobs.<key>, exactly as a later step reads it back.
+func (r *run) setResult(j *models.Job, v any) {
+	raw, _ := json.Marshal(v)
+	j.Result = string(raw)
+	var back any
+	_ = decodeJSON(j.Result, &back)
+	r.results[j.NodeKey] = back
+}
+
+// end finishes a job; a job that existed before this step is written as an update.
+func (r *run) end(j *models.Job, status, errText string) {
+	j.Status, j.Error = status, errText
+	now := r.now
+	j.FinishedAt = &now
+	if j.ID != 0 {
+		r.step.Finished = append(r.step.Finished, j)
+	}
+}
+
+// wait parks the execution until the pending job may have moved (or the workflow times out).
+func (r *run) wait(j *models.Job) {
+	wake := r.now.Add(deliveryRecheck)
+	if j.WaitUntil != nil && (j.Type == NodeDelay || j.WaitUntil.Before(wake)) {
+		wake = *j.WaitUntil
+	}
+	if r.x.TimeoutAt != nil && r.x.TimeoutAt.Before(wake) {
+		wake = *r.x.TimeoutAt
+	}
+	r.step.Execution["status"] = models.ExecutionWaiting
+	r.step.Execution["wake_at"] = wake
+}
+
+// finish ends the execution.
+func (r *run) finish(status, errText string) {
+	r.step.Execution["status"] = status
+	r.step.Execution["error"] = errText
+	r.step.Execution["wake_at"] = nil
+	r.step.Execution["finished_at"] = r.now
+}
+
+func (r *run) vars() Vars {
+	return Vars{Context: r.context, Jobs: r.results, Env: r.e.opts.TemplateEnv, Now: r.now.In(r.e.opts.Location)}
+}
+
+func (r *run) templateVars() template.Vars {
+	return template.Vars{Context: r.context, Jobs: r.results, Env: r.e.opts.TemplateEnv, Now: r.now, Location: r.e.opts.Location}
+}
+
+func str(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+func flag(m map[string]any, k string, def bool) bool {
+	if b, ok := m[k].(bool); ok {
+		return b
+	}
+	return def
+}

@@ -1,0 +1,102 @@
+package workflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// scheduleTick is how often schedules are looked at: ticks are minutes, a second is early enough.
+const scheduleTick = time.Second
+
+// RunSchedules fires schedule triggers until ctx ends.
+func (e *Engine) RunSchedules(ctx context.Context) {
+	t := time.NewTicker(scheduleTick)
+	defer t.Stop()
+	for {
+		if _, err := e.FireSchedules(ctx); err != nil {
+			e.log.ErrorContext(ctx, "cannot fire schedules", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// FireSchedules starts an execution for each enabled schedule workflow whose latest tick came
+// since the last look, and returns how many it started. Every instance may call it: a tick's
+// execution carries the tick as its dedup key, so the database lets one instance start it. A tick
+// that passed while no instance was looking (all were down) is not made up for: the first look
+// after a start only notes the time, and the next tick fires as usual.
+func (e *Engine) FireSchedules(ctx context.Context) (int, error) {
+	now := e.store.Now()
+	wfs, err := e.store.EnabledWorkflows(ctx, TriggerSchedule)
+	if err != nil {
+		return 0, err
+	}
+	started := 0
+	for i := range wfs {
+		w := &wfs[i]
+		def, err := e.definition(ctx, w.ID, w.Version)
+		if err != nil {
+			return started, err
+		}
+		tick, ok := e.dueTick(w.ID, def.Trigger.Config, now)
+		if !ok {
+			continue
+		}
+		data := def.Trigger.Config["data"]
+		ctxData := map[string]any{"date": tick.Format(time.RFC3339), "data": data}
+		_, fired, err := e.start(ctx, w, TriggerSchedule, ctxData, "tick:"+tick.UTC().Format(time.RFC3339))
+		if err != nil {
+			return started, err
+		}
+		if fired {
+			started++
+		}
+	}
+	return started, nil
+}
+
+// dueTick returns the latest tick of a schedule in (last look, now], in the schedule's zone.
+func (e *Engine) dueTick(workflowID uint64, cfg map[string]any, now time.Time) (time.Time, bool) {
+	e.schedMu.Lock()
+	since, seen := e.schedSeen[workflowID]
+	e.schedSeen[workflowID] = now
+	e.schedMu.Unlock()
+	if !seen || !now.After(since) {
+		return time.Time{}, false
+	}
+	spec, _ := cfg["cron"].(string)
+	sched, err := cronParser.Parse(spec)
+	if err != nil {
+		return time.Time{}, false
+	}
+	loc := scheduleLocation(cfg)
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		// "@every 10m" counts from the Unix epoch, not from when an instance started, so every
+		// instance sees the same ticks.
+		tick := now.Truncate(every.Delay)
+		return tick.In(loc), tick.After(since)
+	}
+	var tick time.Time
+	for t := sched.Next(since.In(loc)); !t.After(now) && !t.IsZero(); t = sched.Next(t) {
+		tick = t
+	}
+	return tick, !tick.IsZero()
+}
+
+func scheduleLocation(cfg map[string]any) *time.Location {
+	name, _ := cfg["timezone"].(string)
+	if name == "" {
+		name = "Asia/Shanghai"
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.FixedZone("CST", 8*3600)
+	}
+	return loc
+}
