@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if at := os.Getenv(crashAtEnv); at != "" {
 		os.Exit(crashingSender(at))
 	}
+	if at := os.Getenv(crashEngineAtEnv); at != "" {
+		os.Exit(crashingEngine(at))
+	}
 	os.Exit(m.Run())
 }
 

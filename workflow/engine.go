@@ -39,6 +39,8 @@ type Options struct {
 
 // Hooks are called at points of a step; tests use them to crash the engine there.
 type Hooks struct {
+	// AfterNode runs when a node has run for the first time, before its step is written.
+	AfterNode func(executionID, nodeKey string)
 	// AfterCommit runs after a step was written.
 	AfterCommit func(executionID string, st *models.Step)
 }

@@ -155,6 +155,9 @@ func (r *run) walk(ctx context.Context, nodes []Node) (bool, error) {
 		switch {
 		case j == nil:
 			j, err = r.begin(ctx, n)
+			if hook := r.e.opts.Hooks.AfterNode; hook != nil && err == nil {
+				hook(r.x.ID, n.Key)
+			}
 		case j.Status == models.JobPending:
 			err = r.check(ctx, n, j)
 		}
