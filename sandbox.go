@@ -12,9 +12,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
 	"github.com/wecomflow/wecomflow/server"
 	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/workflow"
 )
 
 // Sandbox defaults: loopback only, its own database, a known token so the README's curl works.
@@ -43,24 +45,32 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	defer simSrv.Close()
 	simURL := "http://" + simLn.Addr().String()
 
-	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
-		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Extra: map[string]http.Handler{"/sandbox/inbox": inboxHandler(sim, demo.CorpID)}}, a.store, log)
-	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {
-		return fmt.Errorf("sandbox: seeding: %w", err)
-	}
-	if _, err := srv.Service().Bootstrap(ctx, cfg.AdminToken); err != nil {
-		return fmt.Errorf("admin token: %w", err)
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
+	caller := &wecomtest.CallbackCaller{URL: base + "/callback/wecom/sandbox", Token: sandboxCallbackToken,
+		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
+	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
+		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Extra: map[string]http.Handler{
+			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
+			"/sandbox/click": clickHandler(sim, demo.CorpID, caller)}}, a.store, log)
+	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {
+		return fmt.Errorf("sandbox: seeding: %w", err)
+	}
+	wf, err := seedSampleWorkflow(ctx, srv.Workflows())
+	if err != nil {
+		return fmt.Errorf("sandbox: seeding the sample workflow: %w", err)
+	}
+	if _, err := srv.Service().Bootstrap(ctx, cfg.AdminToken); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
 	fmt.Fprintf(stdout, `
   wecomflow sandbox — a simulated WeCom corp %q with %d members; nothing leaves this machine.
 
     API          %s/api/v1   (Authorization: Bearer %s)
-    Inbox        %s/sandbox/inbox
+    Inbox        %s/sandbox/inbox   (card buttons there click like WeCom would)
     Simulator    %s
     Channel      sandbox     (authenticator "sandbox", corp %s, AgentId %d)
 
@@ -68,7 +78,11 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 
     curl -s -H 'Authorization: Bearer %s' %s/api/v1/messages?wait=5s -d '{"channel": "sandbox", "to": {"users": ["zhangsan"]}, "msgtype": "textcard", "textcard": {"title": "Order {{$context.data.id}} paid", "description": "Amount: {{$context.data.amount}}", "url": "https://example.com/orders/42"}, "data": {"id": 42, "amount": "¥1,280"}}'
 
-`, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, simURL, demo.CorpID, demo.AgentID, cfg.AdminToken, base)
+  Run the sample approval workflow: lisi gets a card to approve in the inbox, zhangsan the decision.
+
+    curl -s -H 'Authorization: Bearer %s' %s/api/v1/workflows/%d/trigger -d '{"data": {"id": 42, "amount": 5000, "approver": "lisi", "owner": "zhangsan"}}'
+
+`, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, simURL, demo.CorpID, demo.AgentID, cfg.AdminToken, base, cfg.AdminToken, base, wf)
 	log.Info("wecomflow sandbox started", "addr", ln.Addr().String(), "db", cfg.DB, "simulator", simURL)
 	return srv.Run(ctx, ln, cfg.ShutdownGrace)
 }
@@ -116,6 +130,60 @@ func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo,
 	return err
 }
 
+// sampleWorkflow is the sandbox's approval workflow: SPEC §4.1's example on the sandbox channel.
+var sampleWorkflow = map[string]any{"key": "sample-approval", "title": "Sample: approve a big order in WeCom",
+	"trigger": map[string]any{"type": "manual"},
+	"nodes": []any{
+		map[string]any{"key": "big", "type": "condition", "config": map[string]any{"expression": "$context.data.amount > 1000"},
+			"branches": map[string]any{"true": []any{map[string]any{"key": "ask", "type": "notification", "config": map[string]any{
+				"channel": "sandbox", "to": map[string]any{"users": []any{"{{$context.data.approver}}"}}, "msgtype": "template_card",
+				"template_card": map[string]any{"card_type": "button_interaction",
+					"main_title":  map[string]any{"title": "Approve order {{$context.data.id}}?", "desc": "Amount {{$context.data.amount}}"},
+					"button_list": []any{map[string]any{"text": "Approve", "key": "approve"}, map[string]any{"text": "Reject", "key": "reject", "style": 2}}},
+				"waitForResponse": map[string]any{"timeout": "24h", "replaceName": "已处理"}}}}}},
+		map[string]any{"key": "done", "type": "notification", "config": map[string]any{"channel": "sandbox",
+			"to": map[string]any{"users": []any{"{{$context.data.owner}}"}}, "msgtype": "markdown",
+			"markdown": map[string]any{"content": "Order **{{$context.data.id}}**: {{$jobs.ask.response.eventKey | default \"approved automatically\"}}"}}},
+	}}
+
+// seedSampleWorkflow creates the sample workflow unless it exists, and returns its id.
+func seedSampleWorkflow(ctx context.Context, engine *workflow.Engine) (uint64, error) {
+	list, err := engine.ListWorkflows(ctx, models.WorkflowFilter{Q: "sample-approval"}, service.Page{PageSize: 200})
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range list.Items {
+		if w.Key == "sample-approval" {
+			return w.ID, nil
+		}
+	}
+	w, err := engine.CreateWorkflow(ctx, sampleWorkflow)
+	return w.ID, err
+}
+
+// clickHandler plays a member clicking a card button in the sandbox inbox: the simulator makes
+// the template_card_event and WeCom's callback caller posts it to our callback URL.
+func clickHandler(sim *wecomtest.Server, corpID string, caller *wecomtest.CallbackCaller) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST a form with user, task and key", http.StatusMethodNotAllowed)
+			return
+		}
+		xml, err := sim.ClickCard(corpID, r.FormValue("user"), r.FormValue("task"), r.FormValue("key"))
+		if err == nil {
+			var status int
+			if status, _, err = caller.Post(r.Context(), xml); err == nil && status != http.StatusOK {
+				err = fmt.Errorf("the callback URL answered %d", status)
+			}
+		}
+		if err != nil {
+			http.Error(w, "click: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		http.Redirect(w, r, "/sandbox/inbox", http.StatusSeeOther)
+	})
+}
+
 var inboxPage = template.Must(template.New("inbox").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sandbox inbox</title>
@@ -128,13 +196,18 @@ pre{white-space:pre-wrap;word-break:break-word;margin:4px 0;font:12px/1.4 ui-mon
 </style></head><body><header><strong>wecomflow sandbox</strong> — what each member of {{.Corp}} received</header><main>
 {{range .Members}}<section><h2>{{.UserID}} <span class="meta">({{len .Deliveries}})</span></h2>
 {{range .Deliveries}}<article{{if .Recalled}} class="recalled"{{end}}><div class="meta">{{.MsgType}} · {{.At.Format "15:04:05"}}{{if .Recalled}} · recalled{{end}}{{if .ReplacedWith}} · card updated: {{.ReplacedWith}}{{end}}</div>
-{{with .Title}}<strong>{{.}}</strong>{{end}}<pre>{{.Text}}</pre></article>{{else}}<p class="meta">Nothing yet.</p>{{end}}</section>
+{{with .Title}}<strong>{{.}}</strong>{{end}}<pre>{{.Text}}</pre>{{$d := .}}{{range .Buttons}}<form method="post" action="/sandbox/click" style="display:inline"><input type="hidden" name="user" value="{{$d.UserID}}"><input type="hidden" name="task" value="{{$d.TaskID}}"><input type="hidden" name="key" value="{{.Key}}"><button>{{.Text}}</button></form> {{end}}</article>{{else}}<p class="meta">Nothing yet.</p>{{end}}</section>
 {{end}}</main></body></html>`))
 
 type inboxItem struct {
 	wecomtest.Delivery
-	Title, Text string
+	Title, Text    string
+	UserID, TaskID string
+	// Buttons are a button card's buttons, clickable until the card was updated.
+	Buttons []cardButton
 }
+
+type cardButton struct{ Text, Key string }
 
 // inboxHandler shows what every sandbox member received: HTML, or JSON with ?format=json.
 func inboxHandler(sim *wecomtest.Server, corpID string) http.Handler {
@@ -153,7 +226,9 @@ func inboxHandler(sim *wecomtest.Server, corpID string) http.Handler {
 		for id, ds := range inboxes {
 			m := member{UserID: id}
 			for i := len(ds) - 1; i >= 0; i-- {
-				m.Deliveries = append(m.Deliveries, summarize(ds[i]))
+				item := summarize(ds[i])
+				item.UserID = id
+				m.Deliveries = append(m.Deliveries, item)
 			}
 			members = append(members, m)
 		}
@@ -178,7 +253,15 @@ func summarize(d wecomtest.Delivery) inboxItem {
 		if mt, ok := body["main_title"].(map[string]any); ok {
 			item.Title, _ = mt["title"].(string)
 		}
-		item.Text = string(d.Body)
+		item.Text, item.TaskID = string(d.Body), str("task_id")
+		buttons, _ := body["button_list"].([]any)
+		for _, b := range buttons {
+			if b, ok := b.(map[string]any); ok && d.ReplacedWith == "" {
+				text, _ := b["text"].(string)
+				key, _ := b["key"].(string)
+				item.Buttons = append(item.Buttons, cardButton{Text: text, Key: key})
+			}
+		}
 	default:
 		item.Text = string(d.Body)
 	}

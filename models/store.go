@@ -38,7 +38,6 @@ type Store struct {
 	accepts    groupCommit[acceptJob]
 	events     groupCommit[*eventJob]
 	executions groupCommit[*Execution]
-	steps      groupCommit[*Step]
 }
 
 // Options configure Open.

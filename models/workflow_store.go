@@ -202,12 +202,11 @@ type MessageWithRequests struct {
 	Requests []MessageRequest
 }
 
-// CommitStep writes a runner step. Concurrent runners share commits. ErrInUse when owner no
-// longer holds the execution (its lease lapsed and another runner took it, or it was canceled).
-func (s *Store) CommitStep(ctx context.Context, st *Step) error {
-	return s.steps.do(ctx, st, func(ctx context.Context, batch []*Step) []error {
-		return inBatchOrEach(ctx, s, batch, s.writeSteps)
-	})
+// CommitSteps writes runner steps in one transaction, or each in its own when that fails, and
+// returns one error per step: ErrInUse when its owner no longer holds the execution (the lease
+// lapsed and another runner took it, or it was canceled).
+func (s *Store) CommitSteps(ctx context.Context, steps []*Step) []error {
+	return inBatchOrEach(ctx, s, steps, s.writeSteps)
 }
 
 func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -61,6 +62,8 @@ type deliveryOptions struct {
 	members int
 	// start is the fake clock's start (default a fixed day).
 	start time.Time
+	// simWrap wraps the simulator's HTTP handler (benchmarks timestamp deliveries).
+	simWrap func(http.Handler) http.Handler
 }
 
 func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
@@ -71,7 +74,11 @@ func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 	for i := 0; i < o.members; i++ {
 		sim.AddUser(demo.CorpID, wecomtest.User{UserID: memberID(i), Name: memberID(i), Departments: []int{1}, MainDepartment: 1, Status: 1})
 	}
-	hs := httptest.NewServer(sim)
+	var handler http.Handler = sim
+	if o.simWrap != nil {
+		handler = o.simWrap(sim)
+	}
+	hs := httptest.NewServer(handler)
 	t.Cleanup(hs.Close)
 	if o.dsn == "" {
 		o.dsn = storetest.DSN(t)

@@ -38,7 +38,7 @@ type Config struct {
 	Sender wecom.SenderOptions
 	// Transport replaces the HTTP transport to WeCom (tests).
 	Transport http.RoundTripper
-	// Extra are further GET pages outside the API, by path (the sandbox inbox).
+	// Extra are further pages outside the API, by path (the sandbox inbox); they see every method.
 	Extra map[string]http.Handler
 	// CallbackMaxSkew rejects callbacks whose timestamp is further from now; 0 disables the check.
 	CallbackMaxSkew time.Duration
@@ -116,14 +116,30 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		}
 	}
 	so.OnResult = s.metrics.observeSend
+	so.OnRecorded = func(outs []models.Outcome) {
+		for _, o := range outs {
+			if o.Message != nil && o.Message.ExecutionID != nil {
+				s.workflows.Wake()
+				return
+			}
+		}
+	}
+	loops := 1
+	if store.Dialect == models.DialectMySQL {
+		loops = 4
+	}
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
 	s.workflows = workflow.New(store, s.svc, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
-		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Hooks: cfg.WorkflowHooks})
+		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks})
 	s.callbacks = callback.NewHandler(s.svc.CallbackCredentials, store, cfg.CallbackMaxSkew, store.Now, log)
 	s.processor = callback.NewProcessor(store, []callback.Subscriber{
 		callback.SubscriberFunc(s.svc.HandleCardEvent), callback.SubscriberFunc(s.HandleContactChange),
 		callback.SubscriberFunc(s.workflows.HandleEvent)}, log,
-		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: s.metrics.observeEvent})
+		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: func(status string) {
+			s.metrics.observeEvent(status)
+			// A click may have woken an execution in the database; run it now, not at the next poll.
+			s.workflows.Wake()
+		}})
 	s.callbacks.Accepted = s.processor.Wake
 	s.callbacks.Observe = s.metrics.observeCallback
 	s.engine = s.routes()
@@ -153,7 +169,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
 
 	for path, h := range s.cfg.Extra {
-		r.GET(path, gin.WrapH(h))
+		r.Any(path, gin.WrapH(h))
 	}
 
 	for _, kind := range []string{callback.KindApp, callback.KindContacts} {

@@ -31,8 +31,9 @@ type Options struct {
 	// Poll is how often the runner looks for due executions without being woken (default 1s);
 	// Lease how long a runner holds one (default 30s).
 	Poll, Lease time.Duration
-	// Concurrency is how many executions one runner steps at once (default 64).
-	Concurrency int
+	// Concurrency is how many executions one claim loop steps at once (default 64); Loops how
+	// many claim loops run side by side (default 1; a networked database gains from more).
+	Concurrency, Loops int
 	// Hooks let tests stop the process at chosen points.
 	Hooks Hooks
 }
@@ -70,6 +71,9 @@ func New(store *models.Store, svc *service.Service, log *slog.Logger, opts Optio
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
+	}
+	if opts.Loops <= 0 {
+		opts.Loops = 1
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC

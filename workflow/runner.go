@@ -19,12 +19,21 @@ import (
 // sender wakes it sooner, in the transaction that records the delivery.
 const deliveryRecheck = time.Minute
 
-// Run drives due executions until ctx ends.
+// Run drives due executions until ctx ends, with Options.Loops claim loops side by side.
 func (e *Engine) Run(ctx context.Context) {
-	worker.Run(ctx, e.wake, e.opts.Poll, e.drain)
+	var wg sync.WaitGroup
+	for range e.opts.Loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worker.Run(ctx, e.wake, e.opts.Poll, e.drain)
+		}()
+	}
+	wg.Wait()
 }
 
-// drain claims due executions and steps them, concurrently, until none is due.
+// drain claims due executions, works out their steps concurrently and writes them in one
+// transaction, until none is due.
 func (e *Engine) drain(ctx context.Context) {
 	for ctx.Err() == nil {
 		claimed, err := e.store.ClaimExecutions(ctx, e.opts.Owner, e.opts.Lease, e.opts.Concurrency)
@@ -34,6 +43,10 @@ func (e *Engine) drain(ctx context.Context) {
 		}
 		if len(claimed) == 0 {
 			return
+		}
+		if len(claimed) == e.opts.Concurrency {
+			// More may be due: let another loop claim beside this one.
+			e.wake.Notify()
 		}
 		ids := make([]string, len(claimed))
 		for i := range claimed {
@@ -48,44 +61,69 @@ func (e *Engine) drain(ctx context.Context) {
 		for _, j := range jobs {
 			byExecution[j.ExecutionID] = append(byExecution[j.ExecutionID], j)
 		}
+		steps := make([]*models.Step, len(claimed))
 		var wg sync.WaitGroup
 		for i := range claimed {
 			wg.Add(1)
-			go func(x *models.Execution) {
+			go func() {
 				defer wg.Done()
-				e.step(ctx, x, byExecution[x.ID])
-			}(&claimed[i])
+				x := &claimed[i]
+				st, err := e.advance(ctx, x, byExecution[x.ID])
+				if err != nil {
+					e.release(ctx, x, err)
+					return
+				}
+				steps[i] = st
+			}()
 		}
 		wg.Wait()
+		e.commit(ctx, claimed, steps)
 	}
 }
 
-// step moves one claimed execution as far as it can go now and writes the result at once.
-func (e *Engine) step(ctx context.Context, x *models.Execution, jobs []models.Job) {
-	log := e.log.With("execution_id", x.ID, "workflow_id", x.WorkflowID)
-	st, err := e.advance(ctx, x, jobs)
-	if err == nil {
-		err = e.store.CommitStep(ctx, st)
-	}
-	switch {
-	case errors.Is(err, models.ErrInUse):
-		log.InfoContext(ctx, "execution was taken over or canceled during a step; its step is dropped")
-		return
-	case err != nil:
-		log.ErrorContext(ctx, "execution step failed; it is retried", "error", err)
-		if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, e.store.Now().Add(5*time.Second), err.Error()); err != nil {
-			log.ErrorContext(ctx, "cannot release execution", "error", err)
+// commit writes the steps worked out for claimed executions (nil where working it out failed).
+func (e *Engine) commit(ctx context.Context, claimed []models.Execution, steps []*models.Step) {
+	var batch []*models.Step
+	var of []*models.Execution
+	for i, st := range steps {
+		if st != nil {
+			batch, of = append(batch, st), append(of, &claimed[i])
 		}
+	}
+	if len(batch) == 0 {
 		return
 	}
-	if len(st.Messages) > 0 {
+	errs := e.store.CommitSteps(ctx, batch)
+	sent := false
+	for i, st := range batch {
+		x := of[i]
+		switch err := errs[i]; {
+		case errors.Is(err, models.ErrInUse):
+			e.log.InfoContext(ctx, "execution was taken over or canceled during a step; its step is dropped", "execution_id", x.ID)
+			continue
+		case err != nil:
+			e.release(ctx, x, err)
+			continue
+		}
+		sent = sent || len(st.Messages) > 0
+		if status, _ := st.Execution["status"].(string); models.IsFinalExecution(status) {
+			e.log.InfoContext(ctx, "execution finished", "execution_id", x.ID, "workflow_id", x.WorkflowID, "status", status)
+		}
+		if e.opts.Hooks.AfterCommit != nil {
+			e.opts.Hooks.AfterCommit(x.ID, st)
+		}
+	}
+	if sent {
 		e.svc.WakeSender()
 	}
-	if status, _ := st.Execution["status"].(string); models.IsFinalExecution(status) {
-		log.InfoContext(ctx, "execution finished", "status", status)
-	}
-	if e.opts.Hooks.AfterCommit != nil {
-		e.opts.Hooks.AfterCommit(x.ID, st)
+}
+
+// release gives back an execution whose step failed unexpectedly; it is tried again shortly.
+func (e *Engine) release(ctx context.Context, x *models.Execution, cause error) {
+	log := e.log.With("execution_id", x.ID, "workflow_id", x.WorkflowID)
+	log.ErrorContext(ctx, "execution step failed; it is retried", "error", cause)
+	if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, e.store.Now().Add(5*time.Second), cause.Error()); err != nil {
+		log.ErrorContext(ctx, "cannot release execution", "error", err)
 	}
 }
 

@@ -69,6 +69,9 @@ type SenderOptions struct {
 	Hooks     Hooks
 	// OnResult is told of every finished attempt (metrics): the request status and errcode.
 	OnResult func(status string, errcode int64)
+	// OnRecorded is told of outcomes once they are committed (a workflow waiting for a delivery
+	// goes on).
+	OnRecorded func(outs []models.Outcome)
 }
 
 // Sender delivers the outbox: it claims due requests, paces them per member, sends them, and
@@ -125,6 +128,9 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.OnRecorded == nil {
+		o.OnRecorded = func([]models.Outcome) {}
 	}
 	if o.OnResult == nil {
 		o.OnResult = func(string, int64) {}
@@ -343,6 +349,9 @@ func (s *Sender) recorder() {
 			outs[i] = j.out
 		}
 		err := s.store.RecordOutcomes(ctx, s.o.Owner, outs)
+		if err == nil {
+			s.o.OnRecorded(outs)
+		}
 		for i, j := range jobs {
 			if err == nil && !outs[i].Owned {
 				s.log.Warn("lease lost before recording; another sender owns the request", "request_id", outs[i].Request.ID)

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The sandbox's sample workflow works as its banner says: trigger it, click Approve in the inbox,
+// and the owner's inbox shows the decision.
+func TestSandboxSampleApprovalWorkflow(t *testing.T) {
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "sandbox.db")
+	go func() {
+		done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, stdout, stderr)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	re := regexp.MustCompile(`(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		if m = re.FindStringSubmatch(stdout.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not print the sample workflow:\n%s\n%s", stdout, stderr)
+		}
+	}
+	base := m[1]
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sandboxToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}
+	x := call("POST", "/api/v1/workflows/"+m[2]+"/trigger", `{"data": {"id": 42, "amount": 5000, "approver": "lisi", "owner": "zhangsan"}}`)["data"].(map[string]any)
+	var task string
+	for deadline := time.Now().Add(15 * time.Second); task == ""; time.Sleep(20 * time.Millisecond) {
+		inboxes := call("GET", "/sandbox/inbox?format=json", "")["data"].(map[string]any)
+		if cards, _ := inboxes["lisi"].([]any); len(cards) == 1 {
+			var body map[string]any
+			_ = json.Unmarshal([]byte(mustJSON(cards[0].(map[string]any)["Body"])), &body)
+			task, _ = body["task_id"].(string)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("lisi got no card")
+		}
+	}
+	res, err := http.PostForm(base+"/sandbox/click", url.Values{"user": {"lisi"}, "task": {task}, "key": {"approve"}})
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("click: %v %v", err, res)
+	}
+	res.Body.Close()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got := call("GET", "/api/v1/executions/"+x["id"].(string), "")["data"].(map[string]any)
+		if got["status"] == "resolved" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution: %v", got)
+		}
+	}
+	inboxes := call("GET", "/sandbox/inbox?format=json", "")["data"].(map[string]any)
+	decision := mustJSON(inboxes["zhangsan"].([]any)[0].(map[string]any)["Body"])
+	if !strings.Contains(decision, "Order **42**: approve") {
+		t.Fatalf("zhangsan's decision: %s", decision)
+	}
+}
+
+func mustJSON(v any) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wecomflow/wecomflow/workflow"
+)
+
+// deliveryClock timestamps, in real time, when the simulator accepted each benchmark message,
+// by the number its text ends with.
+type deliveryClock struct {
+	mu sync.Mutex
+	at map[int]time.Time
+}
+
+func (d *deliveryClock) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/message/send") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+		var req struct {
+			Text struct {
+				Content string `json:"content"`
+			} `json:"text"`
+		}
+		_ = json.Unmarshal(body, &req)
+		_, num, _ := strings.Cut(req.Text.Content, "#")
+		if i, err := strconv.Atoi(num); err == nil {
+			d.mu.Lock()
+			if _, seen := d.at[i]; !seen {
+				d.at[i] = time.Now()
+			}
+			d.mu.Unlock()
+		}
+	})
+}
+
+func (d *deliveryClock) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.at)
+}
+
+// BenchmarkWorkflowWebhookToDelivered triggers b.N executions of webhook → condition →
+// notification (one recipient each) through the public webhook URL (16 clients at once) and
+// waits until every execution resolved, i.e. knows its message was delivered. It reports
+// executions/s and the trigger-to-delivered latency (webhook request sent → the simulator
+// accepted the message/send).
+func BenchmarkWorkflowWebhookToDelivered(b *testing.B) {
+	const members = 2000
+	clk := &deliveryClock{at: map[int]time.Time{}}
+	e := newDeliveryEnv(b, deliveryOptions{members: members, start: time.Now(), simWrap: clk.wrap})
+	api := httptest.NewServer(e.srv.Handler())
+	defer api.Close()
+	e.must(201, "POST", "/api/v1/workflows", map[string]any{"key": "bench", "title": "Bench",
+		"trigger": map[string]any{"type": "webhook", "config": map[string]any{"secret": hookSecret}},
+		"nodes": []any{map[string]any{"key": "big", "type": "condition", "config": map[string]any{"expression": "$context.data.amount > 1000"},
+			"branches": map[string]any{"true": []any{map[string]any{"key": "tell", "type": "notification", "config": map[string]any{
+				"channel": "ops", "to": map[string]any{"users": []any{"{{$context.data.user}}"}}, "msgtype": "text",
+				"text": map[string]any{"content": "order {{$context.data.id}} paid #{{$context.data.id}}"}}}}}}}})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(map[string]any{"id": i, "amount": 5000, "user": "local-" + memberID(i%members)})
+	}
+	sentAt := make([]time.Time, b.N)
+	ids := make([]string, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				req, _ := http.NewRequest("POST", api.URL+"/hooks/bench", bytes.NewReader(bodies[i]))
+				req.Header.Set(workflow.SignatureHeader, workflow.Sign(bodies[i], hookSecret))
+				sentAt[i] = time.Now()
+				res, err := client.Do(req)
+				if err != nil || res.StatusCode != 202 {
+					b.Errorf("webhook: %v %v", err, res)
+					return
+				}
+				var out struct {
+					Data struct {
+						ID string `json:"id"`
+					} `json:"data"`
+				}
+				_ = json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				ids[i] = out.Data.ID
+			}
+		}()
+	}
+	for i := range bodies {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	accepted := time.Since(start)
+	for resolvedCount(e) < b.N {
+		if time.Since(start) > 10*time.Minute {
+			b.Fatalf("only %d of %d executions resolved", resolvedCount(e), b.N)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if clk.count() != b.N {
+		b.Fatalf("%d deliveries, want %d", clk.count(), b.N)
+	}
+	lat := make([]float64, b.N)
+	for i := range lat {
+		lat[i] = float64(clk.at[i].Sub(sentAt[i]).Microseconds()) / 1000
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "executions/s")
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "triggers/s")
+	b.ReportMetric(lat[len(lat)/2], "p50-ms")
+	b.ReportMetric(lat[len(lat)*99/100], "p99-ms")
+	b.ReportMetric(peakRSSMiB(), "peakRSS-MiB")
+}
+
+func resolvedCount(e *deliveryEnv) int {
+	var n int64
+	e.store.Read.Table("executions").Where("status = ?", "resolved").Count(&n)
+	return int(n)
+}
