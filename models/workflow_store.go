@@ -174,7 +174,7 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 // JobsOf reads the jobs of executions, in the order they were created.
 func (s *Store) JobsOf(ctx context.Context, executionIDs ...string) ([]Job, error) {
 	var out []Job
-	if err := s.DB.WithContext(ctx).Where("execution_id IN ?", executionIDs).Order("id").Find(&out).Error; err != nil {
+	if err := s.Read.WithContext(ctx).Where("execution_id IN ?", executionIDs).Order("id").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to read jobs: %w", err)
 	}
 	return out, nil

@@ -13,14 +13,15 @@ import (
 // metrics are this server's Prometheus collectors, on a registry of its own so two servers in
 // one test process do not collide.
 type metrics struct {
-	reg       *prometheus.Registry
-	requests  *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	sends     *prometheus.CounterVec
-	tokens    *prometheus.CounterVec
-	callbacks *prometheus.CounterVec
-	events    *prometheus.CounterVec
-	syncs     *prometheus.HistogramVec
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	sends      *prometheus.CounterVec
+	tokens     *prometheus.CounterVec
+	callbacks  *prometheus.CounterVec
+	events     *prometheus.CounterVec
+	syncs      *prometheus.HistogramVec
+	executions *prometheus.CounterVec
 }
 
 // queueDepth reports the unfinished outbox requests by status, counted in the database at scrape
@@ -75,7 +76,10 @@ func newMetrics() *metrics {
 		Name: "wecomflow_sync_duration_seconds", Help: "Full directory sync durations by resulting status.",
 		Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 900},
 	}, []string{"status"})
-	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs,
+	m.executions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wecomflow_executions_finished_total", Help: "Workflow executions finished, by status.",
+	}, []string{"status"})
+	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs, m.executions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -98,6 +102,8 @@ func (m *metrics) observeSync(status string, d time.Duration) {
 }
 
 func (m *metrics) observeEvent(status string) { m.events.WithLabelValues(status).Inc() }
+
+func (m *metrics) observeExecution(status string) { m.executions.WithLabelValues(status).Inc() }
 
 func (m *metrics) observeTokenFetch(_ uint64, err error) {
 	result := "ok"

@@ -130,7 +130,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	}
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
 	s.workflows = workflow.New(store, s.svc, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
-		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks})
+		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
+		OnFinished: s.metrics.observeExecution})
 	s.callbacks = callback.NewHandler(s.svc.CallbackCredentials, store, cfg.CallbackMaxSkew, store.Now, log)
 	s.processor = callback.NewProcessor(store, []callback.Subscriber{
 		callback.SubscriberFunc(s.svc.HandleCardEvent), callback.SubscriberFunc(s.HandleContactChange),

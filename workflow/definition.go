@@ -75,12 +75,21 @@ func decodeNodes(raw any, path string, errs plugin.FieldErrors) []Node {
 		n := Node{}
 		for k, v := range m {
 			switch k {
-			case "key":
-				n.Key, _ = v.(string)
-			case "type":
-				n.Type, _ = v.(string)
-			case "title":
-				n.Title, _ = v.(string)
+			case "key", "type", "title":
+				// Said here: a number would otherwise pass as "" (a missing key, an unknown type)
+				// or, for the title, vanish without a word.
+				s, isStr := v.(string)
+				if !isStr && v != nil {
+					errs.Add(p+"."+k, "must be a string")
+				}
+				switch k {
+				case "key":
+					n.Key = s
+				case "type":
+					n.Type = s
+				default:
+					n.Title = s
+				}
 			case "config":
 				if v != nil {
 					if n.Config, ok = v.(map[string]any); !ok {

@@ -34,6 +34,8 @@ type Options struct {
 	// Concurrency is how many executions one claim loop steps at once (default 64); Loops how
 	// many claim loops run side by side (default 1; a networked database gains from more).
 	Concurrency, Loops int
+	// OnFinished is told of every finished execution (metrics): its status.
+	OnFinished func(status string)
 	// Hooks let tests stop the process at chosen points.
 	Hooks Hooks
 }
@@ -56,6 +58,8 @@ type Engine struct {
 	wake  worker.Wakeup
 	// defs caches parsed definitions by workflow id and version: a version never changes.
 	defs sync.Map
+	// exprs caches compiled expressions by source.
+	exprs sync.Map
 	// schedules remembers, per schedule workflow, up to when its ticks were looked at.
 	schedMu   sync.Mutex
 	schedSeen map[uint64]time.Time
@@ -74,6 +78,9 @@ func New(store *models.Store, svc *service.Service, log *slog.Logger, opts Optio
 	}
 	if opts.Loops <= 0 {
 		opts.Loops = 1
+	}
+	if opts.OnFinished == nil {
+		opts.OnFinished = func(string) {}
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
@@ -217,7 +224,10 @@ func (e *Engine) decodeTrigger(v any, d *draft, errs plugin.FieldErrors) {
 	}
 	if s, ok := t.Config["secret"]; ok {
 		str, isStr := s.(string)
-		if !isStr {
+		switch {
+		case t.Type != TriggerWebhook:
+			errs.Add("trigger.config.secret", "unknown field for a "+t.Type+" trigger: only webhooks have a secret")
+		case !isStr:
 			errs.Add("trigger.config.secret", "must be a string")
 		}
 		d.Secret = str

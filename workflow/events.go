@@ -41,7 +41,7 @@ func (e *Engine) HandleEvent(ctx context.Context, ev *callback.Event) error {
 		}
 		context := map[string]any{"data": ev.Payload}
 		if src := str(cfg, "expression"); src != "" {
-			x, err := CompileExpression(src)
+			x, err := e.expression(src)
 			if err != nil {
 				continue // validated at save; a definition cannot change
 			}

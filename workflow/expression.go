@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -36,7 +37,7 @@ func CompileExpression(src string) (*Expression, error) {
 	if err != nil {
 		return nil, err
 	}
-	program, err := expr.Compile(rewritten, expr.Env(compileEnv))
+	program, err := expr.Compile(rewritten, expr.Env(compileEnv), expr.Patch(nilSafe{}))
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
@@ -45,6 +46,31 @@ func CompileExpression(src string) (*Expression, error) {
 		return nil, err
 	}
 	return &Expression{src: src, program: program}, nil
+}
+
+// expression compiles src once per engine: definitions never change, so neither do their
+// expressions.
+func (e *Engine) expression(src string) (*Expression, error) {
+	if x, ok := e.exprs.Load(src); ok {
+		return x.(*Expression), nil
+	}
+	x, err := CompileExpression(src)
+	if err == nil {
+		e.exprs.Store(src, x)
+	}
+	return x, err
+}
+
+// nilSafe makes every member access optional, as if written "?.": a path through a missing value
+// is nil, as it renders empty in a template — $jobs.ask.response.eventKey == "approve" is false,
+// not an error, when ask did not run.
+type nilSafe struct{}
+
+func (nilSafe) Visit(node *ast.Node) {
+	if m, ok := (*node).(*ast.MemberNode); ok && !m.Method {
+		m.Optional = true
+		ast.Patch(node, &ast.ChainNode{Node: m})
+	}
 }
 
 // rewriteRoots turns $context, $jobs, $system and $env outside string literals into _context, …
@@ -90,6 +116,29 @@ func identAt(s string, i int) string {
 		j++
 	}
 	return s[i:j]
+}
+
+// JobKeys are the node keys the expression reads through $jobs ($jobs.ask… or $jobs["ask"]…),
+// so saving can refuse a key that no node has.
+func (e *Expression) JobKeys() []string {
+	var v jobKeys
+	root := e.program.Node()
+	ast.Walk(&root, &v)
+	return v
+}
+
+type jobKeys []string
+
+func (v *jobKeys) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	if id, ok := m.Node.(*ast.IdentifierNode); ok && id.Value == "_jobs" {
+		if key, ok := m.Property.(*ast.StringNode); ok {
+			*v = append(*v, key.Value)
+		}
+	}
 }
 
 // Eval runs the expression over the variables and reports whether the result is truthy: false

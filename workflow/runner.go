@@ -108,6 +108,7 @@ func (e *Engine) commit(ctx context.Context, claimed []models.Execution, steps [
 		sent = sent || len(st.Messages) > 0
 		if status, _ := st.Execution["status"].(string); models.IsFinalExecution(status) {
 			e.log.InfoContext(ctx, "execution finished", "execution_id", x.ID, "workflow_id", x.WorkflowID, "status", status)
+			e.opts.OnFinished(status)
 		}
 		if e.opts.Hooks.AfterCommit != nil {
 			e.opts.Hooks.AfterCommit(x.ID, st)
@@ -250,7 +251,7 @@ func (r *run) begin(ctx context.Context, n *Node) (*models.Job, error) {
 	r.step.NewJobs = append(r.step.NewJobs, j)
 	switch n.Type {
 	case NodeCondition:
-		x, err := CompileExpression(str(n.Config, "expression"))
+		x, err := r.e.expression(str(n.Config, "expression"))
 		if err != nil {
 			r.end(j, models.JobError, "expression: "+err.Error())
 			break

@@ -138,7 +138,7 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 	only := func(fields ...string) {
 		for k := range cfg {
 			if !slices.Contains(fields, k) {
-				errs.Add(at+k, "unknown field for a "+n.Type+" node")
+				errs.Add(at+k, "unknown field for a node of type "+n.Type)
 			}
 		}
 	}
@@ -148,8 +148,11 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 		src, _ := cfg["expression"].(string)
 		if src == "" {
 			errs.Add(at+"expression", "is required, e.g. $context.data.amount > 1000")
-		} else if _, err := CompileExpression(src); err != nil {
+		} else if x, err := CompileExpression(src); err != nil {
 			errs.Add(at+"expression", err.Error())
+		} else {
+			// A misspelt node key would only fail the run, as "cannot fetch … from <nil>".
+			checkJobRefs(x.JobKeys(), at, keys, errs)
 		}
 	case NodeDelay:
 		only("duration")
@@ -159,6 +162,7 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 			if err := template.Check(s); err != nil {
 				errs.Add(at+"duration", err.Error())
 			}
+			checkJobRefs(jobRefs(s), at, keys, errs)
 		default:
 			if d, err := parseDuration(s); err != nil || d <= 0 {
 				errs.Add(at+"duration", "must be a positive duration such as \"10m\", \"24h\" or \"7d\", or a variable")
@@ -218,12 +222,17 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 	for k, v := range problems {
 		errs.Add(at+k, v)
 	}
-	for _, p := range jobRefs(body) {
+	checkJobRefs(jobRefs(body), at, keys, errs)
+	return nil
+}
+
+// checkJobRefs reports each node key read through $jobs that no node has, under the node's config.
+func checkJobRefs(refs []string, at string, keys map[string]int, errs plugin.FieldErrors) {
+	for _, p := range refs {
 		if keys[p] == 0 {
 			errs.Add(strings.TrimSuffix(at, "."), fmt.Sprintf("reads $jobs.%s, but no node has the key %q", p, p))
 		}
 	}
-	return nil
 }
 
 // messageBody is a notification node's config without the node's own fields: the message.
