@@ -211,7 +211,14 @@ func TestCardClickIsRecordedOnceAndUpdatesTheCard(t *testing.T) {
 	if ups := e.sim.CardUpdates(); len(ups) != 1 || ups[0].ReplaceName != "已处理" {
 		t.Fatalf("card updates %v", ups)
 	}
-	evs := e.must(200, "GET", "/api/v1/callback-events?event=template_card_event", nil).JSON()
+	// The card is updated inside processing; the event is marked processed just after.
+	var evs map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		evs = e.must(200, "GET", "/api/v1/callback-events?event=template_card_event", nil).JSON()
+		if data, _ := evs["data"].([]any); len(data) > 0 && data[0].(map[string]any)["status"] != "received" || time.Now().After(deadline) {
+			break
+		}
+	}
 	if evs["total"] != 1.0 || evs["data"].([]any)[0].(map[string]any)["deliveries"] != 3.0 || evs["data"].([]any)[0].(map[string]any)["status"] != "processed" {
 		t.Fatalf("events %v", evs)
 	}
