@@ -56,11 +56,17 @@ func (d *deliveryClock) count() int {
 }
 
 // BenchmarkWorkflowWebhookToDelivered triggers b.N executions of webhook → condition →
-// notification (one recipient each) through the public webhook URL (16 clients at once) and
-// waits until every execution resolved, i.e. knows its message was delivered. It reports
+// notification (one recipient each) through the public webhook URL, as fast as 16 clients can,
+// and waits until every execution resolved, i.e. knows its message was delivered. It reports
 // executions/s and the trigger-to-delivered latency (webhook request sent → the simulator
-// accepted the message/send).
-func BenchmarkWorkflowWebhookToDelivered(b *testing.B) {
+// accepted the message/send), which at full speed includes the queue.
+func BenchmarkWorkflowWebhookToDelivered(b *testing.B) { benchmarkWorkflow(b, 0) }
+
+// BenchmarkWorkflowLatencyAt200PerSecond is the same with triggers paced at 200 per second: the
+// latency of a server that keeps up.
+func BenchmarkWorkflowLatencyAt200PerSecond(b *testing.B) { benchmarkWorkflow(b, 200) }
+
+func benchmarkWorkflow(b *testing.B, rate int) {
 	const members = 2000
 	clk := &deliveryClock{at: map[int]time.Time{}}
 	e := newDeliveryEnv(b, deliveryOptions{members: members, start: time.Now(), simWrap: clk.wrap})
@@ -108,7 +114,16 @@ func BenchmarkWorkflowWebhookToDelivered(b *testing.B) {
 			}
 		}()
 	}
+	var pace <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	for i := range bodies {
+		if pace != nil {
+			<-pace
+		}
 		next <- i
 	}
 	close(next)
