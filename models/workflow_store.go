@@ -213,7 +213,7 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 	var msgs []acceptJob
 	for _, st := range steps {
 		u := st.Execution
-		u["lease_owner"], u["lease_until"], u["updated_at"], u["steps"] = "", nil, s.Now(), gorm.Expr("steps + 1")
+		u["lease_owner"], u["lease_until"], u["updated_at"] = "", nil, s.Now()
 		if wake, ok := u["wake_at"].(time.Time); ok {
 			// Nudged during the step (a delivery or a click it may not have seen): due now.
 			u["wake_at"] = gorm.Expr("CASE WHEN nudges = ? THEN ? ELSE ? END", st.Nudges, wake, s.Now())

@@ -73,9 +73,7 @@ type Execution struct {
 	TimeoutAt  *time.Time
 	LeaseOwner string     `gorm:"size:64;not null"`
 	LeaseUntil *time.Time `gorm:"index"`
-	// Steps counts the runner steps, so a test can tell an execution moved.
-	Steps      int       `gorm:"not null"`
-	CreatedAt  time.Time `gorm:"index:idx_executions_workflow_created,priority:2;index:idx_executions_status_created,priority:2;index"`
+	CreatedAt  time.Time  `gorm:"index:idx_executions_workflow_created,priority:2;index:idx_executions_status_created,priority:2;index"`
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 	UpdatedAt  time.Time

@@ -123,7 +123,9 @@ func (e *Engine) commit(ctx context.Context, claimed []models.Execution, steps [
 func (e *Engine) release(ctx context.Context, x *models.Execution, cause error) {
 	log := e.log.With("execution_id", x.ID, "workflow_id", x.WorkflowID)
 	log.ErrorContext(ctx, "execution step failed; it is retried", "error", cause)
-	if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, e.store.Now().Add(5*time.Second), cause.Error()); err != nil {
+	// The cause may quote the database; the API shows only that a retry is coming.
+	const shown = "a step failed unexpectedly and is retried (the server log has the cause)"
+	if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, e.store.Now().Add(5*time.Second), shown); err != nil {
 		log.ErrorContext(ctx, "cannot release execution", "error", err)
 	}
 }
