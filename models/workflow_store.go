@@ -38,19 +38,6 @@ func (s *Store) SaveWorkflow(ctx context.Context, w *Workflow) error {
 	})
 }
 
-// SetWorkflowEnabled switches a workflow on or off without a new version: enabling changes
-// whether triggers fire, not what runs.
-func (s *Store) SetWorkflowEnabled(ctx context.Context, id uint64, enabled bool) error {
-	res := s.DB.WithContext(ctx).Model(&Workflow{}).Where("id = ?", id).Updates(map[string]any{"enabled": enabled, "updated_at": s.Now()})
-	if res.Error != nil {
-		return fmt.Errorf("store: unable to update workflow: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("store: unable to update workflow: %w", ErrNotFound)
-	}
-	return nil
-}
-
 // GetWorkflow reads a workflow by id.
 func (s *Store) GetWorkflow(ctx context.Context, id uint64) (*Workflow, error) {
 	return get[Workflow](ctx, s.Read, "workflow", "id = ?", id)
@@ -213,7 +200,7 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 	var msgs []acceptJob
 	for _, st := range steps {
 		u := st.Execution
-		u["lease_owner"], u["lease_until"], u["updated_at"] = "", nil, s.Now()
+		u["lease_owner"], u["lease_until"], u["updated_at"], u["failures"] = "", nil, s.Now(), 0
 		if wake, ok := u["wake_at"].(time.Time); ok {
 			// Nudged during the step (a delivery or a click it may not have seen): due now.
 			u["wake_at"] = gorm.Expr("CASE WHEN nudges = ? THEN ? ELSE ? END", st.Nudges, wake, s.Now())
@@ -257,7 +244,8 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 // again at retryAt.
 func (s *Store) ReleaseExecution(ctx context.Context, owner, id string, retryAt time.Time, errText string) error {
 	return s.DB.WithContext(ctx).Model(&Execution{}).Where("id = ? AND lease_owner = ?", id, owner).
-		Updates(map[string]any{"lease_owner": "", "lease_until": nil, "wake_at": retryAt, "error": errText, "updated_at": s.Now()}).Error
+		Updates(map[string]any{"lease_owner": "", "lease_until": nil, "wake_at": retryAt, "error": errText,
+			"failures": gorm.Expr("failures + 1"), "updated_at": s.Now()}).Error
 }
 
 // CancelExecution stops an unfinished execution and its pending jobs (ErrWrongState otherwise).

@@ -14,6 +14,12 @@ const (
 	ExecutionCanceled = "canceled"
 )
 
+// ExecutionStatuses lists every execution status.
+func ExecutionStatuses() []string {
+	return []string{ExecutionQueued, ExecutionRunning, ExecutionWaiting, ExecutionResolved, ExecutionFailed,
+		ExecutionError, ExecutionAborted, ExecutionCanceled}
+}
+
 // Job statuses (SPEC §4.4).
 const (
 	JobPending  = "pending"
@@ -73,7 +79,9 @@ type Execution struct {
 	TimeoutAt  *time.Time
 	LeaseOwner string     `gorm:"size:64;not null"`
 	LeaseUntil *time.Time `gorm:"index"`
-	CreatedAt  time.Time  `gorm:"index:idx_executions_workflow_created,priority:2;index:idx_executions_status_created,priority:2;index"`
+	// Failures counts the steps in a row that failed unexpectedly (the database was away).
+	Failures   int       `gorm:"not null"`
+	CreatedAt  time.Time `gorm:"index:idx_executions_workflow_created,priority:2;index:idx_executions_status_created,priority:2;index"`
 	StartedAt  *time.Time
 	FinishedAt *time.Time
 	UpdatedAt  time.Time

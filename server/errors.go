@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,7 +52,7 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	if se.Code == service.CodeInternal {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "method", c.Request.Method, "err", err)
 	}
-	if se.Code == service.CodeUnauthorized {
+	if se.Code == service.CodeUnauthorized && strings.HasPrefix(c.Request.URL.Path, "/api/") {
 		c.Header("WWW-Authenticate", `Bearer realm="wecomflow"`)
 	}
 	c.AbortWithStatusJSON(se.Code.Status(), errorBody{Error: errorDetail{Code: se.Code, Message: se.Message, Fields: se.Fields}})

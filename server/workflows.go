@@ -3,12 +3,15 @@ package server
 import (
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/workflow"
 )
 
 func (s *Server) workflowRoutes(api *gin.RouterGroup) {
@@ -26,6 +29,9 @@ func (s *Server) workflowRoutes(api *gin.RouterGroup) {
 func (s *Server) listWorkflows(c *gin.Context) error {
 	return listFiltered(c, func(c *gin.Context) (models.WorkflowFilter, error) {
 		f := models.WorkflowFilter{Q: c.Query("q"), TriggerType: c.Query("triggerType")}
+		if t := f.TriggerType; t != "" && !slices.Contains(workflow.TriggerTypes(), t) {
+			return f, service.Invalidf("triggerType", "must be one of %s", strings.Join(workflow.TriggerTypes(), ", "))
+		}
 		if v := c.Query("enabled"); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -140,9 +146,12 @@ func (s *Server) webhook(c *gin.Context) error {
 func (s *Server) listExecutions(c *gin.Context) error {
 	return listFiltered(c, func(c *gin.Context) (models.ExecutionFilter, error) {
 		f := models.ExecutionFilter{Status: c.Query("status")}
+		if s := f.Status; s != "" && !slices.Contains(models.ExecutionStatuses(), s) {
+			return f, service.Invalidf("status", "must be one of %s", strings.Join(models.ExecutionStatuses(), ", "))
+		}
 		if v := c.Query("workflowId"); v != "" {
 			id, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
+			if err != nil || id == 0 {
 				return f, service.Invalidf("workflowId", "must be a workflow id")
 			}
 			f.WorkflowID = id

@@ -20,6 +20,11 @@ const (
 	TriggerWeComEvent = "wecom_event"
 )
 
+// TriggerTypes lists every trigger type.
+func TriggerTypes() []string {
+	return []string{TriggerManual, TriggerWebhook, TriggerSchedule, TriggerWeComEvent}
+}
+
 // Node types (SPEC §4.3).
 const (
 	NodeNotification = "notification"

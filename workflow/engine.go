@@ -193,6 +193,10 @@ func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body ma
 	w.Key, w.Title, w.Enabled, w.TriggerType = d.Key, d.Title, d.Enabled, d.Def.Trigger.Type
 	w.Definition, w.WebhookSecret = d.Def.encode(), models.NewSecret(d.Secret)
 	if err := e.store.SaveWorkflow(ctx, w); err != nil {
+		if errors.Is(err, models.ErrDuplicate) {
+			return Workflow{}, &service.Error{Code: service.CodeConflict, Message: fmt.Sprintf("A workflow with the key %q already exists.", d.Key),
+				Fields: plugin.FieldErrors{"key": "is taken by another workflow"}, Err: err}
+		}
 		return Workflow{}, service.StoreError("Workflow", err)
 	}
 	e.log.InfoContext(ctx, "workflow saved", "workflow_id", w.ID, "key", w.Key, "version", w.Version)

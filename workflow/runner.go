@@ -15,6 +15,11 @@ import (
 	"github.com/wecomflow/wecomflow/worker"
 )
 
+// maxStepFailures is how many steps in a row may fail unexpectedly before the execution ends in
+// error; between them the runner backs off 5 s, 10 s, 20 s … up to 5 minutes (about half an hour
+// in all).
+const maxStepFailures = 10
+
 // deliveryRecheck is how long a job waiting for a delivery sleeps before it looks again; the
 // sender wakes it sooner, in the transaction that records the delivery.
 const deliveryRecheck = time.Minute
@@ -125,7 +130,8 @@ func (e *Engine) release(ctx context.Context, x *models.Execution, cause error) 
 	log.ErrorContext(ctx, "execution step failed; it is retried", "error", cause)
 	// The cause may quote the database; the API shows only that a retry is coming.
 	const shown = "a step failed unexpectedly and is retried (the server log has the cause)"
-	if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, e.store.Now().Add(5*time.Second), shown); err != nil {
+	retry := e.store.Now().Add(min(5*time.Second<<x.Failures, 5*time.Minute))
+	if err := e.store.ReleaseExecution(context.WithoutCancel(ctx), e.opts.Owner, x.ID, retry, shown); err != nil {
 		log.ErrorContext(ctx, "cannot release execution", "error", err)
 	}
 }
@@ -156,6 +162,12 @@ func (e *Engine) advance(ctx context.Context, x *models.Execution, jobs []models
 		}
 		r.results[j.NodeKey] = v
 	}
+	if x.Failures >= maxStepFailures {
+		msg := fmt.Sprintf("gave up after %d failed attempts at a step (the server log has the causes)", x.Failures)
+		r.endPending(models.JobError, msg)
+		r.finish(models.ExecutionError, msg)
+		return r.step, nil
+	}
 	def, err := e.definition(ctx, x.WorkflowID, x.Version)
 	if errors.Is(err, models.ErrNotFound) {
 		r.finish(models.ExecutionError, fmt.Sprintf("workflow %d version %d no longer exists", x.WorkflowID, x.Version))
@@ -169,11 +181,7 @@ func (e *Engine) advance(ctx context.Context, x *models.Execution, jobs []models
 		return r.step, nil
 	}
 	if x.TimeoutAt != nil && !r.now.Before(*x.TimeoutAt) {
-		for _, j := range r.jobs {
-			if j.Status == models.JobPending {
-				r.end(j, models.JobAborted, "the workflow's timeout ("+def.Timeout+") was reached")
-			}
-		}
+		r.endPending(models.JobAborted, "the workflow's timeout ("+def.Timeout+") was reached")
 		r.finish(models.ExecutionAborted, "timed out: the workflow's timeout ("+def.Timeout+") was reached")
 		return r.step, nil
 	}
@@ -419,6 +427,15 @@ func (r *run) end(j *models.Job, status, errText string) {
 	j.FinishedAt = &now
 	if j.ID != 0 {
 		r.step.Finished = append(r.step.Finished, j)
+	}
+}
+
+// endPending ends every pending job with status.
+func (r *run) endPending(status, errText string) {
+	for _, j := range r.jobs {
+		if j.Status == models.JobPending {
+			r.end(j, status, errText)
+		}
 	}
 }
 

@@ -38,48 +38,61 @@ func (e *Engine) FireSchedules(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	started := 0
+	enabled := make(map[uint64]bool, len(wfs))
 	for i := range wfs {
 		w := &wfs[i]
+		enabled[w.ID] = true
 		def, err := e.definition(ctx, w.ID, w.Version)
 		if err != nil {
 			return started, err
 		}
-		tick, ok := e.dueTick(w.ID, def.Trigger.Config, now)
-		if !ok {
-			continue
+		e.schedMu.Lock()
+		since, seen := e.schedSeen[w.ID]
+		e.schedMu.Unlock()
+		if !seen {
+			// The first look only notes the time.
+			since = now
 		}
-		data := def.Trigger.Config["data"]
-		ctxData := map[string]any{"date": tick.Format(time.RFC3339), "data": data}
-		_, fired, err := e.start(ctx, w, TriggerSchedule, ctxData, "tick:"+tick.UTC().Format(time.RFC3339))
-		if err != nil {
-			return started, err
+		if tick, due := dueTick(def.Trigger.Config, since, now); due {
+			ctxData := map[string]any{"date": tick.Format(time.RFC3339), "data": def.Trigger.Config["data"]}
+			_, fired, err := e.start(ctx, w, TriggerSchedule, ctxData, "tick:"+tick.UTC().Format(time.RFC3339))
+			if err != nil {
+				// The look is not recorded, so the next one tries this tick again.
+				return started, err
+			}
+			if fired {
+				started++
+			}
 		}
-		if fired {
-			started++
+		e.schedMu.Lock()
+		e.schedSeen[w.ID] = now
+		e.schedMu.Unlock()
+	}
+	// A workflow disabled now starts afresh when enabled again: ticks that passed meanwhile are
+	// skipped, not replayed.
+	e.schedMu.Lock()
+	for id := range e.schedSeen {
+		if !enabled[id] {
+			delete(e.schedSeen, id)
 		}
 	}
+	e.schedMu.Unlock()
 	return started, nil
 }
 
-// dueTick returns the latest tick of a schedule in (last look, now], in the schedule's zone.
-func (e *Engine) dueTick(workflowID uint64, cfg map[string]any, now time.Time) (time.Time, bool) {
-	e.schedMu.Lock()
-	since, seen := e.schedSeen[workflowID]
-	e.schedSeen[workflowID] = now
-	e.schedMu.Unlock()
-	if !seen || !now.After(since) {
-		return time.Time{}, false
-	}
+// dueTick returns the latest tick of a schedule in (since, now], in the schedule's zone.
+func dueTick(cfg map[string]any, since, now time.Time) (time.Time, bool) {
 	spec, _ := cfg["cron"].(string)
 	sched, err := cronParser.Parse(spec)
-	if err != nil {
+	if err != nil || !now.After(since) {
 		return time.Time{}, false
 	}
 	loc := scheduleLocation(cfg)
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
-		// "@every 10m" counts from the Unix epoch, not from when an instance started, so every
-		// instance sees the same ticks.
-		tick := now.Truncate(every.Delay)
+		// "@every 10m" counts whole intervals from the Unix epoch, not from when an instance
+		// started, so every instance sees the same ticks.
+		step := int64(every.Delay / time.Second)
+		tick := time.Unix(now.Unix()-now.Unix()%step, 0)
 		return tick.In(loc), tick.After(since)
 	}
 	var tick time.Time
