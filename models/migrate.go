@@ -31,6 +31,9 @@ var migrations = []migration{
 	{4, "workflows, versions, executions, jobs", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Workflow{}, &WorkflowVersion{}, &Execution{}, &Job{})
 	}},
+	{5, "web UI sessions", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Session{})
+	}},
 }
 
 type schemaMigration struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/web"
 	"github.com/wecomflow/wecomflow/worker"
 	"github.com/wecomflow/wecomflow/workflow"
 )
@@ -42,6 +43,8 @@ type Config struct {
 	Extra map[string]http.Handler
 	// CallbackMaxSkew rejects callbacks whose timestamp is further from now; 0 disables the check.
 	CallbackMaxSkew time.Duration
+	// Inbox, in the sandbox, is the simulated WeCom whose inboxes the UI shows.
+	Inbox web.InboxSource
 	// WorkflowHooks let tests stop the workflow engine at chosen points.
 	WorkflowHooks workflow.Hooks
 	// NoSchedules leaves schedule triggers to the caller (tests fire them with a fake clock).
@@ -67,6 +70,7 @@ type Server struct {
 	callbacks *callback.Handler
 	processor *callback.Processor
 	workflows *workflow.Engine
+	ui        *web.UI
 	// syncWake starts the directory runner at once when a sync task is queued.
 	syncWake worker.Wakeup
 	// uploadRoutes are the routes that take up to uploadLimit.
@@ -141,6 +145,12 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
+	ui, err := web.New(web.Deps{Service: s.svc, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox})
+	if err != nil {
+		// The templates and catalogues are compiled in: this is a broken build, not bad input.
+		panic(err)
+	}
+	s.ui = ui
 	s.callbacks.Accepted = s.processor.Wake
 	s.callbacks.Observe = s.metrics.observeCallback
 	s.engine = s.routes()
@@ -172,6 +182,7 @@ func (s *Server) routes() *gin.Engine {
 	for path, h := range s.cfg.Extra {
 		r.Any(path, gin.WrapH(h))
 	}
+	s.ui.Register(r)
 
 	for _, kind := range []string{callback.KindApp, callback.KindContacts} {
 		path := "/callback/wecom/:name"
@@ -285,9 +296,24 @@ func (s *Server) RunWorkers(ctx context.Context) error {
 	return nil
 }
 
-// authenticate admits a request with a valid Bearer token.
+// authenticate admits a request with a valid Bearer token, or with the web UI's session cookie
+// (the pages' scripts) — then a state change must carry the session's CSRF header.
 func (s *Server) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
+	if cookie, err := c.Cookie(web.SessionCookie); h == "" && err == nil {
+		sess, err := s.svc.SessionFor(c.Request.Context(), cookie)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead && !web.CheckCSRF(c.Request, sess) {
+			s.writeError(c, service.Errorf(service.CodeForbidden, "A request made with the session cookie must send the session's %s header.", web.CSRFHeader))
+			return
+		}
+		c.Set("token_id", sess.TokenID)
+		c.Next()
+		return
+	}
 	value, found := strings.CutPrefix(h, "Bearer ")
 	if !found {
 		value = ""

@@ -1,0 +1,194 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/service"
+)
+
+func (u *UI) authenticatorRoutes(g *gin.RouterGroup) {
+	g.GET("/authenticators", u.handle(u.authenticators))
+	g.GET("/authenticators/new", u.handle(u.newAuthenticator))
+	g.POST("/authenticators", u.handle(u.createAuthenticator))
+	g.GET("/authenticators/:id", u.handle(u.editAuthenticator))
+	g.POST("/authenticators/:id", u.handle(u.updateAuthenticator))
+	g.POST("/authenticators/:id/check", u.handle(u.checkAuthenticator))
+	g.POST("/authenticators/:id/sync", u.handle(u.syncAuthenticator))
+	g.POST("/authenticators/:id/delete", u.handle(u.deleteAuthenticator))
+}
+
+func (u *UI) authenticators(c *gin.Context) error {
+	list, err := u.d.Service.ListAuthenticators(c.Request.Context(), c.Query("q"), pageOf(c))
+	if err != nil {
+		return err
+	}
+	u.render(c, http.StatusOK, "authenticators", list)
+	return nil
+}
+
+// authenticatorPage is the authenticator form's data.
+type authenticatorPage struct {
+	Auth  *service.Authenticator
+	Check *service.CheckResult
+}
+
+func (u *UI) newAuthenticator(c *gin.Context) error {
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{},
+		Form: map[string]string{"enabled": "on", "options.sync.schedule": "@every 6h"}})
+	return nil
+}
+
+func (u *UI) createAuthenticator(c *gin.Context) error {
+	in := authenticatorInput(c, true)
+	a, err := u.d.Service.CreateAuthenticator(c.Request.Context(), in)
+	if err != nil {
+		return u.formError(c, "authenticator", err, authenticatorPage{})
+	}
+	return u.redirect(c, fmt.Sprintf("/ui/authenticators/%d", a.ID), "flash.saved")
+}
+
+func (u *UI) editAuthenticator(c *gin.Context) error {
+	a, err := u.authenticator(c)
+	if err != nil {
+		return err
+	}
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Auth: &a}, Form: authenticatorForm(a)})
+	return nil
+}
+
+func (u *UI) updateAuthenticator(c *gin.Context) error {
+	a, err := u.authenticator(c)
+	if err != nil {
+		return err
+	}
+	if _, err := u.d.Service.UpdateAuthenticator(c.Request.Context(), a.ID, authenticatorInput(c, false)); err != nil {
+		return u.formError(c, "authenticator", err, authenticatorPage{Auth: &a})
+	}
+	return u.redirect(c, fmt.Sprintf("/ui/authenticators/%d", a.ID), "flash.saved")
+}
+
+// checkAuthenticator fetches a token with the stored credentials and shows the outcome with its hint.
+func (u *UI) checkAuthenticator(c *gin.Context) error {
+	a, err := u.authenticator(c)
+	if err != nil {
+		return err
+	}
+	res, err := u.d.Service.CheckAuthenticator(c.Request.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Auth: &a, Check: &res}, Form: authenticatorForm(a)})
+	return nil
+}
+
+func (u *UI) syncAuthenticator(c *gin.Context) error {
+	a, err := u.authenticator(c)
+	if err != nil {
+		return err
+	}
+	t, err := u.d.Service.StartSync(c.Request.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	return u.redirect(c, fmt.Sprintf("/ui/sync-tasks/%d", t.ID), "flash.syncStarted")
+}
+
+func (u *UI) deleteAuthenticator(c *gin.Context) error {
+	a, err := u.authenticator(c)
+	if err != nil {
+		return err
+	}
+	if err := u.d.Service.DeleteAuthenticator(c.Request.Context(), a.ID); err != nil {
+		return err
+	}
+	return u.redirect(c, "/ui/authenticators", "flash.deleted")
+}
+
+func (u *UI) authenticator(c *gin.Context) (service.Authenticator, error) {
+	id, err := idParam(c)
+	if err != nil {
+		return service.Authenticator{}, err
+	}
+	return u.d.Service.GetAuthenticator(c.Request.Context(), id)
+}
+
+// authenticatorForm is a stored authenticator as form values (named by their API paths); secrets
+// are never sent back to the browser.
+func authenticatorForm(a service.Authenticator) map[string]string {
+	f := map[string]string{"name": a.Name, "title": a.Title}
+	if a.Enabled {
+		f["enabled"] = "on"
+	}
+	flattenForm("options", a.Options, f)
+	return f
+}
+
+func flattenForm(prefix string, m map[string]any, out map[string]string) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case map[string]any:
+			flattenForm(prefix+"."+k, v, out)
+		case bool:
+			if v {
+				out[prefix+"."+k] = "on"
+			}
+		case nil:
+		default:
+			out[prefix+"."+k] = fmt.Sprint(v)
+		}
+	}
+}
+
+// authenticatorInput reads the form into the service's input: "options.callback.token" becomes
+// options.callback.token. Empty secrets are left out, so an edit keeps the stored ones; so are
+// empty callback blocks on create.
+func authenticatorInput(c *gin.Context, create bool) service.AuthenticatorInput {
+	_ = c.Request.ParseForm()
+	str := func(k string) *string { v := strings.TrimSpace(c.PostForm(k)); return &v }
+	enabled := c.PostForm("enabled") == "on"
+	in := service.AuthenticatorInput{Title: str("title"), Enabled: &enabled, Options: map[string]any{}}
+	if create {
+		in.Name = str("name")
+	}
+	opts := in.Options
+	set := func(path string, v any) {
+		parts := strings.Split(path, ".")
+		m := opts
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	for _, k := range []string{"corpId", "apiBaseUrl", "origin", "sync.schedule"} {
+		set(k, strings.TrimSpace(c.PostForm("options."+k)))
+	}
+	for _, k := range []string{"agentId", "dailyQuota"} {
+		v := strings.TrimSpace(c.PostForm("options." + k))
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			set(k, json.Number(strconv.FormatInt(n, 10)))
+		} else if v != "" || k == "agentId" {
+			set(k, v) // the service names what is wrong with it
+		}
+	}
+	for _, k := range []string{"sync.enabled", "sync.autoCreateUsers"} {
+		set(k, c.PostForm("options."+k) == "on")
+	}
+	for _, k := range []string{"secret", "sync.contactSecret", "callback.token", "callback.encodingAesKey",
+		"contactsCallback.token", "contactsCallback.encodingAesKey"} {
+		if v := strings.TrimSpace(c.PostForm("options." + k)); v != "" {
+			set(k, v)
+		}
+	}
+	return in
+}

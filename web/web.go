@@ -1,0 +1,328 @@
+package web
+
+import (
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/workflow"
+)
+
+//go:embed templates static i18n
+var files embed.FS
+
+// SessionCookie names the web UI's session cookie; the REST API accepts it too (with CSRFHeader
+// on every state change), which is how the pages' scripts call it.
+const SessionCookie = "wecomflow_session"
+
+// CSRFHeader carries the session's CSRF token on API calls made with the session cookie.
+const CSRFHeader = "X-CSRF-Token"
+
+// csrfField is the CSRF token's form field.
+const csrfField = "csrf"
+
+// contentSecurityPolicy allows our own origin only and no inline script or style.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// Deps are what the pages use.
+type Deps struct {
+	Service   *service.Service
+	Workflows *workflow.Engine
+	Log       *slog.Logger
+	// PublicURL decides whether the session cookie is Secure (https).
+	PublicURL string
+	// Inbox, when set (the sandbox), adds the inbox page.
+	Inbox InboxSource
+}
+
+// UI is the admin UI.
+type UI struct {
+	d     Deps
+	pages map[string]*template.Template
+	cat   catalogue
+	// static serves the embedded assets.
+	static http.Handler
+	secure bool
+}
+
+// New parses the templates and catalogues.
+func New(d Deps) (*UI, error) {
+	cat, err := loadCatalogue(files)
+	if err != nil {
+		return nil, err
+	}
+	u := &UI{d: d, cat: cat, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://")}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	names, err := fs.Glob(files, "templates/pages/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	for _, name := range names {
+		t, err := template.Must(layout.Clone()).ParseFS(files, name)
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		u.pages[strings.TrimSuffix(path.Base(name), ".html")] = t
+	}
+	sub, _ := fs.Sub(files, "static")
+	u.static = http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+	return u, nil
+}
+
+// Register adds the UI's routes.
+func (u *UI) Register(r *gin.Engine) {
+	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/ui/") })
+	r.GET("/static/*file", u.serveStatic)
+	r.GET("/login", u.handle(u.loginPage))
+	r.POST("/login", u.handle(u.login))
+	g := r.Group("/ui", u.requireSession)
+	g.POST("/logout", u.handle(u.logout))
+	g.GET("/", u.handle(u.dashboard))
+	u.authenticatorRoutes(g)
+	for _, register := range pageRoutes {
+		register(u, g)
+	}
+}
+
+// pageRoutes are the route registrations of the page files, added by each file's init so that
+// pages can be written side by side.
+var pageRoutes []func(u *UI, g *gin.RouterGroup)
+
+func (u *UI) serveStatic(c *gin.Context) {
+	u.headers(c)
+	c.Header("Cache-Control", "public, max-age=3600")
+	u.static.ServeHTTP(c.Writer, c.Request)
+}
+
+// headers are set on every UI response.
+func (u *UI) headers(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// handle adapts a page handler: an error becomes an error page (or, for an expired session, the
+// login page).
+func (u *UI) handle(fn func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u.headers(c)
+		if err := fn(c); err != nil {
+			u.fail(c, err)
+		}
+	}
+}
+
+// fail shows err as a page.
+func (u *UI) fail(c *gin.Context, err error) {
+	var se *service.Error
+	if !errors.As(err, &se) {
+		u.d.Log.ErrorContext(c.Request.Context(), "page failed", "path", c.Request.URL.Path, "err", err)
+		se = &service.Error{Code: service.CodeInternal, Message: "Something went wrong on the server; the log has the details."}
+	} else if se.Code == service.CodeInternal {
+		u.d.Log.ErrorContext(c.Request.Context(), "page failed", "path", c.Request.URL.Path, "err", err)
+	}
+	u.render(c, se.Code.Status(), "error", map[string]any{"Code": string(se.Code), "Message": se.Message, "Fields": se.Fields})
+}
+
+// requireSession admits a request with a live session: other requests go to the login page,
+// and state changes must carry the session's CSRF token.
+func (u *UI) requireSession(c *gin.Context) {
+	cookie, _ := c.Cookie(SessionCookie)
+	sess, err := u.d.Service.SessionFor(c.Request.Context(), cookie)
+	if err != nil {
+		u.headers(c)
+		if c.Request.Method == http.MethodGet {
+			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+			c.Abort()
+			return
+		}
+		u.fail(c, err)
+		c.Abort()
+		return
+	}
+	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+		sent := c.PostForm(csrfField)
+		if sent == "" {
+			sent = c.GetHeader(CSRFHeader)
+		}
+		if subtle.ConstantTimeCompare([]byte(sent), []byte(sess.CSRF)) != 1 {
+			u.headers(c)
+			u.fail(c, service.Errorf(service.CodeForbidden, "The form is out of date (its CSRF token does not match); reload the page and try again."))
+			c.Abort()
+			return
+		}
+	}
+	c.Set("session", sess)
+	c.Next()
+}
+
+// CheckCSRF reports whether a request made with the session cookie carries its CSRF token: the
+// REST API's check for cookie-authenticated state changes.
+func CheckCSRF(r *http.Request, sess service.Session) bool {
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(sess.CSRF)) == 1
+}
+
+// view is what every page template gets.
+type view struct {
+	Lang  string
+	Path  string
+	CSRF  string
+	Title string
+	// Data is the page's own data.
+	Data any
+	// Errors are field errors by path ("options.corpId"), shown next to the fields.
+	Errors plugin.FieldErrors
+	// Form holds submitted values to show again after a failed save.
+	Form  map[string]string
+	Flash string
+	Inbox bool
+	u     *UI
+}
+
+// T translates a catalogue key in the page's language, formatting args into it.
+func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, key, args...) }
+
+// Err is the error of a field, or "".
+func (v *view) Err(field string) string { return v.Errors[field] }
+
+// Value is the submitted value of a form field, or def when the form was not submitted.
+func (v *view) Value(field string, def any) string {
+	if s, ok := v.Form[field]; ok {
+		return s
+	}
+	if def == nil {
+		return ""
+	}
+	return fmt.Sprint(def)
+}
+
+// render writes a page in the request's language.
+func (u *UI) render(c *gin.Context, status int, page string, data any) {
+	u.renderView(c, status, page, &view{Data: data})
+}
+
+func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
+	t, ok := u.pages[page]
+	if !ok {
+		c.String(http.StatusInternalServerError, "no page "+page)
+		return
+	}
+	v.u, v.Lang, v.Path, v.Inbox = u, u.language(c), c.Request.URL.Path, u.d.Inbox != nil
+	if s, ok := c.Get("session"); ok {
+		v.CSRF = s.(service.Session).CSRF
+	}
+	if v.Flash == "" {
+		v.Flash = u.takeFlash(c)
+	}
+	c.Header("Content-Type", "text/html; charset=utf-8")
+	c.Status(status)
+	if err := t.ExecuteTemplate(c.Writer, "layout", v); err != nil {
+		u.d.Log.ErrorContext(c.Request.Context(), "template failed", "page", page, "err", err)
+	}
+}
+
+// flashCookie carries a one-line notice across a redirect ("Saved.").
+const flashCookie = "wecomflow_flash"
+
+// redirect goes to target after a successful change, with a notice (a catalogue key).
+func (u *UI) redirect(c *gin.Context, target, flashKey string) error {
+	if flashKey != "" {
+		http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: flashKey, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.secure})
+	}
+	c.Redirect(http.StatusSeeOther, target)
+	return nil
+}
+
+func (u *UI) takeFlash(c *gin.Context) string {
+	key, err := c.Cookie(flashCookie)
+	if err != nil || key == "" {
+		return ""
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.secure})
+	return u.cat.text(u.language(c), key)
+}
+
+// formError re-renders a form page with the service's field errors; other errors propagate.
+func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
+	var se *service.Error
+	if !errors.As(err, &se) || (se.Code != service.CodeValidation && se.Code != service.CodeConflict) {
+		return err
+	}
+	form := map[string]string{}
+	for k, v := range c.Request.PostForm {
+		if k != csrfField && len(v) > 0 {
+			form[k] = v[0]
+		}
+	}
+	fields := se.Fields
+	if fields == nil {
+		fields = plugin.FieldErrors{"": se.Message}
+	}
+	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Flash: se.Message})
+	return nil
+}
+
+// idParam reads the :id of the path.
+func idParam(c *gin.Context) (uint64, error) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return 0, service.Errorf(service.CodeNotFound, "No resource has the id %q.", c.Param("id"))
+	}
+	return id, nil
+}
+
+// pageOf reads ?page= for a list.
+func pageOf(c *gin.Context) service.Page {
+	p, _ := strconv.Atoi(c.Query("page"))
+	return service.Page{Page: p, PageSize: 50}.Normalize()
+}
+
+var funcs = template.FuncMap{
+	// add is for page numbers.
+	"add": func(a, b int) int { return a + b },
+	// pages is the number of pages of a list.
+	"pages": func(total int64, size int) int {
+		if size <= 0 {
+			return 1
+		}
+		return int((total + int64(size) - 1) / int64(size))
+	},
+	// json shows a value as indented JSON (a job result, a payload).
+	"json": toJSON,
+	// dict builds the argument map of a partial: dict "V" $ "Name" "title".
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+		return m
+	},
+	// section is the first segment of a /ui/ path: the nav entry to mark current.
+	"section": func(p string) string {
+		s, _, _ := strings.Cut(strings.TrimPrefix(p, "/ui/"), "/")
+		return s
+	},
+	// fieldID turns a field path into an element id: options.corpId → f-options-corpId.
+	"fieldID": func(name string) string {
+		return "f-" + strings.NewReplacer(".", "-", "[", "-", "]", "").Replace(name)
+	},
+}
