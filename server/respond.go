@@ -58,14 +58,8 @@ func queryInt(c *gin.Context, name string, errs plugin.FieldErrors) int {
 	return n
 }
 
-// idParam reads the :id path segment; anything but a positive integer names no resource.
-func idParam(c *gin.Context) (uint64, error) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
-		return 0, service.Errorf(service.CodeNotFound, "No resource has the id %q.", c.Param("id"))
-	}
-	return id, nil
-}
+// idParam reads the :id path segment.
+func idParam(c *gin.Context) (uint64, error) { return service.ParseID(c.Param("id")) }
 
 // optionalID reads an optional positive integer filter.
 func optionalID(c *gin.Context, name string) (uint64, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
@@ -84,6 +85,15 @@ func Invalidf(field, format string, args ...any) *Error {
 // Errorf builds an Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ParseID reads a resource id from a path: anything but a positive integer names no resource.
+func ParseID(raw string) (uint64, error) {
+	id, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil || id == 0 {
+		return 0, Errorf(CodeNotFound, "No resource has the id %q.", raw)
+	}
+	return id, nil
 }
 
 // StoreError turns a store error into the user's error: not found, conflict, or internal (whose

@@ -282,13 +282,7 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 }
 
 // idParam reads the :id of the path.
-func idParam(c *gin.Context) (uint64, error) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
-		return 0, service.Errorf(service.CodeNotFound, "No resource has the id %q.", c.Param("id"))
-	}
-	return id, nil
-}
+func idParam(c *gin.Context) (uint64, error) { return service.ParseID(c.Param("id")) }
 
 // pageOf reads ?page= for a list.
 func pageOf(c *gin.Context) service.Page {
