@@ -145,7 +145,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox})
+	ui, err := web.New(web.Deps{Service: s.svc, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
+		WakeSync: s.syncWake.Notify})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.
 		panic(err)
@@ -240,7 +241,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/callback-events", s.handle(s.listCallbackEvents))
 	api.GET("/callback-events/:id", s.handle(s.getCallbackEvent))
 
-	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true, "/api/v1/media": true}
+	s.uploadRoutes = map[string]bool{"/api/v1/users/import": true, "/api/v1/users/bulk": true, "/api/v1/media": true, "/ui/users/import": true}
 	return r
 }
 

@@ -28,7 +28,7 @@ func (u *UI) authenticators(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.render(c, http.StatusOK, "authenticators", list)
+	u.renderView(c, http.StatusOK, "authenticators", &view{Data: list, Form: map[string]string{"q": c.Query("q")}})
 	return nil
 }
 
@@ -96,6 +96,7 @@ func (u *UI) syncAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	u.d.WakeSync()
 	return u.redirect(c, fmt.Sprintf("/ui/sync-tasks/%d", t.ID), "flash.syncStarted")
 }
 

@@ -47,6 +47,8 @@ type Deps struct {
 	PublicURL string
 	// Inbox, when set (the sandbox), adds the inbox page.
 	Inbox InboxSource
+	// WakeSync tells the directory runner a sync task was queued.
+	WakeSync func()
 }
 
 // UI is the admin UI.
@@ -61,6 +63,9 @@ type UI struct {
 
 // New parses the templates and catalogues.
 func New(d Deps) (*UI, error) {
+	if d.WakeSync == nil {
+		d.WakeSync = func() {}
+	}
 	cat, err := loadCatalogue(files)
 	if err != nil {
 		return nil, err
@@ -277,7 +282,8 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 	if fields == nil {
 		fields = plugin.FieldErrors{"": se.Message}
 	}
-	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Flash: se.Message})
+	// The fields carry the details; the banner says so in the page's language.
+	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Flash: u.cat.text(u.language(c), "form.invalid")})
 	return nil
 }
 

@@ -1,0 +1,285 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/service"
+)
+
+func init() {
+	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
+		g.GET("/channels", u.handle(u.channels))
+		g.GET("/channels/new", u.handle(u.newChannel))
+		g.POST("/channels", u.handle(u.createChannel))
+		g.GET("/channels/:id", u.handle(u.editChannel))
+		g.POST("/channels/:id", u.handle(u.updateChannel))
+		g.POST("/channels/:id/test", u.handle(u.testChannel))
+		g.POST("/channels/:id/delete", u.handle(u.deleteChannel))
+	})
+}
+
+// testSendWait is how long a test send waits for the final delivery result, as the REST API's.
+const testSendWait = 30 * time.Second
+
+// channelsPage is the channel list's data.
+type channelsPage struct {
+	List service.List[service.Channel]
+	// Authenticators names authenticators by id.
+	Authenticators map[uint64]string
+	// Base is the list's URL with its search, for the pager.
+	Base string
+}
+
+func (u *UI) channels(c *gin.Context) error {
+	q := strings.TrimSpace(c.Query("q"))
+	list, err := u.d.Service.ListChannels(c.Request.Context(), q, 0, pageOf(c))
+	if err != nil {
+		return err
+	}
+	auths, err := u.authenticatorChoices(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	u.renderView(c, http.StatusOK, "channels", &view{Data: channelsPage{List: list, Authenticators: authenticatorNames(auths), Base: "?q=" + url.QueryEscape(q) + "&"},
+		Form: map[string]string{"q": q}})
+	return nil
+}
+
+// channelPage is the channel form's data.
+type channelPage struct {
+	Channel        *service.Channel
+	Authenticators []service.Authenticator
+	// Test is the message of a test send, once it is final or the wait is over.
+	Test *service.Message
+}
+
+// authenticatorChoices are the authenticators a channel can send through (the first 200, by name).
+func (u *UI) authenticatorChoices(ctx context.Context) ([]service.Authenticator, error) {
+	list, err := u.d.Service.ListAuthenticators(ctx, "", service.Page{Page: 1, PageSize: 200})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func (u *UI) newChannel(c *gin.Context) error {
+	auths, err := u.authenticatorChoices(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	form := map[string]string{"options.duplicateCheckInterval": "1800"}
+	if len(auths) == 1 {
+		form["authenticatorId"] = strconv.FormatUint(auths[0].ID, 10)
+	}
+	u.renderView(c, http.StatusOK, "channel", &view{Data: channelPage{Authenticators: auths}, Form: form})
+	return nil
+}
+
+func (u *UI) createChannel(c *gin.Context) error {
+	auths, err := u.authenticatorChoices(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	ch, err := u.d.Service.CreateChannel(c.Request.Context(), channelInput(c, true))
+	if err != nil {
+		return u.formError(c, "channel", nameConflict(err, "name"), channelPage{Authenticators: auths})
+	}
+	return u.redirect(c, fmt.Sprintf("/ui/channels/%d", ch.ID), "flash.saved")
+}
+
+func (u *UI) editChannel(c *gin.Context) error {
+	ch, auths, err := u.channelAndChoices(c)
+	if err != nil {
+		return err
+	}
+	u.renderView(c, http.StatusOK, "channel", &view{Data: channelPage{Channel: &ch, Authenticators: auths}, Form: channelForm(ch, u.cat.text(u.language(c), "channel.test.defaultContent"))})
+	return nil
+}
+
+func (u *UI) updateChannel(c *gin.Context) error {
+	ch, auths, err := u.channelAndChoices(c)
+	if err != nil {
+		return err
+	}
+	if _, err := u.d.Service.UpdateChannel(c.Request.Context(), ch.ID, channelInput(c, false)); err != nil {
+		return u.formError(c, "channel", nameConflict(err, "name"), channelPage{Channel: &ch, Authenticators: auths})
+	}
+	return u.redirect(c, fmt.Sprintf("/ui/channels/%d", ch.ID), "flash.saved")
+}
+
+func (u *UI) deleteChannel(c *gin.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	if err := u.d.Service.DeleteChannel(c.Request.Context(), id); err != nil {
+		return err
+	}
+	return u.redirect(c, "/ui/channels", "flash.deleted")
+}
+
+// testChannel sends a text message through the channel now (trigger "test") and shows the final
+// delivery result, as POST /api/v1/channels/{id}/test does.
+func (u *UI) testChannel(c *gin.Context) error {
+	ch, auths, err := u.channelAndChoices(c)
+	if err != nil {
+		return err
+	}
+	to := map[string]any{}
+	for _, k := range []string{"users", "wecomUsers"} {
+		if ids := splitIDs(c.PostForm("to." + k)); len(ids) > 0 {
+			to[k] = ids
+		}
+	}
+	body := map[string]any{"msgtype": "text", "text": map[string]any{"content": c.PostForm("text.content")}}
+	if len(to) > 0 {
+		body["to"] = to
+	}
+	ctx := c.Request.Context()
+	form := channelForm(ch, "")
+	for _, k := range []string{"to.users", "to.wecomUsers", "text.content"} {
+		form[k] = c.PostForm(k)
+	}
+	page := channelPage{Channel: &ch, Authenticators: auths}
+	m, err := u.d.Service.SendMessage(ctx, service.SendRequest{Body: body, Channel: ch.Name, TriggerFrom: service.FromTest})
+	if err != nil {
+		var se *service.Error
+		if !errors.As(err, &se) || se.Code != service.CodeValidation {
+			return err
+		}
+		u.renderView(c, se.Code.Status(), "channel", &view{Data: page, Errors: testFieldErrors(se), Form: form,
+			Flash: u.cat.text(u.language(c), "channel.test.fixFields")})
+		return nil
+	}
+	if m, err = u.d.Service.WaitMessage(ctx, m.ID, testSendWait); err != nil {
+		return err
+	}
+	page.Test = &m
+	u.renderView(c, http.StatusOK, "channel", &view{Data: page, Form: form})
+	return nil
+}
+
+// testFieldErrors puts the errors of a test send on the test form's fields: an error about one
+// recipient ("to.users[1]") shows on its list, one about the text on the text.
+func testFieldErrors(se *service.Error) plugin.FieldErrors {
+	out := plugin.FieldErrors{}
+	for k, v := range se.Fields {
+		field := k
+		switch {
+		case strings.HasPrefix(k, "to.users"):
+			field = "to.users"
+		case strings.HasPrefix(k, "to.wecomUsers"):
+			field = "to.wecomUsers"
+		case k == "to" || strings.HasPrefix(k, "to."):
+			field = "to"
+		case strings.HasPrefix(k, "text"):
+			field = "text.content"
+		default:
+			field = ""
+		}
+		if field != k {
+			v = k + ": " + v
+		}
+		out.Add(field, v)
+	}
+	if len(out) == 0 {
+		out[""] = se.Message
+	}
+	return out
+}
+
+// splitIDs reads a list of ids typed by hand: separated by commas (also the Chinese ones),
+// semicolons, | or white space.
+func splitIDs(s string) []any {
+	fields := strings.FieldsFunc(s, func(r rune) bool {
+		switch r {
+		case ',', '，', '、', ';', '；', '|':
+			return true
+		}
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+	out := make([]any, len(fields))
+	for i, f := range fields {
+		out[i] = f
+	}
+	return out
+}
+
+func (u *UI) channelAndChoices(c *gin.Context) (service.Channel, []service.Authenticator, error) {
+	id, err := idParam(c)
+	if err != nil {
+		return service.Channel{}, nil, err
+	}
+	ch, err := u.d.Service.GetChannel(c.Request.Context(), id)
+	if err != nil {
+		return service.Channel{}, nil, err
+	}
+	auths, err := u.authenticatorChoices(c.Request.Context())
+	return ch, auths, err
+}
+
+// channelForm is a stored channel as form values, named by their API paths; content prefills
+// the test send's text.
+func channelForm(ch service.Channel, content string) map[string]string {
+	f := map[string]string{"name": ch.Name, "title": ch.Title, "description": ch.Description,
+		"authenticatorId": strconv.FormatUint(ch.AuthenticatorID, 10), "text.content": content}
+	if n, ok := ch.Options["safe"].(float64); ok && n == 1 {
+		f["options.safe"] = "on"
+	}
+	if b, ok := ch.Options["enableIdTrans"].(bool); ok && b {
+		f["options.enableIdTrans"] = "on"
+	}
+	if v, ok := ch.Options["duplicateCheckInterval"]; ok && v != nil {
+		f["options.duplicateCheckInterval"] = fmt.Sprint(v)
+	}
+	return f
+}
+
+// channelInput reads the channel form into the service's input. The name is set on create only
+// (workflows and API callers refer to a channel by it). A value that is not a number is passed as
+// typed, so the service names what is wrong with it.
+func channelInput(c *gin.Context, create bool) service.ChannelInput {
+	str := func(k string) *string { v := strings.TrimSpace(c.PostForm(k)); return &v }
+	in := service.ChannelInput{Title: str("title"), Description: str("description"), Options: map[string]any{}}
+	if create {
+		in.Name = str("name")
+	}
+	if v := strings.TrimSpace(c.PostForm("authenticatorId")); v != "" {
+		id, _ := strconv.ParseUint(v, 10, 64) // not a number: 0, which no authenticator has
+		in.AuthenticatorID = &id
+	}
+	safe := 0
+	if c.PostForm("options.safe") == "on" {
+		safe = 1
+	}
+	in.Options["safe"] = safe
+	in.Options["enableIdTrans"] = c.PostForm("options.enableIdTrans") == "on"
+	if v := strings.TrimSpace(c.PostForm("options.duplicateCheckInterval")); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			in.Options["duplicateCheckInterval"] = n
+		} else {
+			in.Options["duplicateCheckInterval"] = v
+		}
+	}
+	return in
+}
+
+// nameConflict puts a conflict (a name that is taken) on the field that holds the name, so the
+// form shows it there.
+func nameConflict(err error, field string) error {
+	var se *service.Error
+	if errors.As(err, &se) && se.Code == service.CodeConflict && len(se.Fields) == 0 {
+		return &service.Error{Code: se.Code, Message: se.Message, Fields: plugin.FieldErrors{field: se.Message}, Err: se.Err}
+	}
+	return err
+}
