@@ -1,0 +1,219 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/workflow"
+)
+
+func init() {
+	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
+		g.GET("/workflows", u.handle(u.workflowList))
+		g.GET("/workflows/new", u.handle(u.newWorkflow))
+		g.GET("/workflows/:id", u.handle(u.editWorkflow))
+		g.POST("/workflows/:id/enabled", u.handle(u.setWorkflowEnabled))
+		g.POST("/workflows/:id/delete", u.handle(u.deleteWorkflow))
+		g.POST("/workflows/:id/trigger", u.handle(u.triggerWorkflow))
+	})
+}
+
+// workflowListPage is the workflow list's data.
+type workflowListPage struct {
+	List         service.List[workflow.Workflow]
+	TriggerTypes []string
+	// Base is the list's URL with its filters, ready for "page=".
+	Base string
+}
+
+func (u *UI) workflowList(c *gin.Context) error {
+	f := models.WorkflowFilter{Q: c.Query("q")}
+	form := map[string]string{"q": f.Q}
+	if t := c.Query("triggerType"); slices.Contains(workflow.TriggerTypes(), t) {
+		f.TriggerType, form["triggerType"] = t, t
+	}
+	list, err := u.d.Workflows.ListWorkflows(c.Request.Context(), f, pageOf(c))
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for k, v := range form {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	base := "?"
+	if len(q) > 0 {
+		base += q.Encode() + "&"
+	}
+	u.renderView(c, http.StatusOK, "workflows", &view{Form: form,
+		Data: workflowListPage{List: list, TriggerTypes: workflow.TriggerTypes(), Base: base}})
+	return nil
+}
+
+// workflowPage is the editor's data. The definition, the names to choose from and the editor's
+// strings are embedded as JSON (html/template escapes them for a script element), and editor.js
+// builds the form from them.
+type workflowPage struct {
+	// Workflow is nil for a new workflow.
+	Workflow *workflow.Workflow
+	// Definition is what the editor starts from: the stored workflow or a blank one.
+	Definition any
+	Channels   []editorChoice
+	// Authenticators are the names a wecom_event trigger may listen to.
+	Authenticators []editorChoice
+	// MsgTypes and CardTypes are WeCom's, in its documentation order.
+	MsgTypes, CardTypes []string
+	Strings             map[string]string
+	// HookBase is the webhook URL without the key.
+	HookBase string
+}
+
+// editorChoice is one name the editor offers in a picker.
+type editorChoice struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+}
+
+func (u *UI) newWorkflow(c *gin.Context) error {
+	blank := map[string]any{"key": "", "title": "", "enabled": true,
+		"trigger": map[string]any{"type": workflow.TriggerManual, "config": map[string]any{}}, "nodes": []any{}}
+	data, err := u.workflowPageData(c, nil, blank)
+	if err != nil {
+		return err
+	}
+	u.renderView(c, http.StatusOK, "workflow", &view{Data: data})
+	return nil
+}
+
+func (u *UI) editWorkflow(c *gin.Context) error {
+	w, err := u.workflow(c)
+	if err != nil {
+		return err
+	}
+	data, err := u.workflowPageData(c, &w, w)
+	if err != nil {
+		return err
+	}
+	v := &view{Data: data, Form: map[string]string{"data": "{}"}}
+	if c.Query("saved") != "" {
+		v.Flash = u.cat.text(u.language(c), "flash.saved")
+	}
+	u.renderView(c, http.StatusOK, "workflow", v)
+	return nil
+}
+
+func (u *UI) workflowPageData(c *gin.Context, w *workflow.Workflow, def any) (workflowPage, error) {
+	ctx := c.Request.Context()
+	all := service.Page{PageSize: 200}
+	channels, err := u.d.Service.ListChannels(ctx, "", 0, all)
+	if err != nil {
+		return workflowPage{}, err
+	}
+	auths, err := u.d.Service.ListAuthenticators(ctx, "", all)
+	if err != nil {
+		return workflowPage{}, err
+	}
+	p := workflowPage{Workflow: w, Definition: def, MsgTypes: wecom.MsgTypes(), CardTypes: wecom.CardTypes(),
+		Channels: []editorChoice{}, Authenticators: []editorChoice{},
+		Strings: u.editorStrings(u.language(c)), HookBase: strings.TrimRight(u.d.PublicURL, "/") + "/hooks/"}
+	for _, ch := range channels.Items {
+		p.Channels = append(p.Channels, editorChoice{Name: ch.Name, Title: ch.Title})
+	}
+	for _, a := range auths.Items {
+		p.Authenticators = append(p.Authenticators, editorChoice{Name: a.Name, Title: a.Title})
+	}
+	return p, nil
+}
+
+// editorStrings are the texts editor.js and cards.js show: every "wf." key, in lang.
+func (u *UI) editorStrings(lang string) map[string]string {
+	out := map[string]string{}
+	for k := range u.cat[languages[0]] {
+		if strings.HasPrefix(k, "wf.") {
+			out[k] = u.cat.text(lang, k)
+		}
+	}
+	return out
+}
+
+// setWorkflowEnabled switches a workflow on or off (a new version, like any save).
+func (u *UI) setWorkflowEnabled(c *gin.Context) error {
+	w, err := u.workflow(c)
+	if err != nil {
+		return err
+	}
+	enabled, err := strconv.ParseBool(c.PostForm("enabled"))
+	if err != nil {
+		return service.Invalidf("enabled", "must be true or false")
+	}
+	if _, err := u.d.Workflows.UpdateWorkflow(c.Request.Context(), w.ID, map[string]any{"enabled": enabled}); err != nil {
+		return err
+	}
+	if enabled {
+		return u.redirect(c, "/ui/workflows", "wf.flash.enabled")
+	}
+	return u.redirect(c, "/ui/workflows", "wf.flash.disabled")
+}
+
+func (u *UI) deleteWorkflow(c *gin.Context) error {
+	w, err := u.workflow(c)
+	if err != nil {
+		return err
+	}
+	if err := u.d.Workflows.DeleteWorkflow(c.Request.Context(), w.ID); err != nil {
+		return err
+	}
+	return u.redirect(c, "/ui/workflows", "flash.deleted")
+}
+
+// triggerWorkflow starts a manual execution with the form's JSON data and shows it.
+func (u *UI) triggerWorkflow(c *gin.Context) error {
+	w, err := u.workflow(c)
+	if err != nil {
+		return err
+	}
+	raw := strings.TrimSpace(c.PostForm("data"))
+	var data any
+	if raw != "" {
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber() // a 19-digit order id stays exact
+		err := dec.Decode(&data)
+		if err == nil && dec.More() {
+			err = fmt.Errorf("there is more after the first JSON value")
+		}
+		if err != nil {
+			lang := u.language(c)
+			page, perr := u.workflowPageData(c, &w, w)
+			if perr != nil {
+				return perr
+			}
+			u.renderView(c, http.StatusUnprocessableEntity, "workflow", &view{Data: page, Form: map[string]string{"data": raw},
+				Errors: map[string]string{"data": u.cat.text(lang, "wf.trigger.badJSON", err.Error())}})
+			return nil
+		}
+	}
+	x, err := u.d.Workflows.TriggerWorkflow(c.Request.Context(), w.ID, data)
+	if err != nil {
+		return err
+	}
+	return u.redirect(c, "/ui/executions/"+url.PathEscape(x.ID), "wf.flash.triggered")
+}
+
+func (u *UI) workflow(c *gin.Context) (workflow.Workflow, error) {
+	id, err := idParam(c)
+	if err != nil {
+		return workflow.Workflow{}, err
+	}
+	return u.d.Workflows.GetWorkflow(c.Request.Context(), id)
+}
