@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
-	"strings"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
 	"github.com/wecomflow/wecomflow/server"
 	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/web"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
@@ -52,10 +50,11 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	base := "http://" + ln.Addr().String()
 	caller := &wecomtest.CallbackCaller{URL: base + "/callback/wecom/sandbox", Token: sandboxCallbackToken,
 		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
+	inbox := simInbox{sim: sim, corpID: demo.CorpID, caller: caller}
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
-		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Extra: map[string]http.Handler{
+		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
-			"/sandbox/click": clickHandler(sim, demo.CorpID, caller)}}, a.store, log)
+			"/sandbox/click": clickHandler(inbox)}}, a.store, log)
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {
 		return fmt.Errorf("sandbox: seeding: %w", err)
 	}
@@ -70,7 +69,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
   wecomflow sandbox — a simulated WeCom corp %q with %d members; nothing leaves this machine.
 
     API          %s/api/v1   (Authorization: Bearer %s)
-    Inbox        %s/sandbox/inbox   (card buttons there click like WeCom would)
+    Inbox        %s/ui/inbox   (log in with the token above; card buttons there click like WeCom would)
     Simulator    %s
     Channel      sandbox     (authenticator "sandbox", corp %s, AgentId %d)
 
@@ -161,22 +160,58 @@ func seedSampleWorkflow(ctx context.Context, engine *workflow.Engine) (uint64, e
 	return w.ID, err
 }
 
-// clickHandler plays a member clicking a card button in the sandbox inbox: the simulator makes
-// the template_card_event and WeCom's callback caller posts it to our callback URL.
-func clickHandler(sim *wecomtest.Server, corpID string, caller *wecomtest.CallbackCaller) http.Handler {
+// simInbox is the simulator as the web UI's inbox page sees it: every member's deliveries, and a
+// click on a card button played as WeCom would — the simulator makes the template_card_event and
+// WeCom's callback caller posts it to our callback URL.
+type simInbox struct {
+	sim    *wecomtest.Server
+	corpID string
+	caller *wecomtest.CallbackCaller
+}
+
+// Inboxes are the members' deliveries, oldest first. A card replaced by update_template_card shows
+// as the new card, as it does in WeCom.
+func (s simInbox) Inboxes() map[string][]web.InboxMessage {
+	out := map[string][]web.InboxMessage{}
+	for user, ds := range s.sim.Inboxes(s.corpID) {
+		msgs := make([]web.InboxMessage, len(ds))
+		for i, d := range ds {
+			body := d.Body
+			if len(d.UpdatedCard) > 0 {
+				body = d.UpdatedCard
+			}
+			msgs[i] = web.InboxMessage{MsgType: d.MsgType, Body: body, At: d.At, Recalled: d.Recalled, ReplacedWith: d.ReplacedWith}
+		}
+		out[user] = msgs
+	}
+	return out
+}
+
+// Click plays userid clicking the button key of the card taskID.
+func (s simInbox) Click(ctx context.Context, userid, taskID, key string) error {
+	xml, err := s.sim.ClickCard(s.corpID, userid, taskID, key)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	status, _, err := s.caller.Post(ctx, xml)
+	if err != nil {
+		return fmt.Errorf("sandbox: posting the click to the callback URL: %w", err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("sandbox: the callback URL answered %d to the click", status)
+	}
+	return nil
+}
+
+// clickHandler is the form behind /sandbox/click (user, task, key): a click for scripts; the
+// inbox page's buttons post to /ui/inbox/click.
+func clickHandler(inbox simInbox) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST a form with user, task and key", http.StatusMethodNotAllowed)
 			return
 		}
-		xml, err := sim.ClickCard(corpID, r.FormValue("user"), r.FormValue("task"), r.FormValue("key"))
-		if err == nil {
-			var status int
-			if status, _, err = caller.Post(r.Context(), xml); err == nil && status != http.StatusOK {
-				err = fmt.Errorf("the callback URL answered %d", status)
-			}
-		}
-		if err != nil {
+		if err := inbox.Click(r.Context(), r.FormValue("user"), r.FormValue("task"), r.FormValue("key")); err != nil {
 			http.Error(w, "click: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -184,86 +219,15 @@ func clickHandler(sim *wecomtest.Server, corpID string, caller *wecomtest.Callba
 	})
 }
 
-var inboxPage = template.Must(template.New("inbox").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sandbox inbox</title>
-<style>
-body{font:14px/1.5 system-ui,sans-serif;margin:0;background:#f3f4f6;color:#111}
-header{background:#1f6feb;color:#fff;padding:12px 20px}main{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px;padding:20px}
-section{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 2px #0002}h2{font-size:15px;margin:0 0 8px}
-article{border:1px solid #e5e7eb;border-radius:6px;padding:8px 10px;margin:8px 0}.meta{color:#6b7280;font-size:12px}
-pre{white-space:pre-wrap;word-break:break-word;margin:4px 0;font:12px/1.4 ui-monospace,monospace}.recalled{opacity:.5}
-</style></head><body><header><strong>wecomflow sandbox</strong> — what each member of {{.Corp}} received</header><main>
-{{range .Members}}<section><h2>{{.UserID}} <span class="meta">({{len .Deliveries}})</span></h2>
-{{range .Deliveries}}<article{{if .Recalled}} class="recalled"{{end}}><div class="meta">{{.MsgType}} · {{.At.Format "15:04:05"}}{{if .Recalled}} · recalled{{end}}{{if .ReplacedWith}} · card updated: {{.ReplacedWith}}{{end}}</div>
-{{with .Title}}<strong>{{.}}</strong>{{end}}<pre>{{.Text}}</pre>{{$d := .}}{{range .Buttons}}<form method="post" action="/sandbox/click" style="display:inline"><input type="hidden" name="user" value="{{$d.UserID}}"><input type="hidden" name="task" value="{{$d.TaskID}}"><input type="hidden" name="key" value="{{.Key}}"><button>{{.Text}}</button></form> {{end}}</article>{{else}}<p class="meta">Nothing yet.</p>{{end}}</section>
-{{end}}</main></body></html>`))
-
-type inboxItem struct {
-	wecomtest.Delivery
-	Title, Text    string
-	UserID, TaskID string
-	// Buttons are a button card's buttons, clickable until the card was updated.
-	Buttons []cardButton
-}
-
-type cardButton struct{ Text, Key string }
-
-// inboxHandler shows what every sandbox member received: HTML, or JSON with ?format=json.
+// inboxHandler serves what every sandbox member received as JSON with ?format=json; the page
+// itself is the web UI's /ui/inbox.
 func inboxHandler(sim *wecomtest.Server, corpID string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		inboxes := sim.Inboxes(corpID)
-		if r.URL.Query().Get("format") == "json" {
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"data": inboxes})
+		if r.URL.Query().Get("format") != "json" {
+			http.Redirect(w, r, "/ui/inbox", http.StatusSeeOther)
 			return
 		}
-		type member struct {
-			UserID     string
-			Deliveries []inboxItem
-		}
-		var members []member
-		for id, ds := range inboxes {
-			m := member{UserID: id}
-			for i := len(ds) - 1; i >= 0; i-- {
-				item := summarize(ds[i])
-				item.UserID = id
-				m.Deliveries = append(m.Deliveries, item)
-			}
-			members = append(members, m)
-		}
-		sort.Slice(members, func(i, j int) bool { return members[i].UserID < members[j].UserID })
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = inboxPage.Execute(w, map[string]any{"Corp": corpID, "Members": members})
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": sim.Inboxes(corpID)})
 	})
-}
-
-// summarize picks a title and text out of a delivered body for the inbox page.
-func summarize(d wecomtest.Delivery) inboxItem {
-	var body map[string]any
-	_ = json.Unmarshal(d.Body, &body)
-	str := func(k string) string { s, _ := body[k].(string); return s }
-	item := inboxItem{Delivery: d}
-	switch d.MsgType {
-	case "textcard":
-		item.Title, item.Text = str("title"), strings.NewReplacer("<br>", "\n").Replace(str("description"))+"\n"+str("url")
-	case "text", "markdown":
-		item.Text = str("content")
-	case "template_card":
-		if mt, ok := body["main_title"].(map[string]any); ok {
-			item.Title, _ = mt["title"].(string)
-		}
-		item.Text, item.TaskID = string(d.Body), str("task_id")
-		buttons, _ := body["button_list"].([]any)
-		for _, b := range buttons {
-			if b, ok := b.(map[string]any); ok && d.ReplacedWith == "" {
-				text, _ := b["text"].(string)
-				key, _ := b["key"].(string)
-				item.Buttons = append(item.Buttons, cardButton{Text: text, Key: key})
-			}
-		}
-	default:
-		item.Text = string(d.Body)
-	}
-	return item
 }

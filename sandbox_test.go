@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -75,6 +77,33 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 	decision := mustJSON(inboxes["zhangsan"].([]any)[0].(map[string]any)["Body"])
 	if !strings.Contains(decision, "Order **42**: approve") {
 		t.Fatalf("zhangsan's decision: %s", decision)
+	}
+
+	// The inbox page is the web UI's: /sandbox/inbox leads there, and after logging in it lists
+	// lisi's card, answered, and zhangsan's decision.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	res, err = browser.Get(base + "/sandbox/inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Request.URL.Path != "/login" || res.Request.URL.Query().Get("next") != "/ui/inbox" {
+		t.Fatalf("/sandbox/inbox led to %s", res.Request.URL)
+	}
+	res, err = browser.PostForm(base+"/login", url.Values{"token": {sandboxToken}, "next": {"/ui/inbox"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Request.URL.Path != "/ui/inbox" {
+		t.Fatalf("inbox page: %d at %s", res.StatusCode, res.Request.URL)
+	}
+	for _, want := range []string{`id="inbox-lisi"`, `id="inbox-zhangsan"`, `id="inbox-data"`, task, "Approve order 42?", `"replacedWith":"已处理"`, "Order **42**: approve"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the inbox page lacks %s:\n%s", want, page)
+		}
 	}
 }
 

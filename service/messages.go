@@ -678,6 +678,9 @@ func (s *Service) RecallMessage(ctx context.Context, id string) (Message, error)
 	if m.Status != models.MessageSent && m.Status != models.MessagePartial {
 		return Message{}, Errorf(CodeConflict, "Only a sent or partial message can be recalled; this one is %s.", m.Status)
 	}
+	if m.RecalledAt != nil {
+		return Message{}, Errorf(CodeConflict, "The message was already recalled.")
+	}
 	if m.SentAt != nil && s.store.Now().Sub(*m.SentAt) > 24*time.Hour {
 		return Message{}, Errorf(CodeConflict, "WeCom allows recalling a message for 24 hours after it was sent.")
 	}

@@ -1,0 +1,270 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/service"
+)
+
+func init() {
+	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
+		g.GET("/messages", u.handle(u.messages))
+		g.GET("/messages/:id", u.handle(u.message))
+		g.POST("/messages/:id/retry", u.handle(u.messageAction(u.d.Service.RetryMessage, "msg.flash.retried")))
+		g.POST("/messages/:id/cancel", u.handle(u.messageAction(u.d.Service.CancelMessage, "msg.flash.canceled")))
+		g.POST("/messages/:id/recall", u.handle(u.messageAction(u.d.Service.RecallMessage, "msg.flash.recalled")))
+	})
+}
+
+// messageStatuses are the message statuses of SPEC §3.4, in the order a message goes through them.
+var messageStatuses = []string{models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
+	models.MessagePartial, models.MessageFailed, models.MessageCanceled}
+
+// messagesPage is the send log's data.
+type messagesPage struct {
+	List     service.List[service.Message]
+	Statuses []string
+	// Channels feed the channel filter's suggestions.
+	Channels []string
+	Base     string
+}
+
+func (u *UI) messages(c *gin.Context) error {
+	ctx := c.Request.Context()
+	data := messagesPage{Statuses: messageStatuses, Base: listBase(c, "status", "channel", "executionId", "since", "until")}
+	if chs, err := u.d.Service.ListChannels(ctx, "", 0, service.Page{PageSize: 200}); err == nil {
+		for _, ch := range chs.Items {
+			data.Channels = append(data.Channels, ch.Name)
+		}
+	}
+	var err error
+	data.List, err = u.d.Service.ListMessages(ctx, service.MessageFilter{Status: c.Query("status"), Channel: strings.TrimSpace(c.Query("channel")),
+		ExecutionID: strings.TrimSpace(c.Query("executionId")), Since: filterTime(c.Query("since")), Until: filterTime(c.Query("until"))}, pageOf(c))
+	return u.renderList(c, "messages", data, err)
+}
+
+// filterTime takes a time filter as RFC 3339 or as a datetime-local input sends it
+// (2026-01-02T15:04, read as UTC), and gives RFC 3339; anything else goes on for the service to
+// reject on the field.
+func filterTime(v string) string {
+	v = strings.TrimSpace(v)
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	return v
+}
+
+// messagePage is the message detail's data.
+type messagePage struct {
+	M service.Message
+	// Fields are the body's values by path (textcard.description → "description"), as text.
+	Fields []bodyField
+	Body   string
+	// Responses are the card clicks with their selections as text.
+	Responses                      []responseView
+	CanRetry, CanCancel, CanRecall bool
+	Final                          bool
+	// LiveKey is what live.js compares with the API's answer: the status and the requests' statuses.
+	LiveKey string
+	// Error is the service's refusal of an action (retry, cancel, recall).
+	Error string
+}
+
+type responseView struct {
+	service.CardResponse
+	Selected string
+}
+
+func (u *UI) message(c *gin.Context) error {
+	p, err := u.messageData(c)
+	if err != nil {
+		return err
+	}
+	u.render(c, http.StatusOK, "message", p)
+	return nil
+}
+
+func (u *UI) messageData(c *gin.Context) (messagePage, error) {
+	m, err := u.d.Service.GetMessage(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		return messagePage{}, err
+	}
+	p := messagePage{M: m, Body: prettyJSON(m.Body), Fields: bodyFields(m.Body)}
+	statuses := make([]string, len(m.Requests))
+	for i, r := range m.Requests {
+		statuses[i] = r.Status
+	}
+	p.LiveKey = m.Status + "|" + strings.Join(statuses, ",")
+	for _, r := range m.Responses {
+		sel := ""
+		if len(r.SelectedItems) > 0 && string(r.SelectedItems) != "null" {
+			sel = prettyJSON(r.SelectedItems)
+		}
+		p.Responses = append(p.Responses, responseView{CardResponse: r, Selected: sel})
+	}
+	switch m.Status {
+	case models.MessageFailed:
+		p.CanRetry, p.Final = true, true
+	case models.MessagePartial:
+		p.CanRetry, p.Final = true, true
+		p.CanRecall = recallable(m)
+	case models.MessageQueued, models.MessageRetrying:
+		p.CanCancel = true
+	case models.MessageSent:
+		p.CanRecall, p.Final = recallable(m), true
+	case models.MessageCanceled:
+		p.Final = true
+	}
+	return p, nil
+}
+
+// recallable is whether WeCom still takes a recall of the message (24 h after it was sent).
+func recallable(m service.Message) bool {
+	return m.RecalledAt == nil && (m.SentAt == nil || time.Since(*m.SentAt) < 24*time.Hour)
+}
+
+// messageAction runs retry, cancel or recall; a refusal (a wrong state, WeCom saying no) is shown
+// on the message's page.
+func (u *UI) messageAction(action func(ctx context.Context, id string) (service.Message, error), flash string) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		id := c.Param("id")
+		if _, err := action(c.Request.Context(), id); err != nil {
+			msg, status, ok := refusal(err)
+			if !ok {
+				return err
+			}
+			p, err := u.messageData(c)
+			if err != nil {
+				return err
+			}
+			p.Error = msg
+			u.render(c, status, "message", p)
+			return nil
+		}
+		return u.redirect(c, "/ui/messages/"+url.PathEscape(id), flash)
+	}
+}
+
+// refusal is the sentence and status of a service's refusal to act (409, 422); ok is false for
+// other errors, which become the error page.
+func refusal(err error) (msg string, status int, ok bool) {
+	var se *service.Error
+	if !errors.As(err, &se) || (se.Code != service.CodeConflict && se.Code != service.CodeValidation) {
+		return "", 0, false
+	}
+	return se.Message, se.Code.Status(), true
+}
+
+// renderList shows a filtered list; the service's complaints about a filter are shown on the
+// filter's field, other errors propagate.
+func (u *UI) renderList(c *gin.Context, page string, data any, err error) error {
+	form := map[string]string{}
+	for k, v := range c.Request.URL.Query() {
+		if len(v) > 0 {
+			form[k] = v[0]
+		}
+	}
+	if err == nil {
+		u.renderView(c, http.StatusOK, page, &view{Data: data, Form: form})
+		return nil
+	}
+	var se *service.Error
+	if !errors.As(err, &se) || se.Code != service.CodeValidation {
+		return err
+	}
+	u.renderView(c, se.Code.Status(), page, &view{Data: data, Form: form, Errors: se.Fields})
+	return nil
+}
+
+// listBase is the list's URL with the filters among keys that are set, ready for "page=".
+func listBase(c *gin.Context, keys ...string) string {
+	q := url.Values{}
+	for _, k := range keys {
+		if v := c.Query(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return "?"
+	}
+	return "?" + q.Encode() + "&"
+}
+
+// bodyField is one value of a message body.
+type bodyField struct{ Path, Value string }
+
+// bodyFields lists the values of a JSON object by path (main_title.title, button_list[0].key),
+// keys in order: a message body an admin reads as the text that was sent.
+func bodyFields(raw json.RawMessage) []bodyField {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil
+	}
+	var out []bodyField
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if path == "" {
+					walk(k, v[k])
+				} else {
+					walk(path+"."+k, v[k])
+				}
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case nil:
+			out = append(out, bodyField{path, "null"})
+		default:
+			out = append(out, bodyField{path, fmt.Sprint(v)})
+		}
+	}
+	walk("", v)
+	return out
+}
+
+// prettyJSON indents a JSON document for a <pre>, keeping <, > and & as they are (the template
+// escapes them as HTML) so that a message reads as it was written.
+func prettyJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return string(raw)
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return string(raw)
+	}
+	return strings.TrimRight(out.String(), "\n")
+}
