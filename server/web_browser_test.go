@@ -1,0 +1,1006 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/wecomflow/wecomflow/models/storetest"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
+	"github.com/wecomflow/wecomflow/web"
+)
+
+// The browser test's knobs.
+const (
+	// envChromium names the browser binary (default /usr/bin/chromium, Debian's package).
+	envChromium = "WECOMFLOW_CHROMIUM"
+	// envRequireBrowser=1 fails the test instead of skipping it when there is no browser (.ci/run).
+	envRequireBrowser = "WECOMFLOW_REQUIRE_BROWSER"
+	// envScreenshots is the folder of the screenshots (default build/screenshots in the repository).
+	envScreenshots = "WECOMFLOW_SCREENSHOTS"
+)
+
+// walkTimeout bounds a whole walk, stepTimeout one step: they turn a hang into a failure that
+// names the step and the element it waited for; they are not timing assertions.
+const (
+	walkTimeout = 3 * time.Minute
+	stepTimeout = 45 * time.Second
+)
+
+// widths are the window widths every checked page must fit without a horizontal scroll bar.
+var widths = []int64{390, 1280}
+
+// A new admin's day, in a real browser, in English and in Chinese (adminDay): log in, create an
+// authenticator for the simulated corp, check the connection, sync the directory, create a
+// channel and test it, upload users from an xlsx, build a workflow with a textcard in the editor
+// and see its preview, trigger it, and follow it to the resolved execution, the sent message and
+// the card in the sandbox inbox. Forms show the server's errors on their fields; names, titles
+// and texts with markup in them show as text. Every request the pages make stays on the
+// server's origin, the console shows no error and no CSP violation, and the checked pages fit
+// 390 and 1280 px wide windows. Each page is saved as a screenshot.
+func TestBrowserAdminDay(t *testing.T) {
+	chromium := findChromium(t)
+	for _, lang := range []string{"en", "zh-CN"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			b := newBrowserWalk(t, chromium, lang)
+			for _, s := range adminDay {
+				if !b.step(t, s) {
+					return
+				}
+			}
+		})
+	}
+}
+
+// browserStep is one thing the admin does; steps run in order and share the walk's state.
+type browserStep struct {
+	name string
+	run  func(b *browserWalk)
+}
+
+// adminDay is the walk. Append steps as pages arrive.
+var adminDay = []browserStep{
+	{"log in", stepLogIn},
+	{"switch language", stepSwitchLanguage},
+	{"create an authenticator", stepCreateAuthenticator},
+	{"check the connection", stepCheckConnection},
+	{"sync the directory", stepSyncDirectory},
+	{"create a channel", stepCreateChannel},
+	{"upload users", stepUploadUsers},
+	{"build a workflow", stepBuildWorkflow},
+	{"trigger the workflow", stepTriggerWorkflow},
+	{"see the execution resolved", stepExecutionResolved},
+	{"see the message sent", stepMessageSent},
+	{"see the card in the inbox", stepInboxCard},
+}
+
+// stepLogIn picks the walk's language on the login page, tries a wrong token, then logs in.
+func stepLogIn(b *browserWalk) {
+	b.open("/login", "#f-token")
+	b.navigate(fmt.Sprintf(`a[href="?lang=%s"]`, b.lang))
+	b.expectText("#login", b.tr("login.submit"))
+	b.checkWidths("login")
+	b.screenshot("login")
+
+	b.fill("#f-token", "wcf_not_a_token")
+	b.navigate("#login")
+	b.expectText("#f-token-error", b.tr("login.invalid"))
+	b.screenshot("login-invalid-token")
+
+	b.fill("#f-token", b.token)
+	b.navigate("#login")
+	b.expectPath("/ui/")
+	b.expectText(`header nav a[href="/ui/authenticators"]`, b.tr("nav.authenticators"))
+	b.checkWidths("start")
+	b.screenshot("start")
+}
+
+// stepSwitchLanguage flips the language with the header's link and back.
+func stepSwitchLanguage(b *browserWalk) {
+	other := "zh-CN"
+	if b.lang == "zh-CN" {
+		other = "en"
+	}
+	b.navigate("#lang-switch")
+	b.expectText(`header nav a[href="/ui/authenticators"]`, b.trIn(other, "nav.authenticators"))
+	b.expectAttr("html", "lang", other)
+	b.navigate("#lang-switch")
+	b.expectText(`header nav a[href="/ui/authenticators"]`, b.tr("nav.authenticators"))
+	b.expectAttr("html", "lang", b.lang)
+}
+
+// stepCreateAuthenticator fills the authenticator form for the simulated corp: a first save
+// without the corp ID shows the error next to the field; the callback secrets come from the
+// generate buttons.
+func stepCreateAuthenticator(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/authenticators"]`)
+	b.waitVisible("#new-authenticator")
+	b.checkWidths("authenticators")
+	b.screenshot("authenticators")
+
+	b.navigate("#new-authenticator")
+	b.waitVisible("#authenticator-form")
+	b.fill("#f-name", "sandbox")
+	b.fill("#f-title", b.pick("Sandbox corp", "沙箱企业"))
+	b.fill("#f-options-agentId", fmt.Sprint(b.demo.AgentID))
+	b.fill("#f-options-secret", b.demo.Secret)
+	b.fill("#f-options-apiBaseUrl", b.simURL)
+	b.fill("#f-options-sync-contactSecret", b.demo.ContactsSecret)
+	b.click(`button[data-target="f-options-callback-token"]`)
+	b.click(`button[data-target="f-options-callback-encodingAesKey"]`)
+	b.callbackToken = b.value("#f-options-callback-token")
+	b.aesKey = b.value("#f-options-callback-encodingAesKey")
+	if !regexp.MustCompile(`^[A-Za-z0-9]{32}$`).MatchString(b.callbackToken) {
+		b.t.Fatalf("generated Token %q: want 32 letters or digits", b.callbackToken)
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9]{43}$`).MatchString(b.aesKey) {
+		b.t.Fatalf("generated EncodingAESKey %q: want 43 letters or digits", b.aesKey)
+	}
+	b.checkWidths("authenticator-new")
+	b.screenshot("authenticator-new")
+
+	// Saved without the corp ID: the error shows next to the field, the rest stays filled in
+	// (but the secret, which is never sent back).
+	b.navigate("#save-authenticator")
+	b.waitVisible("#f-options-corpId-error")
+	if got := b.value("#f-options-callback-token"); got != b.callbackToken {
+		b.t.Fatalf("after a failed save the Token is %q, want %q", got, b.callbackToken)
+	}
+	b.screenshot("authenticator-errors")
+
+	b.fill("#f-options-corpId", b.demo.CorpID)
+	b.fill("#f-options-secret", b.demo.Secret)
+	b.navigate("#save-authenticator")
+	m := regexp.MustCompile(`^/ui/authenticators/(\d+)$`).FindStringSubmatch(b.path())
+	if m == nil {
+		b.t.Fatalf("after saving the page is %s, want /ui/authenticators/<id>", b.path())
+	}
+	b.authenticatorID = m[1]
+	b.expectText(".flash", b.tr("flash.saved"))
+	// The saved values come back as they were typed, so saving the form again keeps them.
+	b.expectValue("#f-options-corpId", b.demo.CorpID)
+	b.expectValue("#f-options-agentId", fmt.Sprint(b.demo.AgentID))
+	b.expectValue("#f-options-apiBaseUrl", b.simURL)
+	b.expectText("#callback-url", b.base+"/callback/wecom/sandbox")
+	b.inbox.setCaller(&wecomtest.CallbackCaller{URL: b.base + "/callback/wecom/sandbox", Token: b.callbackToken,
+		EncodingAESKey: b.aesKey, CorpID: b.demo.CorpID})
+	b.checkWidths("authenticator")
+	b.screenshot("authenticator")
+}
+
+// stepCheckConnection presses "Check connection": the simulator accepts the corp ID and secret.
+func stepCheckConnection(b *browserWalk) {
+	b.navigate("#check-connection")
+	b.waitVisible("#check-result")
+	if class := b.attr("#check-result", "class"); !strings.Contains(class, "ok") {
+		b.t.Fatalf("the check failed: %s", b.text("#check-result"))
+	}
+	b.expectText("#check-result strong", b.tr("auth.check.ok"))
+	b.screenshot("authenticator-checked")
+}
+
+// stepSyncDirectory presses "Sync now": the sync task's page follows the task live until it has
+// read the whole corp, and the directory shows its members.
+func stepSyncDirectory(b *browserWalk) {
+	b.navigate("#sync-now")
+	b.waitVisible(`#sync-task[data-status="success"]`) // synctask.js updates the page
+	b.expectText("#sync-status", b.tr("sync.status.success"))
+	b.expectText("#sync-members", fmt.Sprint(len(b.demo.UserIDs)))
+	b.expectText("#sync-progress-text", "100%")
+	b.checkWidths("sync-task")
+	b.screenshot("sync-task")
+
+	b.navigate("#sync-directory-link")
+	b.waitVisible("#dept-tree")
+	if n := eval[int](b, `document.querySelectorAll("#members-table tbody tr").length`); n != len(b.demo.UserIDs) {
+		b.t.Errorf("the directory lists %d members, want %d", n, len(b.demo.UserIDs))
+	}
+	b.expectText("#members-table", "zhangsan")
+	b.checkWidths("directory")
+	b.screenshot("directory")
+}
+
+// stepCreateChannel creates the channel "ops" through the authenticator: a bad name first shows
+// its error next to the field; then a test send reaches a member of the corp.
+func stepCreateChannel(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/channels"]`)
+	b.waitVisible("#new-channel")
+	b.checkWidths("channels")
+	b.screenshot("channels")
+
+	b.navigate("#new-channel")
+	b.waitVisible("#channel-form")
+	b.fill("#f-name", "Not A Name")
+	b.fill("#f-title", b.pick("Operations", "运维通知"))
+	b.do("choosing the authenticator", chromedp.SetValue(css("#f-authenticatorId"), b.authenticatorID))
+	b.navigate("#save-channel")
+	b.waitVisible("#f-name-error")
+	b.screenshot("channel-errors")
+
+	b.fill("#f-name", "ops")
+	b.navigate("#save-channel")
+	if m := regexp.MustCompile(`^/ui/channels/(\d+)$`).FindStringSubmatch(b.path()); m == nil {
+		b.t.Fatalf("after saving the page is %s, want /ui/channels/<id>", b.path())
+	}
+	b.expectText(".flash", b.tr("flash.saved"))
+	b.checkWidths("channel")
+	b.screenshot("channel")
+
+	// The test send waits for WeCom's answer before the page comes back.
+	b.fill("#f-to-wecomUsers", "zhangsan")
+	b.fill("#f-text-content", b.pick("Hello from the channel test", "通道测试消息"))
+	b.navigate("#test-send")
+	b.waitVisible("#test-result")
+	b.expectAttr("#test-status", "class", "status sent")
+	b.expectText("#test-status", b.tr("channel.status.sent"))
+	b.screenshot("channel-test-sent")
+	if got := len(b.sim.Inbox(b.demo.CorpID, "zhangsan")); got != 1 {
+		b.t.Fatalf("zhangsan received %d messages, want the test message", got)
+	}
+}
+
+// The users the walk uploads: local userids bound to the demo corp's members, two of them with a
+// name that would be markup if the pages did not escape it, and a row without a userid.
+var (
+	scriptName = `<script>alert("name")</script>李四`
+	imgName    = `"><img src=x onerror=alert(1)>王五`
+	usersXLSX  = [][]any{
+		{"userid", "wechatwk_userid", "name", "mobile", "email"},
+		{"zs", "zhangsan", "张三", "13800000000", "zs@example.com"},
+		{"ls", "lisi", scriptName},
+		{"ww", "wangwu", imgName},
+		{"", "zhaoliu", "赵六"},
+	}
+)
+
+// stepUploadUsers uploads users.xlsx: three rows are created, the row without a userid is
+// reported by its row number, and the names show as text.
+func stepUploadUsers(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/users"]`)
+	b.waitVisible("#import-users")
+	b.screenshot("users-empty")
+	b.navigate("#import-users")
+	b.waitVisible("#import-form")
+	b.checkWidths("users-import")
+
+	file := filepath.Join(b.t.TempDir(), "users.xlsx")
+	if err := os.WriteFile(file, xlsxFile(b.t, usersXLSX), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.upload("#f-file", file)
+	b.navigate("#import-submit")
+	b.waitVisible("#import-result")
+	b.expectText("#import-created", fmt.Sprintf(b.tr("user.import.created"), 3))
+	b.expectText("#import-failed-count", fmt.Sprintf(b.tr("user.import.failed"), 1))
+	if rows := eval[int](b, `document.querySelectorAll("#import-failed tbody tr").length`); rows != 1 {
+		b.t.Fatalf("%d failed rows are listed, want 1", rows)
+	}
+	b.expectText("#import-failed tbody tr", "5") // the spreadsheet's row number
+	b.screenshot("users-imported")
+
+	b.navigate("#import-view-users")
+	b.waitVisible("#users-table")
+	for _, name := range []string{scriptName, imgName} {
+		shown := eval[bool](b, fmt.Sprintf(`[...document.querySelectorAll("#users-table td")].some(td => td.textContent === %q)`, name))
+		if !shown {
+			b.t.Errorf("the user list does not show the name %q as text", name)
+		}
+	}
+	b.expectNoMarkup()
+	b.checkWidths("users")
+	b.screenshot("users")
+}
+
+// The workflow the walk builds: a title that would be markup if the pages did not escape it,
+// and a textcard to the uploaded user zs (zhangsan in WeCom) whose text comes from the data.
+var (
+	workflowTitle = `Order paid <script>alert("title")</script> "><img src=x onerror=alert(1)>`
+	workflowNode  = "notify"
+	cardTitle     = "Order {{$context.data.id}} paid"
+	cardDesc      = "Amount: {{$context.data.amount}} {{$context.data.note}}"
+	cardURL       = "https://example.com/orders/{{$context.data.id}}"
+	// triggerData's note would be markup if the pages did not escape the message body.
+	triggerNote = `"><img src=x onerror=alert(2)>`
+	triggerData = `{"id": 42, "amount": "¥1,280", "note": "\"><img src=x onerror=alert(2)>"}`
+)
+
+// stepBuildWorkflow builds the workflow in the editor: a notification node sending a textcard to
+// the uploaded user zs, its amount picked from the sample data with the variable picker; the
+// preview shows the card as WeCom will; saving without the card's URL shows the server's error
+// on that field.
+func stepBuildWorkflow(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/workflows"]`)
+	b.waitVisible("#new-workflow")
+	b.screenshot("workflows-empty")
+	b.navigate("#new-workflow")
+	b.waitVisible("#wf-key") // editor.js has built the form
+	b.fill("#wf-key", "order-paid")
+	b.fill("#wf-title", workflowTitle)
+	b.expectValue("#wf-trigger-type", "manual")
+	b.fill("#sample-data", triggerData)
+
+	b.choose("#add-node-type", "notification")
+	b.click("#add-node")
+	b.waitVisible(".wf-node-notification")
+	node := "#" + eval[string](b, `document.querySelector(".wf-node-notification").id`)
+	b.fill(node+"-key", workflowNode)
+	b.choose(node+"-channel", "ops")
+	b.fill(node+"-to-users", "zs")
+	b.choose(node+"-msgtype", "textcard")
+	b.waitVisible(node + "-textcard-title")
+	b.fill(node+"-textcard-title", cardTitle)
+	// "Amount: " typed, the variable picked from the sample data, then the note typed again.
+	desc := node + "-textcard-description"
+	b.fill(desc, "Amount: ")
+	b.click(desc + "-vars")
+	b.clickButton("wf-vars", "$context.data.amount")
+	b.do("typing into "+desc, chromedp.SendKeys(css(desc), " {{$context.data.note}}"))
+	b.expectValue(desc, cardDesc)
+
+	// Without the URL the textcard needs, the preview says what is missing, and saving shows the
+	// server's error on that field.
+	b.waitText("#preview-errors", "textcard.url")
+	b.click("#save-workflow")
+	b.waitVisible(node + "-textcard-url[aria-invalid=true]")
+	b.waitVisible("#err-nodes-" + workflowNode + "-config-textcard-url")
+	b.screenshot("workflow-editor-errors")
+
+	b.fill(node+"-textcard-url", cardURL)
+	b.waitText("#preview .wfc-textcard .wfc-title", "Order 42 paid")
+	b.waitText("#preview .wfc-textcard", "Amount: ¥1,280")
+	b.waitText("#preview .wfc-textcard", triggerNote)
+	b.expectNoMarkup()
+	b.checkWidths("workflow-editor")
+	b.screenshot("workflow-editor")
+
+	b.navigate("#save-workflow")
+	m := regexp.MustCompile(`^/ui/workflows/(\d+)$`).FindStringSubmatch(b.path())
+	if m == nil {
+		b.t.Fatalf("after saving the page is %s, want /ui/workflows/<id>", b.path())
+	}
+	b.workflowID = m[1]
+	b.waitVisible("#wf-version")
+	b.screenshot("workflow-saved")
+}
+
+// stepTriggerWorkflow runs the workflow by hand from its page: JSON that does not parse is
+// refused next to the field, then the order's data starts an execution.
+func stepTriggerWorkflow(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/workflows"]`)
+	row := "#workflow-" + b.workflowID
+	b.waitVisible(row)
+	b.expectText(row, workflowTitle)
+	b.checkWidths("workflows")
+	b.screenshot("workflows")
+
+	b.navigate(row + ` a[href="/ui/workflows/` + b.workflowID + `"]`)
+	b.waitVisible("#trigger-form")
+	b.fill("#f-data", `{"id": 42,`)
+	b.navigate("#trigger-workflow")
+	b.waitVisible("#f-data-error")
+	b.screenshot("workflow-trigger-bad-json")
+
+	b.fill("#f-data", triggerData)
+	b.navigate("#trigger-workflow")
+	m := regexp.MustCompile(`^/ui/executions/([0-9A-Za-z]+)$`).FindStringSubmatch(b.path())
+	if m == nil {
+		b.t.Fatalf("after triggering the page is %s, want /ui/executions/<id>", b.path())
+	}
+	b.executionID = m[1]
+	b.expectText(".flash", b.tr("wf.flash.triggered"))
+}
+
+// stepExecutionResolved waits on the execution's page, which follows it live, for the end.
+func stepExecutionResolved(b *browserWalk) {
+	b.expectPath("/ui/executions/" + b.executionID)
+	b.waitVisible(`#execution-status[data-status="resolved"]`)
+	b.expectText("#execution-status", b.tr("exec.status.resolved"))
+	b.expectAttr("#job-"+workflowNode, "data-status", "resolved")
+	b.expectText("#execution-workflow", workflowTitle)
+	b.expectNoMarkup()
+	b.checkWidths("execution")
+	b.screenshot("execution")
+}
+
+// stepMessageSent follows the job to its message: sent, with WeCom's msgid; the message log
+// lists it.
+func stepMessageSent(b *browserWalk) {
+	b.navigate("#job-" + workflowNode + "-message")
+	b.waitVisible(`#message-status[data-status="sent"]`)
+	b.expectText("#message-status", b.tr("msg.status.sent"))
+	got := b.sim.Inbox(b.demo.CorpID, "zhangsan")
+	if len(got) == 0 || got[len(got)-1].MsgType != "textcard" {
+		b.t.Fatalf("zhangsan's last message in the simulator is not the textcard: %+v", got)
+	}
+	b.expectText("#message-requests tbody tr", "zhangsan")
+	b.expectText("#message-requests tbody tr", got[len(got)-1].MsgID) // WeCom's msgid
+	b.expectText("#message-body", "Order 42 paid")
+	b.expectText("#message-body", triggerNote)
+	b.expectNoMarkup()
+	b.messageID = strings.TrimPrefix(b.path(), "/ui/messages/")
+	b.checkWidths("message")
+	b.screenshot("message")
+
+	b.navigate(`header nav a[href="/ui/messages"]`)
+	row := "#message-" + b.messageID
+	b.waitVisible(row)
+	b.expectText(row+" .status", b.tr("msg.status.sent"))
+	b.checkWidths("messages")
+	b.screenshot("messages")
+}
+
+// stepInboxCard opens the sandbox inbox: zhangsan got the card.
+func stepInboxCard(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/inbox"]`)
+	card := "#inbox-zhangsan .inbox-msg .wfc-textcard"
+	b.waitVisible(card)
+	b.expectText(card+" .wfc-title", "Order 42 paid")
+	b.expectText(card, "Amount: ¥1,280 "+triggerNote)
+	b.expectNoMarkup()
+	b.checkWidths("inbox")
+	b.screenshot("inbox")
+}
+
+// browserWalk is one language's walk: a server on a fresh database with its workers running,
+// WeCom simulated, and a headless browser. Nothing is created before the walk creates it.
+type browserWalk struct {
+	// t is the running step's test.
+	t    *testing.T
+	lang string
+	cat  map[string]map[string]string
+	// tab is the browser tab; ctx is tab bounded by the running step's timeout.
+	tab, ctx context.Context
+	base     string
+	token    string
+	srv      *Server
+	sim      *wecomtest.Server
+	simURL   string
+	demo     wecomtest.Demo
+	inbox    *simInbox
+	shots    string
+	shotN    int
+	logs     *lockedBuffer
+
+	mu sync.Mutex
+	// requests counts what the page asked the network for; foreign are those to another origin.
+	requests int
+	foreign  []string
+	// problems are console errors, uncaught exceptions and blocked loads (CSP).
+	problems []string
+
+	// What the steps created.
+	authenticatorID       string
+	callbackToken, aesKey string
+	workflowID            string
+	executionID           string
+	messageID             string
+}
+
+// findChromium is the browser to drive, or skips the test (fails it with envRequireBrowser=1).
+func findChromium(t *testing.T) string {
+	path := os.Getenv(envChromium)
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv(envRequireBrowser) == "1" {
+			t.Fatalf("no browser at %s (%v), and %s=1 requires one: apt-get install -y chromium", path, err, envRequireBrowser)
+		}
+		t.Skipf("browser test skipped: no chromium at %s (apt-get install -y chromium, or set %s)", path, envChromium)
+	}
+	return path
+}
+
+func newBrowserWalk(t *testing.T, chromium, lang string) *browserWalk {
+	b := &browserWalk{t: t, lang: lang, logs: &lockedBuffer{}, cat: loadWebCatalogue(t)}
+
+	// WeCom, simulated: the demo corp, on its own origin the browser must never talk to.
+	b.sim = wecomtest.New(wecomtest.Options{Seed: 1})
+	b.demo = wecomtest.SeedDemo(b.sim)
+	simHS := httptest.NewServer(b.sim)
+	t.Cleanup(simHS.Close)
+	b.simURL = simHS.URL
+	b.inbox = &simInbox{sim: b.sim, corpID: b.demo.CorpID}
+
+	// The server, on a real listener whose address is its public URL (the callback URLs the
+	// pages show). The default API base goes nowhere: the authenticator must bring its own.
+	hs := httptest.NewUnstartedServer(nil)
+	b.base = "http://" + hs.Listener.Addr().String()
+	store := storetest.Open(t)
+	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b.srv = New(Config{PublicURL: b.base, Version: "test", WeComAPIBase: "http://127.0.0.1:1",
+		Sender: wecom.SenderOptions{Poll: 20 * time.Millisecond}, Inbox: b.inbox}, store, logger)
+	token, err := b.srv.Service().Bootstrap(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.token = token
+	hs.Config.Handler = b.srv.Handler()
+	hs.Start()
+	t.Cleanup(hs.Close)
+	workers, stopWorkers := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.srv.RunWorkers(workers) }()
+	t.Cleanup(func() { stopWorkers(); <-done })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", tail(b.logs.String(), 40))
+		}
+	})
+
+	b.shots = screenshotDir(t, lang)
+
+	// The browser: headless Chromium with exactly these flags (and chromedp's pipe and profile).
+	root, cancelRoot := context.WithTimeout(context.Background(), walkTimeout)
+	t.Cleanup(cancelRoot)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root,
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+	)
+	t.Cleanup(cancelAlloc)
+	tab, cancelTab := chromedp.NewContext(alloc)
+	t.Cleanup(cancelTab)
+	b.tab, b.ctx = tab, tab
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(widths[len(widths)-1], 900)); err != nil {
+		t.Fatalf("starting %s: %v", chromium, err)
+	}
+	if err := chromedp.Listen(tab, b.record); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// step runs one step as a subtest with its own timeout and fails it on anything the page did
+// wrong meanwhile. It reports whether the walk may go on: a step that got to its end may have
+// found something wrong (t.Error), but the next one can start from where it is.
+func (b *browserWalk) step(t *testing.T, s browserStep) bool {
+	finished := false
+	t.Run(s.name, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(b.tab, stepTimeout)
+		defer cancel()
+		b.t, b.ctx = t, ctx
+		defer b.report(t, s.name)
+		s.run(b)
+		finished = true
+	})
+	return finished
+}
+
+// report fails the step on what the page did wrong meanwhile (also when the step failed on its
+// own: it may say why), and keeps a screenshot of a failed step.
+func (b *browserWalk) report(t *testing.T, step string) {
+	b.mu.Lock()
+	for _, p := range b.problems {
+		t.Errorf("the page reported: %s", p)
+	}
+	for _, u := range b.foreign {
+		t.Errorf("the page requested %s, which is not on %s", u, b.base)
+	}
+	b.problems, b.foreign = nil, nil
+	requests := b.requests
+	b.mu.Unlock()
+	if t.Failed() {
+		// The step's own context may have run out: give the picture a little time of its own.
+		ctx, cancel := context.WithTimeout(b.tab, 10*time.Second)
+		defer cancel()
+		b.ctx = ctx
+		b.screenshot("FAILED-" + strings.ReplaceAll(step, " ", "-"))
+		return
+	}
+	t.Logf("%d requests so far, all to %s", requests, b.base)
+}
+
+// record takes note of the browser's events: every request, console errors, uncaught
+// exceptions, log errors (CSP violations among them) and blocked loads. It runs in chromedp's
+// event loop, so it only takes notes.
+func (b *browserWalk) record(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		b.requests++
+		if !sameOrigin(ev.Request.URL, b.base) {
+			b.foreign = append(b.foreign, ev.Request.URL)
+		}
+	case *network.EventLoadingFailed:
+		if ev.BlockedReason != "" {
+			b.problems = append(b.problems, fmt.Sprintf("a load was blocked (%s): %s", ev.BlockedReason, ev.ErrorText))
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		text := d.Text
+		if d.Exception != nil && d.Exception.Description != "" {
+			text += " " + d.Exception.Description
+		}
+		b.problems = append(b.problems, fmt.Sprintf("uncaught exception at %s:%d: %s", d.URL, d.LineNumber+1, text))
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					args = append(args, a.Description)
+				} else {
+					args = append(args, string(a.Value))
+				}
+			}
+			b.problems = append(b.problems, "console."+string(ev.Type)+": "+strings.Join(args, " "))
+		}
+	case *cdplog.EventEntryAdded:
+		e := ev.Entry
+		// An HTTP error status of a page or a call is the server's answer, which the steps
+		// check; the rest (security: CSP; a failed asset) is a defect of the page.
+		if e.Level == cdplog.EntryLevelError && (e.Source != cdplog.EntrySourceNetwork || strings.Contains(e.URL, "/static/")) {
+			b.problems = append(b.problems, fmt.Sprintf("%s error: %s (%s)", e.Source, e.Text, e.URL))
+		}
+	}
+}
+
+// sameOrigin reports whether a request URL stays on base (data: and blob: URLs load nothing).
+func sameOrigin(raw, base string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "data", "blob", "about":
+		return true
+	}
+	return u.Scheme+"://"+u.Host == base
+}
+
+// --- actions: each fails the step with what it was doing ---
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+func (b *browserWalk) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s (on %s): %v", what, b.pathOrBlank(), err)
+	}
+}
+
+// open loads a path of the server and waits for an element of the page.
+func (b *browserWalk) open(path, waitFor string) {
+	b.t.Helper()
+	b.do("opening "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(css(waitFor)))
+}
+
+// navigate clicks what leads to another page (a link, a submit button) and waits for it to load.
+func (b *browserWalk) navigate(sel string) *network.Response {
+	b.t.Helper()
+	b.do("waiting for "+sel, chromedp.WaitVisible(css(sel)))
+	res, err := chromedp.RunResponse(b.ctx, chromedp.Click(css(sel)))
+	if err != nil {
+		b.t.Fatalf("clicking %s (on %s): %v", sel, b.pathOrBlank(), err)
+	}
+	return res
+}
+
+// click clicks an element that changes the page in place.
+func (b *browserWalk) click(sel string) {
+	b.t.Helper()
+	b.do("clicking "+sel, chromedp.WaitVisible(css(sel)), chromedp.Click(css(sel)))
+}
+
+// clickButton clicks the button whose text is text inside the element of class within.
+func (b *browserWalk) clickButton(within, text string) {
+	b.t.Helper()
+	sel := chromedp.Search(fmt.Sprintf(`//*[contains(concat(" ", @class, " "), " %s ")]//button[normalize-space(.)=%q]`, within, text))
+	b.do("clicking the button "+text, chromedp.WaitVisible(sel), chromedp.Click(sel))
+}
+
+// fill replaces the value of a field by typing (the field is emptied first, as select-all
+// would; the typing fires the input events the page listens to).
+func (b *browserWalk) fill(sel, value string) {
+	b.t.Helper()
+	empty := chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel))
+	b.do("filling "+sel, chromedp.WaitVisible(css(sel)), empty, chromedp.SendKeys(css(sel), value))
+}
+
+// upload sets the file of a file input.
+func (b *browserWalk) upload(sel, file string) {
+	b.t.Helper()
+	b.do("choosing a file for "+sel, chromedp.WaitReady(css(sel)), chromedp.SetUploadFiles(css(sel), []string{file}))
+}
+
+func (b *browserWalk) waitVisible(sel string) {
+	b.t.Helper()
+	b.do("waiting for "+sel, chromedp.WaitVisible(css(sel)))
+}
+
+func (b *browserWalk) value(sel string) string {
+	b.t.Helper()
+	return get(b, "reading the value of "+sel, chromedp.Value(css(sel)))
+}
+
+func (b *browserWalk) text(sel string) string {
+	b.t.Helper()
+	b.waitVisible(sel)
+	return get(b, "reading the text of "+sel, chromedp.Text(css(sel)))
+}
+
+func (b *browserWalk) attr(sel, name string) string {
+	b.t.Helper()
+	return get(b, "reading "+sel+"["+name+"]", chromedp.AttributeValue(css(sel), name)).Value
+}
+
+func (b *browserWalk) path() string {
+	b.t.Helper()
+	return get(b, "reading the location", chromedp.Evaluate[string](`location.pathname`))
+}
+
+func (b *browserWalk) pathOrBlank() string {
+	p, err := chromedp.Run(b.tab, chromedp.Evaluate[string](`location.pathname + location.search`))
+	if err != nil {
+		return "?"
+	}
+	return p
+}
+
+// eval runs a script expression and decodes its result.
+func eval[T any](b *browserWalk, expr string) T {
+	b.t.Helper()
+	return get(b, "evaluating "+expr, chromedp.Evaluate[T](expr))
+}
+
+func get[T any](b *browserWalk, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s (on %s): %v", what, b.pathOrBlank(), err)
+	}
+	return v
+}
+
+// expectText waits for sel and fails unless its text contains want.
+func (b *browserWalk) expectText(sel, want string) {
+	b.t.Helper()
+	if got := b.text(sel); !strings.Contains(got, want) {
+		b.t.Fatalf("%s on %s shows %q, want %q", sel, b.pathOrBlank(), got, want)
+	}
+}
+
+func (b *browserWalk) expectAttr(sel, name, want string) {
+	b.t.Helper()
+	if got := b.attr(sel, name); got != want {
+		b.t.Fatalf("%s[%s] on %s is %q, want %q", sel, name, b.pathOrBlank(), got, want)
+	}
+}
+
+// choose picks an option of a select as a user does: the value changes, then "change" fires.
+func (b *browserWalk) choose(sel, value string) {
+	b.t.Helper()
+	b.waitVisible(sel)
+	script := fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		if (![...el.options].some(o => o.value === %q)) return false;
+		el.value = %q;
+		el.dispatchEvent(new Event("input", {bubbles: true}));
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	})()`, sel, value, value)
+	if !eval[bool](b, script) {
+		b.t.Fatalf("%s on %s has no option %q", sel, b.pathOrBlank(), value)
+	}
+}
+
+// waitText waits until the text of sel contains want (the page changes it by itself).
+func (b *browserWalk) waitText(sel, want string) {
+	b.t.Helper()
+	script := fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.textContent.includes(%q); })()`, sel, want)
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](script, chromedp.WithPollingTimeout(stepTimeout/2))); err != nil {
+		got := eval[string](b, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return el ? el.textContent : "(no element)"; })()`, sel))
+		b.t.Fatalf("%s on %s shows %q, want %q: %v", sel, b.pathOrBlank(), got, want, err)
+	}
+}
+
+func (b *browserWalk) expectValue(sel, want string) {
+	b.t.Helper()
+	if got := b.value(sel); got != want {
+		b.t.Fatalf("%s on %s holds %q, want %q", sel, b.pathOrBlank(), got, want)
+	}
+}
+
+// expectNoMarkup fails when user data became markup on the page: the walk's names, titles and
+// texts carry <script> and <img onerror>, which must show as text.
+func (b *browserWalk) expectNoMarkup() {
+	b.t.Helper()
+	if n := eval[int](b, `document.querySelectorAll("main script:not([type='application/json']), main img[src='x']").length`); n != 0 {
+		b.t.Errorf("user data became markup on %s: %d script or img elements", b.pathOrBlank(), n)
+	}
+}
+
+func (b *browserWalk) expectPath(want string) {
+	b.t.Helper()
+	if got := b.path(); got != want {
+		b.t.Fatalf("the page is %s, want %s", got, want)
+	}
+}
+
+// tr is a catalogue text in the walk's language; trIn in another one.
+func (b *browserWalk) tr(key string) string { return b.trIn(b.lang, key) }
+
+func (b *browserWalk) trIn(lang, key string) string {
+	b.t.Helper()
+	s, ok := b.cat[lang][key]
+	if !ok {
+		b.t.Fatalf("no %s text for %q", lang, key)
+	}
+	return s
+}
+
+// pick is the English or the Chinese value, by the walk's language.
+func (b *browserWalk) pick(en, zh string) string {
+	if b.lang == "zh-CN" {
+		return zh
+	}
+	return en
+}
+
+// checkWidths fails when the page scrolls sideways at any of the widths; it leaves the widest.
+func (b *browserWalk) checkWidths(name string) {
+	b.t.Helper()
+	const overflow = `(() => {
+		const d = document.documentElement;
+		if (d.scrollWidth <= window.innerWidth) return "";
+		const wide = [];
+		for (const el of document.body.querySelectorAll("*")) {
+			const r = el.getBoundingClientRect();
+			if (r.right > window.innerWidth + 1 && wide.length < 5) {
+				wide.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + String(el.className).split(" ").join(".") : "") + " (" + Math.round(r.right) + " px)");
+			}
+		}
+		return d.scrollWidth + " px wide in a " + window.innerWidth + " px window: " + wide.join(", ");
+	})()`
+	for _, w := range widths {
+		b.do(fmt.Sprintf("resizing to %d px", w), chromedp.EmulateViewport(w, 900))
+		if got := eval[string](b, overflow); got != "" {
+			b.t.Errorf("%s scrolls sideways at %d px: %s", name, w, got)
+		}
+		if w != widths[len(widths)-1] {
+			b.screenshot(fmt.Sprintf("%s-%dpx", name, w))
+		}
+	}
+}
+
+// screenshot saves the whole page as NN-name.png in the walk's folder.
+func (b *browserWalk) screenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	b.shotN++
+	file := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.shotN, name))
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// screenshotDir is $WECOMFLOW_SCREENSHOTS/<lang> (default build/screenshots/<lang>; a relative
+// path is taken from the repository's root), emptied of an earlier run's pictures.
+func screenshotDir(t *testing.T, lang string) string {
+	root := os.Getenv(envScreenshots)
+	if root == "" {
+		root = filepath.Join("build", "screenshots")
+	}
+	if !filepath.IsAbs(root) {
+		root = filepath.Join("..", root) // from the repository, not from this package's folder
+	}
+	dir := filepath.Join(root, lang)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
+	abs, _ := filepath.Abs(dir)
+	t.Logf("screenshots in %s", abs)
+	return dir
+}
+
+// loadWebCatalogue reads the UI's texts by language, for the assertions.
+func loadWebCatalogue(t *testing.T) map[string]map[string]string {
+	cat := map[string]map[string]string{}
+	for _, lang := range []string{"en", "zh-CN"} {
+		cat[lang] = map[string]string{}
+		names, _ := filepath.Glob(filepath.Join("..", "web", "i18n", lang, "*.json"))
+		for _, name := range names {
+			raw, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]string
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for k, v := range m {
+				cat[lang][k] = v
+			}
+		}
+	}
+	return cat
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// simInbox shows the simulated corp's inboxes to the UI, as the sandbox does; a click posts
+// WeCom's card event to the callback URL once the walk has configured it.
+type simInbox struct {
+	sim    *wecomtest.Server
+	corpID string
+	mu     sync.Mutex
+	caller *wecomtest.CallbackCaller
+}
+
+func (s *simInbox) setCaller(c *wecomtest.CallbackCaller) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caller = c
+}
+
+func (s *simInbox) Inboxes() map[string][]web.InboxMessage {
+	out := map[string][]web.InboxMessage{}
+	for user, ds := range s.sim.Inboxes(s.corpID) {
+		for _, d := range ds {
+			body := d.Body
+			if len(d.UpdatedCard) > 0 { // a card replaced by update_template_card shows as the new one
+				body = d.UpdatedCard
+			}
+			out[user] = append(out[user], web.InboxMessage{MsgType: d.MsgType, Body: body, At: d.At,
+				Recalled: d.Recalled, ReplacedWith: d.ReplacedWith})
+		}
+	}
+	return out
+}
+
+func (s *simInbox) Click(ctx context.Context, userid, taskID, key string) error {
+	s.mu.Lock()
+	caller := s.caller
+	s.mu.Unlock()
+	if caller == nil {
+		return fmt.Errorf("no callback URL is configured yet")
+	}
+	xml, err := s.sim.ClickCard(s.corpID, userid, taskID, key)
+	if err != nil {
+		return err
+	}
+	status, body, err := caller.Post(ctx, xml)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("the callback URL answered %d: %s", status, body)
+	}
+	return err
+}
