@@ -338,7 +338,13 @@ func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > limit {
 		// Closing the connection spares reading a body nobody will use.
 		c.Header("Connection", "close")
-		s.writeError(c, service.Errorf(service.CodeTooLarge, "The body is larger than the limit of %d bytes.", limit))
+		err := service.Errorf(service.CodeTooLarge, "The body is larger than the limit of %d bytes.", limit)
+		if strings.HasPrefix(c.Request.URL.Path, "/ui/") {
+			s.ui.Fail(c, err) // a person sees a page, not JSON
+			c.Abort()
+			return
+		}
+		s.writeError(c, err)
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)

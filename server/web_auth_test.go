@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -62,5 +63,20 @@ func TestWebAuthenticatorFormShowsFieldErrors(t *testing.T) {
 	}
 	if !strings.Contains(body, `value="Bad Name"`) {
 		t.Error("the submitted name is not shown again")
+	}
+}
+
+// An upload over the limit on a page answers with a page, not the API's JSON.
+func TestWebTooLargeIsAPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.webLogin()
+	req := httptest.NewRequest("POST", "/ui/users/import", strings.NewReader("x"))
+	req.ContentLength = 11 << 20
+	req.AddCookie(w.cookie)
+	rec := httptest.NewRecorder()
+	e.srv.Handler().ServeHTTP(rec, req)
+	if rec.Code != 413 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || !strings.Contains(rec.Body.String(), "larger than the limit") {
+		t.Fatalf("%d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 	}
 }

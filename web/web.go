@@ -136,6 +136,12 @@ func (u *UI) handle(fn func(c *gin.Context) error) gin.HandlerFunc {
 	}
 }
 
+// Fail shows err as a page (for the server's own checks on UI routes, like the body limit).
+func (u *UI) Fail(c *gin.Context, err error) {
+	u.headers(c)
+	u.fail(c, err)
+}
+
 // fail shows err as a page.
 func (u *UI) fail(c *gin.Context, err error) {
 	var se *service.Error
