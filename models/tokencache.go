@@ -4,10 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
+
+// ErrLockTimeout is WithLock giving up waiting for another instance.
+var ErrLockTimeout = errors.New("timed out waiting for a lock held by another instance")
+
+// WithLock runs fn holding a named lock that every instance sharing the database respects: MySQL's
+// GET_LOCK on a connection of its own (released when fn returns, or when the process dies and its
+// connection closes). SQLite serves one instance, whose callers hold their own locks: fn just runs.
+func (s *Store) WithLock(ctx context.Context, name string, wait time.Duration, fn func() error) error {
+	if s.Dialect != DialectMySQL {
+		return fn()
+	}
+	return s.DB.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		var got int
+		if err := conn.Raw("SELECT GET_LOCK(?, ?)", name, int(wait.Seconds())).Scan(&got).Error; err != nil {
+			return fmt.Errorf("store: unable to take lock %s: %w", name, err)
+		}
+		if got != 1 {
+			return fmt.Errorf("store: lock %s: %w", name, ErrLockTimeout)
+		}
+		defer conn.Exec("SELECT RELEASE_LOCK(?)", name)
+		return fn()
+	})
+}
 
 // GetAccessToken reads the shared token of an app; ErrNotFound when none is cached.
 func (s *Store) GetAccessToken(ctx context.Context, authenticatorID uint64) (*AccessToken, error) {

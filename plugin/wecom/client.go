@@ -82,6 +82,8 @@ type TokenStore interface {
 	GetAccessToken(ctx context.Context, authenticatorID uint64) (*models.AccessToken, error)
 	SaveAccessToken(ctx context.Context, t *models.AccessToken) error
 	DropAccessToken(ctx context.Context, authenticatorID uint64, token string) error
+	// WithLock runs fn while no other instance holds the lock name.
+	WithLock(ctx context.Context, name string, wait time.Duration, fn func() error) error
 }
 
 // Clients hands out one Client per authenticator and keeps their tokens: in memory, in the
@@ -176,30 +178,49 @@ func secretHash(corpID, secret string) string {
 }
 
 // Token returns a valid access token: from memory, from the shared cache, or — one caller at a
-// time per app — from gettoken.
+// time per app across every instance — from gettoken.
 func (c *Client) Token(ctx context.Context) (string, error) {
 	a := c.c.app(c.AuthenticatorID)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := c.c.now()
 	hash := secretHash(c.CorpID, c.Secret)
-	if a.token != "" && a.secretHash == hash && now.Add(tokenMargin).Before(a.expires) {
+	if a.token != "" && a.secretHash == hash && c.c.now().Add(tokenMargin).Before(a.expires) {
 		return a.token, nil
 	}
-	if t, err := c.c.store.GetAccessToken(ctx, c.AuthenticatorID); err == nil && t.SecretHash == hash && now.Add(tokenMargin).Before(t.ExpiresAt) {
-		a.token, a.secretHash, a.expires = t.Token.Plain, hash, t.ExpiresAt
+	if c.cached(ctx, a, hash) {
 		return a.token, nil
 	}
-	token, ttl, err := c.fetchToken(ctx)
-	c.c.onFetch(c.AuthenticatorID, err)
+	// The lock makes the other instances wait for this fetch and then read its token from the
+	// shared cache: gettoken stays at one call per app per token lifetime cluster-wide.
+	err := c.c.store.WithLock(ctx, fmt.Sprintf("wecomflow_token_%d", c.AuthenticatorID), c.c.http.Timeout+5*time.Second, func() error {
+		if c.cached(ctx, a, hash) {
+			return nil
+		}
+		token, ttl, err := c.fetchToken(ctx)
+		c.c.onFetch(c.AuthenticatorID, err)
+		if err != nil {
+			return err
+		}
+		a.token, a.secretHash, a.expires = token, hash, c.c.now().Add(ttl)
+		// A failed cache write costs other instances a fetch of their own; this token works regardless.
+		_ = c.c.store.SaveAccessToken(ctx, &models.AccessToken{AuthenticatorID: c.AuthenticatorID, SecretHash: hash,
+			Token: models.NewSecret(token), ExpiresAt: a.expires})
+		return nil
+	})
 	if err != nil {
 		return "", err
 	}
-	a.token, a.secretHash, a.expires = token, hash, now.Add(ttl)
-	// A failed cache write costs other instances a fetch of their own; this token works regardless.
-	_ = c.c.store.SaveAccessToken(ctx, &models.AccessToken{AuthenticatorID: c.AuthenticatorID, SecretHash: hash,
-		Token: models.NewSecret(token), ExpiresAt: a.expires})
-	return token, nil
+	return a.token, nil
+}
+
+// cached takes a valid token for the secret from the shared cache into memory, if there is one.
+func (c *Client) cached(ctx context.Context, a *appToken, hash string) bool {
+	t, err := c.c.store.GetAccessToken(ctx, c.AuthenticatorID)
+	if err != nil || t.SecretHash != hash || !c.c.now().Add(tokenMargin).Before(t.ExpiresAt) {
+		return false
+	}
+	a.token, a.secretHash, a.expires = t.Token.Plain, hash, t.ExpiresAt
+	return true
 }
 
 // fetchToken calls gettoken through silenceper's credential package. Its errors embed the URL,
