@@ -34,6 +34,9 @@ var migrations = []migration{
 	{5, "web UI sessions", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Session{})
 	}},
+	{6, "leader election", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Leader{})
+	}},
 }
 
 type schemaMigration struct {

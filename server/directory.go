@@ -47,6 +47,9 @@ func (s *Server) syncer(o wecom.SyncerOptions) *wecom.Syncer {
 	if o.OnFinish == nil {
 		o.OnFinish = s.metrics.observeSync
 	}
+	if o.Leading == nil {
+		o.Leading = s.elector.Leading
+	}
 	return wecom.NewSyncer(s.store, s.clients, s.svc.WeComOptions, s.log, o)
 }
 

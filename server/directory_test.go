@@ -30,8 +30,10 @@ func newDirectoryEnv(t testing.TB, o deliveryOptions) *directoryEnv {
 func (e *directoryEnv) runDirectory(owner string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	// Every runner here believes it leads (as two may for a moment when the leader changes): the
+	// database check still queues one task per tick.
 	r := e.srv.syncer(wecom.SyncerOptions{Owner: owner, Poll: 5 * time.Millisecond, ScheduleEvery: 5 * time.Millisecond,
-		RetryBase: time.Millisecond})
+		RetryBase: time.Millisecond, Leading: func() bool { return true }})
 	go func() { defer close(done); _ = r.Run(ctx) }()
 	stop = func() { cancel(); <-done }
 	prev := e.stopRunner

@@ -51,6 +51,10 @@ type Config struct {
 	NoSchedules bool
 }
 
+// leaderLease is how long the leader's role lasts unrenewed: a dead leader's periodic work moves to
+// another instance within it.
+const leaderLease = 15 * time.Second
+
 // Body limits: uploads may be large, everything else is small JSON.
 const (
 	uploadLimit  = 10 << 20
@@ -70,7 +74,10 @@ type Server struct {
 	callbacks *callback.Handler
 	processor *callback.Processor
 	workflows *workflow.Engine
-	ui        *web.UI
+	// elector makes one instance the leader, which runs the periodic work: schedule triggers,
+	// scheduled directory syncs.
+	elector *worker.Elector
+	ui      *web.UI
 	// syncWake starts the directory runner at once when a sync task is queued.
 	syncWake worker.Wakeup
 	// uploadRoutes are the routes that take up to uploadLimit.
@@ -133,6 +140,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		loops = 4
 	}
 	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
+	s.elector = worker.NewElector(store, "scheduler", so.Owner, leaderLease, log)
 	s.workflows = workflow.New(store, s.svc, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
 		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
 		OnFinished: s.metrics.observeExecution})
@@ -285,9 +293,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
 	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.RunDirectory,
-		func(ctx context.Context) error { s.workflows.Run(ctx); return nil }}
+		func(ctx context.Context) error { s.workflows.Run(ctx); return nil },
+		func(ctx context.Context) error { s.elector.Run(ctx); return nil }}
 	if !s.cfg.NoSchedules {
-		runs = append(runs, func(ctx context.Context) error { s.workflows.RunSchedules(ctx); return nil })
+		runs = append(runs, func(ctx context.Context) error { s.workflows.RunSchedules(ctx, s.elector.Leading); return nil })
 	}
 	for _, run := range runs {
 		wg.Add(1)

@@ -10,12 +10,19 @@ import (
 // scheduleTick is how often schedules are looked at: ticks are minutes, a second is early enough.
 const scheduleTick = time.Second
 
-// RunSchedules fires schedule triggers until ctx ends.
-func (e *Engine) RunSchedules(ctx context.Context) {
+// RunSchedules fires schedule triggers until ctx ends, while leading reports that this instance
+// is the one to (ticks are deduplicated in the database as well, so a change of leader in the
+// middle of a tick fires it once).
+func (e *Engine) RunSchedules(ctx context.Context, leading func() bool) {
 	t := time.NewTicker(scheduleTick)
 	defer t.Stop()
 	for {
-		if _, err := e.FireSchedules(ctx); err != nil {
+		if !leading() {
+			// A new leader starts afresh: ticks seen while another instance led are its own.
+			e.schedMu.Lock()
+			clear(e.schedSeen)
+			e.schedMu.Unlock()
+		} else if _, err := e.FireSchedules(ctx); err != nil {
 			e.log.ErrorContext(ctx, "cannot fire schedules", "error", err)
 		}
 		select {

@@ -78,6 +78,8 @@ type SyncerOptions struct {
 	Location *time.Location
 	// Schedules lists the authenticators that sync on a schedule; nil schedules nothing.
 	Schedules func(ctx context.Context) ([]Schedule, error)
+	// Leading reports whether this instance is the one that queues scheduled syncs (default: yes).
+	Leading func() bool
 	// OnFinish is told of every finished task (metrics).
 	OnFinish func(status string, elapsed time.Duration)
 }
@@ -94,6 +96,9 @@ type Syncer struct {
 
 // NewSyncer builds a syncer.
 func NewSyncer(store DirectoryStore, clients *Clients, creds Credentials, log *slog.Logger, o SyncerOptions) *Syncer {
+	if o.Leading == nil {
+		o.Leading = func() bool { return true }
+	}
 	if o.Lease == 0 {
 		o.Lease = 2 * time.Minute
 	}
@@ -131,7 +136,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	schedules := map[uint64]*scheduled{}
 	var scheduledAt time.Time
 	worker.Run(ctx, s.o.Wake, s.o.Poll, func(ctx context.Context) {
-		if s.o.Schedules != nil && time.Since(scheduledAt) >= s.o.ScheduleEvery {
+		if s.o.Schedules != nil && s.o.Leading() && time.Since(scheduledAt) >= s.o.ScheduleEvery {
 			s.schedule(ctx, schedules)
 			scheduledAt = time.Now()
 		}
