@@ -77,6 +77,9 @@ type Server struct {
 	// elector makes one instance the leader, which runs the periodic work: schedule triggers,
 	// scheduled directory syncs.
 	elector *worker.Elector
+	// limiter paces sends per member; owner names this instance on leases.
+	limiter *wecom.Limiter
+	owner   string
 	ui      *web.UI
 	// syncWake starts the directory runner at once when a sync task is queued.
 	syncWake worker.Wakeup
@@ -139,7 +142,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	if store.Dialect == models.DialectMySQL {
 		loops = 4
 	}
-	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, wecom.NewLimiter(loc), log, so)
+	s.limiter, s.owner = wecom.NewLimiter(loc), so.Owner
+	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, s.limiter, log, so)
 	s.elector = worker.NewElector(store, "scheduler", so.Owner, leaderLease, log)
 	s.workflows = workflow.New(store, s.svc, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
 		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
@@ -294,7 +298,7 @@ func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
 	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.RunDirectory,
 		func(ctx context.Context) error { s.workflows.Run(ctx); return nil },
-		func(ctx context.Context) error { s.elector.Run(ctx); return nil }}
+		func(ctx context.Context) error { s.elector.Run(ctx); return nil }, s.runPresence}
 	if !s.cfg.NoSchedules {
 		runs = append(runs, func(ctx context.Context) error { s.workflows.RunSchedules(ctx, s.elector.Leading); return nil })
 	}

@@ -23,6 +23,9 @@ type Limiter struct {
 	members map[memberKey][]time.Time // send times within the last hour, oldest first
 	days    map[dayKey]int
 	loc     *time.Location
+	// share is how many instances send for the same apps: each paces to its 1/share of WeCom's
+	// limits, so together they stay below them.
+	share int
 }
 
 type memberKey struct {
@@ -40,7 +43,23 @@ func NewLimiter(loc *time.Location) *Limiter {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Limiter{members: map[memberKey][]time.Time{}, days: map[dayKey]int{}, loc: loc}
+	return &Limiter{members: map[memberKey][]time.Time{}, days: map[dayKey]int{}, loc: loc, share: 1}
+}
+
+// SetShare tells the limiter how many instances are sending (at least 1).
+func (l *Limiter) SetShare(instances int) {
+	l.mu.Lock()
+	l.share = max(1, instances)
+	l.mu.Unlock()
+}
+
+// limits are this instance's part of WeCom's per-member limits and of a daily quota.
+func (l *Limiter) limits(dailyQuota int) (perMinute, perHour, quota int) {
+	perMinute, perHour = max(1, memberPerMinute/l.share), max(1, memberPerHour/l.share)
+	if dailyQuota > 0 {
+		quota = max(1, dailyQuota/l.share)
+	}
+	return perMinute, perHour, quota
 }
 
 // Take splits users into those who may receive a message from app now — their sends are recorded
@@ -51,12 +70,13 @@ func (l *Limiter) Take(app uint64, users []string, now time.Time, dailyQuota int
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	day := dayKey{app, now.In(l.loc).Format("2006-01-02")}
+	perMinute, perHour, quota := l.limits(dailyQuota)
 	for _, u := range users {
 		k := memberKey{app, u}
 		times := prune(l.members[k], now)
 		l.members[k] = times
-		free := freeAt(times, now)
-		if dailyQuota > 0 && l.days[day] >= dailyQuota {
+		free := freeAt(times, now, perMinute, perHour)
+		if quota > 0 && l.days[day] >= quota {
 			y, m, d := now.In(l.loc).Date()
 			free = time.Date(y, m, d+1, 0, 0, 1, 0, l.loc)
 		}
@@ -98,14 +118,15 @@ func prune(times []time.Time, now time.Time) []time.Time {
 	return times[i:]
 }
 
-// freeAt is when a member with these recent send times may receive one more.
-func freeAt(times []time.Time, now time.Time) time.Time {
+// freeAt is when a member with these recent send times may receive one more, at most perMinute
+// in any minute and perHour in any hour.
+func freeAt(times []time.Time, now time.Time, perMinute, perHour int) time.Time {
 	free := now
-	if n := len(times); n >= memberPerHour {
-		free = later(free, times[n-memberPerHour].Add(hourWindow))
+	if n := len(times); n >= perHour {
+		free = later(free, times[n-perHour].Add(hourWindow))
 	}
-	if n := len(times); n >= memberPerMinute {
-		free = later(free, times[n-memberPerMinute].Add(minuteWindow))
+	if n := len(times); n >= perMinute {
+		free = later(free, times[n-perMinute].Add(minuteWindow))
 	}
 	return free
 }

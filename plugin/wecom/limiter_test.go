@@ -60,3 +60,23 @@ func TestLimiterDailyQuotaWaitsForTheNextChinaDay(t *testing.T) {
 		t.Fatalf("retry at %v, want %v in UTC", retryAt, want)
 	}
 }
+
+// With three instances sending, each paces a member to a third of WeCom's limits, so together
+// they stay within 30 a minute.
+func TestLimiterShare(t *testing.T) {
+	l := NewLimiter(time.UTC)
+	l.SetShare(3)
+	now := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	got := 0
+	for i := range 30 {
+		allowed, _, _ := l.Take(1, []string{"zhangsan"}, now.Add(time.Duration(i)*time.Second), 0)
+		got += len(allowed)
+	}
+	if got != 10 {
+		t.Fatalf("%d sends in the first minute with a share of 3, want 10", got)
+	}
+	l.SetShare(1)
+	if allowed, _, _ := l.Take(1, []string{"zhangsan"}, now.Add(31*time.Second), 0); len(allowed) != 1 {
+		t.Fatal("alone again, the instance may use the whole limit")
+	}
+}
