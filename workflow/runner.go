@@ -66,6 +66,9 @@ func (e *Engine) drain(ctx context.Context) {
 		for _, j := range jobs {
 			byExecution[j.ExecutionID] = append(byExecution[j.ExecutionID], j)
 		}
+		// A claimed batch is finished and written even when shutdown starts (a step is short):
+		// nothing is left holding a lease for another instance to wait out.
+		ctx := context.WithoutCancel(ctx)
 		steps := make([]*models.Step, len(claimed))
 		var wg sync.WaitGroup
 		for i := range claimed {

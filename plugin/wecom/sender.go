@@ -143,7 +143,8 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 func (s *Sender) Wake() { s.wake.Notify() }
 
 // Run sends until ctx ends, then lets the sends in flight finish (their outcomes are recorded)
-// and returns. What it had claimed but not started is released by its lease lapsing.
+// and returns. Every claimed request starts at once, so nothing is left claimed and unsent for
+// another instance to wait out.
 func (s *Sender) Run(ctx context.Context) error {
 	s.seed(ctx)
 	// A fresh channel per run: the previous run closed its own on the way out.
