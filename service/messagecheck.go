@@ -67,6 +67,9 @@ func (s *Service) CheckMessage(ctx context.Context, body map[string]any, extra .
 	if msg == nil || len(ferrs) > 0 {
 		return errs, nil
 	}
+	if replaceName(body, errs) != "" && !msg.IsInteractive() {
+		errs.Add("replaceName", "applies only to interactive template cards")
+	}
 	msg.EnsureTaskID(func() string { return "check" })
 	_, verrs := msg.Validate(wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All})
 	for k, v := range verrs {

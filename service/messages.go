@@ -229,13 +229,7 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 			p.idemKey = &key
 		}
 	}
-	if rn, ok := body["replaceName"]; ok && rn != nil {
-		if name, isStr := rn.(string); !isStr || name == "" || len([]rune(name)) > 10 {
-			errs.Add("replaceName", "must be the button text to show after a click, 1–10 characters")
-		} else {
-			p.replaceName = name
-		}
-	}
+	p.replaceName = replaceName(body, errs)
 	vars := s.templateVars(in)
 	msgtype, _ := body["msgtype"].(string)
 	msgBody, rest := wecom.SplitMessage(body)
@@ -292,6 +286,20 @@ func (s *Service) prepareSend(ctx context.Context, in SendRequest) (*parsedSend,
 		return nil, Invalidf(msgtype, "cannot be encoded: %v", err)
 	}
 	return p, nil
+}
+
+// replaceName reads the optional replaceName of a send: the button text a clicked card shows.
+func replaceName(body map[string]any, errs plugin.FieldErrors) string {
+	rn, ok := body["replaceName"]
+	if !ok || rn == nil {
+		return ""
+	}
+	name, isStr := rn.(string)
+	if !isStr || name == "" || len([]rune(name)) > 10 {
+		errs.Add("replaceName", "must be the button text to show after a click, 1–10 characters")
+		return ""
+	}
+	return name
 }
 
 // checkCallback adds an error when the channel's authenticator has no callback, which interactive
