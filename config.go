@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/wecomflow/wecomflow/service"
 )
 
 // config is the process configuration: every value from a flag, else its WECOMFLOW_* variable,
@@ -22,6 +24,9 @@ type config struct {
 	CallbackMaxSkew time.Duration
 	LogFormat       string
 	ShutdownGrace   time.Duration
+	// Retention is how long finished messages, callback events, executions and sync tasks are
+	// kept; 0 keeps them forever.
+	Retention time.Duration
 	// TemplateEnv is the names of WECOMFLOW_TEMPLATE_ENV with their values: all {{$env.NAME}} may read.
 	TemplateEnv map[string]string
 }
@@ -52,6 +57,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&c.LogFormat, "log-format", env("WECOMFLOW_LOG_FORMAT", "text"), "text or json (WECOMFLOW_LOG_FORMAT)")
 	templateEnv := fs.String("template-env", env("WECOMFLOW_TEMPLATE_ENV", ""), "comma-separated environment variables templates may read as {{$env.NAME}} (WECOMFLOW_TEMPLATE_ENV)")
 	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
+	retention := fs.String("retention", env("WECOMFLOW_RETENTION", "720h"), "delete finished messages, callback events, executions and sync tasks older than this (at least 24h); 0 keeps everything (WECOMFLOW_RETENTION)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -64,6 +70,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.ShutdownGrace, err = time.ParseDuration(*grace); err != nil || c.ShutdownGrace < 0 {
 		return c, fmt.Errorf("shutdown-grace: %q is not a duration like 20s", *grace)
+	}
+	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
+		(c.Retention > 0 && c.Retention < service.MinRetention) {
+		return c, fmt.Errorf("retention: %q must be 0 (keep everything) or a duration of at least 24h, like 720h", *retention)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json, not %q", c.LogFormat)

@@ -51,7 +51,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	caller := &wecomtest.CallbackCaller{URL: base + "/callback/wecom/sandbox", Token: sandboxCallbackToken,
 		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
 	inbox := simInbox{sim: sim, corpID: demo.CorpID, caller: caller}
-	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
+	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL, Retention: cfg.Retention,
 		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
 			"/sandbox/click": clickHandler(inbox)}}, a.store, log)

@@ -15,7 +15,7 @@ const (
 type CallbackEvent struct {
 	ID              uint64 `gorm:"primaryKey"`
 	AuthenticatorID uint64 `gorm:"not null;uniqueIndex:idx_events_dedup,priority:1;index:idx_events_auth_created,priority:1"`
-	Kind            string `gorm:"size:16;not null"`
+	Kind            string `gorm:"size:16;not null;index:idx_events_kind"`
 	DedupKey        string `gorm:"size:128;not null;uniqueIndex:idx_events_dedup,priority:2"`
 	MsgType         string `gorm:"size:64;not null"`
 	Event           string `gorm:"size:64;not null;index"`
@@ -31,7 +31,7 @@ type CallbackEvent struct {
 	LeaseOwner string     `gorm:"size:64;not null"`
 	LeaseUntil *time.Time `gorm:"index"`
 	Error      string     `gorm:"type:text;not null"`
-	CreatedAt  time.Time  `gorm:"index:idx_events_auth_created,priority:2"`
+	CreatedAt  time.Time  `gorm:"index:idx_events_auth_created,priority:2;index:idx_events_created"`
 	UpdatedAt  time.Time
 }
 

@@ -9,7 +9,7 @@ type Department struct {
 	ParentID        int64  `gorm:"not null;index"`
 	Name            string `gorm:"size:255;not null"`
 	Order           int64  `gorm:"column:sort_order;not null"`
-	Deleted         bool   `gorm:"not null"`
+	Deleted         bool   `gorm:"not null;index:idx_departments_deleted"`
 	UpdatedAt       time.Time
 }
 
@@ -64,6 +64,6 @@ type SyncTask struct {
 	LeaseUntil *time.Time `gorm:"index"`
 	StartedAt  *time.Time
 	FinishedAt *time.Time
-	CreatedAt  time.Time
+	CreatedAt  time.Time `gorm:"index:idx_sync_tasks_created"`
 	UpdatedAt  time.Time
 }

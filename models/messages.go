@@ -29,7 +29,7 @@ const (
 type Message struct {
 	ID              string `gorm:"primaryKey;size:26"`
 	ChannelID       uint64 `gorm:"not null;index:idx_messages_channel_created,priority:1"`
-	Channel         string `gorm:"size:64;not null"`
+	Channel         string `gorm:"size:64;not null;index:idx_messages_channel_name,priority:1"`
 	AuthenticatorID uint64 `gorm:"not null"`
 	MsgType         string `gorm:"size:32;not null"`
 	Body            string `gorm:"type:mediumtext;not null"`
@@ -61,7 +61,7 @@ type Message struct {
 	NextAttemptAt *time.Time `gorm:"index:idx_messages_status_next,priority:2"`
 	Reason        string     `gorm:"type:text;not null"`
 	Warnings      string     `gorm:"type:text;not null"`
-	CreatedAt     time.Time  `gorm:"index;index:idx_messages_channel_created,priority:2"`
+	CreatedAt     time.Time  `gorm:"index;index:idx_messages_channel_created,priority:2;index:idx_messages_channel_name,priority:2"`
 	UpdatedAt     time.Time
 	SentAt        *time.Time
 	// RecalledAt is when the message was withdrawn (POST /messages/{id}/recall).
@@ -99,8 +99,9 @@ type MessageRequest struct {
 	InvalidTag     string `gorm:"type:text;not null"`
 	UnlicensedUser string `gorm:"type:text;not null"`
 	Reason         string `gorm:"type:text;not null"`
-	SentAt         *time.Time
-	UpdatedAt      time.Time
+	// SentAt is indexed for RecentSends, which seeds the pacing at start.
+	SentAt    *time.Time `gorm:"index:idx_requests_sent_at"`
+	UpdatedAt time.Time
 }
 
 // AccessToken is the shared cache of an app's WeCom access token, so every instance uses one token

@@ -57,7 +57,7 @@ type User struct {
 	Email  string `gorm:"size:255;not null"`
 	// WeChatWK is the "wechatwk" binding: the person's WeCom userid, shared by every app of a corp.
 	WeChatWK  string `gorm:"column:wechatwk;size:64;not null;index"`
-	Source    string `gorm:"size:16;not null"`
+	Source    string `gorm:"size:16;not null;index:idx_users_source"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

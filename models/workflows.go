@@ -36,7 +36,7 @@ type Workflow struct {
 	ID      uint64 `gorm:"primaryKey"`
 	Key     string `gorm:"size:64;not null;uniqueIndex"`
 	Title   string `gorm:"size:255;not null"`
-	Enabled bool   `gorm:"not null"`
+	Enabled bool   `gorm:"not null;index:idx_workflows_enabled"`
 	Version int    `gorm:"not null"`
 	// TriggerType is indexed: the webhook, schedule and event triggers look workflows up by it.
 	TriggerType string `gorm:"size:16;not null;index"`

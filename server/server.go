@@ -49,6 +49,9 @@ type Config struct {
 	WorkflowHooks workflow.Hooks
 	// NoSchedules leaves schedule triggers to the caller (tests fire them with a fake clock).
 	NoSchedules bool
+	// Retention is how long finished messages, callback events, executions and sync tasks are
+	// kept; the leader deletes older ones hourly. 0 keeps everything.
+	Retention time.Duration
 }
 
 // leaderLease is how long the leader's role lasts unrenewed: a dead leader's periodic work moves to
@@ -301,6 +304,9 @@ func (s *Server) RunWorkers(ctx context.Context) error {
 		func(ctx context.Context) error { s.elector.Run(ctx); return nil }, s.runPresence}
 	if !s.cfg.NoSchedules {
 		runs = append(runs, func(ctx context.Context) error { s.workflows.RunSchedules(ctx, s.elector.Leading); return nil })
+	}
+	if s.cfg.Retention > 0 {
+		runs = append(runs, s.runRetention)
 	}
 	for _, run := range runs {
 		wg.Add(1)
