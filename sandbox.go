@@ -13,7 +13,7 @@ import (
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
 	"github.com/wecomflow/wecomflow/server"
 	"github.com/wecomflow/wecomflow/service"
-	"github.com/wecomflow/wecomflow/web"
+	"github.com/wecomflow/wecomflow/web/siminbox"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
@@ -50,7 +50,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	base := "http://" + ln.Addr().String()
 	caller := &wecomtest.CallbackCaller{URL: base + "/callback/wecom/sandbox", Token: sandboxCallbackToken,
 		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
-	inbox := simInbox{sim: sim, corpID: demo.CorpID, caller: caller}
+	inbox := siminbox.New(sim, demo.CorpID, caller)
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL, Retention: cfg.Retention,
 		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
@@ -160,58 +160,15 @@ func seedSampleWorkflow(ctx context.Context, engine *workflow.Engine) (uint64, e
 	return w.ID, err
 }
 
-// simInbox is the simulator as the web UI's inbox page sees it: every member's deliveries, and a
-// click on a card button played as WeCom would — the simulator makes the template_card_event and
-// WeCom's callback caller posts it to our callback URL.
-type simInbox struct {
-	sim    *wecomtest.Server
-	corpID string
-	caller *wecomtest.CallbackCaller
-}
-
-// Inboxes are the members' deliveries, oldest first. A card replaced by update_template_card shows
-// as the new card, as it does in WeCom.
-func (s simInbox) Inboxes() map[string][]web.InboxMessage {
-	out := map[string][]web.InboxMessage{}
-	for user, ds := range s.sim.Inboxes(s.corpID) {
-		msgs := make([]web.InboxMessage, len(ds))
-		for i, d := range ds {
-			body := d.Body
-			if len(d.UpdatedCard) > 0 {
-				body = d.UpdatedCard
-			}
-			msgs[i] = web.InboxMessage{MsgType: d.MsgType, Body: body, At: d.At, Recalled: d.Recalled, ReplacedWith: d.ReplacedWith}
-		}
-		out[user] = msgs
-	}
-	return out
-}
-
-// Click plays userid clicking the button key of the card taskID.
-func (s simInbox) Click(ctx context.Context, userid, taskID, key string) error {
-	xml, err := s.sim.ClickCard(s.corpID, userid, taskID, key)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	status, _, err := s.caller.Post(ctx, xml)
-	if err != nil {
-		return fmt.Errorf("sandbox: posting the click to the callback URL: %w", err)
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("sandbox: the callback URL answered %d to the click", status)
-	}
-	return nil
-}
-
 // clickHandler is the form behind /sandbox/click (user, task, key): a click for scripts; the
 // inbox page's buttons post to /ui/inbox/click.
-func clickHandler(inbox simInbox) http.Handler {
+func clickHandler(inbox *siminbox.Inbox) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST a form with user, task and key", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := inbox.Click(r.Context(), r.FormValue("user"), r.FormValue("task"), r.FormValue("key")); err != nil {
+		if err := inbox.Click(r.Context(), r.FormValue("user"), r.FormValue("task"), r.FormValue("key"), nil); err != nil {
 			http.Error(w, "click: "+err.Error(), http.StatusBadRequest)
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -25,7 +24,7 @@ import (
 	"github.com/wecomflow/wecomflow/models/storetest"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
-	"github.com/wecomflow/wecomflow/web"
+	"github.com/wecomflow/wecomflow/web/siminbox"
 )
 
 // The browser test's knobs.
@@ -181,7 +180,7 @@ func stepCreateAuthenticator(b *browserWalk) {
 	b.expectValue("#f-options-agentId", fmt.Sprint(b.demo.AgentID))
 	b.expectValue("#f-options-apiBaseUrl", b.simURL)
 	b.expectText("#callback-url", b.base+"/callback/wecom/sandbox")
-	b.inbox.setCaller(&wecomtest.CallbackCaller{URL: b.base + "/callback/wecom/sandbox", Token: b.callbackToken,
+	b.inbox.SetCaller(&wecomtest.CallbackCaller{URL: b.base + "/callback/wecom/sandbox", Token: b.callbackToken,
 		EncodingAESKey: b.aesKey, CorpID: b.demo.CorpID})
 	b.checkWidths("authenticator")
 	b.screenshot("authenticator")
@@ -475,7 +474,7 @@ type browserWalk struct {
 	sim      *wecomtest.Server
 	simURL   string
 	demo     wecomtest.Demo
-	inbox    *simInbox
+	inbox    *siminbox.Inbox
 	shots    string
 	shotN    int
 	logs     *lockedBuffer
@@ -519,7 +518,7 @@ func newBrowserWalk(t *testing.T, chromium, lang string) *browserWalk {
 	simHS := httptest.NewServer(b.sim)
 	t.Cleanup(simHS.Close)
 	b.simURL = simHS.URL
-	b.inbox = &simInbox{sim: b.sim, corpID: b.demo.CorpID}
+	b.inbox = siminbox.New(b.sim, b.demo.CorpID, nil)
 
 	// The server, on a real listener whose address is its public URL (the callback URLs the
 	// pages show). The default API base goes nowhere: the authenticator must bring its own.
@@ -955,52 +954,4 @@ func tail(s string, lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n")
-}
-
-// simInbox shows the simulated corp's inboxes to the UI, as the sandbox does; a click posts
-// WeCom's card event to the callback URL once the walk has configured it.
-type simInbox struct {
-	sim    *wecomtest.Server
-	corpID string
-	mu     sync.Mutex
-	caller *wecomtest.CallbackCaller
-}
-
-func (s *simInbox) setCaller(c *wecomtest.CallbackCaller) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.caller = c
-}
-
-func (s *simInbox) Inboxes() map[string][]web.InboxMessage {
-	out := map[string][]web.InboxMessage{}
-	for user, ds := range s.sim.Inboxes(s.corpID) {
-		for _, d := range ds {
-			body := d.Body
-			if len(d.UpdatedCard) > 0 { // a card replaced by update_template_card shows as the new one
-				body = d.UpdatedCard
-			}
-			out[user] = append(out[user], web.InboxMessage{MsgType: d.MsgType, Body: body, At: d.At,
-				Recalled: d.Recalled, ReplacedWith: d.ReplacedWith})
-		}
-	}
-	return out
-}
-
-func (s *simInbox) Click(ctx context.Context, userid, taskID, key string) error {
-	s.mu.Lock()
-	caller := s.caller
-	s.mu.Unlock()
-	if caller == nil {
-		return fmt.Errorf("no callback URL is configured yet")
-	}
-	xml, err := s.sim.ClickCard(s.corpID, userid, taskID, key)
-	if err != nil {
-		return err
-	}
-	status, body, err := caller.Post(ctx, xml)
-	if err == nil && status != http.StatusOK {
-		err = fmt.Errorf("the callback URL answered %d: %s", status, body)
-	}
-	return err
 }

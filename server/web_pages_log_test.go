@@ -256,7 +256,7 @@ func (f *fakeInbox) Inboxes() map[string][]web.InboxMessage {
 	}
 }
 
-func (f *fakeInbox) Click(ctx context.Context, userid, taskID, key string) error {
+func (f *fakeInbox) Click(ctx context.Context, userid, taskID, key string, _ map[string][]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail != nil {

@@ -21,6 +21,7 @@ type InboxMessage struct {
 type InboxSource interface {
 	// Inboxes are the messages of every member, oldest first, by userid.
 	Inboxes() map[string][]InboxMessage
-	// Click plays the member clicking a card button: WeCom's callback reaches the callback URL.
-	Click(ctx context.Context, userid, taskID, key string) error
+	// Click plays the member clicking a card button, with the options chosen on a vote or select
+	// card by question key: WeCom's callback reaches the callback URL.
+	Click(ctx context.Context, userid, taskID, key string, selected map[string][]string) error
 }

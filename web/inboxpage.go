@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -56,7 +57,7 @@ func (u *UI) inboxClick(c *gin.Context) error {
 	var problem string
 	if user == "" || task == "" || key == "" {
 		problem = u.cat.text(u.language(c), "inbox.click.missing")
-	} else if err := u.d.Inbox.Click(c.Request.Context(), user, task, key); err != nil {
+	} else if err := u.d.Inbox.Click(c.Request.Context(), user, task, key, selectedOptions(c.PostForm("selected"))); err != nil {
 		u.d.Log.WarnContext(c.Request.Context(), "sandbox click failed", "user", user, "task", task, "err", err)
 		problem = err.Error()
 	}
@@ -67,4 +68,12 @@ func (u *UI) inboxClick(c *gin.Context) error {
 		return nil
 	}
 	return u.redirect(c, "/ui/inbox#inbox-"+url.PathEscape(user), "inbox.flash.clicked")
+}
+
+// selectedOptions reads the options chosen on a vote or select card, {"question": ["option"]};
+// anything unreadable is no choice.
+func selectedOptions(raw string) map[string][]string {
+	var out map[string][]string
+	_ = json.Unmarshal([]byte(raw), &out)
+	return out
 }

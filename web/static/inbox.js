@@ -20,10 +20,12 @@
     return e;
   }
 
-  function click(user, task, key) {
+  // click submits a button click; selected maps a vote or select question to the chosen options.
+  function click(user, task, key, selected) {
     form.elements.user.value = user;
     form.elements.task.value = task;
     form.elements.key.value = key;
+    form.elements.selected.value = JSON.stringify(selected || {});
     form.submit();
   }
 
@@ -36,7 +38,7 @@
     const task = typeof body.task_id === "string" ? body.task_id : "";
     // An answered card shows the text that replaced its buttons; a recalled one takes no clicks.
     const opts = {strings: text.cards, replaceName: m.replacedWith || ""};
-    if (task && !m.recalled && !m.replacedWith) opts.onButton = (key) => click(user, task, key);
+    if (task && !m.recalled && !m.replacedWith) opts.onButton = (key, info) => click(user, task, key, info && info.selected);
     let view = null;
     if (window.wfCards && typeof window.wfCards.render === "function") {
       try { view = window.wfCards.render(m.msgtype, body, opts); } catch (e) { view = null; }
