@@ -126,6 +126,22 @@ func (s *Store) CreateExecution(ctx context.Context, e *Execution) error {
 	})
 }
 
+// LastTick is the latest schedule tick that started an execution of the workflow (dedup keys
+// "tick:<RFC 3339 UTC>" sort as their times do); false when none did.
+func (s *Store) LastTick(ctx context.Context, workflowID uint64) (time.Time, bool, error) {
+	var key *string
+	err := s.Read.WithContext(ctx).Model(&Execution{}).Select("MAX(dedup_key)").
+		Where("workflow_id = ? AND dedup_key LIKE ?", workflowID, "tick:%").Scan(&key).Error
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: unable to read the last tick: %w", err)
+	}
+	if key == nil {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339, (*key)[len("tick:"):])
+	return t, err == nil, nil
+}
+
 // ClaimExecutions leases up to limit executions that are due: queued ones, waiting ones whose
 // wake time has come, and ones whose runner's lease lapsed. Queued ones become running.
 func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, limit int) ([]Execution, error) {

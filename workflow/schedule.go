@@ -33,11 +33,16 @@ func (e *Engine) RunSchedules(ctx context.Context, leading func() bool) {
 	}
 }
 
-// FireSchedules starts an execution for each enabled schedule workflow whose latest tick came
-// since the last look, and returns how many it started. Every instance may call it: a tick's
-// execution carries the tick as its dedup key, so the database lets one instance start it. A tick
-// that passed while no instance was looking (all were down) is not made up for: the first look
-// after a start only notes the time, and the next tick fires as usual.
+// catchUp is how far back a look makes up ticks it did not see: a leader taking over from one
+// that died, or a short outage of every instance. Ticks older than that are skipped — after a long
+// outage, a flood of stale notifications helps nobody.
+const catchUp = 5 * time.Minute
+
+// FireSchedules starts an execution for each tick of each enabled schedule workflow that came
+// since the last look, and returns how many it started. A tick's execution carries the tick as
+// its dedup key, so the database lets one instance start it even if two believe they lead. The
+// first look of an instance continues from the workflow's last fired tick; ticks more than
+// catchUp ago are not made up.
 func (e *Engine) FireSchedules(ctx context.Context) (int, error) {
 	now := e.store.Now()
 	wfs, err := e.store.EnabledWorkflows(ctx, TriggerSchedule)
@@ -57,14 +62,22 @@ func (e *Engine) FireSchedules(ctx context.Context) (int, error) {
 		since, seen := e.schedSeen[w.ID]
 		e.schedMu.Unlock()
 		if !seen {
-			// The first look only notes the time.
+			// Continue from the last tick fired, by whichever instance; a schedule that never
+			// fired starts from now.
+			last, ok, err := e.store.LastTick(ctx, w.ID)
+			if err != nil {
+				return started, err
+			}
 			since = now
+			if ok {
+				since = last
+			}
 		}
-		if tick, due := dueTick(def.Trigger.Config, since, now); due {
+		for _, tick := range dueTicks(def.Trigger.Config, later(since, now.Add(-catchUp)), now) {
 			ctxData := map[string]any{"date": tick.Format(time.RFC3339), "data": def.Trigger.Config["data"]}
 			_, fired, err := e.start(ctx, w, TriggerSchedule, ctxData, "tick:"+tick.UTC().Format(time.RFC3339))
 			if err != nil {
-				// The look is not recorded, so the next one tries this tick again.
+				// The look is not recorded, so the next one tries these ticks again.
 				return started, err
 			}
 			if fired {
@@ -75,8 +88,7 @@ func (e *Engine) FireSchedules(ctx context.Context) (int, error) {
 		e.schedSeen[w.ID] = now
 		e.schedMu.Unlock()
 	}
-	// A workflow disabled now starts afresh when enabled again: ticks that passed meanwhile are
-	// skipped, not replayed.
+	// A workflow disabled now starts afresh when enabled again, from its last tick.
 	e.schedMu.Lock()
 	for id := range e.schedSeen {
 		if !enabled[id] {
@@ -87,26 +99,36 @@ func (e *Engine) FireSchedules(ctx context.Context) (int, error) {
 	return started, nil
 }
 
-// dueTick returns the latest tick of a schedule in (since, now], in the schedule's zone.
-func dueTick(cfg map[string]any, since, now time.Time) (time.Time, bool) {
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// dueTicks returns the ticks of a schedule in (since, now], oldest first, in the schedule's zone.
+func dueTicks(cfg map[string]any, since, now time.Time) []time.Time {
 	spec, _ := cfg["cron"].(string)
 	sched, err := cronParser.Parse(spec)
 	if err != nil || !now.After(since) {
-		return time.Time{}, false
+		return nil
 	}
 	loc := scheduleLocation(cfg)
+	var ticks []time.Time
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
 		// "@every 10m" counts whole intervals from the Unix epoch, not from when an instance
 		// started, so every instance sees the same ticks.
 		step := int64(every.Delay / time.Second)
-		tick := time.Unix(now.Unix()-now.Unix()%step, 0)
-		return tick.In(loc), tick.After(since)
+		first := since.Unix() - since.Unix()%step + step
+		for t := first; t <= now.Unix(); t += step {
+			ticks = append(ticks, time.Unix(t, 0).In(loc))
+		}
+		return ticks
 	}
-	var tick time.Time
 	for t := sched.Next(since.In(loc)); !t.After(now) && !t.IsZero(); t = sched.Next(t) {
-		tick = t
+		ticks = append(ticks, t)
 	}
-	return tick, !tick.IsZero()
+	return ticks
 }
 
 func scheduleLocation(cfg map[string]any) *time.Location {
