@@ -1,0 +1,102 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// throughput is what one measurement gave.
+type throughput struct {
+	instances          int
+	accepted, perSec   float64 // messages/s accepted; messages/s accepted-to-delivered
+	elapsed, accepting time.Duration
+	cpu                string
+}
+
+// TestClusterThroughput sends the same 5,000 single-recipient messages to 1 instance and then to
+// 3 (each on a fresh database and simulator), as fast as 32 clients spread round-robin over the
+// instances can post them, and reports delivered messages/s of each and the ratio. The machine
+// is shared by the database, the simulator, the clients and every instance: the CPU each used is
+// reported with the numbers, to say what bounds them.
+func TestClusterThroughput(t *testing.T) {
+	const messages = 5000
+	var results []throughput
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("instances=%d", n), func(t *testing.T) {
+			results = append(results, measureThroughput(t, n, messages))
+		})
+	}
+	if len(results) != 2 {
+		return
+	}
+	one, three := results[0], results[1]
+	ratio := three.perSec / one.perSec
+	t.Logf("throughput, %d single-recipient messages accepted → delivered: 1 instance %.0f/s (accepted %.0f/s), 3 instances %.0f/s (accepted %.0f/s): ratio %.2f× (target 1.8×)",
+		messages, one.perSec, one.accepted, three.perSec, three.accepted, ratio)
+	if ratio < 1.8 {
+		// Not a failure: the ratio depends on the machine. What bounds it is in the CPU lines.
+		t.Logf("the ratio is below 1.8×; CPU with 1 instance: %s; with 3: %s", one.cpu, three.cpu)
+	}
+}
+
+func measureThroughput(t *testing.T, instances, messages int) throughput {
+	c := newCluster(t, clusterOptions{instances: instances, members: 2000})
+	c.setUp()
+	// Warm up: the first send fetches the token and fills the instances' caches.
+	c.must(http.StatusAccepted, http.MethodPost, "/api/v1/messages?wait=10s", map[string]any{"channel": channelName,
+		"to": map[string]any{"users": []any{"u-" + c.demo.UserIDs[0]}}, "msgtype": "text", "text": map[string]any{"content": "warm-up"}})
+	base := c.sim.Delivered()
+	bodies := make([][]byte, messages)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(map[string]any{"channel": channelName,
+			"to":      map[string]any{"users": []any{"u-" + c.members[i%len(c.members)]}},
+			"msgtype": "text", "text": map[string]any{"content": fmt.Sprintf("Throughput message %d of %d instance(s).", i, instances)}})
+	}
+	cpu, counters := c.cpuMeter(), c.dbCounters()
+	start := time.Now()
+	next := make(chan []byte)
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range next {
+				status, data, _, err := c.request(http.MethodPost, "/api/v1/messages", body, nil, false)
+				if err != nil || status != http.StatusAccepted {
+					t.Errorf("accept: %d %v %s", status, err, truncate(string(data), 200))
+				}
+			}
+		}()
+	}
+	for _, b := range bodies {
+		next <- b
+	}
+	close(next)
+	wg.Wait()
+	accepting := time.Since(start)
+	err := waitFor(10*time.Minute, 5*time.Millisecond, func() (bool, error) {
+		n := c.sim.Delivered() - base
+		return n >= messages, fmt.Errorf("%d of %d delivered", n, messages)
+	})
+	elapsed := time.Since(start)
+	res := throughput{instances: instances, elapsed: elapsed, accepting: accepting,
+		cpu:      cpu.report() + "; " + perMessage(counters, c.dbCounters(), messages),
+		accepted: float64(messages) / accepting.Seconds(), perSec: float64(messages) / elapsed.Seconds()}
+	if err != nil {
+		t.Fatalf("not delivered: %v", err)
+	}
+	if d := c.sim.Delivered() - base; d != messages {
+		t.Errorf("%d deliveries for %d messages", d, messages)
+	}
+	t.Logf("%d instance(s): %d messages accepted in %s (%.0f/s), delivered in %s: %.0f messages/s",
+		instances, messages, accepting.Round(time.Millisecond), res.accepted, elapsed.Round(time.Millisecond), res.perSec)
+	t.Log(res.cpu)
+	c.checkHTTP()
+	return res
+}
