@@ -20,17 +20,19 @@
 //     workflow whose cards the simulator clicks through random instances' callback URLs, a
 //     schedule workflow "@every 2s" throughout, a burst of text callbacks and their retries, two
 //     injected token invalidations, and the scheduler leader SIGKILLed mid-run — while WeCom
-//     holds answers to sends it already delivered — and restarted on its address. Then every
-//     message is counted in every member's inbox (exactly once), every execution checked
-//     (resolved once, one card and one decision each), every schedule tick (one execution each,
-//     none lost across the failover), every callback (stored once, deliveries counted), gettoken
-//     calls (at most one per token lifetime plus one per invalidation) and every HTTP answer (no
-//     5xx; only the killed instance's connections broke). WECOMFLOW_CLUSTER_SCALE=ci runs it
+//     holds answers to sends it already delivered — and restarted on its address, then another
+//     instance restarted gracefully (SIGTERM). Then every message is counted in every member's
+//     inbox (exactly once), every execution checked (resolved once, one card and one decision
+//     each), every schedule tick (one execution each, none lost across the failover), every
+//     callback (stored once, deliveries counted), gettoken calls (at most one per token lifetime
+//     plus one per invalidation) and every HTTP answer (no 5xx; only the killed instance's
+//     connections broke). WECOMFLOW_CLUSTER_SCALE=ci runs it
 //     reduced: 2 instances, 300 messages, 50 executions, one kill (what `.ci/run` runs).
 //   - TestClusterFaultSoak: 20% of message/send calls fail retryably (-1, 45009, 45033, HTTP
-//     5xx, timeouts, some after WeCom already delivered) and tokens are invalidated every few
-//     seconds; every message ends final, nothing is duplicated, attempts stay within the retry
-//     policy and every failure reason is a readable sentence.
+//     5xx, timeouts, some after WeCom already delivered) and tokens are invalidated every 10 s;
+//     every message ends final, nothing is duplicated, attempts stay within the retry policy and
+//     every failure reason is a readable sentence — also for three messages that fail every
+//     attempt. It lasts about 17 minutes: 45009's backoff (1, 4, 16 minutes) sets its length.
 //   - TestClusterThroughput: the same 5,000 single-recipient messages on 1 instance and then on 3
 //     (fresh databases), messages/s of each and the ratio, with the CPU each process used.
 //   - TestClusterCallbackConnections: 1,000 concurrent connections (no keep-alive) each posting a
@@ -40,6 +42,7 @@
 // WECOMFLOW_ADMIN_TOKEN, and the simulator as -wecom-api-base; the harness spreads its own
 // requests round-robin over the live instances, as a load balancer would. Instance logs go to
 // files in the test's temporary folder (their tails are printed when a test fails), or under the
-// folder WECOMFLOW_CLUSTER_LOGS names, where they are kept. Numbers from these runs are in
-// docs/benchmarks.md ("Cluster").
+// folder WECOMFLOW_CLUSTER_LOGS names, where they are kept. WECOMFLOW_CLUSTER_BINARY runs a given
+// wecomflow binary (another version, a release build) instead of building one. Numbers from these
+// runs are in docs/benchmarks.md ("Cluster").
 package cluster

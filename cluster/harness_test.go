@@ -39,6 +39,9 @@ const (
 	envDSN   = "WECOMFLOW_TEST_MYSQL_DSN"
 	envScale = "WECOMFLOW_CLUSTER_SCALE"
 	envLogs  = "WECOMFLOW_CLUSTER_LOGS"
+	// envBinary names a wecomflow binary to run instead of building one (another version, a
+	// release build).
+	envBinary = "WECOMFLOW_CLUSTER_BINARY"
 
 	adminToken  = "wcf_cluster_harness_admin_token_0123456789"
 	authName    = "acme"
@@ -60,7 +63,10 @@ func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 // runTests builds the real binary once (when the tests can run at all), runs the tests and
 // removes it.
 func runTests(m *testing.M) int {
-	if os.Getenv(envDSN) != "" {
+	if bin := os.Getenv(envBinary); bin != "" && os.Getenv(envDSN) != "" {
+		fmt.Fprintf(os.Stderr, "cluster: using %s (%s)\n", bin, envBinary)
+		wecomflowBinary = bin
+	} else if os.Getenv(envDSN) != "" {
 		dir, err := os.MkdirTemp("", "wecomflow-cluster-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "cluster:", err)
@@ -382,50 +388,46 @@ func (c *cluster) stopAll() {
 	wg.Wait()
 }
 
-// showLogsOnFailure prints where the logs are and the tail of each.
+// showLogsOnFailure prints where the logs are and, for each instance, its last warnings and errors
+// and its last lines.
 func (c *cluster) showLogsOnFailure() {
 	if !c.t.Failed() {
 		return
 	}
 	for _, in := range c.instances {
-		c.t.Logf("---- instance %d log %s (last 40 lines; warnings and errors: %d)\n%s", in.n, in.logPath,
-			countLevels(in.logPath), tail(in.logPath, 40))
+		c.t.Logf("---- instance %d, log %s\nlast warnings and errors:\n%s\nlast lines:\n%s", in.n, in.logPath,
+			lastLines(in.logPath, 15, func(l string) bool {
+				return strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) || strings.HasPrefix(l, "=== harness")
+			}),
+			lastLines(in.logPath, 10, func(string) bool { return true }))
 	}
 }
 
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
+// lastLines returns the last n lines of a file that keep holds.
+func lastLines(path string, n int, keep func(string) bool) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if l := sc.Text(); keep(l) {
+			lines = append(lines, truncate(l, 400))
+			if len(lines) > n {
+				lines = lines[1:]
+			}
+		}
 	}
 	return strings.Join(lines, "\n")
 }
 
-// countLevels counts WARN and ERROR lines of a JSON log.
-func countLevels(path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if l := sc.Text(); strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
-			n++
-		}
-	}
-	return n
-}
-
-// logLines returns the lines of every instance's log that contain all of the substrings.
-func (c *cluster) logLines(subs ...string) []string {
-	var out []string
+// logProblems counts the instances' WARN and ERROR log lines by level, message and error (with
+// the error's first words), for the summary: what went wrong inside, even when nothing broke.
+func (c *cluster) logProblems() map[string]int {
+	out := map[string]int{}
 	for _, in := range c.instances {
 		f, err := os.Open(in.logPath)
 		if err != nil {
@@ -433,15 +435,21 @@ func (c *cluster) logLines(subs ...string) []string {
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-	lines:
 		for sc.Scan() {
-			l := sc.Text()
-			for _, s := range subs {
-				if !strings.Contains(l, s) {
-					continue lines
-				}
+			var l struct {
+				Level string `json:"level"`
+				Msg   string `json:"msg"`
+				Err   string `json:"err"`
+				Error string `json:"error"`
 			}
-			out = append(out, fmt.Sprintf("instance %d: %s", in.n, l))
+			if json.Unmarshal(sc.Bytes(), &l) != nil || (l.Level != "WARN" && l.Level != "ERROR") {
+				continue
+			}
+			key := l.Level + " " + l.Msg
+			if e := l.Err + l.Error; e != "" {
+				key += ": " + truncate(e, 90)
+			}
+			out[key]++
 		}
 		f.Close()
 	}
@@ -700,6 +708,9 @@ func (c *cluster) checkHTTP() {
 		}
 		in.statsMu.Unlock()
 	}
+	for k, n := range c.logProblems() {
+		c.t.Logf("instances logged %d× %s", n, k)
+	}
 	// The instances' own count of what they answered (the killed one's since its restart).
 	for _, in := range c.instances {
 		if !in.alive.Load() {
@@ -847,26 +858,6 @@ func (c *cluster) unfinishedExecutions(workflowID uint64) (int, error) {
 		n += k
 	}
 	return n, nil
-}
-
-// inboxCounts counts, in every member's inbox, the deliveries that carry each marker of the run:
-// counts[marker][userid][msgtype].
-func (c *cluster) inboxCounts(markers func(body string) []string) map[string]map[string]map[string]int {
-	out := map[string]map[string]map[string]int{}
-	for user, ds := range c.sim.Inboxes(c.demo.CorpID) {
-		for _, d := range ds {
-			for _, m := range markers(string(d.Body)) {
-				if out[m] == nil {
-					out[m] = map[string]map[string]int{}
-				}
-				if out[m][user] == nil {
-					out[m][user] = map[string]int{}
-				}
-				out[m][user][d.MsgType]++
-			}
-		}
-	}
-	return out
 }
 
 // hook calls a workflow's webhook on one live instance, signed; no retry (a webhook call that
