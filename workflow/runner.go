@@ -43,7 +43,9 @@ func (e *Engine) drain(ctx context.Context) {
 	for ctx.Err() == nil {
 		claimed, err := e.store.ClaimExecutions(ctx, e.opts.Owner, e.opts.Lease, e.opts.Concurrency)
 		if err != nil {
-			e.log.ErrorContext(ctx, "cannot claim executions", "error", err)
+			if ctx.Err() == nil { // a shutdown cancels the claim: not an error
+				e.log.ErrorContext(ctx, "cannot claim executions", "error", err)
+			}
 			return
 		}
 		if len(claimed) == 0 {
@@ -59,7 +61,9 @@ func (e *Engine) drain(ctx context.Context) {
 		}
 		jobs, err := e.store.JobsOf(ctx, ids...)
 		if err != nil {
-			e.log.ErrorContext(ctx, "cannot read jobs", "error", err)
+			if ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "cannot read jobs", "error", err)
+			}
 			return
 		}
 		byExecution := map[string][]models.Job{}
