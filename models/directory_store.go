@@ -782,9 +782,7 @@ func (s *Store) ClaimSyncTask(ctx context.Context, owner string, lease time.Dura
 		var ids []uint64
 		q := tx.Model(&SyncTask{}).Select("id").
 			Where("status = ? OR (status = ? AND lease_until < ?)", SyncInit, SyncProcessing, now).Order("id").Limit(1)
-		if s.Dialect == DialectMySQL {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
+		q = skipLocked(q, s.Dialect)
 		if err := q.Pluck("id", &ids).Error; err != nil {
 			return fmt.Errorf("store: unable to find sync tasks: %w", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // SaveEvent stores a callback event unless one with the same authenticator and DedupKey exists,
@@ -85,10 +84,8 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, lease time.Durati
 		var ids []uint64
 		q := tx.Model(&CallbackEvent{}).Select("id").
 			Where("status = ? AND not_before <= ? AND (lease_until IS NULL OR lease_until < ?)", EventReceived, now, now).
-			Order("id").Limit(limit)
-		if s.Dialect == DialectMySQL {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
+			Order("not_before, id").Limit(limit)
+		q = skipLocked(q, s.Dialect)
 		if err := q.Pluck("id", &ids).Error; err != nil {
 			return fmt.Errorf("store: unable to find due events: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ListFilter narrows a list: Q matches names case-insensitively; the other fields are exact.
@@ -178,4 +179,40 @@ func lockForUpdate(tx *gorm.DB, dialect string) *gorm.DB {
 		return tx.Clauses(forUpdate)
 	}
 	return tx
+}
+
+// skipLocked adds FOR UPDATE SKIP LOCKED on MySQL, so concurrent claims pass over each other's rows
+// instead of waiting; SQLite has one writer.
+func skipLocked(q *gorm.DB, dialect string) *gorm.DB {
+	if dialect == DialectMySQL {
+		return q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	}
+	return q
+}
+
+// cond is one WHERE condition with its arguments.
+type cond struct {
+	query string
+	args  []any
+}
+
+func where(query string, args ...any) cond { return cond{query, args} }
+
+// dueIDs locks the ids of up to limit rows of model that are due, taking the conditions in turn
+// (each an equality on the first column of an index ordered by order). One query per condition
+// lets the database read and lock only the rows it returns: one query over an IN list or an OR
+// sorts the whole due backlog and locks all of it, and other instances then find nothing to claim.
+func dueIDs[ID any](tx *gorm.DB, dialect string, model any, order string, limit int, conds ...cond) ([]ID, error) {
+	var ids []ID
+	for _, c := range conds {
+		var some []ID
+		q := tx.Model(model).Select("id").Where(c.query, c.args...).Order(order).Limit(limit - len(ids))
+		if err := skipLocked(q, dialect).Pluck("id", &some).Error; err != nil {
+			return nil, err
+		}
+		if ids = append(ids, some...); len(ids) == limit {
+			break
+		}
+	}
+	return ids, nil
 }

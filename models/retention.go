@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // RetentionBatch is how many rows one retention transaction picks at most (their children go with
@@ -138,9 +137,7 @@ func deleteInBatches[ID any](ctx context.Context, s *Store, limit int, removed m
 		err := s.retryDeadlock(ctx, func(tx *gorm.DB) error {
 			var ids []ID
 			q := pick(tx).Select("id").Limit(limit)
-			if s.Dialect == DialectMySQL {
-				q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-			}
+			q = skipLocked(q, s.Dialect)
 			if err := q.Pluck("id", &ids).Error; err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // SaveWorkflow creates w (ID 0) or replaces its definition, bumping Version, and stores the new
@@ -148,15 +147,12 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	now := s.Now()
 	var out []Execution
 	err := s.retryDeadlock(ctx, func(tx *gorm.DB) error {
-		var ids []string
-		q := tx.Model(&Execution{}).Select("id").
-			Where("status IN ? AND wake_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
-				[]string{ExecutionQueued, ExecutionRunning, ExecutionWaiting}, now, now).
-			Order("wake_at").Limit(limit)
-		if s.Dialect == DialectMySQL {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
-		}
-		if err := q.Pluck("id", &ids).Error; err != nil {
+		due := "status = ? AND wake_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+		// Running ones first (a lapsed runner's), then waiting ones (woken by what they waited for),
+		// then new ones: work under way finishes before more starts.
+		ids, err := dueIDs[string](tx, s.Dialect, &Execution{}, "wake_at", limit,
+			where(due, ExecutionRunning, now, now), where(due, ExecutionWaiting, now, now), where(due, ExecutionQueued, now, now))
+		if err != nil {
 			return fmt.Errorf("store: unable to find due executions: %w", err)
 		}
 		if len(ids) == 0 {
