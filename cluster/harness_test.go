@@ -93,6 +93,9 @@ type clusterOptions struct {
 	// members is how many members ("m00000"…) the simulated corp gets besides the 20 demo ones;
 	// each is bound to a local user "u-m00000"….
 	members int
+	// cpu, when set, caps each instance at that many cores (a CPU cgroup of its own), as if each
+	// ran on a small machine of its own: see cpuLimiter.
+	cpu float64
 }
 
 // cluster is N wecomflow processes on one database, the simulator they call, and the harness's
@@ -108,6 +111,7 @@ type cluster struct {
 	publicURL string
 	members   []string // the extra members' WeCom userids
 	instances []*instance
+	cpu       *cpuLimiter
 	client    *http.Client
 	rr        atomic.Uint64
 	started   time.Time
@@ -172,6 +176,9 @@ func newCluster(t *testing.T, o clusterOptions) *cluster {
 		if err := os.MkdirAll(c.logDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.cpu > 0 {
+		c.cpu = newCPULimiter(t, o.cpu)
 	}
 	c.client = &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
@@ -279,6 +286,14 @@ func (c *cluster) start(in *instance) error {
 		in.mu.Unlock()
 		f.Close()
 		return fmt.Errorf("instance %d: start: %w", in.n, err)
+	}
+	if c.cpu != nil {
+		if err := c.cpu.limit(in.n, cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			in.mu.Unlock()
+			f.Close()
+			return fmt.Errorf("instance %d: %w", in.n, err)
+		}
 	}
 	exited := make(chan struct{})
 	in.cmd, in.exited = cmd, exited
