@@ -875,12 +875,12 @@ func (c *cluster) unfinishedExecutions(workflowID uint64) (int, error) {
 	return n, nil
 }
 
-// hook calls a workflow's webhook on one live instance, signed; no retry (a webhook call that
-// broke may or may not have started its execution: the caller must look before calling again).
-func (c *cluster) hook(key string, data any) (status int, executionID string, err error) {
+// hook calls a workflow's webhook, signed and with an Idempotency-Key, on the next live instance;
+// a call that broke with its instance is repeated on another (the key keeps it to one execution).
+func (c *cluster) hook(key, idempotencyKey string, data any) (status int, executionID string, err error) {
 	body, _ := json.Marshal(data)
-	h := http.Header{"X-Wecomflow-Signature": {"sha256=" + hmacHex(body, hookSecret)}}
-	status, res, _, err := c.request(http.MethodPost, "/hooks/"+url.PathEscape(key), body, h, false)
+	h := http.Header{"X-Wecomflow-Signature": {"sha256=" + hmacHex(body, hookSecret)}, "Idempotency-Key": {idempotencyKey}}
+	status, res, _, err := c.request(http.MethodPost, "/hooks/"+url.PathEscape(key), body, h, true)
 	if err != nil {
 		return 0, "", err
 	}

@@ -37,9 +37,9 @@ func list[T any](ctx context.Context, db *gorm.DB, what string, p Page, scope fu
 	return items, total, nil
 }
 
-func get[T any](ctx context.Context, db *gorm.DB, what string, cond string, arg any) (*T, error) {
+func get[T any](ctx context.Context, db *gorm.DB, what string, cond string, args ...any) (*T, error) {
 	item := new(T)
-	if err := db.WithContext(ctx).Where(cond, arg).Take(item).Error; err != nil {
+	if err := db.WithContext(ctx).Where(cond, args...).Take(item).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to get %s: %w", what, notFound(err))
 	}
 	return item, nil

@@ -318,6 +318,11 @@ func (s *Store) GetExecution(ctx context.Context, id string) (*Execution, error)
 	return get[Execution](ctx, s.Read, "execution", "id = ?", id)
 }
 
+// ExecutionByDedup reads the execution of workflowID that took dedup.
+func (s *Store) ExecutionByDedup(ctx context.Context, workflowID uint64, dedup string) (*Execution, error) {
+	return get[Execution](ctx, s.DB, "execution", "workflow_id = ? AND dedup_key = ?", workflowID, dedup)
+}
+
 // ExecutionFilter narrows the execution list.
 type ExecutionFilter struct {
 	WorkflowID uint64

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,9 +59,18 @@ func newWorkflowEnv(t *testing.T, o deliveryOptions) *workflowEnv {
 
 // hook posts a signed webhook and returns the execution id.
 func (e *workflowEnv) hook(key string, data any, secret string) (int, string) {
+	status, id, _ := e.hookWith(key, data, secret, nil)
+	return status, id
+}
+
+// hookWith is hook with more request headers; it also returns the error's message.
+func (e *workflowEnv) hookWith(key string, data any, secret string, header http.Header) (int, string, string) {
 	e.t.Helper()
 	body, _ := json.Marshal(data)
 	req, _ := http.NewRequest("POST", e.url+"/hooks/"+key, bytes.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
 		req.Header.Set(workflow.SignatureHeader, workflow.Sign(body, secret))
@@ -73,9 +84,12 @@ func (e *workflowEnv) hook(key string, data any, secret string) (int, string) {
 		Data struct {
 			ID string `json:"id"`
 		} `json:"data"`
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
 	}
 	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out.Data.ID
+	return res.StatusCode, out.Data.ID, out.Error.Message
 }
 
 // execution reads an execution with its jobs.
@@ -246,4 +260,67 @@ func TestApprovalTimeoutWithIgnoreFailContinues(t *testing.T) {
 	if out := e.waitInbox(owner, 1); !strings.Contains(string(out[0].Body), "Order **7**: auto") {
 		t.Fatalf("decision message: %s", out[0].Body)
 	}
+}
+
+// A webhook call repeated with the same Idempotency-Key — one after the other or at the same
+// moment — starts one execution and answers each repeat with it; the decision reaches the owner
+// once. A bad key is a 400 that names the header and stores nothing.
+func TestWebhookIdempotencyKeyStartsOneExecution(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{})
+	owner := e.demo.UserIDs[1]
+	wf := e.must(201, "POST", "/api/v1/workflows", approvalWorkflow("order-paid", "24h", false)).Data()
+	small := map[string]any{"id": 50, "amount": 10, "approver": "local-" + e.demo.UserIDs[0], "owner": "local-" + owner}
+	keyed := func(key ...string) http.Header { return http.Header{workflow.IdempotencyHeader: key} }
+	executions := func() float64 {
+		return e.must(200, "GET", fmt.Sprintf("/api/v1/executions?workflowId=%v", wf["id"]), nil).JSON()["total"].(float64)
+	}
+
+	status, first, _ := e.hookWith("order-paid", small, hookSecret, keyed("order-50-paid"))
+	if status != 202 || first == "" {
+		t.Fatalf("first call: %d %q", status, first)
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, 6)
+	statuses := make([]int, 6)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i], ids[i], _ = e.hookWith("order-paid", small, hookSecret, keyed("order-50-paid"))
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if statuses[i] != 202 || ids[i] != first {
+			t.Fatalf("repeat %d: %d %q, want 202 with the first execution %q", i, statuses[i], ids[i], first)
+		}
+	}
+	e.waitExecution(first, "resolved")
+	if n := executions(); n != 1 {
+		t.Fatalf("%v executions after 7 calls with one key, want 1", n)
+	}
+	if out := e.waitInbox(owner, 1); !strings.Contains(string(out[0].Body), "Order **50**: auto") {
+		t.Fatalf("decision message: %s", out[0].Body)
+	}
+
+	// Another key is another execution.
+	other := map[string]any{"id": 51, "amount": 10, "approver": small["approver"], "owner": small["owner"]}
+	if status, id, _ := e.hookWith("order-paid", other, hookSecret, keyed("order-51-paid")); status != 202 || id == first {
+		t.Fatalf("another key: %d %q", status, id)
+	}
+	for name, h := range map[string]http.Header{
+		"empty":     keyed(""),
+		"too long":  keyed(strings.Repeat("k", 121)),
+		"two given": keyed("a", "b"),
+	} {
+		status, id, msg := e.hookWith("order-paid", small, hookSecret, h)
+		if status != 400 || id != "" || !strings.Contains(msg, "Idempotency-Key") {
+			t.Fatalf("%s key: %d %q %q, want 400 naming the header", name, status, id, msg)
+		}
+	}
+	if n := executions(); n != 2 {
+		t.Fatalf("%v executions, want 2: a rejected call stored one", n)
+	}
+	e.waitInbox(owner, 2)
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/service"
@@ -149,6 +150,14 @@ func (e *Engine) Webhook(ctx context.Context, key string, body []byte, header ht
 			return Execution{}, service.Errorf(service.CodeBadRequest, "The body is not valid JSON: %v.", err)
 		}
 	}
+	var dedup string
+	if keys, ok := header[IdempotencyHeader]; ok {
+		if len(keys) != 1 || keys[0] == "" || utf8.RuneCountInString(keys[0]) > maxIdempotencyKey {
+			return Execution{}, service.Errorf(service.CodeBadRequest,
+				"The %s header must be given once, 1–%d characters.", IdempotencyHeader, maxIdempotencyKey)
+		}
+		dedup = "webhook:" + keys[0]
+	}
 	headers := map[string]any{}
 	for k, v := range header {
 		if k != "Authorization" && k != "Cookie" && k != SignatureHeader {
@@ -159,12 +168,25 @@ func (e *Engine) Webhook(ctx context.Context, key string, body []byte, header ht
 	for k, v := range query {
 		q[k] = strings.Join(v, ",")
 	}
-	x, _, err := e.start(ctx, w, TriggerWebhook, map[string]any{"data": data, "headers": headers, "query": q}, "")
+	x, started, err := e.start(ctx, w, TriggerWebhook, map[string]any{"data": data, "headers": headers, "query": q}, dedup)
 	if err != nil {
 		return Execution{}, err
 	}
+	if !started {
+		// A repeat of a call that started an execution: that execution, and nothing new.
+		if x, err = e.store.ExecutionByDedup(ctx, w.ID, dedup); err != nil {
+			return Execution{}, service.StoreError("Execution", err)
+		}
+	}
 	return executionView(x), nil
 }
+
+// IdempotencyHeader names the webhook call that a retry repeats; maxIdempotencyKey bounds it so
+// that "webhook:" and the key fit the executions' dedup column.
+const (
+	IdempotencyHeader = "Idempotency-Key"
+	maxIdempotencyKey = 120
+)
 
 func validSignature(body []byte, header, secret string) bool {
 	got, ok := strings.CutPrefix(header, "sha256=")
