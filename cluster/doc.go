@@ -34,7 +34,9 @@
 //     every failure reason is a readable sentence — also for three messages that fail every
 //     attempt. It lasts about 17 minutes: 45009's backoff (1, 4, 16 minutes) sets its length.
 //   - TestClusterThroughput: the same 5,000 single-recipient messages on 1 instance and then on 3
-//     (fresh databases), messages/s of each and the ratio, with the CPU each process used.
+//     (fresh databases), messages/s of each and the ratio, with the CPU each process used; once
+//     with the instances sharing the machine's cores, once with each held to 0.25 of a core by a
+//     CPU cgroup of its own (as if each had a small machine; skipped where cgroups are read-only).
 //   - TestClusterCallbackConnections: 1,000 concurrent connections (no keep-alive) each posting a
 //     valid encrypted callback; every answer must be 200; p50/p99 reported.
 //
