@@ -503,6 +503,21 @@ type RecentSend struct {
 	SentAt          time.Time
 }
 
+// RenewRequests extends owner's leases on the requests ids to now+lease: a sender renews what it
+// is still sending, so a short lease rescues a dead instance's sends quickly without taking a slow
+// send from a live one.
+func (s *Store) RenewRequests(ctx context.Context, owner string, ids []uint64, lease time.Duration) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.DB.WithContext(ctx).Model(&MessageRequest{}).Where("id IN ? AND lease_owner = ? AND status = ?", ids, owner, RequestSending).
+		Update("lease_until", s.Now().Add(lease)).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to renew send leases: %w", err)
+	}
+	return nil
+}
+
 // RecentSends lists the member sends since since, oldest first.
 func (s *Store) RecentSends(ctx context.Context, since time.Time) ([]RecentSend, error) {
 	var out []RecentSend

@@ -64,6 +64,9 @@ type deliveryOptions struct {
 	start time.Time
 	// simWrap wraps the simulator's HTTP handler (benchmarks timestamp deliveries).
 	simWrap func(http.Handler) http.Handler
+	// lease is the sender's lease (default 2 minutes: tests move the fake clock a minute at a time,
+	// past a shorter lease that renewals on the real clock would not keep up with).
+	lease time.Duration
 }
 
 func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
@@ -84,10 +87,13 @@ func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 		o.dsn = storetest.DSN(t)
 	}
 	store := storetest.OpenDSN(t, o.dsn, storetest.Options{Now: clk.Now})
+	if o.lease == 0 {
+		o.lease = 2 * time.Minute
+	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", WeComAPIBase: hs.URL,
-		Sender: wecom.SenderOptions{Poll: 5 * time.Millisecond, Hooks: o.hooks, Now: clk.Now}}, store, log)
+		Sender: wecom.SenderOptions{Poll: 5 * time.Millisecond, Hooks: o.hooks, Now: clk.Now, Lease: o.lease}}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ type Outbox interface {
 	ClaimRequests(ctx context.Context, owner string, lease time.Duration, limit int) ([]models.Claimed, error)
 	RecordOutcomes(ctx context.Context, owner string, outs []models.Outcome) error
 	SplitRequest(ctx context.Context, owner string, r *models.MessageRequest, deferred *models.MessageRequest) error
+	RenewRequests(ctx context.Context, owner string, ids []uint64, lease time.Duration) error
 	RecentSends(ctx context.Context, since time.Time) ([]models.RecentSend, error)
 }
 
@@ -56,10 +57,12 @@ type Hooks struct {
 // SenderOptions configure a Sender.
 type SenderOptions struct {
 	// Owner names this sender in leases (host and process, unique per instance).
-	Owner       string
-	Lease       time.Duration // default 2 min
-	Batch       int           // requests claimed at once (default 64)
-	Concurrency int           // sends in flight (default 32)
+	Owner string
+	// Lease is how long a claimed request is held; the sender renews it every third of it while the
+	// send lasts, so another instance takes over a dead one's sends after at most this (default 30 s).
+	Lease       time.Duration
+	Batch       int // requests claimed at once (default 64)
+	Concurrency int // sends in flight (default 32)
 	// Recorders commit outcomes in parallel (default 1: SQLite has one writer anyway; a networked
 	// database gains from several).
 	Recorders int
@@ -86,8 +89,11 @@ type Sender struct {
 	wake    worker.Wakeup
 	seeded  sync.Once
 	records chan recordJob
-	appsMu  sync.Mutex
-	appsAt  map[uint64]cachedApp
+	// inFlight are the requests being sent, whose leases the sender renews.
+	inFlightMu sync.Mutex
+	inFlight   map[uint64]bool
+	appsMu     sync.Mutex
+	appsAt     map[uint64]cachedApp
 }
 
 // appCacheTTL is how long the sender reuses an authenticator's credentials; an edit of the
@@ -109,7 +115,7 @@ type recordJob struct {
 // NewSender builds a sender. apps resolves an authenticator to its credentials.
 func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, authenticatorID uint64) (App, SendOptions, error), limiter *Limiter, log *slog.Logger, o SenderOptions) *Sender {
 	if o.Lease == 0 {
-		o.Lease = 2 * time.Minute
+		o.Lease = 30 * time.Second
 	}
 	if o.Batch == 0 {
 		o.Batch = 64
@@ -136,7 +142,7 @@ func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, au
 		o.OnResult = func(string, int64) {}
 	}
 	return &Sender{store: store, clients: clients, apps: apps, limiter: limiter, log: log, o: o, wake: worker.NewWakeup(),
-		appsAt: map[uint64]cachedApp{}}
+		appsAt: map[uint64]cachedApp{}, inFlight: map[uint64]bool{}}
 }
 
 // Wake tells the sender there is new work, so it does not wait for the next poll.
@@ -156,9 +162,11 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	sem := make(chan struct{}, s.o.Concurrency)
 	var wg sync.WaitGroup
-	// On the way out: the sends in flight finish and hand in their outcomes, then the recorder
-	// commits them and stops.
-	defer func() { wg.Wait(); close(s.records); recorders.Wait() }()
+	stopRenewing, renewing := make(chan struct{}), make(chan struct{})
+	go func() { defer close(renewing); s.renewLeases(stopRenewing) }()
+	// On the way out: the sends in flight finish and hand in their outcomes (their leases renewed
+	// meanwhile), then the recorder commits them and stops.
+	defer func() { wg.Wait(); close(stopRenewing); <-renewing; close(s.records); recorders.Wait() }()
 	worker.Run(ctx, s.wake, s.o.Poll, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			free := s.o.Concurrency - len(sem)
@@ -175,11 +183,12 @@ func (s *Sender) Run(ctx context.Context) error {
 				}
 				return
 			}
+			s.track(claimed, true)
 			for i := range claimed {
 				sem <- struct{}{}
 				wg.Add(1)
 				go func(c models.Claimed) {
-					defer func() { <-sem; wg.Done() }()
+					defer func() { s.track([]models.Claimed{c}, false); <-sem; wg.Done() }()
 					// A send in flight finishes even when shutdown starts: its outcome must be recorded.
 					s.process(context.WithoutCancel(ctx), c)
 				}(claimed[i])
@@ -190,6 +199,43 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 	})
 	return nil
+}
+
+// track adds claimed requests to the ones being sent, or removes them.
+func (s *Sender) track(cs []models.Claimed, sending bool) {
+	s.inFlightMu.Lock()
+	defer s.inFlightMu.Unlock()
+	for _, c := range cs {
+		if sending {
+			s.inFlight[c.Request.ID] = true
+		} else {
+			delete(s.inFlight, c.Request.ID)
+		}
+	}
+}
+
+// renewLeases renews the leases of the requests being sent every third of the lease until stop.
+func (s *Sender) renewLeases(stop <-chan struct{}) {
+	t := time.NewTicker(s.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		s.inFlightMu.Lock()
+		ids := make([]uint64, 0, len(s.inFlight))
+		for id := range s.inFlight {
+			ids = append(ids, id)
+		}
+		s.inFlightMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), s.o.Lease/3)
+		if err := s.store.RenewRequests(ctx, s.o.Owner, ids, s.o.Lease); err != nil {
+			s.log.Warn("renewing send leases failed; another instance may resend them when they lapse", "err", err)
+		}
+		cancel()
+	}
 }
 
 // seed teaches the limiter what was sent in the last hour, before this process started.
