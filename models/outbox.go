@@ -310,10 +310,17 @@ var outcomeColumns = []string{"to_user", "status", "not_before", "lease_owner", 
 // messages' status up to date. Senders group concurrent outcomes into one call: on SQLite's single
 // writer one commit for many outcomes is what lets delivery keep up with acceptance.
 func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome) error {
+	// Requests in id order, as RenewRequests locks them, so a renewal and a recording cannot
+	// deadlock on each other's rows.
+	byID := make([]int, len(outs))
+	for i := range byID {
+		byID[i] = i
+	}
+	sort.Slice(byID, func(a, b int) bool { return outs[byID[a]].Request.ID < outs[byID[b]].Request.ID })
 	return s.retryDeadlock(ctx, func(tx *gorm.DB) error {
 		touched := map[string]bool{}
 		var order []string
-		for i := range outs {
+		for _, i := range byID {
 			r := outs[i].Request
 			r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, s.Now()
 			res := tx.Model(&MessageRequest{}).Where("id = ? AND lease_owner = ?", r.ID, owner).Select(outcomeColumns).Updates(r)
@@ -510,8 +517,10 @@ func (s *Store) RenewRequests(ctx context.Context, owner string, ids []uint64, l
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.DB.WithContext(ctx).Model(&MessageRequest{}).Where("id IN ? AND lease_owner = ? AND status = ?", ids, owner, RequestSending).
-		Update("lease_until", s.Now().Add(lease)).Error
+	err := s.retryDeadlock(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&MessageRequest{}).Where("id IN ? AND lease_owner = ? AND status = ?", ids, owner, RequestSending).
+			Update("lease_until", s.Now().Add(lease)).Error
+	})
 	if err != nil {
 		return fmt.Errorf("store: unable to renew send leases: %w", err)
 	}
