@@ -340,3 +340,31 @@ func TestWebChannelTestSend(t *testing.T) {
 		t.Fatalf("a test send to an unknown user: %d %s", res.Status, body)
 	}
 }
+
+// A failed connection check shows WeCom's errcode and what to do about it in the page's language,
+// with the IP WeCom named.
+func TestWebAuthenticatorCheckExplainsTheErrcodeInEachLanguage(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t, deliveryOptions{})
+	w := e.webLogin()
+	for lang, want := range map[string][]string{
+		"en":    {"The check failed.", "WeCom answered errcode 60020", "WeCom refuses calls from 203.0.113.9: add it to the app&#39;s 企业可信IP"},
+		"zh-CN": {"检查失败。", "企业微信返回错误码 60020", "企业微信拒绝来自 203.0.113.9 的调用：请把它加入应用的企业可信IP"},
+	} {
+		e.sim.Script("gettoken", wecomtest.Fault{ErrCode: 60020,
+			ErrMsg: "not allow to access from your ip, hint: [1751234567], from ip: 203.0.113.9, more info at https://open.work.weixin.qq.com/devtool/query?e=60020"})
+		res := w.post("/ui/authenticators/1/check?lang="+lang, nil)
+		body := string(res.Body)
+		if res.Status != 200 || !strings.Contains(body, `class="result bad"`) {
+			t.Fatalf("%s check: %d %s", lang, res.Status, body)
+		}
+		for _, s := range want {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s check result lacks %q:\n%s", lang, s, body)
+			}
+		}
+	}
+	if body := string(w.post("/ui/authenticators/1/check?lang=zh-CN", nil).Body); !strings.Contains(body, "连接成功。") {
+		t.Errorf("a check that passes: %s", body)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -36,6 +37,8 @@ func (u *UI) authenticators(c *gin.Context) error {
 type authenticatorPage struct {
 	Auth  *service.Authenticator
 	Check *service.CheckResult
+	// CheckHint is the check's hint in the page's language.
+	CheckHint string
 }
 
 func (u *UI) newAuthenticator(c *gin.Context) error {
@@ -83,7 +86,8 @@ func (u *UI) checkAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Auth: &a, Check: &res}, Form: authenticatorForm(a)})
+	page := authenticatorPage{Auth: &a, Check: &res, CheckHint: wecom.HintIn(u.language(c), res.ErrCode, res.ErrMsg)}
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: page, Form: authenticatorForm(a)})
 	return nil
 }
 

@@ -23,39 +23,60 @@ func Reason(err error) string {
 	return "WeCom could not be reached: " + err.Error() + "."
 }
 
-// Hint says what to do about an errcode, or "" when there is nothing specific to say.
-func Hint(code int64, msg string) string {
-	switch code {
-	case 60020:
-		ip := "this server's IP"
-		if m := fromIPRe.FindStringSubmatch(msg); m != nil {
-			ip = m[1]
-		}
-		return fmt.Sprintf("WeCom refuses calls from %s: add it to the app's 企业可信IP (应用管理 → the app → 企业可信IP).", ip)
-	case 40001:
-		return "The secret does not belong to this corp ID: copy the app's Secret again (应用管理 → the app → Secret) and check the corp ID (我的企业 → 企业ID)."
-	case 40013:
-		return "The corp ID is not valid: copy it from 我的企业 → 企业信息 → 企业ID."
-	case 301002:
-		return "The AgentId does not match the app of this secret: both must come from the same app (应用管理 → the app)."
-	case 40056:
-		return "The AgentId is not an app of this corp."
-	case 43012:
-		return "Interactive cards need the app's 接收消息 callback URL: configure it in WeCom and the authenticator's callback Token and EncodingAESKey."
-	case 81013:
-		return "None of the recipients can receive messages from this app: check the userids and the app's visible range (可见范围)."
-	case 82001:
-		return "The message has no recipients."
-	case 40003, 60111:
-		return "A userid is not valid in this corp."
-	case 48002:
-		return "This secret may not call that API (a contacts-sync secret cannot send messages)."
-	case 48009:
-		return "WeCom refuses detail reads with this secret from this IP; use the app secret or add the IP to 企业可信IP."
-	case 45009:
-		return "WeCom's frequency limit was hit; the message waits for the limit window."
-	case 45002, 44004, 40058:
-		return "WeCom rejected the message content; check the field limits in the docs."
+// hint is what to do about an errcode, in each language the web UI speaks; a %s stands for the IP
+// WeCom named in its message.
+type hint struct{ en, zh string }
+
+var (
+	hintUserID  = hint{"A userid is not valid in this corp.", "有 userid 在本企业中无效。"}
+	hintContent = hint{"WeCom rejected the message content; check the field limits in the docs.", "企业微信拒绝了消息内容：请对照文档检查各字段的限制。"}
+	hints       = map[int64]hint{
+		60020: {"WeCom refuses calls from %s: add it to the app's 企业可信IP (应用管理 → the app → 企业可信IP).",
+			"企业微信拒绝来自 %s 的调用：请把它加入应用的企业可信IP（应用管理 → 该应用 → 企业可信IP）。"},
+		40001: {"The secret does not belong to this corp ID: copy the app's Secret again (应用管理 → the app → Secret) and check the corp ID (我的企业 → 企业ID).",
+			"Secret 不属于这个企业ID：请重新复制应用的 Secret（应用管理 → 该应用 → Secret），并核对企业ID（我的企业 → 企业ID）。"},
+		40013: {"The corp ID is not valid: copy it from 我的企业 → 企业信息 → 企业ID.",
+			"企业ID 无效：请从 我的企业 → 企业信息 → 企业ID 复制。"},
+		301002: {"The AgentId does not match the app of this secret: both must come from the same app (应用管理 → the app).",
+			"AgentId 与这个 Secret 所属的应用不一致：两者必须来自同一个应用（应用管理 → 该应用）。"},
+		40056: {"The AgentId is not an app of this corp.", "这个 AgentId 不是本企业的应用。"},
+		43012: {"Interactive cards need the app's 接收消息 callback URL: configure it in WeCom and the authenticator's callback Token and EncodingAESKey.",
+			"交互卡片需要应用的“接收消息”回调地址：请在企业微信中配置它，并在认证器中填写回调 Token 和 EncodingAESKey。"},
+		81013: {"None of the recipients can receive messages from this app: check the userids and the app's visible range (可见范围).",
+			"没有一个接收人能收到这个应用的消息：请核对 userid 和应用的可见范围。"},
+		82001: {"The message has no recipients.", "消息没有接收人。"},
+		40003: hintUserID,
+		60111: hintUserID,
+		48002: {"This secret may not call that API (a contacts-sync secret cannot send messages).",
+			"这个 Secret 无权调用该接口（通讯录同步的 Secret 不能发消息）。"},
+		48009: {"WeCom refuses detail reads with this secret from this IP; use the app secret or add the IP to 企业可信IP.",
+			"企业微信拒绝用这个 Secret 从该 IP 读取详情：请使用应用的 Secret，或把该 IP 加入企业可信IP。"},
+		45009: {"WeCom's frequency limit was hit; the message waits for the limit window.",
+			"触发了企业微信的频率限制；消息会等限制窗口过去后再发。"},
+		45002: hintContent,
+		44004: hintContent,
+		40058: hintContent,
 	}
-	return ""
+)
+
+// Hint says what to do about an errcode, or "" when there is nothing specific to say.
+func Hint(code int64, msg string) string { return HintIn("en", code, msg) }
+
+// HintIn is Hint in the web UI's language lang: "zh-CN" is Chinese, anything else English.
+func HintIn(lang string, code int64, msg string) string {
+	h, ok := hints[code]
+	if !ok {
+		return ""
+	}
+	text, ip := h.en, "this server's IP"
+	if lang == "zh-CN" {
+		text, ip = h.zh, "本服务器的 IP"
+	}
+	if !strings.Contains(text, "%s") {
+		return text
+	}
+	if m := fromIPRe.FindStringSubmatch(msg); m != nil {
+		ip = m[1]
+	}
+	return fmt.Sprintf(text, ip)
 }
