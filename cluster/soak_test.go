@@ -21,8 +21,9 @@ import (
 // soakFaults are the retryable failures WeCom answers a fifth of the sends with, drawn with equal
 // chance. Some of the connection-level ones happen after WeCom delivered the message (the answer
 // is lost): the sender cannot tell them from "not sent", resends, and only WeCom's duplicate check
-// keeps the member from seeing it twice. 45009 is rarer (1% of the sends): each one holds its
-// request back for 1, 4, 16, then 60 minutes, which sets how long the soak lasts.
+// keeps the member from seeing it twice. 45009 is rarer (1% of the sends): it holds its request
+// back a minute, and 4 and 16 minutes when it answers twice and three times in a row, which sets
+// how long the soak lasts.
 var soakFaults = []wecomtest.Fault{
 	{ErrCode: -1}, {ErrCode: -1}, {ErrCode: -1}, {ErrCode: -1},
 	{ErrCode: 45033}, {ErrCode: 45033}, {ErrCode: 45033}, {ErrCode: 45033},

@@ -304,7 +304,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	if s.o.Hooks.AfterSend != nil {
 		s.o.Hooks.AfterSend(&r)
 	}
-	out := Classify(res, err, r.Attempts, now.Sub(m.CreatedAt), s.o.Policy)
+	out := Classify(res, err, int64(r.ErrCode), r.Attempts, now.Sub(m.CreatedAt), s.o.Policy)
 	if out.Status == models.RequestRetrying {
 		out.NotBefore = now.Add(out.Delay)
 	}
@@ -408,9 +408,10 @@ func (s *Sender) recorder() {
 	}
 }
 
-// Classify maps one attempt's answer to the request's next state. attempts counts this one;
-// age is how long ago the message was accepted.
-func Classify(res *SendResult, err error, attempts int, age time.Duration, p RetryPolicy) RequestOutcome {
+// Classify maps one attempt's answer to the request's next state. prev is the errcode the attempt
+// before answered (0 for none); attempts counts this one; age is how long ago the message was
+// accepted.
+func Classify(res *SendResult, err error, prev int64, attempts int, age time.Duration, p RetryPolicy) RequestOutcome {
 	var ae *APIError
 	var te *TransportError
 	switch {
@@ -424,8 +425,13 @@ func Classify(res *SendResult, err error, attempts int, age time.Duration, p Ret
 		case 6000, 45033, 45035, 40014, 42001:
 			return retry(out, attempts, age, p, p.MaxAttempts, backoff(attempts, p))
 		case 45009:
-			// A frequency block lasts its window; try after a minute, then less often.
-			return retry(out, attempts, age, p, p.MaxAttempts, min(time.Minute<<(2*(attempts-1)), time.Hour))
+			// A frequency block lasts its window: a first 45009 waits a minute; one that follows
+			// a 45009 waits longer the more attempts the request made (4, 16 minutes, an hour).
+			wait := time.Minute
+			if prev == 45009 {
+				wait = min(time.Minute<<(2*(attempts-1)), time.Hour)
+			}
+			return retry(out, attempts, age, p, p.MaxAttempts, wait)
 		default:
 			out.Status = models.RequestFailed
 			return out
