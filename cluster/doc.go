@@ -32,7 +32,7 @@
 //     5xx, timeouts, some after WeCom already delivered) and tokens are invalidated every 10 s;
 //     every message ends final, nothing is duplicated, attempts stay within the retry policy and
 //     every failure reason is a readable sentence — also for three messages that fail every
-//     attempt. It lasts about 17 minutes: 45009's backoff (1, 4, 16 minutes) sets its length.
+//     attempt. 45009's waits (1 minute, 4 and 16 when it answers again in a row) set its length.
 //   - TestClusterThroughput: the same 5,000 single-recipient messages on 1 instance and then on 3
 //     (fresh databases), messages/s of each and the ratio, with the CPU each process used; once
 //     with the instances sharing the machine's cores, once with each held to 0.25 of a core by a

@@ -285,7 +285,9 @@ func checkReason(problem func(string, ...any), i, errcode, attempts int, reason 
 		problem("message %d: reason %q is not a readable sentence", i, reason)
 		return
 	}
-	if strings.Contains(reason, "access_token") || strings.Contains(reason, "corpsecret") {
+	// A credential would show as a query parameter of a URL; WeCom's own errmsg may name one
+	// ("invalid access_token"), which is no leak.
+	if strings.Contains(reason, "access_token=") || strings.Contains(reason, "corpsecret=") {
 		problem("message %d: reason leaks a credential: %q", i, reason)
 	}
 	m := gaveUpRe.FindStringSubmatch(reason)
