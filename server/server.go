@@ -233,7 +233,7 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/users", s.handle(s.createUser))
 	api.POST("/users/bulk", s.handle(s.bulkUsers))
 	api.POST("/users/import", s.handle(s.importUsers))
-	api.GET("/users/import/template", s.handle(s.importTemplate))
+	api.GET("/users/import/template", s.handle(web.ImportTemplate))
 	api.GET("/users/:id", s.handle(s.getUser))
 	api.PATCH("/users/:id", s.handle(s.updateUser))
 	api.DELETE("/users/:id", s.handle(s.deleteUser))

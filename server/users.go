@@ -116,13 +116,3 @@ func formFile(c *gin.Context, what string) (filename string, content []byte, err
 	content, err = io.ReadAll(f)
 	return fh.Filename, content, err
 }
-
-func (s *Server) importTemplate(c *gin.Context) error {
-	content, ctype, name, err := service.ImportTemplate(c.Query("format"))
-	if err != nil {
-		return err
-	}
-	c.Header("Content-Disposition", `attachment; filename="`+name+`"`)
-	c.Data(http.StatusOK, ctype, content)
-	return nil
-}

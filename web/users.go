@@ -21,7 +21,7 @@ func init() {
 		g.GET("/users/import", u.handle(u.importPage))
 		// The upload takes up to importLimit: the server lists this route among its upload routes.
 		g.POST("/users/import", u.handle(u.importUsers))
-		g.GET("/users/import/template", u.handle(u.importTemplate))
+		g.GET("/users/import/template", u.handle(ImportTemplate))
 		g.GET("/users/:id", u.handle(u.editUser))
 		g.POST("/users/:id", u.handle(u.updateUser))
 		g.POST("/users/:id/delete", u.handle(u.deleteUser))
@@ -170,8 +170,9 @@ func (u *UI) importFileError(c *gin.Context, key string) error {
 	return nil
 }
 
-// importTemplate serves the empty import file (?format=xlsx or csv).
-func (u *UI) importTemplate(c *gin.Context) error {
+// ImportTemplate serves the empty user import file (?format=xlsx or csv): the same download for
+// the page and for the API.
+func ImportTemplate(c *gin.Context) error {
 	content, ctype, name, err := service.ImportTemplate(c.Query("format"))
 	if err != nil {
 		return err
