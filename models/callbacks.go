@@ -1,6 +1,13 @@
 package models
 
-import "time"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Callback event statuses (SPEC §3.6).
 const (
@@ -51,4 +58,170 @@ type CardResponse struct {
 	Updated     bool   `gorm:"not null"`
 	UpdateError string `gorm:"type:text;not null"`
 	At          time.Time
+}
+
+// SaveEvent stores a callback event unless one with the same authenticator and DedupKey exists,
+// in which case that one's delivery count goes up and it is returned with stored=false. Safe
+// under concurrent retries: the unique index decides, and the loser of a race counts instead.
+// Concurrent calls share transactions (group commit): a burst of callbacks costs few commits.
+func (s *Store) SaveEvent(ctx context.Context, e *CallbackEvent) (existing *CallbackEvent, stored bool, err error) {
+	e.Status, e.Deliveries, e.NotBefore = EventReceived, 1, s.Now()
+	job := &eventJob{e: e}
+	for attempt := 0; attempt < 3; attempt++ {
+		job.existing = nil
+		err = s.events.do(ctx, job, s.saveEvents)
+		if !errors.Is(err, ErrDuplicate) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store: unable to store callback event: %w", err)
+	}
+	return job.existing, job.existing == nil, nil
+}
+
+// eventJob is one event waiting to be stored, and what storing found.
+type eventJob struct {
+	e        *CallbackEvent
+	existing *CallbackEvent
+}
+
+func (s *Store) saveEvents(ctx context.Context, batch []*eventJob) []error {
+	return inBatchOrEach(ctx, s, batch, func(tx *gorm.DB, jobs []*eventJob) error {
+		for _, j := range jobs {
+			// A rolled-back attempt may have left an id or a find behind.
+			j.existing, j.e.ID = nil, 0
+			var prior CallbackEvent
+			err := lockForUpdate(tx, s.Dialect).Where("authenticator_id = ? AND dedup_key = ?", j.e.AuthenticatorID, j.e.DedupKey).Take(&prior).Error
+			switch {
+			case err == nil:
+				j.existing = &prior
+				if err := tx.Model(&prior).Update("deliveries", gorm.Expr("deliveries + 1")).Error; err != nil {
+					return err
+				}
+			case errors.Is(err, gorm.ErrRecordNotFound):
+				// A twin in this same batch was inserted a moment ago: the unique index says so.
+				if err := tx.Create(j.e).Error; err != nil {
+					return duplicate(err)
+				}
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimEvents leases up to limit events that are due for processing: received ones, failed ones
+// whose retry time has come, and ones whose processor's lease lapsed (it crashed).
+func (s *Store) ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]CallbackEvent, error) {
+	now := s.Now()
+	var events []CallbackEvent
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ids []uint64
+		q := tx.Model(&CallbackEvent{}).Select("id").
+			Where("status = ? AND not_before <= ? AND (lease_until IS NULL OR lease_until < ?)", EventReceived, now, now).
+			Order("not_before, id").Limit(limit)
+		q = skipLocked(q, s.Dialect)
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return fmt.Errorf("store: unable to find due events: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := tx.Model(&CallbackEvent{}).Where("id IN ?", ids).Updates(map[string]any{
+			"lease_owner": owner, "lease_until": now.Add(lease), "attempts": gorm.Expr("attempts + 1"), "updated_at": now,
+		}).Error; err != nil {
+			return fmt.Errorf("store: unable to claim events: %w", err)
+		}
+		return tx.Where("id IN ?", ids).Order("id").Find(&events).Error
+	})
+	return events, err
+}
+
+// FinishEvent records the outcome of processing: processed, or (with retryAt) received again
+// for a later attempt, or failed for good. It reports false when owner lost the lease.
+func (s *Store) FinishEvent(ctx context.Context, owner string, id uint64, status, errText string, retryAt time.Time) (bool, error) {
+	u := map[string]any{"status": status, "error": errText, "lease_owner": "", "lease_until": nil, "updated_at": s.Now()}
+	if !retryAt.IsZero() {
+		u["not_before"] = retryAt.UTC()
+	}
+	res := s.DB.WithContext(ctx).Model(&CallbackEvent{}).Where("id = ? AND lease_owner = ?", id, owner).Updates(u)
+	if res.Error != nil {
+		return false, fmt.Errorf("store: unable to record event processing: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// EventFilter narrows the event list.
+type EventFilter struct {
+	AuthenticatorID     uint64
+	Kind, Event, Status string
+}
+
+// ListEvents pages through callback events, newest first.
+func (s *Store) ListEvents(ctx context.Context, f EventFilter, p Page) ([]CallbackEvent, int64, error) {
+	q := s.Read.WithContext(ctx).Model(&CallbackEvent{})
+	if f.AuthenticatorID != 0 {
+		q = q.Where("authenticator_id = ?", f.AuthenticatorID)
+	}
+	for col, v := range map[string]string{"kind": f.Kind, "event": f.Event, "status": f.Status} {
+		if v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to count events: %w", err)
+	}
+	var items []CallbackEvent
+	if err := q.Order("id DESC").Offset(p.offset()).Limit(p.Size).Find(&items).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to list events: %w", err)
+	}
+	return items, total, nil
+}
+
+// GetEvent reads one callback event.
+func (s *Store) GetEvent(ctx context.Context, id uint64) (*CallbackEvent, error) {
+	return get[CallbackEvent](ctx, s.Read, "callback event", "id = ?", id)
+}
+
+// SaveCardResponse records a click once per event; a repeat returns the stored one.
+func (s *Store) SaveCardResponse(ctx context.Context, r *CardResponse) (*CardResponse, error) {
+	out := r
+	err := insertOnce(ctx, s, func(tx *gorm.DB) error {
+		var prior CardResponse
+		err := tx.Where("event_id = ?", r.EventID).Take(&prior).Error
+		if err == nil {
+			out = &prior
+			return nil
+		}
+		if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		// A workflow waiting for this click goes on now.
+		return s.nudge(tx, "id = (SELECT execution_id FROM messages WHERE id = ?)", r.MessageID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to record the card response: %w", err)
+	}
+	return out, nil
+}
+
+// MarkCardUpdated records the outcome of updating the clicked card.
+func (s *Store) MarkCardUpdated(ctx context.Context, id uint64, updateErr string) error {
+	return s.DB.WithContext(ctx).Model(&CardResponse{}).Where("id = ?", id).
+		Updates(map[string]any{"updated": updateErr == "", "update_error": updateErr}).Error
+}
+
+// CardResponses lists the clicks on a message, oldest first.
+func (s *Store) CardResponses(ctx context.Context, messageID string) ([]CardResponse, error) {
+	var out []CardResponse
+	if err := s.Read.WithContext(ctx).Where("message_id = ?", messageID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to read card responses: %w", err)
+	}
+	return out, nil
 }

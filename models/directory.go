@@ -1,6 +1,10 @@
 package models
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Department is a WeCom department as last seen, per authenticator.
 type Department struct {
@@ -34,36 +38,25 @@ type Member struct {
 	UpdatedAt time.Time
 }
 
-// Sync task statuses (SPEC §3.1).
-const (
-	SyncInit       = "init"
-	SyncProcessing = "processing"
-	SyncSuccess    = "success"
-	SyncFailed     = "failed"
-)
+// DirectoryFilter narrows the directory lists.
+type DirectoryFilter struct {
+	AuthenticatorID uint64
+	// DepartmentID: for departments, its direct sub-departments; for members, its direct members.
+	DepartmentID int64
+	// Q matches names (and member userids) case-insensitively and literally.
+	Q string
+	// Deleted, when set, keeps only deleted (true) or live (false) entries.
+	Deleted *bool
+}
 
-// SyncTask is one full directory sync of an authenticator, run by one instance under a lease,
-// with counts and progress updated while it runs.
-type SyncTask struct {
-	ID              uint64 `gorm:"primaryKey"`
-	AuthenticatorID uint64 `gorm:"not null;index"`
-	Status          string `gorm:"size:16;not null;index"`
-	Trigger         string `gorm:"size:16;not null"`
-	Departments     int    `gorm:"not null"`
-	Members         int    `gorm:"not null"`
-	Created         int    `gorm:"not null"`
-	Updated         int    `gorm:"not null"`
-	Deleted         int    `gorm:"not null"`
-	Linked          int    `gorm:"not null"`
-	// Progress is the share of departments done, 0–100.
-	Progress   int        `gorm:"not null"`
-	CostMs     int64      `gorm:"not null"`
-	Message    string     `gorm:"type:text;not null"`
-	Attempts   int        `gorm:"not null"`
-	LeaseOwner string     `gorm:"size:64;not null"`
-	LeaseUntil *time.Time `gorm:"index"`
-	StartedAt  *time.Time
-	FinishedAt *time.Time
-	CreatedAt  time.Time `gorm:"index:idx_sync_tasks_created"`
-	UpdatedAt  time.Time
+// markDeleted marks the live row of model whose keyColumn is key deleted; what names it in the
+// error.
+func (s *Store) markDeleted(ctx context.Context, model any, keyColumn string, authenticatorID uint64, key any, what string) error {
+	err := s.DB.WithContext(ctx).Model(model).
+		Where("authenticator_id = ? AND "+keyColumn+" = ? AND deleted = ?", authenticatorID, key, false).
+		Updates(map[string]any{"deleted": true, "updated_at": s.Now()}).Error
+	if err != nil {
+		return fmt.Errorf("store: unable to mark %s deleted: %w", what, err)
+	}
+	return nil
 }

@@ -6,6 +6,23 @@ import (
 	"time"
 )
 
+// Media is a file uploaded to wecomflow for sending (POST /api/v1/media), kept so it can be
+// uploaded to WeCom again when a media_id expires after 3 days.
+type Media struct {
+	ID              string `gorm:"primaryKey;size:26"`
+	AuthenticatorID uint64 `gorm:"not null;index"`
+	Type            string `gorm:"size:16;not null"`
+	Filename        string `gorm:"size:255;not null"`
+	// SourceURL is set for files fetched from a message's "media": {"url": …}.
+	SourceURL      string `gorm:"size:2048;not null"`
+	Size           int64  `gorm:"not null"`
+	SHA256         string `gorm:"size:64;not null"`
+	Content        []byte `gorm:"type:longblob"`
+	MediaID        string `gorm:"size:255;not null"`
+	MediaExpiresAt *time.Time
+	CreatedAt      time.Time
+}
+
 // CreateMedia stores an uploaded file.
 func (s *Store) CreateMedia(ctx context.Context, m *Media) error {
 	return create(ctx, s.DB, "media", m)

@@ -1,6 +1,13 @@
 package models
 
-import "time"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Message statuses (SPEC §3.4).
 const (
@@ -104,29 +111,229 @@ type MessageRequest struct {
 	UpdatedAt time.Time
 }
 
-// AccessToken is the shared cache of an app's WeCom access token, so every instance uses one token
-// per app per lifetime. SecretHash ties it to the secret it was fetched with.
-type AccessToken struct {
-	AuthenticatorID uint64 `gorm:"primaryKey;autoIncrement:false"`
-	SecretHash      string `gorm:"size:64;not null"`
-	Token           Secret
-	ExpiresAt       time.Time `gorm:"not null"`
-	UpdatedAt       time.Time
+// ErrIdempotent is returned by CreateMessage when the idempotency key already names a message of
+// the last 24 h; the existing message is returned with it.
+var ErrIdempotent = errors.New("idempotency key already used")
+
+// IdempotencyWindow is how long an idempotency key keeps returning the first message.
+const IdempotencyWindow = 24 * time.Hour
+
+// CreateMessage stores m and its requests in one transaction. With an idempotency key that a
+// message of the same channel took within IdempotencyWindow, nothing is stored and that message is
+// returned with ErrIdempotent.
+func (s *Store) CreateMessage(ctx context.Context, m *Message, reqs []MessageRequest) (*Message, error) {
+	if m.IdempotencyKey == nil {
+		return nil, s.accepts.do(ctx, acceptJob{m: m, reqs: reqs}, s.insertMessages)
+	}
+	for attempt := 0; ; attempt++ {
+		existing, err := s.createMessage(ctx, m, reqs)
+		// Two requests with one new key race on the unique index: the loser reads the winner's.
+		if errors.Is(err, ErrDuplicate) && m.IdempotencyKey != nil && attempt < 3 {
+			continue
+		}
+		return existing, err
+	}
 }
 
-// Media is a file uploaded to wecomflow for sending (POST /api/v1/media), kept so it can be
-// uploaded to WeCom again when a media_id expires after 3 days.
-type Media struct {
-	ID              string `gorm:"primaryKey;size:26"`
-	AuthenticatorID uint64 `gorm:"not null;index"`
-	Type            string `gorm:"size:16;not null"`
-	Filename        string `gorm:"size:255;not null"`
-	// SourceURL is set for files fetched from a message's "media": {"url": …}.
-	SourceURL      string `gorm:"size:2048;not null"`
-	Size           int64  `gorm:"not null"`
-	SHA256         string `gorm:"size:64;not null"`
-	Content        []byte `gorm:"type:longblob"`
-	MediaID        string `gorm:"size:255;not null"`
-	MediaExpiresAt *time.Time
-	CreatedAt      time.Time
+func (s *Store) createMessage(ctx context.Context, m *Message, reqs []MessageRequest) (*Message, error) {
+	var existing *Message
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if m.IdempotencyKey != nil {
+			var prior Message
+			err := lockForUpdate(tx, s.Dialect).Where("idem_channel_id = ? AND idempotency_key = ?", m.ChannelID, *m.IdempotencyKey).Take(&prior).Error
+			switch {
+			case err == nil && prior.CreatedAt.After(s.Now().Add(-IdempotencyWindow)):
+				existing = &prior
+				return ErrIdempotent
+			case err == nil:
+				// The window has passed: the key is free again; the old message keeps its data.
+				if err := tx.Model(&Message{}).Where("id = ?", prior.ID).
+					Updates(map[string]any{"idempotency_key": nil, "idem_channel_id": nil}).Error; err != nil {
+					return fmt.Errorf("store: unable to release idempotency key: %w", err)
+				}
+			case !errors.Is(err, gorm.ErrRecordNotFound):
+				return fmt.Errorf("store: unable to check idempotency key: %w", err)
+			}
+			m.IdemChannelID = &m.ChannelID
+		}
+		m.Requests = len(reqs)
+		if err := tx.Create(m).Error; err != nil {
+			return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+		}
+		if len(reqs) == 0 {
+			return nil
+		}
+		for i := range reqs {
+			reqs[i].MessageID = m.ID
+		}
+		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
+			return fmt.Errorf("store: unable to store message requests: %w", err)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrIdempotent) {
+		return existing, ErrIdempotent
+	}
+	return nil, err
+}
+
+// acceptJob is one message waiting to be stored.
+type acceptJob struct {
+	m    *Message
+	reqs []MessageRequest
+}
+
+// insertMessages stores a batch in one transaction with multi-row inserts; if that fails, each
+// message on its own, so one bad message cannot fail the others.
+func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) []error {
+	return inBatchOrEach(ctx, s, batch, insertMessageRows)
+}
+
+// insertMessageRows inserts messages and their requests with multi-row statements.
+func insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
+	msgs := make([]*Message, len(jobs))
+	var reqs []MessageRequest
+	for i, j := range jobs {
+		j.m.Requests = len(j.reqs)
+		msgs[i] = j.m
+		for k := range j.reqs {
+			// ID 0: a rolled-back attempt may have left generated ids behind.
+			j.reqs[k].MessageID, j.reqs[k].ID = j.m.ID, 0
+		}
+		reqs = append(reqs, j.reqs...)
+	}
+	if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
+		return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+	}
+	if len(reqs) > 0 {
+		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
+			return fmt.Errorf("store: unable to store message requests: %w", err)
+		}
+		// Hand the ids back to each caller's requests.
+		at := 0
+		for _, j := range jobs {
+			at += copy(j.reqs, reqs[at:at+len(j.reqs)])
+		}
+	}
+	return nil
+}
+
+// MessageFilter narrows the message list.
+type MessageFilter struct {
+	Status, Channel, ExecutionID string
+	Since, Until                 *time.Time
+}
+
+// ListMessages pages through messages, newest first.
+func (s *Store) ListMessages(ctx context.Context, f MessageFilter, p Page) ([]Message, int64, error) {
+	q := s.Read.WithContext(ctx).Model(&Message{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Channel != "" {
+		q = q.Where("channel = ?", f.Channel)
+	}
+	if f.ExecutionID != "" {
+		q = q.Where("execution_id = ?", f.ExecutionID)
+	}
+	if f.Since != nil {
+		q = q.Where("created_at >= ?", *f.Since)
+	}
+	if f.Until != nil {
+		q = q.Where("created_at < ?", *f.Until)
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to count messages: %w", err)
+	}
+	var items []Message
+	if err := q.Order("created_at DESC, id DESC").Offset(p.offset()).Limit(p.Size).Find(&items).Error; err != nil {
+		return nil, 0, fmt.Errorf("store: unable to list messages: %w", err)
+	}
+	return items, total, nil
+}
+
+// GetMessage reads a message and its requests.
+func (s *Store) GetMessage(ctx context.Context, id string) (*Message, []MessageRequest, error) {
+	m, err := get[Message](ctx, s.Read, "message", "id = ?", id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var reqs []MessageRequest
+	if err := s.Read.WithContext(ctx).Where("message_id = ?", id).Order("seq, id").Find(&reqs).Error; err != nil {
+		return nil, nil, fmt.Errorf("store: unable to read requests: %w", err)
+	}
+	return m, reqs, nil
+}
+
+// MessageByTaskID finds the message an interactive card with task_id was sent in.
+func (s *Store) MessageByTaskID(ctx context.Context, authenticatorID uint64, taskID string) (*Message, error) {
+	var m Message
+	err := s.DB.WithContext(ctx).Where("authenticator_id = ? AND task_id = ?", authenticatorID, taskID).Order("created_at DESC").Take(&m).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to find the card's message: %w", notFound(err))
+	}
+	return &m, nil
+}
+
+// ErrWrongState is a message action that its current status does not allow.
+var ErrWrongState = errors.New("not possible in this status")
+
+// CancelMessage stops a message that has not been sent: its waiting requests are canceled. A
+// request already in flight finishes; the message then reports what it delivered.
+func (s *Store) CancelMessage(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m Message
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "status", "execution_id").Where("id = ?", id).Take(&m).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel message: %w", notFound(err))
+		}
+		if m.Status != MessageQueued && m.Status != MessageRetrying && m.Status != MessageSending {
+			return fmt.Errorf("store: message is %s: %w", m.Status, ErrWrongState)
+		}
+		if err := tx.Model(&MessageRequest{}).Where("message_id = ? AND status IN ?", id, []string{RequestPending, RequestRetrying}).
+			Updates(map[string]any{"status": RequestCanceled, "updated_at": s.Now()}).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel requests: %w", err)
+		}
+		var inFlight int64
+		if err := tx.Model(&MessageRequest{}).Where("message_id = ? AND status = ?", id, RequestSending).Count(&inFlight).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel message: %w", err)
+		}
+		if inFlight > 0 {
+			return fmt.Errorf("store: a send of this message is in flight: %w", ErrWrongState)
+		}
+		if err := tx.Model(&Message{}).Where("id = ?", id).Updates(map[string]any{"status": MessageCanceled, "next_attempt_at": nil, "updated_at": s.Now()}).Error; err != nil {
+			return fmt.Errorf("store: unable to cancel message: %w", err)
+		}
+		return s.wakeExecution(tx, m.ExecutionID)
+	})
+}
+
+// RetryMessage queues the failed requests of a failed or partial message again, with fresh
+// attempts; what was delivered is not sent again.
+func (s *Store) RetryMessage(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var m Message
+		if err := lockForUpdate(tx, s.Dialect).Select("id", "status").Where("id = ?", id).Take(&m).Error; err != nil {
+			return fmt.Errorf("store: unable to retry message: %w", notFound(err))
+		}
+		if m.Status != MessageFailed && m.Status != MessagePartial {
+			return fmt.Errorf("store: message is %s: %w", m.Status, ErrWrongState)
+		}
+		res := tx.Model(&MessageRequest{}).Where("message_id = ? AND status = ?", id, RequestFailed).Updates(map[string]any{
+			"status": RequestPending, "not_before": s.Now(), "attempts": 0, "reason": "", "err_code": 0, "err_msg": "", "updated_at": s.Now(),
+		})
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to retry requests: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: nothing of this message failed to send: %w", ErrWrongState)
+		}
+		return tx.Model(&Message{}).Where("id = ?", id).Updates(map[string]any{"status": MessageQueued, "reason": "", "updated_at": s.Now()}).Error
+	})
+}
+
+// MarkRecalled notes that a message was withdrawn from its recipients.
+func (s *Store) MarkRecalled(ctx context.Context, id string) error {
+	return s.DB.WithContext(ctx).Model(&Message{}).Where("id = ?", id).
+		Updates(map[string]any{"recalled_at": s.Now(), "updated_at": s.Now()}).Error
 }

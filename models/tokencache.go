@@ -10,6 +10,16 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// AccessToken is the shared cache of an app's WeCom access token, so every instance uses one token
+// per app per lifetime. SecretHash ties it to the secret it was fetched with.
+type AccessToken struct {
+	AuthenticatorID uint64 `gorm:"primaryKey;autoIncrement:false"`
+	SecretHash      string `gorm:"size:64;not null"`
+	Token           Secret
+	ExpiresAt       time.Time `gorm:"not null"`
+	UpdatedAt       time.Time
+}
+
 // ErrLockTimeout is WithLock giving up waiting for another instance.
 var ErrLockTimeout = errors.New("timed out waiting for a lock held by another instance")
 

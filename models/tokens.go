@@ -3,9 +3,20 @@ package models
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
+
+// APIToken is an admin API token; only its SHA-256 is stored.
+type APIToken struct {
+	ID        uint64 `gorm:"primaryKey"`
+	Name      string `gorm:"size:64;not null"`
+	Hash      string `gorm:"size:64;not null;uniqueIndex"`
+	Hint      string `gorm:"size:16;not null"`
+	Bootstrap bool   `gorm:"not null"`
+	CreatedAt time.Time
+}
 
 // TokenByHash finds a live token by the SHA-256 of its value.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error) {

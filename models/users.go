@@ -2,17 +2,35 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
-	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
-var forUpdate = clause.Locking{Strength: "UPDATE"}
+// User sources: who owns a user's fields. A directory sync only links manual and import users.
+const (
+	SourceManual = "manual"
+	SourceImport = "import"
+	SourceSync   = "sync"
+)
+
+// User is a person of the local user system that message receivers resolve against.
+type User struct {
+	ID     uint64 `gorm:"primaryKey"`
+	UserID string `gorm:"column:userid;size:128;not null;uniqueIndex"`
+	Name   string `gorm:"size:255;not null"`
+	Mobile string `gorm:"size:64;not null"`
+	Email  string `gorm:"size:255;not null"`
+	// WeChatWK is the "wechatwk" binding: the person's WeCom userid, shared by every app of a corp.
+	WeChatWK  string `gorm:"column:wechatwk;size:64;not null;index"`
+	Source    string `gorm:"size:16;not null;index:idx_users_source"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
 
 // UserChange is one row of a bulk upsert: the user with UserID gets the fields that are not nil;
 // the others keep their stored value (or start empty when the user is new).
@@ -23,9 +41,6 @@ type UserChange struct {
 
 // UpsertResult counts what an upsert did.
 type UpsertResult struct{ Created, Updated int }
-
-// upsertBatch bounds the rows of one statement: its parameters stay far under SQLite's limit.
-const upsertBatch = 500
 
 // insertRows is the rows per multi-row INSERT: the pure-Go SQLite driver slows sharply past about
 // 1,000 parameters per statement (125 user rows), while a networked MySQL gains from fewer round trips.
@@ -118,20 +133,6 @@ func (c UserChange) row(source string) (User, []string) {
 		cols = []string{"userid"}
 	}
 	return u, cols
-}
-
-// retryDeadlock runs fn in a transaction, again when MySQL picked it as a deadlock victim or its
-// lock wait timed out: both roll the whole transaction back, so a retry is safe.
-func (s *Store) retryDeadlock(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.DB.WithContext(ctx).Transaction(fn)
-		var me *mysqldriver.MySQLError
-		if !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
-			return err
-		}
-	}
-	return err
 }
 
 // ListUsers pages through users, filtered by userid/name/wechatwk and source.

@@ -1,33 +1,11 @@
 package models
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"time"
 
-// Execution statuses (SPEC §4.4).
-const (
-	ExecutionQueued   = "queued"
-	ExecutionRunning  = "running"
-	ExecutionWaiting  = "waiting"
-	ExecutionResolved = "resolved"
-	ExecutionFailed   = "failed"
-	ExecutionError    = "error"
-	ExecutionAborted  = "aborted"
-	ExecutionCanceled = "canceled"
-)
-
-// ExecutionStatuses lists every execution status.
-func ExecutionStatuses() []string {
-	return []string{ExecutionQueued, ExecutionRunning, ExecutionWaiting, ExecutionResolved, ExecutionFailed,
-		ExecutionError, ExecutionAborted, ExecutionCanceled}
-}
-
-// Job statuses (SPEC §4.4).
-const (
-	JobPending  = "pending"
-	JobResolved = "resolved"
-	JobFailed   = "failed"
-	JobError    = "error"
-	JobAborted  = "aborted"
-	JobCanceled = "canceled"
+	"gorm.io/gorm"
 )
 
 // Workflow is a workflow definition as last saved. Every save bumps Version and stores the
@@ -56,52 +34,106 @@ type WorkflowVersion struct {
 	CreatedAt  time.Time
 }
 
-// Execution is one run of a workflow version. It is stored before its trigger is acknowledged and
-// is driven by whichever runner holds its lease; between steps it waits in the database (WakeAt),
-// so a waiting execution holds no goroutine and survives restarts.
-type Execution struct {
-	ID         string `gorm:"primaryKey;size:26"`
-	WorkflowID uint64 `gorm:"not null;uniqueIndex:idx_executions_dedup,priority:1;index:idx_executions_workflow_created,priority:1"`
-	Version    int    `gorm:"not null"`
-	Trigger    string `gorm:"size:16;not null"`
-	// DedupKey makes one execution of a trigger that may be seen twice: a schedule tick seen by
-	// every instance ("tick:…"), a callback event processed again ("event:…").
-	DedupKey *string `gorm:"size:128;uniqueIndex:idx_executions_dedup,priority:2"`
-	Status   string  `gorm:"size:16;not null;index:idx_executions_due,priority:1;index:idx_executions_status_created,priority:1"`
-	// Context is the trigger's $context (JSON).
-	Context string `gorm:"type:mediumtext;not null"`
-	Error   string `gorm:"type:text;not null"`
-	// WakeAt is when a runner should look at the execution next; nil once it is final.
-	WakeAt *time.Time `gorm:"index:idx_executions_due,priority:2"`
-	// Nudges counts the wake-ups from deliveries and clicks. A step that started before a nudge
-	// must not park the execution past it: its commit sees the count changed and keeps it due.
-	Nudges     int `gorm:"not null"`
-	TimeoutAt  *time.Time
-	LeaseOwner string     `gorm:"size:64;not null"`
-	LeaseUntil *time.Time `gorm:"index"`
-	// Failures counts the steps in a row that failed unexpectedly (the database was away).
-	Failures   int       `gorm:"not null"`
-	CreatedAt  time.Time `gorm:"index:idx_executions_workflow_created,priority:2;index:idx_executions_status_created,priority:2;index"`
-	StartedAt  *time.Time
-	FinishedAt *time.Time
-	UpdatedAt  time.Time
+// SaveWorkflow creates w (ID 0) or replaces its definition, bumping Version, and stores the new
+// version alongside in one transaction.
+func (s *Store) SaveWorkflow(ctx context.Context, w *Workflow) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.Now()
+		w.UpdatedAt = now
+		if w.ID == 0 {
+			w.Version, w.CreatedAt = 1, now
+			if err := tx.Create(w).Error; err != nil {
+				return fmt.Errorf("store: unable to create workflow: %w", duplicate(err))
+			}
+		} else {
+			var cur Workflow
+			if err := lockForUpdate(tx, s.Dialect).Select("id", "version", "created_at").Where("id = ?", w.ID).Take(&cur).Error; err != nil {
+				return fmt.Errorf("store: unable to update workflow: %w", notFound(err))
+			}
+			w.Version, w.CreatedAt = cur.Version+1, cur.CreatedAt
+			if err := tx.Select("*").Save(w).Error; err != nil {
+				return fmt.Errorf("store: unable to update workflow: %w", duplicate(err))
+			}
+		}
+		v := WorkflowVersion{WorkflowID: w.ID, Version: w.Version, Definition: w.Definition, CreatedAt: now}
+		if err := tx.Create(&v).Error; err != nil {
+			return fmt.Errorf("store: unable to store workflow version: %w", err)
+		}
+		return nil
+	})
 }
 
-// Job is one node's run within an execution: created when the runner reaches the node, pending
-// while it waits (a delay, a delivery, a card click), then final with its result.
-type Job struct {
-	ID          uint64 `gorm:"primaryKey"`
-	ExecutionID string `gorm:"size:26;not null;uniqueIndex:idx_jobs_node,priority:1"`
-	NodeKey     string `gorm:"size:64;not null;uniqueIndex:idx_jobs_node,priority:2"`
-	Type        string `gorm:"size:32;not null"`
-	Status      string `gorm:"size:16;not null"`
-	// Result is the job's $jobs.<key> value (JSON).
-	Result string `gorm:"type:mediumtext;not null"`
-	Error  string `gorm:"type:text;not null"`
-	// MessageID is the message a notification node sent.
-	MessageID *string `gorm:"size:26;index"`
-	// WaitUntil is the end of a delay, or when a card response wait times out.
-	WaitUntil  *time.Time
-	StartedAt  time.Time
-	FinishedAt *time.Time
+// GetWorkflow reads a workflow by id.
+func (s *Store) GetWorkflow(ctx context.Context, id uint64) (*Workflow, error) {
+	return get[Workflow](ctx, s.Read, "workflow", "id = ?", id)
+}
+
+// GetWorkflowByKey reads a workflow by its key.
+func (s *Store) GetWorkflowByKey(ctx context.Context, key string) (*Workflow, error) {
+	return get[Workflow](ctx, s.Read, "workflow", "`key` = ?", key)
+}
+
+// WorkflowFilter narrows the workflow list.
+type WorkflowFilter struct {
+	Q           string
+	TriggerType string
+	Enabled     *bool
+}
+
+// ListWorkflows pages through workflows by id.
+func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter, p Page) ([]Workflow, int64, error) {
+	return list[Workflow](ctx, s.Read, "workflows", p, func(q *gorm.DB) *gorm.DB {
+		if f.Q != "" {
+			q = q.Where("(LOWER(`key`) LIKE ? ESCAPE '!' OR LOWER(title) LIKE ? ESCAPE '!')", likeQ(f.Q), likeQ(f.Q))
+		}
+		if f.TriggerType != "" {
+			q = q.Where("trigger_type = ?", f.TriggerType)
+		}
+		if f.Enabled != nil {
+			q = q.Where("enabled = ?", *f.Enabled)
+		}
+		return q
+	})
+}
+
+// EnabledWorkflows lists the enabled workflows with a trigger type.
+func (s *Store) EnabledWorkflows(ctx context.Context, triggerType string) ([]Workflow, error) {
+	var out []Workflow
+	if err := s.Read.WithContext(ctx).Where("trigger_type = ? AND enabled = ?", triggerType, true).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to list workflows: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteWorkflow removes a workflow with no unfinished execution (ErrInUse otherwise). Its
+// versions stay while executions point at them.
+func (s *Store) DeleteWorkflow(ctx context.Context, id uint64) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var active int64
+		if err := tx.Model(&Execution{}).Where("workflow_id = ? AND status IN ?", id, []string{ExecutionQueued, ExecutionRunning, ExecutionWaiting}).
+			Count(&active).Error; err != nil {
+			return fmt.Errorf("store: unable to delete workflow: %w", err)
+		}
+		if active > 0 {
+			return fmt.Errorf("store: workflow has %d unfinished executions: %w", active, ErrInUse)
+		}
+		res := tx.Delete(&Workflow{}, id)
+		if res.Error != nil {
+			return fmt.Errorf("store: unable to delete workflow: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: unable to delete workflow: %w", ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// GetWorkflowVersion reads the definition an execution runs.
+func (s *Store) GetWorkflowVersion(ctx context.Context, workflowID uint64, version int) (*WorkflowVersion, error) {
+	v := new(WorkflowVersion)
+	err := s.Read.WithContext(ctx).Where("workflow_id = ? AND version = ?", workflowID, version).Take(v).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to read workflow version: %w", notFound(err))
+	}
+	return v, nil
 }

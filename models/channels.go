@@ -1,0 +1,62 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Channel is a named way to send notifications through one authenticator.
+type Channel struct {
+	ID              uint64 `gorm:"primaryKey"`
+	Name            string `gorm:"size:64;not null;uniqueIndex"`
+	Title           string `gorm:"size:255;not null"`
+	Type            string `gorm:"size:32;not null"`
+	AuthenticatorID uint64 `gorm:"not null;index"`
+	Description     string `gorm:"type:text;not null"`
+	Options         string `gorm:"type:text;not null"`
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// ListChannels pages through channels, filtered by name/title and authenticator.
+func (s *Store) ListChannels(ctx context.Context, f ListFilter, p Page) ([]Channel, int64, error) {
+	return list[Channel](ctx, s.Read, "channels", p, func(q *gorm.DB) *gorm.DB {
+		if f.AuthenticatorID != 0 {
+			q = q.Where("authenticator_id = ?", f.AuthenticatorID)
+		}
+		return nameScope(f, "name", "title")(q)
+	})
+}
+
+// GetChannel reads one channel by id.
+func (s *Store) GetChannel(ctx context.Context, id uint64) (*Channel, error) {
+	return get[Channel](ctx, s.Read, "channel", "id = ?", id)
+}
+
+// GetChannelByName reads one channel by its unique name.
+func (s *Store) GetChannelByName(ctx context.Context, name string) (*Channel, error) {
+	return get[Channel](ctx, s.Read, "channel", "name = ?", name)
+}
+
+// SaveChannel creates c (ID 0) or updates it, in a transaction that checks its authenticator
+// exists and holds it so a concurrent delete of the authenticator cannot slip in between.
+func (s *Store) SaveChannel(ctx context.Context, c *Channel) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var a Authenticator
+		if err := lockForUpdate(tx, s.Dialect).Select("id").Where("id = ?", c.AuthenticatorID).Take(&a).Error; err != nil {
+			return fmt.Errorf("store: authenticator %d: %w", c.AuthenticatorID, notFound(err))
+		}
+		if c.ID == 0 {
+			return create(ctx, tx, "channel", c)
+		}
+		return save(ctx, tx, "channel", c)
+	})
+}
+
+// DeleteChannel removes one channel.
+func (s *Store) DeleteChannel(ctx context.Context, id uint64) error {
+	return deleteByID[Channel](ctx, s.DB, "channel", id)
+}
