@@ -92,7 +92,7 @@ func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo,
 	name, title, channel := "sandbox", "Sandbox corp", "sandbox"
 	opts := map[string]any{"corpId": demo.CorpID, "agentId": demo.AgentID, "secret": demo.Secret, "apiBaseUrl": simURL,
 		"callback": map[string]any{"token": sandboxCallbackToken, "encodingAesKey": sandboxAESKey}}
-	auths, err := svc.ListAuthenticators(ctx, name, service.Page{PageSize: 200})
+	auths, err := svc.ListAuthenticators(ctx, name, models.Page{Size: 200})
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo,
 	} else if _, err := svc.UpdateAuthenticator(ctx, authID, service.AuthenticatorInput{Options: opts}); err != nil {
 		return err
 	}
-	chans, err := svc.ListChannels(ctx, channel, authID, service.Page{PageSize: 200})
+	chans, err := svc.ListChannels(ctx, channel, authID, models.Page{Size: 200})
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ var sampleWorkflow = map[string]any{"key": "sample-approval", "title": "Sample: 
 
 // seedSampleWorkflow creates the sample workflow unless it exists, and returns its id.
 func seedSampleWorkflow(ctx context.Context, engine *workflow.Engine) (uint64, error) {
-	list, err := engine.ListWorkflows(ctx, models.WorkflowFilter{Q: "sample-approval"}, service.Page{PageSize: 200})
+	list, err := engine.ListWorkflows(ctx, workflow.WorkflowFilter{Q: "sample-approval"}, models.Page{Size: 200})
 	if err != nil {
 		return 0, err
 	}

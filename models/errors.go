@@ -1,10 +1,17 @@
 package models
 
-import "errors"
-
-// Errors callers branch on; storage errors are wrapped around them with %w.
+// Errors callers branch on; storage errors are wrapped around them with %w. Each names its kind
+// (StoreKind), which is how the error vocabulary (package problem) turns it into a 404 or a 409
+// without importing the store.
 var (
-	ErrNotFound  = errors.New("not found")
-	ErrDuplicate = errors.New("already exists")
-	ErrInUse     = errors.New("in use")
+	ErrNotFound  error = &kindError{"not found", "not_found"}
+	ErrDuplicate error = &kindError{"already exists", "duplicate"}
+	ErrInUse     error = &kindError{"in use", "in_use"}
 )
+
+type kindError struct{ msg, kind string }
+
+func (e *kindError) Error() string { return e.msg }
+
+// StoreKind is "not_found", "duplicate" or "in_use" (problem.KindNotFound …).
+func (e *kindError) StoreKind() string { return e.kind }

@@ -6,12 +6,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/service"
 )
 
 func (s *Server) listChannels(c *gin.Context) error {
 	return listFiltered(c, func(c *gin.Context) (uint64, error) { return optionalID(c, "authenticatorId") },
-		func(ctx context.Context, authID uint64, p service.Page) (service.List[service.Channel], error) {
+		func(ctx context.Context, authID uint64, p models.Page) (models.List[service.Channel], error) {
 			return s.svc.ListChannels(ctx, c.Query("q"), authID, p)
 		})
 }

@@ -2,15 +2,12 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/gin-gonic/gin"
-	"github.com/oklog/ulid/v2"
 
-	"github.com/wecomflow/wecomflow/callback"
-	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -24,57 +21,6 @@ func (s *Server) directoryRoutes(api *gin.RouterGroup) {
 	api.GET("/directory/members", s.handle(s.listMembers))
 }
 
-// syncer builds the directory syncer over the server's store, WeCom clients and services. It
-// holds no state of its own between calls, so building one per use is cheap.
-func (s *Server) syncer(o wecom.SyncerOptions) *wecom.Syncer {
-	if o.Owner == "" {
-		o.Owner = s.cfg.Sender.Owner
-		if o.Owner == "" {
-			host, _ := os.Hostname()
-			o.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ulid.Make().String()[20:])
-		}
-		o.Owner += "/directory"
-	}
-	if o.Now == nil {
-		o.Now = s.store.Now
-	}
-	if o.Schedules == nil {
-		o.Schedules = s.svc.SyncSchedules
-	}
-	if o.Wake == nil {
-		o.Wake = s.syncWake
-	}
-	if o.OnFinish == nil {
-		o.OnFinish = s.metrics.observeSync
-	}
-	if o.Leading == nil {
-		o.Leading = s.elector.Leading
-	}
-	return wecom.NewSyncer(s.store, s.clients, s.svc.WeComOptions, s.log, o)
-}
-
-// RunDirectory runs the directory sync runner until ctx ends: it claims queued sync tasks (one at
-// a time, under a lease) and queues the scheduled ones. Server.Run starts it with the other
-// background work.
-func (s *Server) RunDirectory(ctx context.Context) error {
-	return s.syncer(wecom.SyncerOptions{}).Run(ctx)
-}
-
-// HandleContactChange is the callback subscriber for change_contact events of the contacts-sync
-// URL: it applies the change to the directory and the linked users. Idempotent per event.
-func (s *Server) HandleContactChange(ctx context.Context, ev *callback.Event) error {
-	if ev.Event != "change_contact" {
-		return nil
-	}
-	return s.ApplyContactChange(ctx, ev.AuthenticatorID, ev.Payload)
-}
-
-// ApplyContactChange applies one decrypted change_contact payload (WeCom's field names) of an
-// authenticator to the directory.
-func (s *Server) ApplyContactChange(ctx context.Context, authenticatorID uint64, payload map[string]any) error {
-	return s.syncer(wecom.SyncerOptions{}).ApplyChange(ctx, authenticatorID, payload)
-}
-
 func (s *Server) startSync(c *gin.Context) error {
 	id, err := idParam(c)
 	if err != nil {
@@ -84,7 +30,6 @@ func (s *Server) startSync(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	s.syncWake.Notify()
 	return ok(c, http.StatusAccepted, t)
 }
 
@@ -95,7 +40,7 @@ func (s *Server) listSyncTasks(c *gin.Context) error {
 
 // listFiltered answers a list route: the page, then filter's reading of the query, then list's
 // page of results; the first error is the answer.
-func listFiltered[F, T any](c *gin.Context, filter func(*gin.Context) (F, error), list func(context.Context, F, service.Page) (service.List[T], error)) error {
+func listFiltered[F, T any](c *gin.Context, filter func(*gin.Context) (F, error), list func(context.Context, F, models.Page) (models.List[T], error)) error {
 	p, err := pageOf(c)
 	if err != nil {
 		return err
@@ -132,7 +77,6 @@ func (s *Server) retrySyncTask(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	s.syncWake.Notify()
 	return ok(c, http.StatusOK, t)
 }
 
@@ -155,7 +99,7 @@ func directoryFilter(c *gin.Context) (service.DirectoryFilter, error) {
 	case "false":
 		f.Deleted = new(false)
 	default:
-		return f, service.Invalidf("deleted", "must be true or false")
+		return f, problem.Invalidf("deleted", "must be true or false")
 	}
 	return f, nil
 }

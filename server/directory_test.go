@@ -32,8 +32,8 @@ func (e *directoryEnv) runDirectory(owner string) (stop func()) {
 	done := make(chan struct{})
 	// Every runner here believes it leads (as two may for a moment when the leader changes): the
 	// database check still queues one task per tick.
-	r := e.srv.syncer(wecom.SyncerOptions{Owner: owner, Poll: 5 * time.Millisecond, ScheduleEvery: 5 * time.Millisecond,
-		RetryBase: time.Millisecond, Leading: func() bool { return true }})
+	r := wecom.NewSyncer(e.store, e.srv.clients, e.srv.apps, e.srv.log, wecom.SyncerOptions{Owner: owner, Poll: 5 * time.Millisecond,
+		ScheduleEvery: 5 * time.Millisecond, RetryBase: time.Millisecond, Now: e.store.Now, Leading: func() bool { return true }})
 	go func() { defer close(done); _ = r.Run(ctx) }()
 	stop = func() { cancel(); <-done }
 	prev := e.stopRunner
@@ -557,7 +557,7 @@ func TestDirectorySyncLeaseTakeover(t *testing.T) {
 	}
 }
 
-// Every change_contact type applied through ApplyContactChange, each twice: the second time
+// Every change_contact type applied through the syncer's ApplyChange, each twice: the second time
 // changes nothing.
 func TestDirectoryApplyChange(t *testing.T) {
 	t.Parallel()
@@ -574,12 +574,12 @@ func TestDirectoryApplyChange(t *testing.T) {
 			payload[k] = v
 		}
 		e.clock.Advance(time.Second)
-		if err := e.srv.ApplyContactChange(ctx, 1, payload); err != nil {
+		if err := e.srv.syncer.ApplyChange(ctx, 1, payload); err != nil {
 			t.Fatalf("%v: %v", fields, err)
 		}
 		first := e.directorySnapshot()
 		e.clock.Advance(time.Second)
-		if err := e.srv.ApplyContactChange(ctx, 1, payload); err != nil {
+		if err := e.srv.syncer.ApplyChange(ctx, 1, payload); err != nil {
 			t.Fatalf("%v again: %v", fields, err)
 		}
 		if again := e.directorySnapshot(); again != first {

@@ -9,9 +9,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wecomflow/wecomflow/plugin"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // errorBody is the one error shape of the API.
@@ -20,9 +18,9 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code    service.Code       `json:"code"`
-	Message string             `json:"message"`
-	Fields  plugin.FieldErrors `json:"fields,omitempty"`
+	Code    problem.Code   `json:"code"`
+	Message string         `json:"message"`
+	Fields  problem.Fields `json:"fields,omitempty"`
 }
 
 // handler is a REST handler: it writes its success response and returns any error, which
@@ -40,19 +38,19 @@ func (s *Server) handle(h handler) gin.HandlerFunc {
 // writeError is the single place an error becomes a response. Internal causes go to the log; the
 // client gets the catalogue code and a sentence, never SQL or a stack.
 func (s *Server) writeError(c *gin.Context, err error) {
-	var se *service.Error
+	var se *problem.Error
 	if !errors.As(err, &se) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			se = service.Errorf(service.CodeTooLarge, "The body is larger than the limit of %d bytes.", mbe.Limit)
+			se = problem.Errorf(problem.CodeTooLarge, "The body is larger than the limit of %d bytes.", mbe.Limit)
 		} else {
-			se = &service.Error{Code: service.CodeInternal, Message: "Something went wrong on the server; the log has the details.", Err: err}
+			se = &problem.Error{Code: problem.CodeInternal, Message: "Something went wrong on the server; the log has the details.", Err: err}
 		}
 	}
-	if se.Code == service.CodeInternal {
+	if se.Code == problem.CodeInternal {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "route", c.FullPath(), "method", c.Request.Method, "err", err)
 	}
-	if se.Code == service.CodeUnauthorized && strings.HasPrefix(c.Request.URL.Path, "/api/") {
+	if se.Code == problem.CodeUnauthorized && strings.HasPrefix(c.Request.URL.Path, "/api/") {
 		c.Header("WWW-Authenticate", `Bearer realm="wecomflow"`)
 	}
 	c.AbortWithStatusJSON(se.Code.Status(), errorBody{Error: errorDetail{Code: se.Code, Message: se.Message, Fields: se.Fields}})
@@ -66,7 +64,7 @@ func decodeJSON(c *gin.Context, v any) error {
 		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return service.Errorf(service.CodeBadRequest, "The request body is empty; send a JSON object.")
+		return problem.Errorf(problem.CodeBadRequest, "The request body is empty; send a JSON object.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	// Numbers in free-form JSON (send data, options) stay exact: an order id of 19 digits must not
@@ -76,7 +74,7 @@ func decodeJSON(c *gin.Context, v any) error {
 		return jsonError(err)
 	}
 	if dec.More() {
-		return service.Errorf(service.CodeBadRequest, "The body has data after the JSON value.")
+		return problem.Errorf(problem.CodeBadRequest, "The body has data after the JSON value.")
 	}
 	return nil
 }
@@ -86,19 +84,19 @@ func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return service.Errorf(service.CodeBadRequest, "The body is not valid JSON: %v (at byte %d).", syn, syn.Offset)
+		return problem.Errorf(problem.CodeBadRequest, "The body is not valid JSON: %v (at byte %d).", syn, syn.Offset)
 	case errors.As(err, &te) && te.Field == "":
-		return service.Errorf(service.CodeBadRequest, "The body must be a JSON %s.", jsonType(te.Type.Kind().String()))
+		return problem.Errorf(problem.CodeBadRequest, "The body must be a JSON %s.", jsonType(te.Type.Kind().String()))
 	case errors.As(err, &te):
-		return service.Invalid(plugin.FieldErrors{te.Field: "must be " + plugin.KindName(te.Type.Kind().String())})
+		return problem.Invalid(problem.Fields{te.Field: "must be " + problem.KindName(te.Type.Kind().String())})
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return service.Errorf(service.CodeBadRequest, "The body is not valid JSON: it ends too early.")
+		return problem.Errorf(problem.CodeBadRequest, "The body is not valid JSON: it ends too early.")
 	default:
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
 		}
-		return service.Errorf(service.CodeBadRequest, "The body is not valid JSON: %v.", err)
+		return problem.Errorf(problem.CodeBadRequest, "The body is not valid JSON: %v.", err)
 	}
 }
 

@@ -7,7 +7,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/message"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // maxWait bounds ?wait=: long enough for a retry or two, short enough for any proxy.
@@ -21,7 +22,7 @@ func waitParam(c *gin.Context) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d > maxWait {
-		return 0, service.Invalidf("wait", "must be a duration between 0s and %s, like 10s", maxWait)
+		return 0, problem.Invalidf("wait", "must be a duration between 0s and %s, like 10s", maxWait)
 	}
 	return d, nil
 }
@@ -44,12 +45,12 @@ func (s *Server) sendMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.svc.SendMessage(c.Request.Context(), service.SendRequest{Body: body, TriggerFrom: service.FromAPI})
+	m, err := s.messages.Send(c.Request.Context(), message.Request{Body: body, TriggerFrom: message.FromAPI})
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
-		if m, err = s.svc.WaitMessage(c.Request.Context(), m.ID, wait); err != nil {
+		if m, err = s.messages.Wait(c.Request.Context(), m.ID, wait); err != nil {
 			return err
 		}
 	}
@@ -61,40 +62,26 @@ func (s *Server) testChannel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ch, err := s.svc.GetChannel(c.Request.Context(), id)
-	if err != nil {
-		return err
-	}
 	body, err := bodyObject(c)
 	if err != nil {
 		return err
 	}
-	m, err := s.svc.SendMessage(c.Request.Context(), service.SendRequest{Body: body, Channel: ch.Name, TriggerFrom: service.FromTest})
+	m, err := s.messages.Test(c.Request.Context(), id, body)
 	if err != nil {
-		return err
-	}
-	// A test answers with the final delivery result, as far as it comes within the wait.
-	if m, err = s.svc.WaitMessage(c.Request.Context(), m.ID, 30*time.Second); err != nil {
 		return err
 	}
 	return ok(c, http.StatusOK, m)
 }
 
 func (s *Server) listMessages(c *gin.Context) error {
-	p, err := pageOf(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.svc.ListMessages(c.Request.Context(), service.MessageFilter{Status: c.Query("status"), Channel: c.Query("channel"),
-		ExecutionID: c.Query("executionId"), Since: c.Query("since"), Until: c.Query("until")}, p)
-	if err != nil {
-		return err
-	}
-	return okList(c, l)
+	return listFiltered(c, func(c *gin.Context) (message.Filter, error) {
+		return message.Filter{Status: c.Query("status"), Channel: c.Query("channel"), ExecutionID: c.Query("executionId"),
+			Since: c.Query("since"), Until: c.Query("until")}, nil
+	}, s.messages.List)
 }
 
 func (s *Server) getMessage(c *gin.Context) error {
-	m, err := s.svc.GetMessage(c.Request.Context(), c.Param("id"))
+	m, err := s.messages.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -102,7 +89,7 @@ func (s *Server) getMessage(c *gin.Context) error {
 }
 
 // respondMessage runs a message action (retry, cancel, recall) on the message of the path.
-func (s *Server) respondMessage(c *gin.Context, action func(ctx context.Context, id string) (service.Message, error)) error {
+func (s *Server) respondMessage(c *gin.Context, action func(ctx context.Context, id string) (message.View, error)) error {
 	m, err := action(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -111,15 +98,15 @@ func (s *Server) respondMessage(c *gin.Context, action func(ctx context.Context,
 }
 
 func (s *Server) retryMessage(c *gin.Context) error {
-	return s.respondMessage(c, s.svc.RetryMessage)
+	return s.respondMessage(c, s.messages.Retry)
 }
 
 func (s *Server) cancelMessage(c *gin.Context) error {
-	return s.respondMessage(c, s.svc.CancelMessage)
+	return s.respondMessage(c, s.messages.Cancel)
 }
 
 func (s *Server) recallMessage(c *gin.Context) error {
-	return s.respondMessage(c, s.svc.RecallMessage)
+	return s.respondMessage(c, s.messages.Recall)
 }
 
 func (s *Server) render(c *gin.Context) error {
@@ -139,7 +126,7 @@ func (s *Server) uploadMedia(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.svc.UploadMedia(c.Request.Context(), c.PostForm("channel"), c.PostForm("type"), name, content)
+	m, err := s.messages.UploadMedia(c.Request.Context(), c.PostForm("channel"), c.PostForm("type"), name, content)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/plugin"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 type itemBody struct {
@@ -26,8 +26,8 @@ func ok(c *gin.Context, status int, v any) error {
 	return nil
 }
 
-func okList[T any](c *gin.Context, l service.List[T]) error {
-	c.JSON(http.StatusOK, listBody{Data: l.Items, Total: l.Total, Page: l.Page.Page, PageSize: l.Page.PageSize})
+func okList[T any](c *gin.Context, l models.List[T]) error {
+	c.JSON(http.StatusOK, listBody{Data: l.Items, Total: l.Total, Page: l.Page.Page, PageSize: l.Page.Size})
 	return nil
 }
 
@@ -37,16 +37,16 @@ func noContent(c *gin.Context) error {
 }
 
 // pageOf reads ?page=&pageSize=.
-func pageOf(c *gin.Context) (service.Page, error) {
-	errs := plugin.FieldErrors{}
-	p := service.Page{Page: queryInt(c, "page", errs), PageSize: queryInt(c, "pageSize", errs)}
+func pageOf(c *gin.Context) (models.Page, error) {
+	errs := problem.Fields{}
+	p := models.Page{Page: queryInt(c, "page", errs), Size: queryInt(c, "pageSize", errs)}
 	if len(errs) > 0 {
-		return p, service.Invalid(errs)
+		return p, problem.Invalid(errs)
 	}
 	return p.Normalize(), nil
 }
 
-func queryInt(c *gin.Context, name string, errs plugin.FieldErrors) int {
+func queryInt(c *gin.Context, name string, errs problem.Fields) int {
 	v := c.Query(name)
 	if v == "" {
 		return 0
@@ -59,7 +59,7 @@ func queryInt(c *gin.Context, name string, errs plugin.FieldErrors) int {
 }
 
 // idParam reads the :id path segment.
-func idParam(c *gin.Context) (uint64, error) { return service.ParseID(c.Param("id")) }
+func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
 
 // optionalID reads an optional positive integer filter.
 func optionalID(c *gin.Context, name string) (uint64, error) {
@@ -69,7 +69,7 @@ func optionalID(c *gin.Context, name string) (uint64, error) {
 	}
 	id, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || id == 0 {
-		return 0, service.Invalidf(name, "must be a positive integer")
+		return 0, problem.Invalidf(name, "must be a positive integer")
 	}
 	return id, nil
 }

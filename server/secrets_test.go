@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 )
 
 // Secrets given on create or update appear in no API response, no log line and no database byte.
@@ -44,9 +45,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	keep(e.do("PATCH", "/api/v1/authenticators/1", bad))
 	keep(e.do("POST", "/api/v1/authenticators", body)) // duplicate name
 
-	full := e.srv.Service().AuthenticatorOptions(mustAuthenticator(t, e, 1))
-	if full["secret"] != "ROTATED-secret-value" || full["sync"].(map[string]any)["contactSecret"] != "SECRET-contacts-acme" {
-		t.Fatalf("stored secrets did not round-trip: %v", full)
+	_, full := wecom.AppOf(mustAuthenticator(t, e, 1))
+	if full.Secret != "ROTATED-secret-value" || full.Sync.ContactSecret != "SECRET-contacts-acme" {
+		t.Fatalf("stored secrets did not round-trip: %+v", full)
 	}
 
 	db := e.databaseText(t)

@@ -16,9 +16,11 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/wecomflow/wecomflow/callback"
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/web"
 	"github.com/wecomflow/wecomflow/worker"
@@ -69,11 +71,14 @@ type Server struct {
 	cfg       Config
 	store     *models.Store
 	svc       *service.Service
+	messages  *message.Service
 	log       *slog.Logger
 	metrics   *metrics
 	engine    *gin.Engine
 	clients   *wecom.Clients
+	apps      *wecom.Apps
 	sender    *wecom.Sender
+	syncer    *wecom.Syncer
 	callbacks *callback.Handler
 	processor *callback.Processor
 	workflows *workflow.Engine
@@ -112,16 +117,16 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600)
 	}
-	s.svc = service.New(store, Plugins(), service.Config{PublicURL: cfg.PublicURL, Clients: s.clients,
-		Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv, Location: loc}, log)
+	s.apps = wecom.NewApps(store)
 	so := cfg.Sender
 	if so.Owner == "" {
-		host, _ := os.Hostname()
-		so.Owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ulid.Make().String()[20:])
+		so.Owner = instanceOwner()
 	}
 	if so.Now == nil {
 		so.Now = store.Now
 	}
+	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify}, log)
+	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv, Location: loc}, log)
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
@@ -146,22 +151,25 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		loops = 4
 	}
 	s.limiter, s.owner = wecom.NewLimiter(loc), so.Owner
-	s.sender = wecom.NewSender(store, s.clients, s.svc.WeComApp, s.limiter, log, so)
+	s.sender = wecom.NewSender(store, s.clients, s.apps, s.limiter, log, so)
 	s.elector = worker.NewElector(store, "scheduler", so.Owner, leaderLease, log)
-	s.workflows = workflow.New(store, s.svc, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
+	s.syncer = wecom.NewSyncer(store, s.clients, s.apps, log, wecom.SyncerOptions{Owner: so.Owner + "/directory", Now: store.Now,
+		Location: loc, Wake: s.syncWake, Leading: s.elector.Leading, OnFinish: s.metrics.observeSync})
+	s.workflows = workflow.New(store, s.messages, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
 		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
 		OnFinished: s.metrics.observeExecution})
-	s.callbacks = callback.NewHandler(s.svc.CallbackCredentials, store, cfg.CallbackMaxSkew, store.Now, log)
+	s.callbacks = callback.NewHandler(s.apps.Callback, store, cfg.CallbackMaxSkew, store.Now, log)
+	// Each subscriber lives with its feature: card clicks with messages, contact changes with the
+	// directory syncer, wecom_event triggers with the workflows.
 	s.processor = callback.NewProcessor(store, []callback.Subscriber{
-		callback.SubscriberFunc(s.svc.HandleCardEvent), callback.SubscriberFunc(s.HandleContactChange),
+		callback.SubscriberFunc(s.messages.HandleCardEvent), callback.SubscriberFunc(s.syncer.HandleEvent),
 		callback.SubscriberFunc(s.workflows.HandleEvent)}, log,
 		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: func(status string) {
 			s.metrics.observeEvent(status)
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
-		WakeSync: s.syncWake.Notify})
+	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.
 		panic(err)
@@ -179,6 +187,13 @@ func (s *Server) Workflows() *workflow.Engine { return s.workflows }
 // Service is the service layer the server wires, for the composition root's other users.
 func (s *Server) Service() *service.Service { return s.svc }
 
+// instanceOwner names this process on leases: host, process id and a random suffix, so a
+// restarted process with a reused pid is not taken for its predecessor.
+func instanceOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), ulid.Make().String()[20:])
+}
+
 // Handler is the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
@@ -188,7 +203,7 @@ func (s *Server) routes() *gin.Engine {
 	r.ContextWithFallback = true
 	r.Use(s.recoverer, s.observe, s.limitBody)
 	r.NoRoute(s.handle(func(c *gin.Context) error {
-		return service.Errorf(service.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)
+		return problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)
 	}))
 
 	r.GET("/healthz", s.handle(s.healthz))
@@ -299,7 +314,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 // it has stopped. Run starts it; tests that drive the handler directly call it themselves.
 func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
-	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.RunDirectory,
+	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.syncer.Run,
 		func(ctx context.Context) error { s.workflows.Run(ctx); return nil },
 		func(ctx context.Context) error { s.elector.Run(ctx); return nil }, s.runPresence}
 	if !s.cfg.NoSchedules {
@@ -327,7 +342,7 @@ func (s *Server) authenticate(c *gin.Context) {
 			return
 		}
 		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead && !web.CheckCSRF(c.Request, sess) {
-			s.writeError(c, service.Errorf(service.CodeForbidden, "A request made with the session cookie must send the session's %s header.", web.CSRFHeader))
+			s.writeError(c, problem.Errorf(problem.CodeForbidden, "A request made with the session cookie must send the session's %s header.", web.CSRFHeader))
 			return
 		}
 		c.Set("token_id", sess.TokenID)
@@ -357,7 +372,7 @@ func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > limit {
 		// Closing the connection spares reading a body nobody will use.
 		c.Header("Connection", "close")
-		err := service.Errorf(service.CodeTooLarge, "The body is larger than the limit of %d bytes.", limit)
+		err := problem.Errorf(problem.CodeTooLarge, "The body is larger than the limit of %d bytes.", limit)
 		if strings.HasPrefix(c.Request.URL.Path, "/ui/") {
 			s.ui.Fail(c, err) // a person sees a page, not JSON
 			c.Abort()

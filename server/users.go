@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -106,7 +107,7 @@ func formFile(c *gin.Context, what string) (filename string, content []byte, err
 		if isTooLarge(err) {
 			return "", nil, err
 		}
-		return "", nil, service.Invalidf("file", "is required: send %s as multipart/form-data field \"file\"", what)
+		return "", nil, problem.Invalidf("file", "is required: send %s as multipart/form-data field \"file\"", what)
 	}
 	f, err := fh.Open()
 	if err != nil {

@@ -3,14 +3,10 @@ package server
 import (
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
@@ -27,19 +23,8 @@ func (s *Server) workflowRoutes(api *gin.RouterGroup) {
 }
 
 func (s *Server) listWorkflows(c *gin.Context) error {
-	return listFiltered(c, func(c *gin.Context) (models.WorkflowFilter, error) {
-		f := models.WorkflowFilter{Q: c.Query("q"), TriggerType: c.Query("triggerType")}
-		if t := f.TriggerType; t != "" && !slices.Contains(workflow.TriggerTypes(), t) {
-			return f, service.Invalidf("triggerType", "must be one of %s", strings.Join(workflow.TriggerTypes(), ", "))
-		}
-		if v := c.Query("enabled"); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return f, service.Invalidf("enabled", "must be true or false")
-			}
-			f.Enabled = &b
-		}
-		return f, nil
+	return listFiltered(c, func(c *gin.Context) (workflow.WorkflowFilter, error) {
+		return workflow.WorkflowFilter{Q: c.Query("q"), TriggerType: c.Query("triggerType"), Enabled: c.Query("enabled")}, nil
 	}, s.workflows.ListWorkflows)
 }
 
@@ -113,7 +98,7 @@ func (s *Server) triggerWorkflow(c *gin.Context) error {
 		}
 		for k := range body {
 			if k != "data" {
-				return service.Invalidf(k, "unknown field: the body is {\"data\": …}")
+				return problem.Invalidf(k, "unknown field: the body is {\"data\": …}")
 			}
 		}
 		data = body["data"]
@@ -144,19 +129,8 @@ func (s *Server) webhook(c *gin.Context) error {
 }
 
 func (s *Server) listExecutions(c *gin.Context) error {
-	return listFiltered(c, func(c *gin.Context) (models.ExecutionFilter, error) {
-		f := models.ExecutionFilter{Status: c.Query("status")}
-		if s := f.Status; s != "" && !slices.Contains(models.ExecutionStatuses(), s) {
-			return f, service.Invalidf("status", "must be one of %s", strings.Join(models.ExecutionStatuses(), ", "))
-		}
-		if v := c.Query("workflowId"); v != "" {
-			id, err := strconv.ParseUint(v, 10, 64)
-			if err != nil || id == 0 {
-				return f, service.Invalidf("workflowId", "must be a workflow id")
-			}
-			f.WorkflowID = id
-		}
-		return f, nil
+	return listFiltered(c, func(c *gin.Context) (workflow.ExecutionFilter, error) {
+		return workflow.ExecutionFilter{Status: c.Query("status"), WorkflowID: c.Query("workflowId")}, nil
 	}, s.workflows.ListExecutions)
 }
 

@@ -2,13 +2,13 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"regexp"
 	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 var authenticatorNameRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
@@ -37,9 +37,9 @@ type Authenticator struct {
 }
 
 func (s *Service) authenticatorView(a *models.Authenticator) Authenticator {
-	opts := decodeJSONObject(a.Options)
+	opts := plugin.DecodeObject(a.Options)
 	if t, ok := s.plugins.Authenticators[a.Type]; ok {
-		secretFlags(opts, s.secretsOf(a), t.SecretPaths())
+		plugin.MarkSecrets(opts, plugin.ParseSecrets(a.Secrets.Plain), t.SecretPaths())
 	}
 	base := s.cfg.PublicURL + "/callback/" + a.Type + "/" + a.Name
 	return Authenticator{ID: a.ID, Name: a.Name, Title: a.Title, Type: a.Type, Enabled: a.Enabled, Options: opts,
@@ -47,36 +47,20 @@ func (s *Service) authenticatorView(a *models.Authenticator) Authenticator {
 		Timestamps: Timestamps{CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}}
 }
 
-func (s *Service) secretsOf(a *models.Authenticator) map[string]string {
-	m := map[string]string{}
-	if a.Secrets.Plain != "" {
-		_ = json.Unmarshal([]byte(a.Secrets.Plain), &m)
-	}
-	return m
-}
-
-// AuthenticatorOptions is the complete options of a stored authenticator, secrets included,
-// for the code that talks to WeCom. Never send it to a client.
-func (s *Service) AuthenticatorOptions(a *models.Authenticator) map[string]any {
-	opts := decodeJSONObject(a.Options)
-	joinSecrets(opts, s.secretsOf(a))
-	return opts
-}
-
 // ListAuthenticators pages through authenticators; q matches name and title.
-func (s *Service) ListAuthenticators(ctx context.Context, q string, p Page) (List[Authenticator], error) {
-	items, total, err := s.store.ListAuthenticators(ctx, models.ListFilter{Q: q}, p.model())
+func (s *Service) ListAuthenticators(ctx context.Context, q string, p models.Page) (models.List[Authenticator], error) {
+	items, total, err := s.store.ListAuthenticators(ctx, models.ListFilter{Q: q}, p.Normalize())
 	if err != nil {
-		return List[Authenticator]{}, StoreError("Authenticator", err)
+		return models.List[Authenticator]{}, problem.StoreError("Authenticator", err)
 	}
-	return mapList(items, total, p, s.authenticatorView), nil
+	return models.NewList(items, total, p, s.authenticatorView), nil
 }
 
 // GetAuthenticator reads one authenticator.
 func (s *Service) GetAuthenticator(ctx context.Context, id uint64) (Authenticator, error) {
 	a, err := s.store.GetAuthenticator(ctx, id)
 	if err != nil {
-		return Authenticator{}, StoreError("Authenticator", err)
+		return Authenticator{}, problem.StoreError("Authenticator", err)
 	}
 	return s.authenticatorView(a), nil
 }
@@ -90,7 +74,7 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 	if in.Enabled == nil {
 		in.Enabled = &a.Enabled
 	}
-	errs := plugin.FieldErrors{}
+	errs := problem.Fields{}
 	if in.Name == nil {
 		errs.Add("name", "is required")
 	}
@@ -101,7 +85,7 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 		return Authenticator{}, err
 	}
 	if err := s.store.CreateAuthenticator(ctx, a); err != nil {
-		return Authenticator{}, StoreError("An authenticator", err)
+		return Authenticator{}, problem.StoreError("An authenticator", err)
 	}
 	s.log.InfoContext(ctx, "authenticator created", "authenticator", a.Name, "id", a.ID)
 	return s.authenticatorView(a), nil
@@ -111,16 +95,16 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in AuthenticatorInput) (Authenticator, error) {
 	a, err := s.store.GetAuthenticator(ctx, id)
 	if err != nil {
-		return Authenticator{}, StoreError("Authenticator", err)
+		return Authenticator{}, problem.StoreError("Authenticator", err)
 	}
 	if in.Type != nil && *in.Type != a.Type {
-		return Authenticator{}, Invalidf("type", "cannot be changed; create a new authenticator instead")
+		return Authenticator{}, problem.Invalidf("type", "cannot be changed; create a new authenticator instead")
 	}
-	if err := s.applyAuthenticator(a, in, plugin.FieldErrors{}); err != nil {
+	if err := s.applyAuthenticator(a, in, problem.Fields{}); err != nil {
 		return Authenticator{}, err
 	}
 	if err := s.store.UpdateAuthenticator(ctx, a); err != nil {
-		return Authenticator{}, StoreError("An authenticator", err)
+		return Authenticator{}, problem.StoreError("An authenticator", err)
 	}
 	s.log.InfoContext(ctx, "authenticator updated", "authenticator", a.Name, "id", a.ID)
 	return s.authenticatorView(a), nil
@@ -128,7 +112,7 @@ func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in Authent
 
 // applyAuthenticator validates in against a (a new or the stored authenticator) and writes it
 // into a only when everything is valid.
-func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorInput, errs plugin.FieldErrors) error {
+func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorInput, errs problem.Fields) error {
 	name, title := a.Name, a.Title
 	if in.Name != nil {
 		name = *in.Name
@@ -155,21 +139,19 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 	var options string
 	var secrets map[string]string
 	if ok && (in.Options != nil || a.ID == 0) {
-		full := s.AuthenticatorOptions(a)
+		full := plugin.FullOptions(a.Options, a.Secrets.Plain)
 		// A client that sends back what it read also sends the "…Set" flags; they are output only.
-		dropSecretFlags(in.Options, typ.SecretPaths())
+		plugin.DropSecretMarks(in.Options, typ.SecretPaths())
 		mergePatch(full, in.Options)
 		norm, ferrs := typ.Normalize(full)
-		for k, v := range ferrs {
-			errs.Add(joinPath("options", k), v)
-		}
+		errs.AddAll("options", ferrs)
 		if ferrs == nil {
-			secrets = splitSecrets(norm, typ.SecretPaths())
+			secrets = plugin.SplitSecrets(norm, typ.SecretPaths())
 			options = encodeJSON(norm)
 		}
 	}
 	if len(errs) > 0 {
-		return Invalid(errs)
+		return problem.Invalid(errs)
 	}
 	a.Name, a.Title = name, title
 	if in.Type != nil {
@@ -185,21 +167,14 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 	return nil
 }
 
-func joinPath(prefix, path string) string {
-	if path == "" {
-		return prefix
-	}
-	return prefix + "." + path
-}
-
 // DeleteAuthenticator removes an authenticator that no channel uses (409 otherwise).
 func (s *Service) DeleteAuthenticator(ctx context.Context, id uint64) error {
 	if err := s.store.DeleteAuthenticator(ctx, id); err != nil {
 		if errors.Is(err, models.ErrInUse) {
-			return &Error{Code: CodeConflict, Err: err,
+			return &problem.Error{Code: problem.CodeConflict, Err: err,
 				Message: "The authenticator is used by a channel; delete those channels or point them at another authenticator first."}
 		}
-		return StoreError("Authenticator", err)
+		return problem.StoreError("Authenticator", err)
 	}
 	s.log.InfoContext(ctx, "authenticator deleted", "id", id)
 	return nil

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // BulkRow is one element of the users/bulk body, the shape unified messaging services use:
@@ -51,7 +51,7 @@ func (s *Service) BulkUpsertUsers(ctx context.Context, rows []json.RawMessage) (
 func (s *Service) upsert(ctx context.Context, changes []models.UserChange, failed []RowFailure, source string) (BulkResult, error) {
 	res, err := s.store.UpsertUsers(ctx, mergeChanges(changes), source)
 	if err != nil {
-		return BulkResult{}, StoreError("User", err)
+		return BulkResult{}, problem.StoreError("User", err)
 	}
 	if failed == nil {
 		failed = []RowFailure{}
@@ -60,8 +60,8 @@ func (s *Service) upsert(ctx context.Context, changes []models.UserChange, faile
 	return BulkResult{Created: res.Created, Updated: res.Updated, Failed: failed}, nil
 }
 
-func parseBulkRow(raw json.RawMessage) (models.UserChange, plugin.FieldErrors) {
-	errs := plugin.FieldErrors{}
+func parseBulkRow(raw json.RawMessage) (models.UserChange, problem.Fields) {
+	errs := problem.Fields{}
 	var row BulkRow
 	if err := json.Unmarshal(raw, &row); err != nil {
 		errs.Add("", "must be an object {\"userid\": \"…\", \"set\": {…}}")

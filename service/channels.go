@@ -8,6 +8,7 @@ import (
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 var channelNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
@@ -36,24 +37,24 @@ type Channel struct {
 
 func channelView(c *models.Channel) Channel {
 	return Channel{ID: c.ID, Name: c.Name, Title: c.Title, Type: c.Type, AuthenticatorID: c.AuthenticatorID,
-		Description: c.Description, Options: decodeJSONObject(c.Options),
+		Description: c.Description, Options: plugin.DecodeObject(c.Options),
 		Timestamps: Timestamps{CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}}
 }
 
 // ListChannels pages through channels; q matches name and title, authenticatorID filters.
-func (s *Service) ListChannels(ctx context.Context, q string, authenticatorID uint64, p Page) (List[Channel], error) {
-	items, total, err := s.store.ListChannels(ctx, models.ListFilter{Q: q, AuthenticatorID: authenticatorID}, p.model())
+func (s *Service) ListChannels(ctx context.Context, q string, authenticatorID uint64, p models.Page) (models.List[Channel], error) {
+	items, total, err := s.store.ListChannels(ctx, models.ListFilter{Q: q, AuthenticatorID: authenticatorID}, p.Normalize())
 	if err != nil {
-		return List[Channel]{}, StoreError("Channel", err)
+		return models.List[Channel]{}, problem.StoreError("Channel", err)
 	}
-	return mapList(items, total, p, channelView), nil
+	return models.NewList(items, total, p, channelView), nil
 }
 
 // GetChannel reads one channel.
 func (s *Service) GetChannel(ctx context.Context, id uint64) (Channel, error) {
 	c, err := s.store.GetChannel(ctx, id)
 	if err != nil {
-		return Channel{}, StoreError("Channel", err)
+		return Channel{}, problem.StoreError("Channel", err)
 	}
 	return channelView(c), nil
 }
@@ -61,7 +62,7 @@ func (s *Service) GetChannel(ctx context.Context, id uint64) (Channel, error) {
 // CreateChannel validates and stores a new channel.
 func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (Channel, error) {
 	c := &models.Channel{Type: "wecom"}
-	errs := plugin.FieldErrors{}
+	errs := problem.Fields{}
 	if in.Name == nil {
 		errs.Add("name", "is required")
 	}
@@ -75,15 +76,15 @@ func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (Channel, 
 func (s *Service) UpdateChannel(ctx context.Context, id uint64, in ChannelInput) (Channel, error) {
 	c, err := s.store.GetChannel(ctx, id)
 	if err != nil {
-		return Channel{}, StoreError("Channel", err)
+		return Channel{}, problem.StoreError("Channel", err)
 	}
 	if in.Type != nil && *in.Type != c.Type {
-		return Channel{}, Invalidf("type", "cannot be changed; create a new channel instead")
+		return Channel{}, problem.Invalidf("type", "cannot be changed; create a new channel instead")
 	}
-	return s.saveChannel(ctx, c, in, plugin.FieldErrors{})
+	return s.saveChannel(ctx, c, in, problem.Fields{})
 }
 
-func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in ChannelInput, errs plugin.FieldErrors) (Channel, error) {
+func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in ChannelInput, errs problem.Fields) (Channel, error) {
 	next := *c
 	if in.Name != nil {
 		next.Name = *in.Name
@@ -120,29 +121,27 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 		case errors.Is(err, models.ErrNotFound):
 			errs.Add("authenticatorId", "no authenticator has this id")
 		case err != nil:
-			return Channel{}, StoreError("Authenticator", err)
+			return Channel{}, problem.StoreError("Authenticator", err)
 		case ok && a.Type != typ.AuthenticatorType():
 			errs.Add("authenticatorId", "must be a "+typ.AuthenticatorType()+" authenticator")
 		}
 	}
 	if ok {
-		opts := decodeJSONObject(next.Options)
+		opts := plugin.DecodeObject(next.Options)
 		mergePatch(opts, in.Options)
 		norm, ferrs := typ.Normalize(opts)
-		for k, v := range ferrs {
-			errs.Add(joinPath("options", k), v)
-		}
+		errs.AddAll("options", ferrs)
 		next.Options = encodeJSON(norm)
 	}
 	if len(errs) > 0 {
-		return Channel{}, Invalid(errs)
+		return Channel{}, problem.Invalid(errs)
 	}
 	if err := s.store.SaveChannel(ctx, &next); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			// The authenticator was deleted between the check and the save.
-			return Channel{}, Invalidf("authenticatorId", "no authenticator has this id")
+			return Channel{}, problem.Invalidf("authenticatorId", "no authenticator has this id")
 		}
-		return Channel{}, StoreError("A channel", err)
+		return Channel{}, problem.StoreError("A channel", err)
 	}
 	s.log.InfoContext(ctx, "channel saved", "channel", next.Name, "id", next.ID)
 	return channelView(&next), nil
@@ -151,7 +150,7 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 // DeleteChannel removes a channel.
 func (s *Service) DeleteChannel(ctx context.Context, id uint64) error {
 	if err := s.store.DeleteChannel(ctx, id); err != nil {
-		return StoreError("Channel", err)
+		return problem.StoreError("Channel", err)
 	}
 	s.log.InfoContext(ctx, "channel deleted", "id", id)
 	return nil

@@ -20,11 +20,11 @@ type CheckResult struct {
 // CheckAuthenticator fetches a fresh token with the authenticator's credentials: the test that
 // the corp ID, secret and this server's IP are all accepted by WeCom.
 func (s *Service) CheckAuthenticator(ctx context.Context, id uint64) (CheckResult, error) {
-	app, _, err := s.WeComApp(ctx, id)
+	app, _, err := s.apps.App(ctx, id)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	err = s.cfg.Clients.Client(app).Check(ctx)
+	err = s.clients.Client(app).Check(ctx)
 	var ae *wecom.APIError
 	switch {
 	case err == nil:

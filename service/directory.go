@@ -2,13 +2,13 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // SyncCounts are what a directory sync saw and did. Created, updated, deleted and linked count
@@ -100,47 +100,53 @@ func (f DirectoryFilter) model() models.DirectoryFilter {
 }
 
 // ListDepartments pages through synced departments.
-func (s *Service) ListDepartments(ctx context.Context, f DirectoryFilter, p Page) (List[Department], error) {
-	items, total, err := s.store.ListDepartments(ctx, f.model(), p.model())
+func (s *Service) ListDepartments(ctx context.Context, f DirectoryFilter, p models.Page) (models.List[Department], error) {
+	items, total, err := s.store.ListDepartments(ctx, f.model(), p.Normalize())
 	if err != nil {
-		return List[Department]{}, StoreError("Department", err)
+		return models.List[Department]{}, problem.StoreError("Department", err)
 	}
-	return mapList(items, total, p, departmentView), nil
+	return models.NewList(items, total, p, departmentView), nil
 }
 
 // ListMembers pages through synced members.
-func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p Page) (List[Member], error) {
-	items, total, err := s.store.ListMembers(ctx, f.model(), p.model())
+func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p models.Page) (models.List[Member], error) {
+	items, total, err := s.store.ListMembers(ctx, f.model(), p.Normalize())
 	if err != nil {
-		return List[Member]{}, StoreError("Member", err)
+		return models.List[Member]{}, problem.StoreError("Member", err)
 	}
-	return mapList(items, total, p, memberView), nil
+	return models.NewList(items, total, p, memberView), nil
 }
 
-// StartSync queues a full directory sync of a WeCom authenticator (202). An authenticator that
-// already has one queued or running is a conflict naming that task.
+// StartSync queues a full directory sync of a WeCom authenticator (202) and wakes the directory
+// runner. An authenticator that already has one queued or running is a conflict naming that task.
 func (s *Service) StartSync(ctx context.Context, authenticatorID uint64) (SyncTask, error) {
 	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
 	if err != nil {
-		return SyncTask{}, StoreError("Authenticator", err)
+		return SyncTask{}, problem.StoreError("Authenticator", err)
 	}
 	if a.Type != wecom.Type {
-		return SyncTask{}, Errorf(CodeConflict, "Only WeCom authenticators have a directory; %q is of type %s.", a.Name, a.Type)
+		return SyncTask{}, problem.Errorf(problem.CodeConflict, "Only WeCom authenticators have a directory; %q is of type %s.", a.Name, a.Type)
 	}
 	if !a.Enabled {
-		return SyncTask{}, Errorf(CodeConflict, "The authenticator %q is disabled; enable it to sync its directory.", a.Name)
+		return SyncTask{}, problem.Errorf(problem.CodeConflict, "The authenticator %q is disabled; enable it to sync its directory.", a.Name)
 	}
 	t, err := s.store.CreateSyncTask(ctx, authenticatorID, wecom.TriggerAPI, time.Time{})
 	if errors.Is(err, models.ErrSyncActive) {
-		return SyncTask{}, &Error{Code: CodeConflict, Err: err, Message: fmt.Sprintf(
+		return SyncTask{}, &problem.Error{Code: problem.CodeConflict, Err: err, Message: fmt.Sprintf(
 			"A directory sync of %q is already %s: sync task %d (progress %d%%, GET /api/v1/sync-tasks/%d).",
 			a.Name, describeActive(t.Status), t.ID, t.Progress, t.ID)}
 	}
 	if err != nil {
-		return SyncTask{}, StoreError("Authenticator", err)
+		return SyncTask{}, problem.StoreError("Authenticator", err)
 	}
 	s.log.InfoContext(ctx, "directory sync queued", "authenticator", a.Name, "sync_task", t.ID)
+	s.cfg.WakeSync()
 	return syncTaskView(t), nil
+}
+
+// SyncStatuses are the statuses of a sync task, in the order a task goes through them.
+func SyncStatuses() []string {
+	return []string{models.SyncInit, models.SyncProcessing, models.SyncSuccess, models.SyncFailed}
 }
 
 func describeActive(status string) string {
@@ -151,87 +157,38 @@ func describeActive(status string) string {
 }
 
 // ListSyncTasks pages through sync tasks, newest first, optionally of one authenticator.
-func (s *Service) ListSyncTasks(ctx context.Context, authenticatorID uint64, p Page) (List[SyncTask], error) {
-	items, total, err := s.store.ListSyncTasks(ctx, authenticatorID, p.model())
+func (s *Service) ListSyncTasks(ctx context.Context, authenticatorID uint64, p models.Page) (models.List[SyncTask], error) {
+	items, total, err := s.store.ListSyncTasks(ctx, authenticatorID, p.Normalize())
 	if err != nil {
-		return List[SyncTask]{}, StoreError("Sync task", err)
+		return models.List[SyncTask]{}, problem.StoreError("Sync task", err)
 	}
-	return mapList(items, total, p, syncTaskView), nil
+	return models.NewList(items, total, p, syncTaskView), nil
 }
 
 // GetSyncTask reads one sync task.
 func (s *Service) GetSyncTask(ctx context.Context, id uint64) (SyncTask, error) {
 	t, err := s.store.GetSyncTask(ctx, id)
 	if err != nil {
-		return SyncTask{}, StoreError("Sync task", err)
+		return SyncTask{}, problem.StoreError("Sync task", err)
 	}
 	return syncTaskView(t), nil
 }
 
-// RetrySyncTask queues a failed sync task again; any other status, or another sync of the same
+// RetrySyncTask queues a failed sync task again and wakes the directory runner; any other status, or another sync of the same
 // authenticator queued or running, is a conflict.
 func (s *Service) RetrySyncTask(ctx context.Context, id uint64) (SyncTask, error) {
 	t, err := s.store.RetrySyncTask(ctx, id)
 	switch {
 	case errors.Is(err, models.ErrWrongState):
-		return SyncTask{}, &Error{Code: CodeConflict, Err: err,
+		return SyncTask{}, &problem.Error{Code: problem.CodeConflict, Err: err,
 			Message: fmt.Sprintf("Only a failed sync task can be retried; sync task %d is %s.", id, t.Status)}
 	case errors.Is(err, models.ErrSyncActive):
-		return SyncTask{}, &Error{Code: CodeConflict, Err: err, Message: fmt.Sprintf(
+		return SyncTask{}, &problem.Error{Code: problem.CodeConflict, Err: err, Message: fmt.Sprintf(
 			"Another directory sync of this authenticator is already %s: sync task %d.", describeActive(t.Status), t.ID)}
 	case err != nil:
-		return SyncTask{}, StoreError("Sync task", err)
+		return SyncTask{}, problem.StoreError("Sync task", err)
 	}
 	s.log.InfoContext(ctx, "directory sync queued again", "sync_task", id)
+	s.cfg.WakeSync()
 	return syncTaskView(t), nil
-}
-
-// WeComOptions is the app and the complete options (secrets included: the contacts secret and
-// sync settings too) of a WeCom authenticator, for the directory sync. Never send it to a client.
-// An authenticator that is gone, disabled or not a WeCom one is an error wrapping wecom.ErrNoApp.
-func (s *Service) WeComOptions(ctx context.Context, authenticatorID uint64) (wecom.App, wecom.Options, error) {
-	a, err := s.store.GetAuthenticator(ctx, authenticatorID)
-	if errors.Is(err, models.ErrNotFound) {
-		return wecom.App{}, wecom.Options{}, fmt.Errorf("%w: authenticator %d no longer exists", wecom.ErrNoApp, authenticatorID)
-	}
-	if err != nil {
-		return wecom.App{}, wecom.Options{}, err
-	}
-	switch {
-	case a.Type != wecom.Type:
-		return wecom.App{}, wecom.Options{}, fmt.Errorf("%w: %q is not a WeCom authenticator", wecom.ErrNoApp, a.Name)
-	case !a.Enabled:
-		return wecom.App{}, wecom.Options{}, fmt.Errorf("%w: %q is disabled (enable it to sync its directory)", wecom.ErrNoApp, a.Name)
-	}
-	var o wecom.Options
-	joinSecretsInto(&o, s.AuthenticatorOptions(a))
-	return wecom.App{AuthenticatorID: a.ID, CorpID: o.CorpID, AgentID: o.AgentID, Secret: o.Secret, APIBase: o.APIBaseURL}, o, nil
-}
-
-// SyncSchedules lists the enabled WeCom authenticators whose directory syncs on a schedule
-// (options.sync.enabled with a schedule).
-func (s *Service) SyncSchedules(ctx context.Context) ([]wecom.Schedule, error) {
-	var out []wecom.Schedule
-	for page := 1; ; page++ {
-		items, _, err := s.store.ListAuthenticators(ctx, models.ListFilter{}, models.Page{Page: page, Size: 200})
-		if err != nil {
-			return nil, err
-		}
-		for i := range items {
-			a := &items[i]
-			if a.Type != wecom.Type || !a.Enabled {
-				continue
-			}
-			var o struct {
-				Sync wecom.SyncOptions `json:"sync"`
-			}
-			_ = json.Unmarshal([]byte(a.Options), &o)
-			if o.Sync.Enabled && o.Sync.Schedule != "" {
-				out = append(out, wecom.Schedule{AuthenticatorID: a.ID, Spec: o.Sync.Schedule})
-			}
-		}
-		if len(items) < 200 {
-			return out, nil
-		}
-	}
 }

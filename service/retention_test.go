@@ -21,7 +21,7 @@ func TestCleanupRemovesOldFinishedMessagesAndLogsIt(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	store := storetest.Open(t, storetest.Options{Now: func() time.Time { return now }})
 	var logs bytes.Buffer
-	svc := service.New(store, plugin.NewRegistry(nil, nil), service.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	svc := service.New(store, plugin.NewRegistry(nil, nil), nil, nil, service.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx := context.Background()
 	for i, at := range []time.Time{now.Add(-31 * 24 * time.Hour), now.Add(-29 * 24 * time.Hour)} {
 		m := &models.Message{ID: strings.Repeat("0", 25) + string(rune('a'+i)), Channel: "ops", Status: models.MessageSent, CreatedAt: at}

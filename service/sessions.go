@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // SessionLifetime is how long a web UI login lasts.
@@ -30,7 +31,7 @@ func (s *Service) Login(ctx context.Context, token string) (Session, error) {
 	cookie, csrf := randomHex(32), randomHex(32)
 	sess := &models.Session{ID: HashToken(cookie), TokenID: t.ID, CSRF: csrf, ExpiresAt: s.store.Now().Add(SessionLifetime)}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return Session{}, StoreError("Session", err)
+		return Session{}, problem.StoreError("Session", err)
 	}
 	s.log.InfoContext(ctx, "web session opened", "token_id", t.ID)
 	return Session{Cookie: cookie, TokenID: t.ID, CSRF: csrf}, nil
@@ -39,21 +40,21 @@ func (s *Service) Login(ctx context.Context, token string) (Session, error) {
 // SessionFor reads the session of a cookie: 401 when it is unknown, expired or its token revoked.
 func (s *Service) SessionFor(ctx context.Context, cookie string) (Session, error) {
 	if cookie == "" {
-		return Session{}, Errorf(CodeUnauthorized, "Log in first.")
+		return Session{}, problem.Errorf(problem.CodeUnauthorized, "Log in first.")
 	}
 	sess, err := s.store.SessionByID(ctx, HashToken(cookie))
 	if errors.Is(err, models.ErrNotFound) {
-		return Session{}, Errorf(CodeUnauthorized, "The session has ended; log in again.")
+		return Session{}, problem.Errorf(problem.CodeUnauthorized, "The session has ended; log in again.")
 	}
 	if err != nil {
-		return Session{}, StoreError("Session", err)
+		return Session{}, problem.StoreError("Session", err)
 	}
 	return Session{TokenID: sess.TokenID, CSRF: sess.CSRF}, nil
 }
 
 // Logout ends the session of a cookie.
 func (s *Service) Logout(ctx context.Context, cookie string) error {
-	return StoreError("Session", s.store.DeleteSession(ctx, HashToken(cookie)))
+	return problem.StoreError("Session", s.store.DeleteSession(ctx, HashToken(cookie)))
 }
 
 func randomHex(n int) string {

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // tokenPrefix makes wecomflow tokens recognisable to secret scanners and people.
@@ -61,14 +62,14 @@ func hintOf(value string) string {
 // Authenticate resolves a presented token; any failure is a 401 that says nothing of why.
 func (s *Service) Authenticate(ctx context.Context, value string) (*models.APIToken, error) {
 	if value == "" {
-		return nil, Errorf(CodeUnauthorized, "An API token is required: send Authorization: Bearer <token>.")
+		return nil, problem.Errorf(problem.CodeUnauthorized, "An API token is required: send Authorization: Bearer <token>.")
 	}
 	t, err := s.store.TokenByHash(ctx, HashToken(value))
 	if err != nil {
 		if errors.Is(err, models.ErrNotFound) {
-			return nil, Errorf(CodeUnauthorized, "The API token is not valid.")
+			return nil, problem.Errorf(problem.CodeUnauthorized, "The API token is not valid.")
 		}
-		return nil, StoreError("Token", err)
+		return nil, problem.StoreError("Token", err)
 	}
 	return t, nil
 }
@@ -77,12 +78,12 @@ func (s *Service) Authenticate(ctx context.Context, value string) (*models.APITo
 func (s *Service) CreateToken(ctx context.Context, name string) (NewToken, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 64 {
-		return NewToken{}, Invalidf("name", "is required, at most 64 characters")
+		return NewToken{}, problem.Invalidf("name", "is required, at most 64 characters")
 	}
 	value, hint := generateToken()
 	t := &models.APIToken{Name: name, Hash: HashToken(value), Hint: hint}
 	if err := s.store.CreateToken(ctx, t); err != nil {
-		return NewToken{}, StoreError("Token", err)
+		return NewToken{}, problem.StoreError("Token", err)
 	}
 	s.log.InfoContext(ctx, "api token created", "token_id", t.ID, "name", name)
 	return NewToken{Token: tokenView(t), Value: value}, nil
@@ -92,7 +93,7 @@ func (s *Service) CreateToken(ctx context.Context, name string) (NewToken, error
 func (s *Service) ListTokens(ctx context.Context) ([]Token, error) {
 	ts, err := s.store.ListTokens(ctx)
 	if err != nil {
-		return nil, StoreError("Token", err)
+		return nil, problem.StoreError("Token", err)
 	}
 	out := make([]Token, len(ts))
 	for i := range ts {
@@ -105,9 +106,9 @@ func (s *Service) ListTokens(ctx context.Context) ([]Token, error) {
 func (s *Service) RevokeToken(ctx context.Context, id uint64) error {
 	if err := s.store.DeleteToken(ctx, id); err != nil {
 		if errors.Is(err, models.ErrInUse) {
-			return &Error{Code: CodeConflict, Message: "The last API token cannot be revoked; create another one first.", Err: err}
+			return &problem.Error{Code: problem.CodeConflict, Message: "The last API token cannot be revoked; create another one first.", Err: err}
 		}
-		return StoreError("Token", err)
+		return problem.StoreError("Token", err)
 	}
 	s.log.InfoContext(ctx, "api token revoked", "token_id", id)
 	return nil
@@ -118,15 +119,15 @@ func (s *Service) RevokeToken(ctx context.Context, id uint64) error {
 // returned so the caller can print it once; it is stored only as a hash.
 func (s *Service) Bootstrap(ctx context.Context, configured string) (generated string, err error) {
 	if configured != "" {
-		return "", StoreError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), hintOf(configured)))
+		return "", problem.StoreError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), hintOf(configured)))
 	}
 	n, err := s.store.CountTokens(ctx)
 	if err != nil || n > 0 {
-		return "", StoreError("Token", err)
+		return "", problem.StoreError("Token", err)
 	}
 	value, hint := generateToken()
 	if err := s.store.EnsureBootstrapToken(ctx, HashToken(value), hint); err != nil {
-		return "", StoreError("Token", err)
+		return "", problem.StoreError("Token", err)
 	}
 	return value, nil
 }

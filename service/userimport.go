@@ -14,7 +14,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // Import columns. userid and wechatwk_userid are required in the header.
@@ -29,10 +29,10 @@ var (
 func (s *Service) ImportUsers(ctx context.Context, filename string, content []byte) (BulkResult, error) {
 	rows, err := readTable(filename, content)
 	if err != nil {
-		return BulkResult{}, Invalidf("file", "%s", err.Error())
+		return BulkResult{}, problem.Invalidf("file", "%s", err.Error())
 	}
 	if len(rows) == 0 {
-		return BulkResult{}, Invalidf("file", "is empty: the first row must be the header (%s)", strings.Join(importColumns, ", "))
+		return BulkResult{}, problem.Invalidf("file", "is empty: the first row must be the header (%s)", strings.Join(importColumns, ", "))
 	}
 	col := map[string]int{}
 	for i, h := range rows[0].cells {
@@ -43,7 +43,7 @@ func (s *Service) ImportUsers(ctx context.Context, filename string, content []by
 	}
 	for _, req := range importRequired {
 		if _, ok := col[req]; !ok {
-			return BulkResult{}, Invalidf("file", "the header row (row 1) must have the columns %s; missing %q", strings.Join(importRequired, " and "), req)
+			return BulkResult{}, problem.Invalidf("file", "the header row (row 1) must have the columns %s; missing %q", strings.Join(importRequired, " and "), req)
 		}
 	}
 	cell := func(r tableRow, name string) *string {
@@ -79,7 +79,7 @@ func (s *Service) ImportUsers(ctx context.Context, filename string, content []by
 
 // importRowErrors validates one row and names problems by the spreadsheet's column names.
 func importRowErrors(c models.UserChange) string {
-	e := plugin.FieldErrors{}
+	e := problem.Fields{}
 	if c.WeChatWK == nil {
 		e.Add("wechatwk_userid", "is required")
 	}
@@ -197,6 +197,6 @@ func ImportTemplate(format string) (content []byte, contentType, filename string
 	case "csv":
 		return []byte("\ufeff" + strings.Join(importColumns, ",") + "\n"), "text/csv; charset=utf-8", "users-template.csv", nil
 	default:
-		return nil, "", "", Invalidf("format", "must be xlsx or csv")
+		return nil, "", "", problem.Invalidf("format", "must be xlsx or csv")
 	}
 }

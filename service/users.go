@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // WeCom userids: letters, digits and _-.@, 1–64 bytes.
@@ -52,23 +53,28 @@ type UserFilter struct {
 	Source string
 }
 
+// UserSources are where a user came from (the list filter's choices).
+func UserSources() []string {
+	return []string{models.SourceManual, models.SourceImport, models.SourceSync}
+}
+
 // ListUsers pages through users; q matches userid, name and the WeCom binding.
-func (s *Service) ListUsers(ctx context.Context, f UserFilter, p Page) (List[User], error) {
-	if f.Source != "" && f.Source != models.SourceManual && f.Source != models.SourceImport && f.Source != models.SourceSync {
-		return List[User]{}, Invalidf("source", "must be manual, import or sync")
+func (s *Service) ListUsers(ctx context.Context, f UserFilter, p models.Page) (models.List[User], error) {
+	if f.Source != "" && !slices.Contains(UserSources(), f.Source) {
+		return models.List[User]{}, problem.Invalidf("source", "must be manual, import or sync")
 	}
-	items, total, err := s.store.ListUsers(ctx, models.ListFilter{Q: f.Q, Source: f.Source}, p.model())
+	items, total, err := s.store.ListUsers(ctx, models.ListFilter{Q: f.Q, Source: f.Source}, p.Normalize())
 	if err != nil {
-		return List[User]{}, StoreError("User", err)
+		return models.List[User]{}, problem.StoreError("User", err)
 	}
-	return mapList(items, total, p, userView), nil
+	return models.NewList(items, total, p, userView), nil
 }
 
 // GetUser reads one user.
 func (s *Service) GetUser(ctx context.Context, id uint64) (User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
-		return User{}, StoreError("User", err)
+		return User{}, problem.StoreError("User", err)
 	}
 	return userView(u), nil
 }
@@ -76,7 +82,7 @@ func (s *Service) GetUser(ctx context.Context, id uint64) (User, error) {
 // CreateUser adds one user by hand.
 func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	u := &models.User{Source: models.SourceManual}
-	errs := plugin.FieldErrors{}
+	errs := problem.Fields{}
 	if in.UserID == nil {
 		errs.Add("userid", "is required")
 	}
@@ -85,9 +91,9 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, models.ErrDuplicate) {
-			return User{}, &Error{Code: CodeConflict, Message: "A user with that userid already exists.", Err: err}
+			return User{}, &problem.Error{Code: problem.CodeConflict, Message: "A user with that userid already exists.", Err: err}
 		}
-		return User{}, StoreError("User", err)
+		return User{}, problem.StoreError("User", err)
 	}
 	return userView(u), nil
 }
@@ -96,22 +102,22 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 func (s *Service) UpdateUser(ctx context.Context, id uint64, in UserInput) (User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
-		return User{}, StoreError("User", err)
+		return User{}, problem.StoreError("User", err)
 	}
-	if err := applyUser(u, in, plugin.FieldErrors{}); err != nil {
+	if err := applyUser(u, in, problem.Fields{}); err != nil {
 		return User{}, err
 	}
 	u.Source = models.SourceManual
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		if errors.Is(err, models.ErrDuplicate) {
-			return User{}, &Error{Code: CodeConflict, Message: "A user with that userid already exists.", Err: err}
+			return User{}, &problem.Error{Code: problem.CodeConflict, Message: "A user with that userid already exists.", Err: err}
 		}
-		return User{}, StoreError("User", err)
+		return User{}, problem.StoreError("User", err)
 	}
 	return userView(u), nil
 }
 
-func applyUser(u *models.User, in UserInput, errs plugin.FieldErrors) error {
+func applyUser(u *models.User, in UserInput, errs problem.Fields) error {
 	ch := models.UserChange{UserID: u.UserID, Name: in.Name, Mobile: in.Mobile, Email: in.Email}
 	if in.UserID != nil {
 		ch.UserID = *in.UserID
@@ -125,7 +131,7 @@ func applyUser(u *models.User, in UserInput, errs plugin.FieldErrors) error {
 	}
 	validateUserChange(ch, userAPIPaths, errs)
 	if len(errs) > 0 {
-		return Invalid(errs)
+		return problem.Invalid(errs)
 	}
 	u.UserID = ch.UserID
 	setIf(&u.Name, ch.Name)
@@ -149,7 +155,7 @@ var (
 )
 
 // validateUserChange checks one user's fields; paths renames fields for the caller's shape.
-func validateUserChange(c models.UserChange, paths map[string]string, errs plugin.FieldErrors) {
+func validateUserChange(c models.UserChange, paths map[string]string, errs problem.Fields) {
 	path := func(field string) string {
 		if p, ok := paths[field]; ok {
 			return p
@@ -180,5 +186,5 @@ func validateUserChange(c models.UserChange, paths map[string]string, errs plugi
 
 // DeleteUser removes a user.
 func (s *Service) DeleteUser(ctx context.Context, id uint64) error {
-	return StoreError("User", s.store.DeleteUser(ctx, id))
+	return problem.StoreError("User", s.store.DeleteUser(ctx, id))
 }

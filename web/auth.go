@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -21,8 +22,8 @@ func (u *UI) login(c *gin.Context) error {
 	next := safeNext(c.PostForm("next"))
 	sess, err := u.d.Service.Login(c.Request.Context(), strings.TrimSpace(c.PostForm("token")))
 	if err != nil {
-		var se *service.Error
-		if !errors.As(err, &se) || se.Code != service.CodeUnauthorized {
+		var se *problem.Error
+		if !errors.As(err, &se) || se.Code != problem.CodeUnauthorized {
 			return err
 		}
 		u.renderView(c, http.StatusUnauthorized, "login", &view{Data: map[string]string{"Next": next},

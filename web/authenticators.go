@@ -13,17 +13,6 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
-func (u *UI) authenticatorRoutes(g *gin.RouterGroup) {
-	g.GET("/authenticators", u.handle(u.authenticators))
-	g.GET("/authenticators/new", u.handle(u.newAuthenticator))
-	g.POST("/authenticators", u.handle(u.createAuthenticator))
-	g.GET("/authenticators/:id", u.handle(u.editAuthenticator))
-	g.POST("/authenticators/:id", u.handle(u.updateAuthenticator))
-	g.POST("/authenticators/:id/check", u.handle(u.checkAuthenticator))
-	g.POST("/authenticators/:id/sync", u.handle(u.syncAuthenticator))
-	g.POST("/authenticators/:id/delete", u.handle(u.deleteAuthenticator))
-}
-
 func (u *UI) authenticators(c *gin.Context) error {
 	list, err := u.d.Service.ListAuthenticators(c.Request.Context(), c.Query("q"), pageOf(c))
 	if err != nil {
@@ -100,7 +89,6 @@ func (u *UI) syncAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.d.WakeSync()
 	return u.redirect(c, fmt.Sprintf("/ui/sync-tasks/%d", t.ID), "flash.syncStarted")
 }
 

@@ -8,32 +8,18 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/message"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
 
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/channels", u.handle(u.channels))
-		g.GET("/channels/new", u.handle(u.newChannel))
-		g.POST("/channels", u.handle(u.createChannel))
-		g.GET("/channels/:id", u.handle(u.editChannel))
-		g.POST("/channels/:id", u.handle(u.updateChannel))
-		g.POST("/channels/:id/test", u.handle(u.testChannel))
-		g.POST("/channels/:id/delete", u.handle(u.deleteChannel))
-	})
-}
-
-// testSendWait is how long a test send waits for the final delivery result, as the REST API's.
-const testSendWait = 30 * time.Second
-
 // channelsPage is the channel list's data.
 type channelsPage struct {
-	List service.List[service.Channel]
+	List models.List[service.Channel]
 	// Authenticators names authenticators by id.
 	Authenticators map[uint64]string
 	// Base is the list's URL with its search, for the pager.
@@ -60,12 +46,12 @@ type channelPage struct {
 	Channel        *service.Channel
 	Authenticators []service.Authenticator
 	// Test is the message of a test send, once it is final or the wait is over.
-	Test *service.Message
+	Test *message.View
 }
 
 // authenticatorChoices are the authenticators a channel can send through (the first 200, by name).
 func (u *UI) authenticatorChoices(ctx context.Context) ([]service.Authenticator, error) {
-	list, err := u.d.Service.ListAuthenticators(ctx, "", service.Page{Page: 1, PageSize: 200})
+	list, err := u.d.Service.ListAuthenticators(ctx, "", models.Page{Page: 1, Size: 200})
 	if err != nil {
 		return nil, err
 	}
@@ -151,18 +137,15 @@ func (u *UI) testChannel(c *gin.Context) error {
 		form[k] = c.PostForm(k)
 	}
 	page := channelPage{Channel: &ch, Authenticators: auths}
-	m, err := u.d.Service.SendMessage(ctx, service.SendRequest{Body: body, Channel: ch.Name, TriggerFrom: service.FromTest})
+	m, err := u.d.Messages.Test(ctx, ch.ID, body)
 	if err != nil {
-		var se *service.Error
-		if !errors.As(err, &se) || se.Code != service.CodeValidation {
+		var se *problem.Error
+		if !errors.As(err, &se) || se.Code != problem.CodeValidation {
 			return err
 		}
 		u.renderView(c, se.Code.Status(), "channel", &view{Data: page, Errors: testFieldErrors(se), Form: form,
 			Flash: u.cat.text(u.language(c), "channel.test.fixFields")})
 		return nil
-	}
-	if m, err = u.d.Service.WaitMessage(ctx, m.ID, testSendWait); err != nil {
-		return err
 	}
 	page.Test = &m
 	u.renderView(c, http.StatusOK, "channel", &view{Data: page, Form: form})
@@ -171,8 +154,8 @@ func (u *UI) testChannel(c *gin.Context) error {
 
 // testFieldErrors puts the errors of a test send on the test form's fields: an error about one
 // recipient ("to.users[1]") shows on its list, one about the text on the text.
-func testFieldErrors(se *service.Error) plugin.FieldErrors {
-	out := plugin.FieldErrors{}
+func testFieldErrors(se *problem.Error) problem.Fields {
+	out := problem.Fields{}
 	for k, v := range se.Fields {
 		field := k
 		switch {
@@ -277,9 +260,9 @@ func channelInput(c *gin.Context, create bool) service.ChannelInput {
 // nameConflict puts a conflict (a name that is taken) on the field that holds the name, so the
 // form shows it there.
 func nameConflict(err error, field string) error {
-	var se *service.Error
-	if errors.As(err, &se) && se.Code == service.CodeConflict && len(se.Fields) == 0 {
-		return &service.Error{Code: se.Code, Message: se.Message, Fields: plugin.FieldErrors{field: se.Message}, Err: se.Err}
+	var se *problem.Error
+	if errors.As(err, &se) && se.Code == problem.CodeConflict && len(se.Fields) == 0 {
+		return &problem.Error{Code: se.Code, Message: se.Message, Fields: problem.Fields{field: se.Message}, Err: se.Err}
 	}
 	return err
 }

@@ -10,14 +10,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
-
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/directory", u.handle(u.directory))
-	})
-}
 
 // maxTreeDepartments bounds the department tree a page reads (200 a page).
 const maxTreeDepartments = 5000
@@ -47,7 +43,7 @@ type directoryPage struct {
 	Truncated bool
 	// Department is the chosen department (nil for all).
 	Department *service.Department
-	Members    service.List[memberRow]
+	Members    models.List[memberRow]
 	// LastSync is the authenticator's newest sync task.
 	LastSync *service.SyncTask
 	// Base is the members list's URL with its filters, for the pager.
@@ -73,7 +69,7 @@ func (u *UI) directory(c *gin.Context) error {
 	}
 	if page.Auth == nil {
 		if authID != 0 {
-			return service.Errorf(service.CodeNotFound, "Authenticator does not exist.")
+			return problem.Errorf(problem.CodeNotFound, "Authenticator does not exist.")
 		}
 		u.renderView(c, http.StatusOK, "directory", &view{Data: page, Form: form})
 		return nil
@@ -103,7 +99,7 @@ func (u *UI) directory(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page.Members = service.List[memberRow]{Total: members.Total, Page: members.Page, Items: make([]memberRow, len(members.Items))}
+	page.Members = models.List[memberRow]{Total: members.Total, Page: members.Page, Items: make([]memberRow, len(members.Items))}
 	for i, m := range members.Items {
 		row := memberRow{Member: m}
 		for _, d := range m.Departments {
@@ -118,7 +114,7 @@ func (u *UI) directory(c *gin.Context) error {
 		}
 		page.Members.Items[i] = row
 	}
-	tasks, err := u.d.Service.ListSyncTasks(ctx, page.Auth.ID, service.Page{Page: 1, PageSize: 1})
+	tasks, err := u.d.Service.ListSyncTasks(ctx, page.Auth.ID, models.Page{Page: 1, Size: 1})
 	if err != nil {
 		return err
 	}
@@ -135,7 +131,7 @@ func (u *UI) directory(c *gin.Context) error {
 func (u *UI) allDepartments(ctx context.Context, authID uint64) (depts []service.Department, truncated bool, err error) {
 	deleted := false
 	for p := 1; len(depts) < maxTreeDepartments; p++ {
-		l, err := u.d.Service.ListDepartments(ctx, service.DirectoryFilter{AuthenticatorID: authID, Deleted: &deleted}, service.Page{Page: p, PageSize: 200})
+		l, err := u.d.Service.ListDepartments(ctx, service.DirectoryFilter{AuthenticatorID: authID, Deleted: &deleted}, models.Page{Page: p, Size: 200})
 		if err != nil {
 			return nil, false, err
 		}

@@ -3,9 +3,10 @@
 // origin. Log-in exchanges an API token for a session cookie; every state change carries the
 // session's CSRF token; the Content-Security-Policy forbids inline scripts.
 //
-// Handlers call the same service functions as the REST API (service.Service, workflow.Engine);
-// the browser-side scripts of the interactive pages (the workflow editor's preview, live sync
-// progress) call the REST API with the session cookie and the CSRF header.
+// Handlers call the same functions as the REST API (service.Service, message.Service,
+// workflow.Engine), and every page route is listed in Register. The browser-side scripts of the
+// interactive pages (the workflow editor's preview, live sync progress) call the REST API with
+// the session cookie and the CSRF header.
 //
 // Every visible string comes from the catalogues in i18n/<lang>/*.json (en and zh-CN); a test
 // fails when a key is missing from either.

@@ -12,16 +12,9 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/callback-events", u.handle(u.callbackEvents))
-		g.GET("/callback-events/:id", u.handle(u.callbackEvent))
-	})
-}
-
 // eventsPage is the callback event list's data.
 type eventsPage struct {
-	List     service.List[service.CallbackEvent]
+	List     models.List[service.CallbackEvent]
 	Kinds    []string
 	Statuses []string
 	Base     string
@@ -29,7 +22,7 @@ type eventsPage struct {
 
 func (u *UI) callbackEvents(c *gin.Context) error {
 	data := eventsPage{Kinds: []string{callback.KindApp, callback.KindContacts},
-		Statuses: []string{models.EventReceived, models.EventProcessed, models.EventFailed}, Base: listBase(c, "kind", "event", "status")}
+		Statuses: service.EventStatuses(), Base: listBase(c, "kind", "event", "status")}
 	var err error
 	data.List, err = u.d.Service.ListCallbackEvents(c.Request.Context(),
 		service.EventFilter{Kind: c.Query("kind"), Event: strings.TrimSpace(c.Query("event")), Status: c.Query("status")}, pageOf(c))

@@ -4,28 +4,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/executions", u.handle(u.executions))
-		g.GET("/executions/:id", u.handle(u.execution))
-		g.POST("/executions/:id/cancel", u.handle(u.cancelExecution))
-	})
-}
-
 // executionsPage is the execution list's data.
 type executionsPage struct {
-	List      service.List[workflow.Execution]
+	List      models.List[workflow.Execution]
 	Workflows []workflow.Workflow
 	// Titles name each workflow by id.
 	Titles   map[uint64]string
@@ -36,29 +25,16 @@ type executionsPage struct {
 
 func (u *UI) executions(c *gin.Context) error {
 	ctx := c.Request.Context()
-	wfs, err := u.d.Workflows.ListWorkflows(ctx, models.WorkflowFilter{}, service.Page{PageSize: 200})
+	wfs, err := u.d.Workflows.ListWorkflows(ctx, workflow.WorkflowFilter{}, models.Page{Size: 200})
 	if err != nil {
 		return err
 	}
-	data := executionsPage{Workflows: wfs.Items, Titles: map[uint64]string{}, Statuses: models.ExecutionStatuses(),
+	data := executionsPage{Workflows: wfs.Items, Titles: map[uint64]string{}, Statuses: workflow.ExecutionStatuses(),
 		Base: listBase(c, "workflowId", "status")}
 	for _, w := range wfs.Items {
 		data.Titles[w.ID] = workflowName(w)
 	}
-	f := models.ExecutionFilter{Status: c.Query("status")}
-	if s := f.Status; s != "" && !slices.Contains(models.ExecutionStatuses(), s) {
-		err = service.Invalidf("status", "must be one of %s", strings.Join(models.ExecutionStatuses(), ", "))
-	}
-	if v := c.Query("workflowId"); v != "" && err == nil {
-		id, perr := strconv.ParseUint(v, 10, 64)
-		if perr != nil || id == 0 {
-			err = service.Invalidf("workflowId", "must be a workflow id")
-		}
-		f.WorkflowID = id
-	}
-	if err == nil {
-		data.List, err = u.d.Workflows.ListExecutions(ctx, f, pageOf(c))
-	}
+	data.List, err = u.d.Workflows.ListExecutions(ctx, workflow.ExecutionFilter{Status: c.Query("status"), WorkflowID: c.Query("workflowId")}, pageOf(c))
 	return u.renderList(c, "executions", data, err)
 }
 
@@ -108,11 +84,8 @@ func (u *UI) executionData(c *gin.Context) (executionPage, error) {
 	if err != nil {
 		return executionPage{}, err
 	}
-	p := executionPage{X: x, Context: prettyJSON(x.Context), Final: models.IsFinalExecution(x.Status)}
-	switch x.Status {
-	case models.ExecutionQueued, models.ExecutionRunning, models.ExecutionWaiting:
-		p.Cancelable = true
-	}
+	p := executionPage{X: x, Context: prettyJSON(x.Context), Final: workflow.IsFinal(x.Status)}
+	p.Cancelable = !p.Final
 	if w, err := u.d.Workflows.GetWorkflow(ctx, x.WorkflowID); err == nil {
 		p.Workflow = &w
 	}

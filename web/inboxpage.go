@@ -10,16 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		if u.d.Inbox == nil {
-			return
-		}
-		g.GET("/inbox", u.handle(u.inbox))
-		g.POST("/inbox/click", u.handle(u.inboxClick))
-	})
-}
-
 // inboxMember is one member's inbox as the page embeds it: messages newest first.
 type inboxMember struct {
 	UserID   string         `json:"userid"`

@@ -14,27 +14,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 )
-
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/messages", u.handle(u.messages))
-		g.GET("/messages/:id", u.handle(u.message))
-		g.POST("/messages/:id/retry", u.handle(u.messageAction(u.d.Service.RetryMessage, "msg.flash.retried")))
-		g.POST("/messages/:id/cancel", u.handle(u.messageAction(u.d.Service.CancelMessage, "msg.flash.canceled")))
-		g.POST("/messages/:id/recall", u.handle(u.messageAction(u.d.Service.RecallMessage, "msg.flash.recalled")))
-	})
-}
-
-// messageStatuses are the message statuses of SPEC §3.4, in the order a message goes through them.
-var messageStatuses = []string{models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
-	models.MessagePartial, models.MessageFailed, models.MessageCanceled}
 
 // messagesPage is the send log's data.
 type messagesPage struct {
-	List     service.List[service.Message]
+	List     models.List[message.View]
 	Statuses []string
 	// Channels feed the channel filter's suggestions.
 	Channels []string
@@ -43,14 +30,14 @@ type messagesPage struct {
 
 func (u *UI) messages(c *gin.Context) error {
 	ctx := c.Request.Context()
-	data := messagesPage{Statuses: messageStatuses, Base: listBase(c, "status", "channel", "executionId", "since", "until")}
-	if chs, err := u.d.Service.ListChannels(ctx, "", 0, service.Page{PageSize: 200}); err == nil {
+	data := messagesPage{Statuses: message.Statuses(), Base: listBase(c, "status", "channel", "executionId", "since", "until")}
+	if chs, err := u.d.Service.ListChannels(ctx, "", 0, models.Page{Size: 200}); err == nil {
 		for _, ch := range chs.Items {
 			data.Channels = append(data.Channels, ch.Name)
 		}
 	}
 	var err error
-	data.List, err = u.d.Service.ListMessages(ctx, service.MessageFilter{Status: c.Query("status"), Channel: strings.TrimSpace(c.Query("channel")),
+	data.List, err = u.d.Messages.List(ctx, message.Filter{Status: c.Query("status"), Channel: strings.TrimSpace(c.Query("channel")),
 		ExecutionID: strings.TrimSpace(c.Query("executionId")), Since: filterTime(c.Query("since")), Until: filterTime(c.Query("until"))}, pageOf(c))
 	return u.renderList(c, "messages", data, err)
 }
@@ -70,7 +57,7 @@ func filterTime(v string) string {
 
 // messagePage is the message detail's data.
 type messagePage struct {
-	M service.Message
+	M message.View
 	// Fields are the body's values by path (textcard.description → "description"), as text.
 	Fields []bodyField
 	Body   string
@@ -85,7 +72,7 @@ type messagePage struct {
 }
 
 type responseView struct {
-	service.CardResponse
+	message.CardResponse
 	Selected string
 }
 
@@ -99,7 +86,7 @@ func (u *UI) message(c *gin.Context) error {
 }
 
 func (u *UI) messageData(c *gin.Context) (messagePage, error) {
-	m, err := u.d.Service.GetMessage(c.Request.Context(), c.Param("id"))
+	m, err := u.d.Messages.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		return messagePage{}, err
 	}
@@ -116,30 +103,14 @@ func (u *UI) messageData(c *gin.Context) (messagePage, error) {
 		}
 		p.Responses = append(p.Responses, responseView{CardResponse: r, Selected: sel})
 	}
-	switch m.Status {
-	case models.MessageFailed:
-		p.CanRetry, p.Final = true, true
-	case models.MessagePartial:
-		p.CanRetry, p.Final = true, true
-		p.CanRecall = recallable(m)
-	case models.MessageQueued, models.MessageRetrying:
-		p.CanCancel = true
-	case models.MessageSent:
-		p.CanRecall, p.Final = recallable(m), true
-	case models.MessageCanceled:
-		p.Final = true
-	}
+	a := u.d.Messages.Actions(m)
+	p.CanRetry, p.CanCancel, p.CanRecall, p.Final = a.Retry, a.Cancel, a.Recall, a.Final
 	return p, nil
-}
-
-// recallable is whether WeCom still takes a recall of the message (24 h after it was sent).
-func recallable(m service.Message) bool {
-	return m.RecalledAt == nil && (m.SentAt == nil || time.Since(*m.SentAt) < 24*time.Hour)
 }
 
 // messageAction runs retry, cancel or recall; a refusal (a wrong state, WeCom saying no) is shown
 // on the message's page.
-func (u *UI) messageAction(action func(ctx context.Context, id string) (service.Message, error), flash string) func(c *gin.Context) error {
+func (u *UI) messageAction(action func(ctx context.Context, id string) (message.View, error), flash string) func(c *gin.Context) error {
 	return func(c *gin.Context) error {
 		id := c.Param("id")
 		if _, err := action(c.Request.Context(), id); err != nil {
@@ -162,8 +133,8 @@ func (u *UI) messageAction(action func(ctx context.Context, id string) (service.
 // refusal is the sentence and status of a service's refusal to act (409, 422); ok is false for
 // other errors, which become the error page.
 func refusal(err error) (msg string, status int, ok bool) {
-	var se *service.Error
-	if !errors.As(err, &se) || (se.Code != service.CodeConflict && se.Code != service.CodeValidation) {
+	var se *problem.Error
+	if !errors.As(err, &se) || (se.Code != problem.CodeConflict && se.Code != problem.CodeValidation) {
 		return "", 0, false
 	}
 	return se.Message, se.Code.Status(), true
@@ -182,8 +153,8 @@ func (u *UI) renderList(c *gin.Context, page string, data any, err error) error 
 		u.renderView(c, http.StatusOK, page, &view{Data: data, Form: form})
 		return nil
 	}
-	var se *service.Error
-	if !errors.As(err, &se) || se.Code != service.CodeValidation {
+	var se *problem.Error
+	if !errors.As(err, &se) || se.Code != problem.CodeValidation {
 		return err
 	}
 	u.renderView(c, se.Code.Status(), page, &view{Data: data, Form: form, Errors: se.Fields})

@@ -8,23 +8,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/service"
 )
 
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/sync-tasks", u.handle(u.syncTasks))
-		g.GET("/sync-tasks/:id", u.handle(u.syncTask))
-		g.POST("/sync-tasks/:id/retry", u.handle(u.retrySyncTask))
-	})
-}
-
-// syncStatuses are the statuses of a sync task, in the order a task goes through them.
-var syncStatuses = []string{"init", "processing", "success", "failed"}
-
 // syncTasksPage is the sync task list's data.
 type syncTasksPage struct {
-	List           service.List[service.SyncTask]
+	List           models.List[service.SyncTask]
 	Authenticators []service.Authenticator
 	// Names names authenticators by id.
 	Names map[uint64]string
@@ -69,7 +59,7 @@ func (u *UI) syncTask(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page := syncTaskPage{Task: t, Statuses: syncStatuses}
+	page := syncTaskPage{Task: t, Statuses: service.SyncStatuses()}
 	if a, err := u.d.Service.GetAuthenticator(c.Request.Context(), t.AuthenticatorID); err == nil {
 		page.AuthName = a.Name
 	}
@@ -87,7 +77,6 @@ func (u *UI) retrySyncTask(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.d.WakeSync()
 	return u.redirect(c, fmt.Sprintf("/ui/sync-tasks/%d", t.ID), "sync.flash.retried")
 }
 

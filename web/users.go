@@ -9,34 +9,17 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
-
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/users", u.handle(u.users))
-		g.GET("/users/new", u.handle(u.newUser))
-		g.POST("/users", u.handle(u.createUser))
-		g.GET("/users/import", u.handle(u.importPage))
-		// The upload takes up to importLimit: the server lists this route among its upload routes.
-		g.POST("/users/import", u.handle(u.importUsers))
-		g.GET("/users/import/template", u.handle(ImportTemplate))
-		g.GET("/users/:id", u.handle(u.editUser))
-		g.POST("/users/:id", u.handle(u.updateUser))
-		g.POST("/users/:id/delete", u.handle(u.deleteUser))
-	})
-}
 
 // importLimit is the largest spreadsheet the import page takes, as the REST API's upload routes.
 const importLimit = 10 << 20
 
-// userSources are the values of a user's source, as the list filters them.
-var userSources = []string{"manual", "import", "sync"}
-
 // usersPage is the user list's data.
 type usersPage struct {
-	List    service.List[service.User]
+	List    models.List[service.User]
 	Sources []string
 	// Base is the list's URL with its filters, for the pager.
 	Base string
@@ -49,7 +32,7 @@ func (u *UI) users(c *gin.Context) error {
 		return err
 	}
 	base := "?" + url.Values{"q": {q}, "source": {source}}.Encode() + "&"
-	u.renderView(c, http.StatusOK, "users", &view{Data: usersPage{List: list, Sources: userSources, Base: base},
+	u.renderView(c, http.StatusOK, "users", &view{Data: usersPage{List: list, Sources: service.UserSources(), Base: base},
 		Form: map[string]string{"q": q, "source": source}})
 	return nil
 }
@@ -166,7 +149,7 @@ func (u *UI) importUsers(c *gin.Context) error {
 // key) next to the file input.
 func (u *UI) importFileError(c *gin.Context, key string) error {
 	u.renderView(c, http.StatusUnprocessableEntity, "users_import", &view{Data: importPageData{},
-		Errors: plugin.FieldErrors{"file": u.cat.text(u.language(c), key)}})
+		Errors: problem.Fields{"file": u.cat.text(u.language(c), key)}})
 	return nil
 }
 

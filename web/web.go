@@ -16,7 +16,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/message"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/workflow"
 )
@@ -41,14 +43,13 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // Deps are what the pages use.
 type Deps struct {
 	Service   *service.Service
+	Messages  *message.Service
 	Workflows *workflow.Engine
 	Log       *slog.Logger
 	// PublicURL decides whether the session cookie is Secure (https).
 	PublicURL string
 	// Inbox, when set (the sandbox), adds the inbox page.
 	Inbox InboxSource
-	// WakeSync tells the directory runner a sync task was queued.
-	WakeSync func()
 }
 
 // UI is the admin UI.
@@ -63,9 +64,6 @@ type UI struct {
 
 // New parses the templates and catalogues.
 func New(d Deps) (*UI, error) {
-	if d.WakeSync == nil {
-		d.WakeSync = func() {}
-	}
 	cat, err := loadCatalogue(files)
 	if err != nil {
 		return nil, err
@@ -91,24 +89,75 @@ func New(d Deps) (*UI, error) {
 	return u, nil
 }
 
-// Register adds the UI's routes.
+// Register adds the UI's routes: every page of the admin UI is listed here.
 func (u *UI) Register(r *gin.Engine) {
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/ui/") })
 	r.GET("/static/*file", u.serveStatic)
 	r.GET("/login", u.handle(u.loginPage))
 	r.POST("/login", u.handle(u.login))
+
 	g := r.Group("/ui", u.requireSession)
 	g.POST("/logout", u.handle(u.logout))
 	g.GET("/", u.handle(u.dashboard))
-	u.authenticatorRoutes(g)
-	for _, register := range pageRoutes {
-		register(u, g)
+
+	g.GET("/authenticators", u.handle(u.authenticators))
+	g.GET("/authenticators/new", u.handle(u.newAuthenticator))
+	g.POST("/authenticators", u.handle(u.createAuthenticator))
+	g.GET("/authenticators/:id", u.handle(u.editAuthenticator))
+	g.POST("/authenticators/:id", u.handle(u.updateAuthenticator))
+	g.POST("/authenticators/:id/check", u.handle(u.checkAuthenticator))
+	g.POST("/authenticators/:id/sync", u.handle(u.syncAuthenticator))
+	g.POST("/authenticators/:id/delete", u.handle(u.deleteAuthenticator))
+
+	g.GET("/channels", u.handle(u.channels))
+	g.GET("/channels/new", u.handle(u.newChannel))
+	g.POST("/channels", u.handle(u.createChannel))
+	g.GET("/channels/:id", u.handle(u.editChannel))
+	g.POST("/channels/:id", u.handle(u.updateChannel))
+	g.POST("/channels/:id/test", u.handle(u.testChannel))
+	g.POST("/channels/:id/delete", u.handle(u.deleteChannel))
+
+	g.GET("/users", u.handle(u.users))
+	g.GET("/users/new", u.handle(u.newUser))
+	g.POST("/users", u.handle(u.createUser))
+	g.GET("/users/import", u.handle(u.importPage))
+	// The upload takes up to importLimit: the server lists this route among its upload routes.
+	g.POST("/users/import", u.handle(u.importUsers))
+	g.GET("/users/import/template", u.handle(ImportTemplate))
+	g.GET("/users/:id", u.handle(u.editUser))
+	g.POST("/users/:id", u.handle(u.updateUser))
+	g.POST("/users/:id/delete", u.handle(u.deleteUser))
+
+	g.GET("/directory", u.handle(u.directory))
+	g.GET("/sync-tasks", u.handle(u.syncTasks))
+	g.GET("/sync-tasks/:id", u.handle(u.syncTask))
+	g.POST("/sync-tasks/:id/retry", u.handle(u.retrySyncTask))
+
+	g.GET("/messages", u.handle(u.messages))
+	g.GET("/messages/:id", u.handle(u.message))
+	g.POST("/messages/:id/retry", u.handle(u.messageAction(u.d.Messages.Retry, "msg.flash.retried")))
+	g.POST("/messages/:id/cancel", u.handle(u.messageAction(u.d.Messages.Cancel, "msg.flash.canceled")))
+	g.POST("/messages/:id/recall", u.handle(u.messageAction(u.d.Messages.Recall, "msg.flash.recalled")))
+
+	g.GET("/callback-events", u.handle(u.callbackEvents))
+	g.GET("/callback-events/:id", u.handle(u.callbackEvent))
+
+	g.GET("/workflows", u.handle(u.workflowList))
+	g.GET("/workflows/new", u.handle(u.newWorkflow))
+	g.GET("/workflows/:id", u.handle(u.editWorkflow))
+	g.POST("/workflows/:id/enabled", u.handle(u.setWorkflowEnabled))
+	g.POST("/workflows/:id/delete", u.handle(u.deleteWorkflow))
+	g.POST("/workflows/:id/trigger", u.handle(u.triggerWorkflow))
+
+	g.GET("/executions", u.handle(u.executions))
+	g.GET("/executions/:id", u.handle(u.execution))
+	g.POST("/executions/:id/cancel", u.handle(u.cancelExecution))
+
+	if u.d.Inbox != nil {
+		g.GET("/inbox", u.handle(u.inbox))
+		g.POST("/inbox/click", u.handle(u.inboxClick))
 	}
 }
-
-// pageRoutes are the route registrations of the page files, added by each file's init so that
-// pages can be written side by side.
-var pageRoutes []func(u *UI, g *gin.RouterGroup)
 
 func (u *UI) serveStatic(c *gin.Context) {
 	u.headers(c)
@@ -144,11 +193,11 @@ func (u *UI) Fail(c *gin.Context, err error) {
 
 // fail shows err as a page.
 func (u *UI) fail(c *gin.Context, err error) {
-	var se *service.Error
+	var se *problem.Error
 	if !errors.As(err, &se) {
 		u.d.Log.ErrorContext(c.Request.Context(), "page failed", "path", c.Request.URL.Path, "err", err)
-		se = &service.Error{Code: service.CodeInternal, Message: "Something went wrong on the server; the log has the details."}
-	} else if se.Code == service.CodeInternal {
+		se = &problem.Error{Code: problem.CodeInternal, Message: "Something went wrong on the server; the log has the details."}
+	} else if se.Code == problem.CodeInternal {
 		u.d.Log.ErrorContext(c.Request.Context(), "page failed", "path", c.Request.URL.Path, "err", err)
 	}
 	u.render(c, se.Code.Status(), "error", map[string]any{"Code": string(se.Code), "Message": se.Message, "Fields": se.Fields})
@@ -177,7 +226,7 @@ func (u *UI) requireSession(c *gin.Context) {
 		}
 		if subtle.ConstantTimeCompare([]byte(sent), []byte(sess.CSRF)) != 1 {
 			u.headers(c)
-			u.fail(c, service.Errorf(service.CodeForbidden, "The form is out of date (its CSRF token does not match); reload the page and try again."))
+			u.fail(c, problem.Errorf(problem.CodeForbidden, "The form is out of date (its CSRF token does not match); reload the page and try again."))
 			c.Abort()
 			return
 		}
@@ -201,7 +250,7 @@ type view struct {
 	// Data is the page's own data.
 	Data any
 	// Errors are field errors by path ("options.corpId"), shown next to the fields.
-	Errors plugin.FieldErrors
+	Errors problem.Fields
 	// Form holds submitted values to show again after a failed save.
 	Form  map[string]string
 	Flash string
@@ -274,8 +323,8 @@ func (u *UI) takeFlash(c *gin.Context) string {
 
 // formError re-renders a form page with the service's field errors; other errors propagate.
 func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
-	var se *service.Error
-	if !errors.As(err, &se) || (se.Code != service.CodeValidation && se.Code != service.CodeConflict) {
+	var se *problem.Error
+	if !errors.As(err, &se) || (se.Code != problem.CodeValidation && se.Code != problem.CodeConflict) {
 		return err
 	}
 	form := map[string]string{}
@@ -286,7 +335,7 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 	}
 	fields := se.Fields
 	if fields == nil {
-		fields = plugin.FieldErrors{"": se.Message}
+		fields = problem.Fields{"": se.Message}
 	}
 	// The fields carry the details; the banner says so in the page's language.
 	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Flash: u.cat.text(u.language(c), "form.invalid")})
@@ -294,12 +343,12 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 }
 
 // idParam reads the :id of the path.
-func idParam(c *gin.Context) (uint64, error) { return service.ParseID(c.Param("id")) }
+func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
 
 // pageOf reads ?page= for a list.
-func pageOf(c *gin.Context) service.Page {
+func pageOf(c *gin.Context) models.Page {
 	p, _ := strconv.Atoi(c.Query("page"))
-	return service.Page{Page: p, PageSize: 50}.Normalize()
+	return models.Page{Page: p, Size: 50}.Normalize()
 }
 
 var funcs = template.FuncMap{

@@ -14,9 +14,9 @@ import (
 	"testing"
 
 	"github.com/wecomflow/wecomflow/callback"
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
-	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
@@ -83,7 +83,7 @@ var dynamicKeys = map[string][]string{
 	"channel.status.":  everyMessageStatus,
 	"msg.status.":      everyMessageStatus,
 	"msg.req.status.":  {models.RequestPending, models.RequestSending, models.RequestRetrying, models.RequestSent, models.RequestFailed, models.RequestCanceled},
-	"msg.from.":        {service.FromAPI, service.FromWorkflow, service.FromTest},
+	"msg.from.":        {message.FromAPI, message.FromWorkflow, message.FromTest},
 	"exec.status.":     models.ExecutionStatuses(),
 	"exec.job.status.": {models.JobPending, models.JobResolved, models.JobFailed, models.JobError, models.JobAborted, models.JobCanceled},
 	"exec.trigger.":    workflowTriggers,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -13,52 +12,22 @@ import (
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
-func init() {
-	pageRoutes = append(pageRoutes, func(u *UI, g *gin.RouterGroup) {
-		g.GET("/workflows", u.handle(u.workflowList))
-		g.GET("/workflows/new", u.handle(u.newWorkflow))
-		g.GET("/workflows/:id", u.handle(u.editWorkflow))
-		g.POST("/workflows/:id/enabled", u.handle(u.setWorkflowEnabled))
-		g.POST("/workflows/:id/delete", u.handle(u.deleteWorkflow))
-		g.POST("/workflows/:id/trigger", u.handle(u.triggerWorkflow))
-	})
-}
-
 // workflowListPage is the workflow list's data.
 type workflowListPage struct {
-	List         service.List[workflow.Workflow]
+	List         models.List[workflow.Workflow]
 	TriggerTypes []string
 	// Base is the list's URL with its filters, ready for "page=".
 	Base string
 }
 
 func (u *UI) workflowList(c *gin.Context) error {
-	f := models.WorkflowFilter{Q: c.Query("q")}
-	form := map[string]string{"q": f.Q}
-	if t := c.Query("triggerType"); slices.Contains(workflow.TriggerTypes(), t) {
-		f.TriggerType, form["triggerType"] = t, t
-	}
-	list, err := u.d.Workflows.ListWorkflows(c.Request.Context(), f, pageOf(c))
-	if err != nil {
-		return err
-	}
-	q := url.Values{}
-	for k, v := range form {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	base := "?"
-	if len(q) > 0 {
-		base += q.Encode() + "&"
-	}
-	u.renderView(c, http.StatusOK, "workflows", &view{Form: form,
-		Data: workflowListPage{List: list, TriggerTypes: workflow.TriggerTypes(), Base: base}})
-	return nil
+	list, err := u.d.Workflows.ListWorkflows(c.Request.Context(), workflow.WorkflowFilter{Q: c.Query("q"), TriggerType: c.Query("triggerType")}, pageOf(c))
+	data := workflowListPage{List: list, TriggerTypes: workflow.TriggerTypes(), Base: listBase(c, "q", "triggerType")}
+	return u.renderList(c, "workflows", data, err)
 }
 
 // workflowPage is the editor's data. The definition, the names to choose from and the editor's
@@ -115,7 +84,7 @@ func (u *UI) editWorkflow(c *gin.Context) error {
 
 func (u *UI) workflowPageData(c *gin.Context, w *workflow.Workflow, def any) (workflowPage, error) {
 	ctx := c.Request.Context()
-	all := service.Page{PageSize: 200}
+	all := models.Page{Size: 200}
 	channels, err := u.d.Service.ListChannels(ctx, "", 0, all)
 	if err != nil {
 		return workflowPage{}, err
@@ -155,7 +124,7 @@ func (u *UI) setWorkflowEnabled(c *gin.Context) error {
 	}
 	enabled, err := strconv.ParseBool(c.PostForm("enabled"))
 	if err != nil {
-		return service.Invalidf("enabled", "must be true or false")
+		return problem.Invalidf("enabled", "must be true or false")
 	}
 	if _, err := u.d.Workflows.UpdateWorkflow(c.Request.Context(), w.ID, map[string]any{"enabled": enabled}); err != nil {
 		return err

@@ -1,6 +1,8 @@
 // Package worker runs the loops that drain durable background work — outbox sends, callback
-// events, sync tasks: wake on a signal or a poll, then claim and handle until nothing is due.
-// The work itself lives in the database, so a loop holds no state worth losing.
+// events, sync tasks, executions: wake on a signal or a poll, then claim and handle until nothing
+// is due. The work itself lives in the database, so a loop holds no state worth losing. It also
+// holds what the periodic work shares: the leader election, and the cron schedules (the one door
+// to robfig/cron).
 package worker
 
 import (

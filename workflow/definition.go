@@ -7,9 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
-	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // Trigger types (SPEC §4.2).
@@ -61,7 +59,7 @@ var keyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
 // decodeNodes reads a JSON node list, reporting shape problems by path; node keys are checked
 // later, by validate.
-func decodeNodes(raw any, path string, errs plugin.FieldErrors) []Node {
+func decodeNodes(raw any, path string, errs problem.Fields) []Node {
 	list, ok := raw.([]any)
 	if !ok {
 		if raw != nil {
@@ -139,9 +137,6 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return time.ParseDuration(s)
 }
-
-// cronParser reads 5-field specs and descriptors (@daily, @every 10m).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // walk calls fn for every node, depth first in run order, with its JSON path.
 func walk(nodes []Node, path string, fn func(n *Node, path string)) {

@@ -6,15 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/worker"
 )
 
@@ -51,11 +53,11 @@ type Hooks struct {
 // Engine runs workflows: it keeps definitions, starts executions from triggers and drives them
 // through their nodes. Everything it knows lives in the database; several engines may share one.
 type Engine struct {
-	store *models.Store
-	svc   *service.Service
-	log   *slog.Logger
-	opts  Options
-	wake  worker.Wakeup
+	store    *models.Store
+	messages *message.Service
+	log      *slog.Logger
+	opts     Options
+	wake     worker.Wakeup
 	// defs caches parsed definitions by workflow id and version: a version never changes.
 	defs sync.Map
 	// exprs caches compiled expressions by source.
@@ -66,7 +68,7 @@ type Engine struct {
 }
 
 // New makes an Engine over the store and the message service.
-func New(store *models.Store, svc *service.Service, log *slog.Logger, opts Options) *Engine {
+func New(store *models.Store, messages *message.Service, log *slog.Logger, opts Options) *Engine {
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second
 	}
@@ -86,7 +88,7 @@ func New(store *models.Store, svc *service.Service, log *slog.Logger, opts Optio
 		opts.Location = time.UTC
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Engine{store: store, svc: svc, log: log, opts: opts, wake: worker.NewWakeup(), schedSeen: map[uint64]time.Time{}}
+	return &Engine{store: store, messages: messages, log: log, opts: opts, wake: worker.NewWakeup(), schedSeen: map[uint64]time.Time{}}
 }
 
 // Wake tells the runner that an execution may be due.
@@ -132,7 +134,7 @@ func (e *Engine) CreateWorkflow(ctx context.Context, body map[string]any) (Workf
 func (e *Engine) UpdateWorkflow(ctx context.Context, id uint64, patch map[string]any) (Workflow, error) {
 	w, err := e.store.GetWorkflow(ctx, id)
 	if err != nil {
-		return Workflow{}, service.StoreError("Workflow", err)
+		return Workflow{}, problem.StoreError("Workflow", err)
 	}
 	d := &draft{Key: w.Key, Title: w.Title, Enabled: w.Enabled}
 	if err := json.Unmarshal([]byte(w.Definition), &d.Def); err != nil {
@@ -144,7 +146,7 @@ func (e *Engine) UpdateWorkflow(ctx context.Context, id uint64, patch map[string
 
 // save merges body into d, validates and stores it as w.
 func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body map[string]any) (Workflow, error) {
-	errs := plugin.FieldErrors{}
+	errs := problem.Fields{}
 	for k, v := range body {
 		switch k {
 		case "key", "title":
@@ -185,7 +187,7 @@ func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body ma
 		}
 	}
 	if len(errs) > 0 {
-		return Workflow{}, service.Invalid(errs)
+		return Workflow{}, problem.Invalid(errs)
 	}
 	if d.Def.Trigger.Type != TriggerWebhook {
 		d.Secret = ""
@@ -194,16 +196,16 @@ func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body ma
 	w.Definition, w.WebhookSecret = d.Def.encode(), models.NewSecret(d.Secret)
 	if err := e.store.SaveWorkflow(ctx, w); err != nil {
 		if errors.Is(err, models.ErrDuplicate) {
-			return Workflow{}, &service.Error{Code: service.CodeConflict, Message: fmt.Sprintf("A workflow with the key %q already exists.", d.Key),
-				Fields: plugin.FieldErrors{"key": "is taken by another workflow"}, Err: err}
+			return Workflow{}, &problem.Error{Code: problem.CodeConflict, Message: fmt.Sprintf("A workflow with the key %q already exists.", d.Key),
+				Fields: problem.Fields{"key": "is taken by another workflow"}, Err: err}
 		}
-		return Workflow{}, service.StoreError("Workflow", err)
+		return Workflow{}, problem.StoreError("Workflow", err)
 	}
 	e.log.InfoContext(ctx, "workflow saved", "workflow_id", w.ID, "key", w.Key, "version", w.Version)
 	return e.view(w)
 }
 
-func (e *Engine) decodeTrigger(v any, d *draft, errs plugin.FieldErrors) {
+func (e *Engine) decodeTrigger(v any, d *draft, errs problem.Fields) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		errs.Add("trigger", "must be an object with type and config")
@@ -245,37 +247,54 @@ func (e *Engine) decodeTrigger(v any, d *draft, errs plugin.FieldErrors) {
 func (e *Engine) GetWorkflow(ctx context.Context, id uint64) (Workflow, error) {
 	w, err := e.store.GetWorkflow(ctx, id)
 	if err != nil {
-		return Workflow{}, service.StoreError("Workflow", err)
+		return Workflow{}, problem.StoreError("Workflow", err)
 	}
 	return e.view(w)
 }
 
-// ListWorkflows pages through workflows.
-func (e *Engine) ListWorkflows(ctx context.Context, f models.WorkflowFilter, p service.Page) (service.List[Workflow], error) {
+// WorkflowFilter narrows the workflow list, as a query string gives it: q matches key and title,
+// triggerType is one of TriggerTypes, enabled is true or false.
+type WorkflowFilter struct {
+	Q, TriggerType, Enabled string
+}
+
+// ListWorkflows pages through workflows; a bad filter is a 422 naming it.
+func (e *Engine) ListWorkflows(ctx context.Context, f WorkflowFilter, p models.Page) (models.List[Workflow], error) {
+	mf := models.WorkflowFilter{Q: strings.TrimSpace(f.Q), TriggerType: f.TriggerType}
+	if t := f.TriggerType; t != "" && !slices.Contains(TriggerTypes(), t) {
+		return models.List[Workflow]{}, problem.Invalidf("triggerType", "must be one of %s", strings.Join(TriggerTypes(), ", "))
+	}
+	if f.Enabled != "" {
+		b, err := strconv.ParseBool(f.Enabled)
+		if err != nil {
+			return models.List[Workflow]{}, problem.Invalidf("enabled", "must be true or false")
+		}
+		mf.Enabled = &b
+	}
 	p = p.Normalize()
-	items, total, err := e.store.ListWorkflows(ctx, f, models.Page{Page: p.Page, Size: p.PageSize})
+	items, total, err := e.store.ListWorkflows(ctx, mf, p)
 	if err != nil {
-		return service.List[Workflow]{}, service.StoreError("Workflow", err)
+		return models.List[Workflow]{}, problem.StoreError("Workflow", err)
 	}
 	out := make([]Workflow, 0, len(items))
 	for i := range items {
 		v, err := e.view(&items[i])
 		if err != nil {
-			return service.List[Workflow]{}, err
+			return models.List[Workflow]{}, err
 		}
 		out = append(out, v)
 	}
-	return service.List[Workflow]{Items: out, Total: total, Page: p}, nil
+	return models.List[Workflow]{Items: out, Total: total, Page: p}, nil
 }
 
 // DeleteWorkflow removes a workflow that has no unfinished execution.
 func (e *Engine) DeleteWorkflow(ctx context.Context, id uint64) error {
 	err := e.store.DeleteWorkflow(ctx, id)
 	if errors.Is(err, models.ErrInUse) {
-		return &service.Error{Code: service.CodeConflict, Message: "The workflow has unfinished executions; cancel them or let them finish first.", Err: err}
+		return &problem.Error{Code: problem.CodeConflict, Message: "The workflow has unfinished executions; cancel them or let them finish first.", Err: err}
 	}
 	if err != nil {
-		return service.StoreError("Workflow", err)
+		return problem.StoreError("Workflow", err)
 	}
 	return nil
 }
@@ -313,7 +332,7 @@ func (e *Engine) newExecution(ctx context.Context, w *models.Workflow, trigger s
 	}
 	raw, err := json.Marshal(context)
 	if err != nil {
-		return nil, service.Invalidf("data", "cannot be stored: %v", err)
+		return nil, problem.Invalidf("data", "cannot be stored: %v", err)
 	}
 	now := e.store.Now()
 	ex := &models.Execution{ID: ulid.Make().String(), WorkflowID: w.ID, Version: w.Version, Trigger: trigger, Status: models.ExecutionQueued,
@@ -339,7 +358,7 @@ func (e *Engine) start(ctx context.Context, w *models.Workflow, trigger string, 
 		if dedup != "" && errors.Is(err, models.ErrDuplicate) {
 			return nil, false, nil
 		}
-		return nil, false, service.StoreError("Execution", err)
+		return nil, false, problem.StoreError("Execution", err)
 	}
 	e.log.InfoContext(ctx, "execution queued", "execution_id", ex.ID, "workflow_id", w.ID, "version", w.Version, "trigger", trigger)
 	e.Wake()

@@ -9,12 +9,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // Execution is an execution as the API shows it (SPEC §4.4).
@@ -53,11 +56,11 @@ func executionView(x *models.Execution) Execution {
 func (e *Engine) GetExecution(ctx context.Context, id string) (Execution, error) {
 	x, err := e.store.GetExecution(ctx, id)
 	if err != nil {
-		return Execution{}, service.StoreError("Execution", err)
+		return Execution{}, problem.StoreError("Execution", err)
 	}
 	jobs, err := e.store.ExecutionJobs(ctx, id)
 	if err != nil {
-		return Execution{}, service.StoreError("Execution", err)
+		return Execution{}, problem.StoreError("Execution", err)
 	}
 	v := executionView(x)
 	v.Jobs = make([]Job, len(jobs))
@@ -71,28 +74,51 @@ func (e *Engine) GetExecution(ctx context.Context, id string) (Execution, error)
 	return v, nil
 }
 
-// ListExecutions pages through executions, newest first.
-func (e *Engine) ListExecutions(ctx context.Context, f models.ExecutionFilter, p service.Page) (service.List[Execution], error) {
+// ExecutionFilter narrows the execution list, as a query string gives it: a status of
+// ExecutionStatuses, a workflow id.
+type ExecutionFilter struct {
+	Status, WorkflowID string
+}
+
+// ExecutionStatuses are an execution's statuses (the list filter's choices).
+func ExecutionStatuses() []string { return models.ExecutionStatuses() }
+
+// IsFinal reports whether an execution's status is final: nothing changes any more.
+func IsFinal(status string) bool { return models.IsFinalExecution(status) }
+
+// ListExecutions pages through executions, newest first; a bad filter is a 422 naming it.
+func (e *Engine) ListExecutions(ctx context.Context, f ExecutionFilter, p models.Page) (models.List[Execution], error) {
+	mf := models.ExecutionFilter{Status: f.Status}
+	errs := problem.Fields{}
+	if s := f.Status; s != "" && !slices.Contains(models.ExecutionStatuses(), s) {
+		errs.Add("status", "must be one of "+strings.Join(models.ExecutionStatuses(), ", "))
+	}
+	if v := strings.TrimSpace(f.WorkflowID); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || id == 0 {
+			errs.Add("workflowId", "must be a workflow id")
+		}
+		mf.WorkflowID = id
+	}
+	if len(errs) > 0 {
+		return models.List[Execution]{}, problem.Invalid(errs)
+	}
 	p = p.Normalize()
-	items, total, err := e.store.ListExecutions(ctx, f, models.Page{Page: p.Page, Size: p.PageSize})
+	items, total, err := e.store.ListExecutions(ctx, mf, p)
 	if err != nil {
-		return service.List[Execution]{}, service.StoreError("Execution", err)
+		return models.List[Execution]{}, problem.StoreError("Execution", err)
 	}
-	out := make([]Execution, len(items))
-	for i := range items {
-		out[i] = executionView(&items[i])
-	}
-	return service.List[Execution]{Items: out, Total: total, Page: p}, nil
+	return models.NewList(items, total, p, executionView), nil
 }
 
 // CancelExecution stops an unfinished execution; messages already handed to the sender go on.
 func (e *Engine) CancelExecution(ctx context.Context, id string) (Execution, error) {
 	err := e.store.CancelExecution(ctx, id)
 	if errors.Is(err, models.ErrWrongState) {
-		return Execution{}, &service.Error{Code: service.CodeConflict, Message: "Only a queued, running or waiting execution can be canceled.", Err: err}
+		return Execution{}, &problem.Error{Code: problem.CodeConflict, Message: "Only a queued, running or waiting execution can be canceled.", Err: err}
 	}
 	if err != nil {
-		return Execution{}, service.StoreError("Execution", err)
+		return Execution{}, problem.StoreError("Execution", err)
 	}
 	return e.GetExecution(ctx, id)
 }
@@ -118,7 +144,7 @@ func (e *Engine) WaitExecution(ctx context.Context, id string, d time.Duration) 
 func (e *Engine) TriggerWorkflow(ctx context.Context, id uint64, data any) (Execution, error) {
 	w, err := e.store.GetWorkflow(ctx, id)
 	if err != nil {
-		return Execution{}, service.StoreError("Workflow", err)
+		return Execution{}, problem.StoreError("Workflow", err)
 	}
 	x, _, err := e.start(ctx, w, TriggerManual, map[string]any{"data": data}, "")
 	if err != nil {
@@ -136,24 +162,24 @@ func (e *Engine) Webhook(ctx context.Context, key string, body []byte, header ht
 	w, err := e.store.GetWorkflowByKey(ctx, key)
 	if err != nil || !w.Enabled || w.TriggerType != TriggerWebhook {
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
-			return Execution{}, service.StoreError("Workflow", err)
+			return Execution{}, problem.StoreError("Workflow", err)
 		}
-		return Execution{}, service.Errorf(service.CodeNotFound, "No enabled webhook workflow has the key %q.", key)
+		return Execution{}, problem.Errorf(problem.CodeNotFound, "No enabled webhook workflow has the key %q.", key)
 	}
 	if !validSignature(body, header.Get(SignatureHeader), w.WebhookSecret.Plain) {
-		return Execution{}, service.Errorf(service.CodeUnauthorized,
+		return Execution{}, problem.Errorf(problem.CodeUnauthorized,
 			"The %s header is missing or wrong: it must be sha256=<hex HMAC-SHA256 of the body with the workflow's secret>.", SignatureHeader)
 	}
 	var data any
 	if len(strings.TrimSpace(string(body))) > 0 {
 		if err := decodeJSON(string(body), &data); err != nil {
-			return Execution{}, service.Errorf(service.CodeBadRequest, "The body is not valid JSON: %v.", err)
+			return Execution{}, problem.Errorf(problem.CodeBadRequest, "The body is not valid JSON: %v.", err)
 		}
 	}
 	var dedup string
 	if keys, ok := header[IdempotencyHeader]; ok {
 		if len(keys) != 1 || keys[0] == "" || utf8.RuneCountInString(keys[0]) > maxIdempotencyKey {
-			return Execution{}, service.Errorf(service.CodeBadRequest,
+			return Execution{}, problem.Errorf(problem.CodeBadRequest,
 				"The %s header must be given once, 1–%d characters.", IdempotencyHeader, maxIdempotencyKey)
 		}
 		dedup = "webhook:" + keys[0]
@@ -175,7 +201,7 @@ func (e *Engine) Webhook(ctx context.Context, key string, body []byte, header ht
 	if !started {
 		// A repeat of a call that started an execution: that execution, and nothing new.
 		if x, err = e.store.ExecutionByDedup(ctx, w.ID, dedup); err != nil {
-			return Execution{}, service.StoreError("Execution", err)
+			return Execution{}, problem.StoreError("Execution", err)
 		}
 	}
 	return executionView(x), nil
@@ -220,5 +246,5 @@ func (e *Engine) Render(ctx context.Context, body map[string]any) (json.RawMessa
 	if name := str(wr, "replaceName"); name != "" {
 		msg["replaceName"] = name
 	}
-	return e.svc.RenderMessage(ctx, service.SendRequest{Body: msg, Context: map[string]any{"data": body["data"]}, Jobs: jobs})
+	return e.messages.Render(ctx, message.Request{Body: msg, Context: map[string]any{"data": body["data"]}, Jobs: jobs})
 }

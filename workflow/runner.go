@@ -9,8 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/template"
 	"github.com/wecomflow/wecomflow/worker"
 )
@@ -127,7 +128,7 @@ func (e *Engine) commit(ctx context.Context, claimed []models.Execution, steps [
 		}
 	}
 	if sent {
-		e.svc.WakeSender()
+		e.messages.WakeSender()
 	}
 }
 
@@ -326,10 +327,10 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 	if name := str(wr, "replaceName"); name != "" {
 		body["replaceName"] = name
 	}
-	m, reqs, err := r.e.svc.PlanMessage(ctx, service.SendRequest{Body: body, TriggerFrom: service.FromWorkflow,
+	m, reqs, err := r.e.messages.Plan(ctx, message.Request{Body: body, TriggerFrom: message.FromWorkflow,
 		ExecutionID: &r.x.ID, Context: r.context, Jobs: r.results})
-	var se *service.Error
-	if errors.As(err, &se) && se.Code == service.CodeValidation {
+	var se *problem.Error
+	if errors.As(err, &se) && se.Code == problem.CodeValidation {
 		r.end(j, models.JobFailed, se.Message)
 		return nil
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // scheduleTick is how often schedules are looked at: ticks are minutes, a second is early enough.
@@ -109,23 +109,13 @@ func later(a, b time.Time) time.Time {
 // dueTicks returns the ticks of a schedule in (since, now], oldest first, in the schedule's zone.
 func dueTicks(cfg map[string]any, since, now time.Time) []time.Time {
 	spec, _ := cfg["cron"].(string)
-	sched, err := cronParser.Parse(spec)
+	loc := scheduleLocation(cfg)
+	sched, err := worker.ParseSchedule(spec, loc)
 	if err != nil || !now.After(since) {
 		return nil
 	}
-	loc := scheduleLocation(cfg)
 	var ticks []time.Time
-	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
-		// "@every 10m" counts whole intervals from the Unix epoch, not from when an instance
-		// started, so every instance sees the same ticks.
-		step := int64(every.Delay / time.Second)
-		first := since.Unix() - since.Unix()%step + step
-		for t := first; t <= now.Unix(); t += step {
-			ticks = append(ticks, time.Unix(t, 0).In(loc))
-		}
-		return ticks
-	}
-	for t := sched.Next(since.In(loc)); !t.After(now) && !t.IsZero(); t = sched.Next(t) {
+	for t := worker.NextTick(sched, since.In(loc)); !t.After(now) && !t.IsZero(); t = worker.NextTick(sched, t) {
 		ticks = append(ticks, t)
 	}
 	return ticks

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
-	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/template"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // Notification config fields that belong to the node, not to the message.
@@ -29,7 +30,7 @@ type draft struct {
 // validate checks everything about a draft that can be known before it runs. Node problems are
 // reported under "nodes.<key>.…", so the message names the node; a node whose key is itself the
 // problem is named by its position.
-func (e *Engine) validate(ctx context.Context, d *draft, errs plugin.FieldErrors) error {
+func (e *Engine) validate(ctx context.Context, d *draft, errs problem.Fields) error {
 	if !keyPattern.MatchString(d.Key) {
 		errs.Add("key", "is required: 1–64 letters, digits, _ or -, starting with a letter (it names the webhook URL)")
 	}
@@ -70,7 +71,7 @@ func (e *Engine) validate(ctx context.Context, d *draft, errs plugin.FieldErrors
 	return err
 }
 
-func (e *Engine) validateTrigger(ctx context.Context, d *draft, errs plugin.FieldErrors) error {
+func (e *Engine) validateTrigger(ctx context.Context, d *draft, errs problem.Fields) error {
 	t := d.Def.Trigger
 	cfg := t.Config
 	known := map[string][]string{TriggerManual: nil, TriggerWebhook: {"secret"}, TriggerSchedule: {"cron", "timezone", "data"},
@@ -92,7 +93,7 @@ func (e *Engine) validateTrigger(ctx context.Context, d *draft, errs plugin.Fiel
 		}
 	case TriggerSchedule:
 		spec, _ := cfg["cron"].(string)
-		if _, err := cronParser.Parse(spec); err != nil || spec == "" {
+		if _, err := worker.ParseSchedule(spec, time.UTC); err != nil || spec == "" {
 			errs.Add("trigger.config.cron", "must be a cron spec of 5 fields (\"0 9 * * 1-5\") or a descriptor (\"@daily\", \"@every 10m\")"+reason(err))
 		}
 		if tz, ok := cfg["timezone"]; ok {
@@ -132,7 +133,7 @@ func reason(err error) string {
 	return ": " + err.Error()
 }
 
-func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys map[string]int, errs plugin.FieldErrors) error {
+func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys map[string]int, errs problem.Fields) error {
 	cfg := n.Config
 	at := prefix + ".config."
 	only := func(fields ...string) {
@@ -181,7 +182,7 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 	return nil
 }
 
-func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, keys map[string]int, errs plugin.FieldErrors) error {
+func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, keys map[string]int, errs problem.Fields) error {
 	cfg := n.Config
 	for _, k := range []string{"waitForDelivery", "ignoreFail"} {
 		if v, ok := cfg[k]; ok {
@@ -210,12 +211,12 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 					errs.Add(at+"waitForResponse.replaceName", "must be the button text to show after a click, 1–10 characters")
 				}
 			}
-			if !service.IsInteractive(body) {
+			if !message.IsInteractive(body) {
 				errs.Add(at+"waitForResponse", "needs an interactive template card (button_interaction, vote_interaction or multiple_interaction): nothing else can be clicked")
 			}
 		}
 	}
-	problems, err := e.svc.CheckMessage(ctx, body)
+	problems, err := e.messages.Check(ctx, body)
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 }
 
 // checkJobRefs reports each node key read through $jobs that no node has, under the node's config.
-func checkJobRefs(refs []string, at string, keys map[string]int, errs plugin.FieldErrors) {
+func checkJobRefs(refs []string, at string, keys map[string]int, errs problem.Fields) {
 	for _, p := range refs {
 		if keys[p] == 0 {
 			errs.Add(strings.TrimSuffix(at, "."), fmt.Sprintf("reads $jobs.%s, but no node has the key %q", p, p))

@@ -1,4 +1,6 @@
-// Package wecom is the WeCom (企业微信) integration: the authenticator type that validates a
-// self-built app's credentials, the channel type, and — as the product grows — the API client,
-// message types, sender, directory sync and card updates. It never imports workflow, server or web.
+// Package wecom is the WeCom (企业微信) integration: the authenticator and channel types that
+// validate a self-built app's options, an authenticator's usable credentials (Apps: the one place
+// that reads its sealed secrets), the API client with its token cache, the message types and
+// WeCom's rules for them, the sender that delivers the outbox at WeCom's pace, and the directory
+// syncer (full syncs and change_contact events). It never imports workflow, service, server or web.
 package wecom

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // The msgtype values WeCom's message/send accepts (API-NOTES "Sending").
@@ -145,19 +146,19 @@ type ContentItem struct {
 }
 
 // DecodeMessage decodes a message from JSON; see ParseMessage.
-func DecodeMessage(data []byte) (*Message, plugin.FieldErrors) {
+func DecodeMessage(data []byte) (*Message, problem.Fields) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // keeps 1.5 apart from 1 for the integer checks of ParseMessage
 	var raw any
 	if err := dec.Decode(&raw); err != nil {
-		return nil, plugin.FieldErrors{"": "is not valid JSON: " + err.Error()}
+		return nil, problem.Fields{"": "is not valid JSON: " + err.Error()}
 	}
 	if dec.More() {
-		return nil, plugin.FieldErrors{"": "has data after the JSON object"}
+		return nil, problem.Fields{"": "has data after the JSON object"}
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		return nil, plugin.FieldErrors{"": "must be a JSON object"}
+		return nil, problem.Fields{"": "must be a JSON object"}
 	}
 	return ParseMessage(obj)
 }
@@ -166,8 +167,8 @@ func DecodeMessage(data []byte) (*Message, plugin.FieldErrors) {
 // bodies; SplitMessage separates them from the rest of an API body). Unknown keys and values of the
 // wrong JSON type are reported under their JSON path (news.articles[2].titel) — WeCom would silently
 // ignore a misspelt key, so it is caught here instead. The message is not validated: call Validate.
-func ParseMessage(raw map[string]any) (*Message, plugin.FieldErrors) {
-	errs := plugin.FieldErrors{}
+func ParseMessage(raw map[string]any) (*Message, problem.Fields) {
+	errs := problem.Fields{}
 	checkShape(errs, "", raw, reflect.TypeFor[Message]())
 	if len(errs) > 0 {
 		return nil, errs
@@ -304,8 +305,8 @@ const (
 //
 // Interactive cards need a task_id (see EnsureTaskID); whether the app has a callback URL for them
 // is for the caller to check with IsInteractive.
-func (m *Message) Validate(opts ValidateOptions) (warnings []string, errs plugin.FieldErrors) {
-	v := &validator{opts: opts, errs: plugin.FieldErrors{}}
+func (m *Message) Validate(opts ValidateOptions) (warnings []string, errs problem.Fields) {
+	v := &validator{opts: opts, errs: problem.Fields{}}
 	v.message(m)
 	if len(v.errs) == 0 {
 		return v.warnings, nil
@@ -445,7 +446,7 @@ func (v *validator) miniprogramNotice(p string, n *MiniprogramNotice) {
 // every check reads as one line, and they skip template strings when Options.Templated is set.
 type validator struct {
 	opts     ValidateOptions
-	errs     plugin.FieldErrors
+	errs     problem.Fields
 	warnings []string
 }
 
@@ -593,7 +594,7 @@ func TruncateBytes(s string, limit int) (string, bool) {
 // checkShape reports, under its JSON path, every key that t does not have and every value of the
 // wrong JSON type, all at once. plugin.Decode alone would stop at the first and name only the key
 // of an unknown field, not where it is.
-func checkShape(errs plugin.FieldErrors, path string, v any, t reflect.Type) {
+func checkShape(errs problem.Fields, path string, v any, t reflect.Type) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -636,7 +637,7 @@ func checkShape(errs plugin.FieldErrors, path string, v any, t reflect.Type) {
 		ok = err == nil
 	}
 	if !ok {
-		errs.Add(path, "must be "+plugin.KindName(t.Kind().String()))
+		errs.Add(path, "must be "+problem.KindName(t.Kind().String()))
 	}
 }
 

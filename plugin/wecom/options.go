@@ -3,10 +3,11 @@ package wecom
 import (
 	"net/url"
 	"regexp"
-
-	"github.com/robfig/cron/v3"
+	"time"
 
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/problem"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // Type is the type name of WeCom authenticators and channels.
@@ -57,12 +58,12 @@ func (AuthenticatorType) SecretPaths() []string {
 		"contactsCallback.token", "contactsCallback.encodingAesKey", "sync.contactSecret"}
 }
 
-func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, plugin.FieldErrors) {
+func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, problem.Fields) {
 	var o Options
 	if errs := plugin.Decode(m, &o); errs != nil {
 		return nil, errs
 	}
-	errs := plugin.FieldErrors{}
+	errs := problem.Fields{}
 	switch {
 	case o.CorpID == "":
 		errs.Add("corpId", "is required (我的企业 → 企业信息 → 企业ID)")
@@ -83,7 +84,7 @@ func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, plugin.Fie
 		errs.Add("dailyQuota", "must be 0 (no cap) or a positive number of person-sends per day")
 	}
 	if o.Sync.Schedule != "" {
-		if _, err := cron.ParseStandard(o.Sync.Schedule); err != nil {
+		if _, err := worker.ParseSchedule(o.Sync.Schedule, time.UTC); err != nil {
 			errs.Add("sync.schedule", "is not a valid cron spec (5 fields or @every 6h): "+err.Error())
 		}
 	}
@@ -93,7 +94,7 @@ func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, plugin.Fie
 	return plugin.Encode(o), nil
 }
 
-func checkURL(errs plugin.FieldErrors, path, s string) {
+func checkURL(errs problem.Fields, path, s string) {
 	if s == "" {
 		return
 	}
@@ -105,7 +106,7 @@ func checkURL(errs plugin.FieldErrors, path, s string) {
 
 // checkCallback accepts an absent callback (not configured) or a complete one; half of one would
 // make every WeCom call fail verification.
-func checkCallback(errs plugin.FieldErrors, path string, c *CallbackOptions) {
+func checkCallback(errs problem.Fields, path string, c *CallbackOptions) {
 	if c == nil || (c.Token == "" && c.EncodingAESKey == "") {
 		return
 	}
@@ -138,12 +139,12 @@ type ChannelType struct{}
 func (ChannelType) Type() string              { return Type }
 func (ChannelType) AuthenticatorType() string { return Type }
 
-func (ChannelType) Normalize(m map[string]any) (map[string]any, plugin.FieldErrors) {
+func (ChannelType) Normalize(m map[string]any) (map[string]any, problem.Fields) {
 	o := ChannelOptions{DuplicateCheckInterval: 1800}
 	if errs := plugin.Decode(m, &o); errs != nil {
 		return nil, errs
 	}
-	errs := plugin.FieldErrors{}
+	errs := problem.Fields{}
 	if o.Safe != 0 && o.Safe != 1 {
 		errs.Add("safe", "must be 0 or 1")
 	}

@@ -82,7 +82,7 @@ type SenderOptions struct {
 type Sender struct {
 	store   Outbox
 	clients *Clients
-	apps    func(ctx context.Context, authenticatorID uint64) (App, SendOptions, error)
+	apps    *Apps
 	limiter *Limiter
 	log     *slog.Logger
 	o       SenderOptions
@@ -113,7 +113,7 @@ type recordJob struct {
 }
 
 // NewSender builds a sender. apps resolves an authenticator to its credentials.
-func NewSender(store Outbox, clients *Clients, apps func(ctx context.Context, authenticatorID uint64) (App, SendOptions, error), limiter *Limiter, log *slog.Logger, o SenderOptions) *Sender {
+func NewSender(store Outbox, clients *Clients, apps *Apps, limiter *Limiter, log *slog.Logger, o SenderOptions) *Sender {
 	if o.Lease == 0 {
 		o.Lease = 30 * time.Second
 	}
@@ -320,7 +320,7 @@ func (s *Sender) app(ctx context.Context, id uint64) (App, SendOptions, error) {
 	if ok && now.Sub(c.at) < appCacheTTL {
 		return c.app, c.opts, nil
 	}
-	app, opts, err := s.apps(ctx, id)
+	app, opts, err := s.apps.App(ctx, id)
 	if err != nil {
 		return app, opts, err
 	}

@@ -1,4 +1,4 @@
-package service
+package message
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // WeCom keeps a temporary media_id for 3 days. A cached one is reused only while it outlives the
@@ -48,10 +48,10 @@ func mediaView(m *models.Media) MediaView {
 func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename string, content []byte) (MediaView, error) {
 	ch, err := s.store.GetChannelByName(ctx, channel)
 	if errors.Is(err, models.ErrNotFound) {
-		return MediaView{}, Invalidf("channel", "no channel is named %q", channel)
+		return MediaView{}, problem.Invalidf("channel", "no channel is named %q", channel)
 	}
 	if err != nil {
-		return MediaView{}, StoreError("Channel", err)
+		return MediaView{}, problem.StoreError("Channel", err)
 	}
 	if err := checkMedia(mediaType, int64(len(content))); err != nil {
 		return MediaView{}, err
@@ -63,7 +63,7 @@ func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename 
 		return MediaView{}, err
 	}
 	if err := s.store.CreateMedia(ctx, m); err != nil {
-		return MediaView{}, StoreError("Media", err)
+		return MediaView{}, problem.StoreError("Media", err)
 	}
 	return mediaView(m), nil
 }
@@ -72,24 +72,24 @@ func checkMedia(mediaType string, size int64) error {
 	limit, ok := mediaLimits[mediaType]
 	switch {
 	case !ok:
-		return Invalidf("type", "must be image, voice, video or file")
+		return problem.Invalidf("type", "must be image, voice, video or file")
 	case size <= 5:
-		return Invalidf("file", "must be larger than 5 bytes (WeCom refuses smaller files)")
+		return problem.Invalidf("file", "must be larger than 5 bytes (WeCom refuses smaller files)")
 	case size > limit:
-		return Invalidf("file", "is %d bytes; WeCom takes at most %d bytes for %s", size, limit, mediaType)
+		return problem.Invalidf("file", "is %d bytes; WeCom takes at most %d bytes for %s", size, limit, mediaType)
 	}
 	return nil
 }
 
 // uploadToWeCom uploads m's content and sets its media_id and expiry.
 func (s *Service) uploadToWeCom(ctx context.Context, m *models.Media) error {
-	app, _, err := s.WeComApp(ctx, m.AuthenticatorID)
+	app, _, err := s.apps.App(ctx, m.AuthenticatorID)
 	if err != nil {
 		return err
 	}
-	id, err := s.cfg.Clients.Client(app).UploadMedia(ctx, m.Type, m.Filename, m.Content)
+	id, err := s.clients.Client(app).UploadMedia(ctx, m.Type, m.Filename, m.Content)
 	if err != nil {
-		return &Error{Code: CodeValidation, Message: "WeCom did not take the file: " + wecom.Reason(err), Err: err,
+		return &problem.Error{Code: problem.CodeValidation, Message: "WeCom did not take the file: " + wecom.Reason(err), Err: err,
 			Fields: map[string]string{"file": wecom.Reason(err)}}
 	}
 	exp := s.store.Now().Add(mediaLifetime - mediaMargin)
@@ -110,19 +110,19 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 	case a.Media.ID != "":
 		if m, err = s.store.GetMedia(ctx, a.Media.ID); err != nil {
 			if errors.Is(err, models.ErrNotFound) {
-				return Invalidf(field+".id", "no upload has this id")
+				return problem.Invalidf(field+".id", "no upload has this id")
 			}
-			return StoreError("Media", err)
+			return problem.StoreError("Media", err)
 		}
 		if m.AuthenticatorID != p.channel.AuthenticatorID {
-			return Invalidf(field+".id", "was uploaded for another authenticator's app")
+			return problem.Invalidf(field+".id", "was uploaded for another authenticator's app")
 		}
 		if m.MediaExpiresAt == nil || !m.MediaExpiresAt.After(s.store.Now()) {
 			if err := s.uploadToWeCom(ctx, m); err != nil {
 				return err
 			}
 			if err := s.store.SetMediaID(ctx, m.ID, m.MediaID, *m.MediaExpiresAt); err != nil {
-				return StoreError("Media", err)
+				return problem.StoreError("Media", err)
 			}
 		}
 	default:
@@ -142,25 +142,25 @@ func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawU
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, Invalidf(field, "must be an http(s) URL")
+		return nil, problem.Invalidf(field, "must be an http(s) URL")
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(dctx, http.MethodGet, rawURL, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, Invalidf(field, "could not be downloaded: %v", errors.Unwrap(err))
+		return nil, problem.Invalidf(field, "could not be downloaded: %v", errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, Invalidf(field, "could not be downloaded: HTTP %d", resp.StatusCode)
+		return nil, problem.Invalidf(field, "could not be downloaded: HTTP %d", resp.StatusCode)
 	}
 	content, err := io.ReadAll(io.LimitReader(resp.Body, mediaLimits[mediaType]+1))
 	if err != nil {
-		return nil, Invalidf(field, "could not be downloaded: %v", err)
+		return nil, problem.Invalidf(field, "could not be downloaded: %v", err)
 	}
 	if err := checkMedia(mediaType, int64(len(content))); err != nil {
-		return nil, Invalidf(field, "%s", fmt.Sprint(err.(*Error).Fields["file"]))
+		return nil, problem.Invalidf(field, "%s", fmt.Sprint(err.(*problem.Error).Fields["file"]))
 	}
 	name := path.Base(u.Path)
 	if name == "/" || name == "." {
@@ -173,7 +173,7 @@ func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawU
 		return nil, err
 	}
 	if err := s.store.CreateMedia(ctx, m); err != nil {
-		return nil, StoreError("Media", err)
+		return nil, problem.StoreError("Media", err)
 	}
 	return m, nil
 }

@@ -1,13 +1,10 @@
-package service
+package problem
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-
-	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
 )
 
 // Code is a stable, documented error code of the API (docs/api.md lists them).
@@ -54,7 +51,7 @@ func (c Code) Status() int {
 type Error struct {
 	Code    Code
 	Message string
-	Fields  plugin.FieldErrors
+	Fields  Fields
 	// Err is the cause, for the log only.
 	Err error
 }
@@ -73,13 +70,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Invalid is a 422 naming the fields.
-func Invalid(fields plugin.FieldErrors) *Error {
+func Invalid(fields Fields) *Error {
 	return &Error{Code: CodeValidation, Message: "Some fields are not valid: " + fields.String(), Fields: fields}
 }
 
 // Invalidf is a 422 for one field.
 func Invalidf(field, format string, args ...any) *Error {
-	return Invalid(plugin.FieldErrors{field: fmt.Sprintf(format, args...)})
+	return Invalid(Fields{field: fmt.Sprintf(format, args...)})
 }
 
 // Errorf builds an Error with a formatted message.
@@ -96,17 +93,31 @@ func ParseID(raw string) (uint64, error) {
 	return id, nil
 }
 
+// Kinds a store error may name (the StoreKind method of its sentinel errors), so StoreError can
+// read them without this package importing the store.
+const (
+	KindNotFound  = "not_found"
+	KindDuplicate = "duplicate"
+	KindInUse     = "in_use"
+)
+
 // StoreError turns a store error into the user's error: not found, conflict, or internal (whose
-// cause stays in the log, never in the response).
+// cause stays in the log, never in the response). what names the resource ("Channel").
 func StoreError(what string, err error) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, models.ErrNotFound):
+	}
+	var k interface{ StoreKind() string }
+	kind := ""
+	if errors.As(err, &k) {
+		kind = k.StoreKind()
+	}
+	switch kind {
+	case KindNotFound:
 		return &Error{Code: CodeNotFound, Message: what + " does not exist.", Err: err}
-	case errors.Is(err, models.ErrDuplicate):
+	case KindDuplicate:
 		return &Error{Code: CodeConflict, Message: what + " with that name already exists.", Err: err}
-	case errors.Is(err, models.ErrInUse):
+	case KindInUse:
 		return &Error{Code: CodeConflict, Message: what + " is in use.", Err: err}
 	default:
 		return &Error{Code: CodeInternal, Message: "Something went wrong on the server; the log has the details.", Err: err}

@@ -1,23 +1,24 @@
-package service
+package message
 
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/wecomflow/wecomflow/models"
-	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/template"
 )
 
-// CheckMessage validates a message that will be rendered later (a workflow's notification node):
+// Check validates a message that will be rendered later (a workflow's notification node):
 // everything that can be known before the data exists. Template syntax is checked everywhere;
 // WeCom's rules are checked on every field that holds no variable — a field with a variable is
 // only known when it renders. extra names further allowed top-level fields. The returned field
 // errors are the problems; err is a failure to check at all.
-func (s *Service) CheckMessage(ctx context.Context, body map[string]any, extra ...string) (plugin.FieldErrors, error) {
-	errs := plugin.FieldErrors{}
+func (s *Service) Check(ctx context.Context, body map[string]any, extra ...string) (problem.Fields, error) {
+	errs := problem.Fields{}
 	for _, p := range template.Problems(body, s.envNames()) {
 		if !p.Err.Warning {
 			errs.Add(p.Path, p.Err.Error())
@@ -35,7 +36,7 @@ func (s *Service) CheckMessage(ctx context.Context, body map[string]any, extra .
 		if errors.Is(err, models.ErrNotFound) {
 			errs.Add("channel", "no channel is named \""+channelName+"\"")
 		} else if err != nil {
-			return nil, StoreError("Channel", err)
+			return nil, problem.StoreError("Channel", err)
 		}
 		ch = c
 	}
@@ -44,7 +45,7 @@ func (s *Service) CheckMessage(ctx context.Context, body map[string]any, extra .
 	for k := range rest {
 		switch {
 		case k == "channel" || k == "to" || k == "replaceName":
-		case contains(extra, k):
+		case slices.Contains(extra, k):
 		default:
 			errs.Add(k, "unknown field")
 		}
@@ -127,8 +128,8 @@ func sampleOf(v any) any {
 
 // envNames are the names {{$env.…}} may read.
 func (s *Service) envNames() []string {
-	names := make([]string, 0, len(s.cfg.TemplateEnv))
-	for k := range s.cfg.TemplateEnv {
+	names := make([]string, 0, len(s.env))
+	for k := range s.env {
 		names = append(names, k)
 	}
 	return names

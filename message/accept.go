@@ -1,0 +1,345 @@
+package message
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/problem"
+	"github.com/wecomflow/wecomflow/template"
+)
+
+// parsedSend is a validated send, ready to store.
+type parsedSend struct {
+	channel     *models.Channel
+	replaceName string
+	msg         *wecom.Message
+	body        json.RawMessage
+	to          Recipients
+	idemKey     *string
+	warnings    []string
+	opts        wecom.SendOptions
+}
+
+// Send validates, renders and stores a message and its requests, then wakes the sender.
+// Every problem that can be known before sending is a 422 naming the field.
+func (s *Service) Send(ctx context.Context, in Request) (View, error) {
+	p, err := s.prepareSend(ctx, in)
+	if err != nil {
+		return View{}, err
+	}
+	m, reqs, err := s.plan(ctx, p, in)
+	if err != nil {
+		return View{}, err
+	}
+	stored, err := s.store.CreateMessage(ctx, m, reqs)
+	if errors.Is(err, models.ErrIdempotent) {
+		return s.Get(ctx, stored.ID)
+	}
+	if err != nil {
+		return View{}, problem.StoreError("Message", err)
+	}
+	s.log.InfoContext(ctx, "message accepted", "message_id", m.ID, "channel", m.Channel, "msgtype", m.MsgType,
+		"requests", len(reqs), "trigger", m.TriggerFrom)
+	if len(reqs) > 0 {
+		s.wake()
+	}
+	return view(m, reqs), nil
+}
+
+// Plan validates and renders a message like Send and returns the message and
+// requests to store, without storing them: a workflow stores them with the step that sends them.
+func (s *Service) Plan(ctx context.Context, in Request) (*models.Message, []models.MessageRequest, error) {
+	p, err := s.prepareSend(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.plan(ctx, p, in)
+}
+
+// WakeSender tells the sender that messages were stored.
+func (s *Service) WakeSender() { s.wake() }
+
+// Render is Send without storing or sending: the exact WeCom body, warnings and
+// validation errors (POST /render and the editor's preview).
+func (s *Service) Render(ctx context.Context, in Request) (body json.RawMessage, warnings []string, err error) {
+	p, err := s.prepareSend(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.body, nonNil(p.warnings), nil
+}
+
+func (s *Service) prepareSend(ctx context.Context, in Request) (*parsedSend, error) {
+	body := in.Body
+	errs := problem.Fields{}
+	p := &parsedSend{}
+	channelName, _ := body["channel"].(string)
+	if in.Channel != "" {
+		channelName = in.Channel
+	}
+	if channelName == "" {
+		return nil, problem.Invalidf("channel", "is required: the name of a channel")
+	}
+	ch, err := s.store.GetChannelByName(ctx, channelName)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, problem.Invalidf("channel", "no channel is named %q", channelName)
+	}
+	if err != nil {
+		return nil, problem.StoreError("Channel", err)
+	}
+	p.channel = ch
+	if k, ok := body["idempotencyKey"]; ok && k != nil {
+		key, isStr := k.(string)
+		if !isStr || key == "" || len(key) > 128 {
+			errs.Add("idempotencyKey", "must be a string of 1–128 characters")
+		} else {
+			p.idemKey = &key
+		}
+	}
+	p.replaceName = replaceName(body, errs)
+	vars := s.templateVars(in)
+	msgtype, _ := body["msgtype"].(string)
+	msgBody, rest := wecom.SplitMessage(body)
+	for k := range rest {
+		switch k {
+		case "channel", "idempotencyKey", "to", "data", "replaceName":
+		default:
+			errs.Add(k, "unknown field")
+		}
+	}
+	if _, ok := msgBody[msgtype]; !ok && msgtype != "" && !slices.Contains(wecom.MsgTypes(), msgtype) {
+		errs.Add("msgtype", "must be one of "+strings.Join(wecom.MsgTypes(), ", "))
+	}
+	rendered, err := template.RenderValue(msgBody, vars)
+	if err != nil {
+		return nil, templateError(err)
+	}
+	msg, ferrs := parseRendered(rendered.(map[string]any))
+	errs.AddAll("", ferrs)
+	to, toErrs := s.renderRecipients(body["to"], vars)
+	errs.AddAll("", toErrs)
+	p.to = to
+	if msg != nil && len(ferrs) == 0 {
+		// Cards need a task_id unique per app; users need not invent one.
+		msg.EnsureTaskID(func() string { return "wf_" + ulid.Make().String() })
+		warnings, verrs := msg.Validate(wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All})
+		errs.AddAll("", verrs)
+		p.msg, p.warnings = msg, warnings
+		if p.replaceName != "" && !msg.IsInteractive() {
+			errs.Add("replaceName", "applies only to interactive template cards")
+		}
+		if msg.IsInteractive() {
+			if err := s.checkCallback(ctx, ch, errs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, problem.Invalid(errs)
+	}
+	if err := s.resolveMedia(ctx, p); err != nil {
+		return nil, err
+	}
+	var chOpts wecom.ChannelOptions
+	_ = json.Unmarshal([]byte(ch.Options), &chOpts)
+	p.opts.Safe, p.opts.EnableIDTrans, p.opts.DuplicateCheckInterval = chOpts.Safe, chOpts.EnableIDTrans, chOpts.DuplicateCheckInterval
+	if p.body, err = p.msg.Body(); err != nil {
+		return nil, problem.Invalidf(msgtype, "cannot be encoded: %v", err)
+	}
+	return p, nil
+}
+
+// replaceName reads the optional replaceName of a send: the button text a clicked card shows.
+func replaceName(body map[string]any, errs problem.Fields) string {
+	rn, ok := body["replaceName"]
+	if !ok || rn == nil {
+		return ""
+	}
+	name, isStr := rn.(string)
+	if !isStr || name == "" || len([]rune(name)) > 10 {
+		errs.Add("replaceName", "must be the button text to show after a click, 1–10 characters")
+		return ""
+	}
+	return name
+}
+
+// checkCallback adds an error when the channel's authenticator has no callback, which interactive
+// cards need. Only interactive cards read the (sealed) callback settings; other sends skip
+// decrypting.
+func (s *Service) checkCallback(ctx context.Context, ch *models.Channel, errs problem.Fields) error {
+	name, ok, err := s.apps.HasCallback(ctx, ch.AuthenticatorID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		errs.Add("template_card", fmt.Sprintf("is interactive and needs a callback: configure options.callback on authenticator %q (WeCom answers 43012 otherwise)", name))
+	}
+	return nil
+}
+
+// parseRendered decodes a rendered message. A field that is exactly one variable keeps the
+// variable's type, so "content": "{{$context.data.amount}}" renders to a number; where WeCom wants
+// text, such numbers and true/false are taken as their text instead of being rejected.
+func parseRendered(rendered map[string]any) (*wecom.Message, problem.Fields) {
+	msg, errs := wecom.ParseMessage(rendered)
+	fixed := false
+	for path, e := range errs {
+		if e == "must be a string" && scalarToString(rendered, path) {
+			fixed = true
+		}
+	}
+	if fixed {
+		return wecom.ParseMessage(rendered)
+	}
+	return msg, errs
+}
+
+// scalarToString replaces the number or boolean at a field path ("news.articles[0].title") with
+// its text, reporting whether it did.
+func scalarToString(root map[string]any, path string) bool {
+	cur, set, ok := locate(root, path)
+	if !ok {
+		return false
+	}
+	switch v := cur.(type) {
+	case json.Number:
+		set(string(v))
+	case float64:
+		set(strconv.FormatFloat(v, 'f', -1, 64))
+	case bool:
+		set(strconv.FormatBool(v))
+	default:
+		return false
+	}
+	return true
+}
+
+// locate finds the value at a field path ("news.articles[0].title") and a function that
+// replaces it.
+func locate(root map[string]any, path string) (any, func(any), bool) {
+	var cur any = root
+	var set func(any)
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, nil, false
+		}
+		cur, set = m[name], func(v any) { m[name] = v }
+		for rest != "" {
+			idx, tail, _ := strings.Cut(rest, "]")
+			rest = strings.TrimPrefix(tail, "[")
+			i, err := strconv.Atoi(idx)
+			list, ok := cur.([]any)
+			if err != nil || !ok || i < 0 || i >= len(list) {
+				return nil, nil, false
+			}
+			cur, set = list[i], func(v any) { list[i] = v }
+		}
+	}
+	return cur, set, true
+}
+
+func (s *Service) templateVars(in Request) template.Vars {
+	ctx := in.Context
+	if ctx == nil {
+		ctx = map[string]any{"data": in.Body["data"]}
+	}
+	return template.Vars{Context: ctx, Jobs: in.Jobs, Env: s.env, Location: s.loc}
+}
+
+// templateError is a 422 naming the field whose template failed.
+func templateError(err error) error {
+	msg := err.Error()
+	if path, rest, ok := strings.Cut(msg, ": "); ok && !strings.HasPrefix(path, "line ") {
+		return problem.Invalidf(path, "%s", rest)
+	}
+	return problem.Invalidf("", "%s", msg)
+}
+
+// renderRecipients renders "to" and reads it; a variable that yields a list expands in place.
+func (s *Service) renderRecipients(raw any, vars template.Vars) (Recipients, problem.Fields) {
+	var to Recipients
+	errs := problem.Fields{}
+	if raw == nil {
+		errs.Add("to", "is required: users, wecomUsers, departments, tags, all or linked")
+		return to, errs
+	}
+	rendered, err := template.RenderValue(raw, vars)
+	if err != nil {
+		errs.Add("to", err.Error())
+		return to, errs
+	}
+	m, ok := rendered.(map[string]any)
+	if !ok {
+		errs.Add("to", "must be an object")
+		return to, errs
+	}
+	for _, k := range []string{"users", "wecomUsers", "departments", "tags"} {
+		if v, ok := m[k]; ok {
+			m[k] = flatten(v)
+		}
+	}
+	if l, ok := m["linked"].(map[string]any); ok {
+		for _, k := range []string{"users", "departments"} {
+			if v, ok := l[k]; ok {
+				l[k] = flatten(v)
+			}
+		}
+	}
+	errs.AddAll("to", plugin.Decode(m, &to))
+	if len(errs) > 0 {
+		return to, errs
+	}
+	for field, ids := range map[string][]string{"to.departments": to.Departments, "to.tags": to.Tags} {
+		for _, id := range ids {
+			if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 {
+				errs.Add(field, fmt.Sprintf("%q is not a positive integer id", id))
+			}
+		}
+	}
+	if len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
+		errs.Add("to", "names nobody: give users, wecomUsers, departments, tags, all or linked")
+	}
+	if to.All && len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) > 0 {
+		errs.Add("to.all", "cannot be combined with other recipients")
+	}
+	return to, errs
+}
+
+// flatten turns ["a", ["b", "c"], 3] into ["a", "b", "c", "3"] and drops empty strings: a
+// template variable that yields a list expands into it, one that yields nothing vanishes.
+func flatten(v any) any {
+	list, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	out := make([]any, 0, len(list))
+	for _, e := range list {
+		switch e := e.(type) {
+		case []any:
+			out = append(out, flatten(e).([]any)...)
+		case string:
+			if e = strings.TrimSpace(e); e != "" {
+				out = append(out, e)
+			}
+		case float64:
+			out = append(out, strconv.FormatFloat(e, 'f', -1, 64))
+		case json.Number:
+			out = append(out, string(e))
+		case nil:
+		default:
+			out = append(out, e)
+		}
+	}
+	return out
+}

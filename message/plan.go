@@ -1,0 +1,93 @@
+package message
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/problem"
+)
+
+// plan resolves the recipients and splits them into WeCom-sized requests.
+func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.Message, []models.MessageRequest, error) {
+	now := s.store.Now()
+	opts, _ := json.Marshal(p.opts)
+	warnings, _ := json.Marshal(nonNil(p.warnings))
+	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, AuthenticatorID: p.channel.AuthenticatorID,
+		MsgType: p.msg.MsgType, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
+		TaskID: p.msg.TaskID(), ReplaceName: p.replaceName,
+		Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
+		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}
+	users := dedupeStrings(p.to.WeComUsers)
+	var unbound []string
+	if len(p.to.Users) > 0 {
+		ids, err := s.store.WeComIDs(ctx, dedupeStrings(p.to.Users))
+		if err != nil {
+			return nil, nil, problem.StoreError("User", err)
+		}
+		for _, u := range dedupeStrings(p.to.Users) {
+			if w, ok := ids[u]; ok {
+				users = append(users, w)
+			} else {
+				unbound = append(unbound, u)
+			}
+		}
+		users = dedupeStrings(users)
+	}
+	parties, tags := dedupeStrings(p.to.Departments), dedupeStrings(p.to.Tags)
+	if p.to.Linked != nil {
+		users = dedupeStrings(append(users, p.to.Linked.Users...))
+		parties = dedupeStrings(append(parties, p.to.Linked.Departments...))
+	}
+	m.Requested = len(dedupeStrings(p.to.Users)) + len(dedupeStrings(p.to.WeComUsers))
+	if p.to.Linked != nil {
+		m.Requested += len(dedupeStrings(p.to.Linked.Users))
+	}
+	m.Resolved = len(users)
+	ub, _ := json.Marshal(nonNil(unbound))
+	m.Unbound = string(ub)
+	var reqs []models.MessageRequest
+	if p.to.All {
+		reqs = append(reqs, models.MessageRequest{Seq: 0, ToAll: true, Status: models.RequestPending, NotBefore: now})
+	}
+	for i := 0; i*maxUsersPerRequest < len(users) || i*maxPartiesPerRequest < len(parties) || i*maxTagsPerRequest < len(tags); i++ {
+		reqs = append(reqs, models.MessageRequest{Seq: i, Status: models.RequestPending, NotBefore: now,
+			ToUser:  strings.Join(chunk(users, i, maxUsersPerRequest), "|"),
+			ToParty: strings.Join(chunk(parties, i, maxPartiesPerRequest), "|"),
+			ToTag:   strings.Join(chunk(tags, i, maxTagsPerRequest), "|")})
+	}
+	if len(reqs) == 0 {
+		m.Status = models.MessageFailed
+		m.Reason = "No recipient could be resolved: " + strings.Join(unbound, ", ") + " have no WeCom binding (wechatwk)."
+	}
+	return m, reqs, nil
+}
+
+func chunk(ids []string, i, size int) []string {
+	if i*size >= len(ids) {
+		return nil
+	}
+	return ids[i*size : min((i+1)*size, len(ids))]
+}
+
+// dedupeStrings keeps the first of each value, in order.
+func dedupeStrings(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}

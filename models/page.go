@@ -1,0 +1,37 @@
+package models
+
+// The API's page bounds: a page defaults to 20 items and holds at most 200.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 200
+)
+
+// Normalize fills the defaults (page 1, 20 items) and caps the size at 200.
+func (p Page) Normalize() Page {
+	if p.Page < 1 {
+		p.Page = 1
+	}
+	if p.Size < 1 {
+		p.Size = defaultPageSize
+	}
+	if p.Size > maxPageSize {
+		p.Size = maxPageSize
+	}
+	return p
+}
+
+// List is one page of a list as the API and the pages show it.
+type List[T any] struct {
+	Items []T
+	Total int64
+	Page  Page
+}
+
+// NewList maps one page of stored rows to their views.
+func NewList[M, V any](items []M, total int64, p Page, view func(*M) V) List[V] {
+	out := make([]V, len(items))
+	for i := range items {
+		out[i] = view(&items[i])
+	}
+	return List[V]{Items: out, Total: total, Page: p.Normalize()}
+}
