@@ -54,6 +54,7 @@ func TestBadInputIsRejectedAndChangesNothing(t *testing.T) {
 		{"callback token charset", "POST", "/api/v1/authenticators", withOption("callback.token", "has space"), 422, "validation_failed", "options.callback.token"},
 		{"callback token length", "POST", "/api/v1/authenticators", withOption("callback.token", strings.Repeat("a", 33)), 422, "validation_failed", "options.callback.token"},
 		{"cron spec", "POST", "/api/v1/authenticators", withOption("sync.schedule", "every day"), 422, "validation_failed", "options.sync.schedule"},
+		{"cron spec zone only", "POST", "/api/v1/authenticators", withOption("sync.schedule", "CRON_TZ=UTC"), 422, "validation_failed", "options.sync.schedule"},
 		{"unknown option", "POST", "/api/v1/authenticators", withOption("agent_id", 5), 422, "validation_failed", "options.agent_id"},
 		{"patch to an invalid value", "PATCH", "/api/v1/authenticators/1", map[string]any{"options": map[string]any{"agentId": -3}}, 422, "validation_failed", "options.agentId"},
 		{"patch removes the secret", "PATCH", "/api/v1/authenticators/1", map[string]any{"options": map[string]any{"secret": nil}}, 422, "validation_failed", "options.secret"},

@@ -211,6 +211,40 @@ func TestWebMessageActions(t *testing.T) {
 	}
 }
 
+// The page offers what the API takes, by one clock: recall within WeCom's 24 hours of the store's
+// clock (the fake clock here is a year behind the wall clock), retry only with a failed request.
+func TestWebMessageActionsAgreeWithTheAPI(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t, deliveryOptions{start: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)})
+	sent := e.send(textTo([]string{"local-" + e.demo.UserIDs[0]}, "recall me in time"))
+	e.waitFinal(sent)
+	e.clock.Advance(23 * time.Hour)
+	w := e.webLogin() // a session lasts 12 hours of the same clock
+	mustContain(t, "a message sent 23 hours ago", w.page(200, "/ui/messages/"+sent, "en"), `id="recall-message"`)
+	late := e.send(textTo([]string{"local-" + e.demo.UserIDs[1]}, "too late to recall"))
+	e.waitFinal(late)
+	e.clock.Advance(24*time.Hour + time.Minute)
+	w = e.webLogin()
+	if page := w.page(200, "/ui/messages/"+late, "en"); strings.Contains(page, `id="recall-message"`) {
+		t.Error("the page offers to recall a message sent more than 24 hours ago")
+	}
+	if res := e.do("POST", "/api/v1/messages/"+late+"/recall", nil); res.Status != 409 {
+		t.Fatalf("the API recalled a message sent more than 24 hours ago: %d %s", res.Status, res.Body)
+	}
+
+	// Nobody could be resolved: the message failed without a request, so there is nothing to retry.
+	none := e.send(textTo([]string{"nobody-bound"}, "to no one"))
+	if m := e.waitFinal(none); m["status"] != "failed" {
+		t.Fatalf("a message to nobody: %v", m)
+	}
+	if page := w.page(200, "/ui/messages/"+none, "en"); strings.Contains(page, `id="retry-message"`) {
+		t.Error("the page offers to retry a message with no failed request")
+	}
+	if res := e.do("POST", "/api/v1/messages/"+none+"/retry", nil); res.Status != 409 {
+		t.Fatalf("the API retried a message with no failed request: %d %s", res.Status, res.Body)
+	}
+}
+
 // The execution page shows the jobs in order and cancels a waiting execution.
 func TestWebExecutionDetailShowsJobsAndCancels(t *testing.T) {
 	t.Parallel()

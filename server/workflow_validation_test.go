@@ -142,6 +142,9 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 		{"schedule bad cron", trigger("schedule", map[string]any{"cron": "every day"}), 422, "trigger.config.cron", "5 fields"},
 		{"schedule six-field cron", trigger("schedule", map[string]any{"cron": "0 0 9 * * 1-5"}), 422, "trigger.config.cron", "5 fields"},
 		{"schedule cron missing", trigger("schedule", map[string]any{"timezone": "Asia/Shanghai"}), 422, "trigger.config.cron", "cron spec"},
+		// robfig/cron panics on a zone with no fields: it was a 500.
+		{"schedule cron zone only", trigger("schedule", map[string]any{"cron": "CRON_TZ=Asia/Shanghai"}), 422, "trigger.config.cron", "no schedule after it"},
+		{"schedule cron TZ= only", trigger("schedule", map[string]any{"cron": "TZ="}), 422, "trigger.config.cron", "no schedule after it"},
 		{"schedule bad timezone", trigger("schedule", map[string]any{"cron": "@daily", "timezone": "Mars/Olympus"}), 422, "trigger.config.timezone", "IANA time zone"},
 		{"schedule empty timezone", trigger("schedule", map[string]any{"cron": "@daily", "timezone": ""}), 422, "trigger.config.timezone", "IANA time zone"},
 		{"wecom_event authenticator missing", trigger("wecom_event", map[string]any{"events": []any{"text"}}), 422, "trigger.config.authenticator", "is required"},
