@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -49,7 +50,7 @@ func (m *metrics) withQueueDepth(count func() (map[string]int64, error)) {
 		"Outbox requests not yet finished, by status (pending, retrying, sending).", []string{"status"}, nil)})
 }
 
-func newMetrics() *metrics {
+func newMetrics(version, commit string) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -79,14 +80,29 @@ func newMetrics() *metrics {
 	m.executions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wecomflow_executions_finished_total", Help: "Workflow executions finished, by status.",
 	}, []string{"status"})
-	m.reg.MustRegister(m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs, m.executions,
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "wecomflow_build_info", Help: "Always 1; the labels say which build runs.",
+	}, []string{"version", "commit", "goversion"})
+	build.WithLabelValues(version, commit, runtime.Version()).Set(1)
+	m.reg.MustRegister(build, m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs, m.executions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 func (m *metrics) observeHTTP(method, route string, status int, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// methodLabel is the method a request is counted under: any token is a valid method to HTTP, and
+// a label per invented one would grow the page without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 func (m *metrics) observeSend(status string, errcode int64) {

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +31,8 @@ import (
 type Config struct {
 	Addr      string
 	PublicURL string
-	// Version is reported by /healthz.
-	Version string
+	// Version is reported by /healthz and wecomflow_build_info; Commit by the metric too.
+	Version, Commit string
 	// WeComAPIBase is the default WeCom API base; an authenticator may override it.
 	WeComAPIBase string
 	// TemplateEnv is what {{$env.NAME}} may read.
@@ -93,6 +93,8 @@ type Server struct {
 	syncWake worker.Wakeup
 	// uploadRoutes are the routes that take up to uploadLimit.
 	uploadRoutes map[string]bool
+	// origins refuses cross-site browser requests that change state.
+	origins *http.CrossOriginProtection
 }
 
 // Plugins is the set of integration types this build knows.
@@ -105,7 +107,14 @@ func Plugins() plugin.Registry {
 
 // New wires the services over store and builds the router.
 func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics(), syncWake: worker.NewWakeup()}
+	// Every log line of a request carries its id, whichever part of the server writes it.
+	log = slog.New(requestIDHandler{log.Handler()})
+	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics(cfg.Version, cfg.Commit), syncWake: worker.NewWakeup(),
+		origins: http.NewCrossOriginProtection()}
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		// Behind a proxy that rewrites Host, the public origin is still ours.
+		_ = s.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host)
+	}
 	s.metrics.withQueueDepth(func() (map[string]int64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -201,7 +210,7 @@ func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.ContextWithFallback = true
-	r.Use(s.recoverer, s.observe, s.limitBody)
+	r.Use(s.requestID, s.recoverer, s.observe, s.crossOrigin, s.limitBody)
 	r.NoRoute(s.handle(func(c *gin.Context) error {
 		return problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)
 	}))
@@ -329,93 +338,6 @@ func (s *Server) RunWorkers(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
-}
-
-// authenticate admits a request with a valid Bearer token, or with the web UI's session cookie
-// (the pages' scripts) — then a state change must carry the session's CSRF header.
-func (s *Server) authenticate(c *gin.Context) {
-	h := c.GetHeader("Authorization")
-	if cookie, err := c.Cookie(web.SessionCookie); h == "" && err == nil {
-		sess, err := s.svc.SessionFor(c.Request.Context(), cookie)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead && !web.CheckCSRF(c.Request, sess) {
-			s.writeError(c, problem.Errorf(problem.CodeForbidden, "A request made with the session cookie must send the session's %s header.", web.CSRFHeader))
-			return
-		}
-		c.Set("token_id", sess.TokenID)
-		c.Next()
-		return
-	}
-	value, found := strings.CutPrefix(h, "Bearer ")
-	if !found {
-		value = ""
-	}
-	t, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(value))
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	c.Set("token_id", t.ID)
-	c.Next()
-}
-
-// limitBody caps the request body: uploadLimit on upload routes, defaultLimit elsewhere. A
-// declared length over the limit is refused before reading anything.
-func (s *Server) limitBody(c *gin.Context) {
-	limit := int64(defaultLimit)
-	if s.uploadRoutes[c.FullPath()] {
-		limit = uploadLimit
-	}
-	if c.Request.ContentLength > limit {
-		// Closing the connection spares reading a body nobody will use.
-		c.Header("Connection", "close")
-		err := problem.Errorf(problem.CodeTooLarge, "The body is larger than the limit of %d bytes.", limit)
-		if strings.HasPrefix(c.Request.URL.Path, "/ui/") {
-			s.ui.Fail(c, err) // a person sees a page, not JSON
-			c.Abort()
-			return
-		}
-		s.writeError(c, err)
-		return
-	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	c.Next()
-}
-
-// recoverer answers 500 for a panicking handler and logs it, instead of dropping the connection.
-func (s *Server) recoverer(c *gin.Context) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.writeError(c, fmt.Errorf("panic: %v", v))
-		}
-	}()
-	c.Next()
-}
-
-// observe logs and counts every request. The query string is never logged: callback and webhook
-// URLs carry signatures there.
-func (s *Server) observe(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
-	status := c.Writer.Status()
-	elapsed := time.Since(start)
-	s.metrics.observeHTTP(c.Request.Method, route, status, elapsed)
-	level := slog.LevelInfo
-	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
-		level = slog.LevelDebug
-	}
-	s.log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
-		"path", c.Request.URL.Path, "status", status, "duration_ms", elapsed.Milliseconds(), "remote", c.ClientIP())
 }
 
 func (s *Server) healthz(c *gin.Context) error {

@@ -223,19 +223,20 @@ func (c *Client) cached(ctx context.Context, a *appToken, hash string) bool {
 	return true
 }
 
-// fetchToken calls gettoken through silenceper's credential package. Its errors embed the URL,
-// which carries the secret: they are scrubbed before they can reach a log.
+// tokenResponse is gettoken's answer, in silenceper's shape.
+type tokenResponse struct{ credential.ResAccessToken }
+
+func (r *tokenResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg }
+
+// fetchToken calls gettoken through the clients' own HTTP client (its transport and timeout), like
+// every other call; its errors never carry the URL, which holds the secret.
 func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
-	u := c.APIBase + "/cgi-bin/gettoken?corpid=" + url.QueryEscape(c.CorpID) + "&corpsecret=" + url.QueryEscape(c.Secret)
-	ctx, cancel := context.WithTimeout(ctx, c.c.http.Timeout)
-	defer cancel()
-	res, err := credential.GetTokenFromServerContext(ctx, u)
-	switch {
-	case res.ErrCode != 0:
-		return "", 0, &APIError{API: "gettoken", Code: res.ErrCode, Msg: res.ErrMsg}
-	case err != nil:
-		return "", 0, &TransportError{API: "gettoken", Err: errors.New(c.scrub(err.Error()))}
-	case res.AccessToken == "":
+	u := c.APIBase + "/cgi-bin/gettoken?" + url.Values{"corpid": {c.CorpID}, "corpsecret": {c.Secret}}.Encode()
+	var res tokenResponse
+	if err := c.do(ctx, "gettoken", http.MethodGet, u, "", nil, &res); err != nil {
+		return "", 0, err
+	}
+	if res.AccessToken == "" {
 		return "", 0, &TransportError{API: "gettoken", Err: errors.New("answer without access_token")}
 	}
 	ttl := time.Duration(res.ExpiresIn) * time.Second
@@ -243,16 +244,6 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		ttl = 7200 * time.Second
 	}
 	return res.AccessToken, ttl, nil
-}
-
-// scrub removes the secret from a message, in plain and URL-escaped form.
-func (c *Client) scrub(s string) string {
-	for _, v := range []string{c.Secret, url.QueryEscape(c.Secret)} {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "***")
-		}
-	}
-	return s
 }
 
 // invalidate forgets token after WeCom rejected it (40014/42001), unless it was already replaced.
@@ -308,44 +299,49 @@ func (c *Client) call(ctx context.Context, api, method string, query url.Values,
 			q[k] = v
 		}
 		q.Set("access_token", token)
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, c.APIBase+"/cgi-bin/"+api+"?"+q.Encode(), rd)
-		if err != nil {
-			return &TransportError{API: api, Err: err}
-		}
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		var sent bool
-		req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent = true }}))
-		resp, err := c.c.http.Do(req)
-		if err != nil {
-			// The URL carries the token: keep only the cause.
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			return &TransportError{API: api, Sent: sent, Err: err}
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if err != nil {
-			return &TransportError{API: api, Sent: true, Err: err}
-		}
-		if resp.StatusCode != http.StatusOK {
-			return &TransportError{API: api, Sent: true, Status: resp.StatusCode}
-		}
-		if err := json.Unmarshal(raw, out); err != nil {
-			return &TransportError{API: api, Sent: true, Err: fmt.Errorf("answer is not JSON: %w", err)}
-		}
-		if code, msg := out.errcode(); code != 0 {
-			return &APIError{API: api, Code: code, Msg: msg}
-		}
-		return nil
+		return c.do(ctx, api, method, c.APIBase+"/cgi-bin/"+api+"?"+q.Encode(), contentType, body, out)
 	})
+}
+
+// do sends one request and decodes WeCom's JSON answer into out. Its errors keep only the cause
+// of a failure, never the URL: it carries the token or the secret.
+func (c *Client) do(ctx context.Context, api, method, rawURL, contentType string, body []byte, out commonResponse) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
+	if err != nil {
+		return &TransportError{API: api, Err: errors.New("the request cannot be built")}
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	var sent bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent = true }}))
+	resp, err := c.c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &TransportError{API: api, Sent: sent, Err: err}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return &TransportError{API: api, Sent: true, Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &TransportError{API: api, Sent: true, Status: resp.StatusCode}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &TransportError{API: api, Sent: true, Err: fmt.Errorf("answer is not JSON: %w", err)}
+	}
+	if code, msg := out.errcode(); code != 0 {
+		return &APIError{API: api, Code: code, Msg: msg}
+	}
+	return nil
 }
 
 // SendResult is WeCom's answer to message/send (or the linked-corp send), lists "|"-joined.

@@ -2,6 +2,7 @@ package wecom
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -61,5 +62,41 @@ func TestGettokenOncePerAppAcrossInstances(t *testing.T) {
 	}
 	if seen := ask(); len(seen) != 1 || sim.Calls("gettoken") != 2 {
 		t.Fatalf("after invalidation: %d tokens, %d gettoken calls; want 1 and 2", len(seen), sim.Calls("gettoken"))
+	}
+}
+
+// countingTransport counts the requests it carries, by path.
+type countingTransport struct {
+	mu    sync.Mutex
+	paths map[string]int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.paths[r.URL.Path]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// gettoken goes through the configured transport like every other call (an egress proxy or a
+// pinned transport must see it too), and a failed one never shows the secret.
+func TestGettokenUsesTheConfiguredTransport(t *testing.T) {
+	t.Parallel()
+	sim := wecomtest.New(wecomtest.Options{Seed: 1})
+	demo := wecomtest.SeedDemo(sim)
+	hs := httptest.NewServer(sim)
+	t.Cleanup(hs.Close)
+	tr := &countingTransport{paths: map[string]int{}}
+	cs := NewClients(storetest.Open(t, storetest.Options{}), ClientsOptions{APIBase: hs.URL, Transport: tr})
+	if err := cs.Client(App{AuthenticatorID: 1, CorpID: demo.CorpID, AgentID: demo.AgentID, Secret: demo.Secret}).Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if tr.paths["/cgi-bin/gettoken"] != 1 {
+		t.Fatalf("the transport carried %v", tr.paths)
+	}
+	down := NewClients(storetest.Open(t, storetest.Options{}), ClientsOptions{APIBase: "http://127.0.0.1:1", Transport: tr})
+	err := down.Client(App{AuthenticatorID: 2, CorpID: demo.CorpID, Secret: "SECRET-never-shown"}).Check(context.Background())
+	if err == nil || strings.Contains(err.Error(), "SECRET-never-shown") || strings.Contains(Reason(err), "SECRET") {
+		t.Fatalf("an unreachable gettoken: %v", err)
 	}
 }
