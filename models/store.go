@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/gorm/migrator"
 )
 
 // Dialects a Store can speak.
@@ -101,8 +102,14 @@ func (s *Store) openSQLite(path string, readConns int, cfg func() *gorm.Config) 
 			return fmt.Errorf("store: unable to create the database folder: %w", err)
 		}
 	}
-	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_time_format=sqlite"
-	w, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas+"&_txlock=immediate"), cfg())
+	// _time_format=sqlite writes times as "2006-01-02 15:04:05.999999999-07:00", the text every
+	// database since the first release holds (queries compare it as text, so it must not change).
+	// _texttotime=0 and _inttotime=0 keep reads as they were: only TEXT in DATE/DATETIME/TIMESTAMP
+	// columns becomes a time.Time (the dialector turns both on unless told). busy_timeout comes
+	// first so the pragmas after it wait for a lock instead of failing.
+	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)" +
+		"&_time_format=sqlite&_texttotime=0&_inttotime=0"
+	w, err := gorm.Open(sqliteDialector{&sqlite.Dialector{DSN: "file:" + path + "?" + pragmas + "&_txlock=immediate"}}, cfg())
 	if err != nil {
 		return fmt.Errorf("store: unable to open %s: %w", path, err)
 	}
@@ -110,7 +117,7 @@ func (s *Store) openSQLite(path string, readConns int, cfg func() *gorm.Config) 
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	r, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas+"&_pragma=query_only(1)"), cfg())
+	r, err := gorm.Open(sqliteDialector{&sqlite.Dialector{DSN: "file:" + path + "?" + pragmas + "&_pragma=query_only(1)"}}, cfg())
 	if err != nil {
 		wdb.Close()
 		return fmt.Errorf("store: unable to open %s for reading: %w", path, err)
@@ -123,6 +130,41 @@ func (s *Store) openSQLite(path string, readConns int, cfg func() *gorm.Config) 
 	rdb.SetMaxIdleConns(readConns)
 	s.DB, s.Read = w, r
 	return nil
+}
+
+// sqliteDialector is github.com/libtnb/sqlite's, with a migrator that takes a column's length from
+// its declaration only, as the earlier driver did. The migrator learns a table's columns from a
+// one-row query, and modernc.org/sqlite, once it has stepped to a row, reports a TEXT value's
+// length as math.MaxInt64; so on a table with rows gorm took every `size:N` string column for a
+// changed one and rebuilt the table (copy, drop, rename) on each AutoMigrate: schema_migrations
+// on every start. (Importing libtnb/sqlite also switches on, process-wide, modernc's
+// StrictPragmas, OFD locks and fdatasync for commits; see its init.)
+type sqliteDialector struct{ *sqlite.Dialector }
+
+func (d sqliteDialector) Migrator(db *gorm.DB) gorm.Migrator {
+	return declaredLengths{d.Dialector.Migrator(db)}
+}
+
+type declaredLengths struct{ gorm.Migrator }
+
+func (m declaredLengths) ColumnTypes(value any) ([]gorm.ColumnType, error) {
+	cols, err := m.Migrator.ColumnTypes(value)
+	for i, c := range cols {
+		cols[i] = declaredLength{c}
+	}
+	return cols, err
+}
+
+// gormColumn names the embedded field so it does not clash with the method ColumnType.
+type gormColumn = gorm.ColumnType
+
+type declaredLength struct{ gormColumn }
+
+func (c declaredLength) Length() (int64, bool) {
+	if mc, ok := c.gormColumn.(migrator.ColumnType); ok && mc.LengthValue.Valid {
+		return mc.LengthValue.Int64, true
+	}
+	return 0, false
 }
 
 func (s *Store) openMySQL(dsn string, cfg func() *gorm.Config) error {
