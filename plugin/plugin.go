@@ -22,6 +22,14 @@ type AuthenticatorType interface {
 	SecretPaths() []string
 }
 
+// HostBound is implemented by an authenticator type whose secrets are sent to a host that one of
+// its options names (an API base). Changing that option requires those secrets to be entered
+// again in the same change: a stored secret never goes to a host it was not entered for.
+type HostBound interface {
+	// HostBinding is the dotted path of the host option and the secret paths sent to that host.
+	HostBinding() (hostPath string, secretPaths []string)
+}
+
 // ChannelType is a channel's type.
 type ChannelType interface {
 	Type() string

@@ -76,6 +76,16 @@ func DropSecretMarks(options map[string]any, paths []string) {
 	}
 }
 
+// ValueAt is the value at a dotted path of options, if there is one.
+func ValueAt(options map[string]any, path string) (any, bool) {
+	parent, leaf := walk(options, path, false)
+	if parent == nil {
+		return nil, false
+	}
+	v, ok := parent[leaf]
+	return v, ok
+}
+
 // walk finds the object holding the last element of a dotted path, creating the objects on the
 // way when create is set; nil when it is missing.
 func walk(m map[string]any, path string, create bool) (map[string]any, string) {

@@ -2,9 +2,12 @@ package server
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wecomflow/wecomflow/models"
@@ -118,4 +121,40 @@ func (e *env) snapshotRaw(t *testing.T) string {
 		}
 	}
 	return out.String()
+}
+
+// Repointing an authenticator's API base without entering its secrets again is refused and
+// changes nothing, so no later check, sync or send hands the stored secret to the new host; with
+// the secrets entered again it is taken.
+func TestChangingTheAPIBaseNeedsTheSecretsAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var asked atomic.Int32
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		_, _ = w.Write([]byte(`{"errcode":0,"access_token":"stolen","expires_in":7200}`))
+	}))
+	t.Cleanup(thief.Close)
+	e.must(201, "POST", "/api/v1/authenticators", acmeAuthenticator("acme"))
+	before := e.snapshot()
+	res := e.do("PATCH", "/api/v1/authenticators/1", map[string]any{"options": map[string]any{"apiBaseUrl": thief.URL}})
+	if res.Status != 422 || res.Fields()["options.secret"] == nil || res.Fields()["options.sync.contactSecret"] == nil {
+		t.Fatalf("repointed without the secrets: %d %s", res.Status, res.Body)
+	}
+	if e.snapshot() != before {
+		t.Fatal("the refused change changed something")
+	}
+	e.do("POST", "/api/v1/authenticators/1/check", nil)
+	if asked.Load() != 0 {
+		t.Fatal("the stored secret went to the new host")
+	}
+	// Only the app secret entered again: the contacts secret is still missing.
+	res = e.do("PATCH", "/api/v1/authenticators/1", map[string]any{"options": map[string]any{"apiBaseUrl": thief.URL, "secret": "NEW-app-secret"}})
+	if res.Status != 422 || res.Fields()["options.sync.contactSecret"] == nil || res.Fields()["options.secret"] != nil {
+		t.Fatalf("half the secrets: %d %s", res.Status, res.Body)
+	}
+	e.must(200, "PATCH", "/api/v1/authenticators/1", map[string]any{"options": map[string]any{"apiBaseUrl": thief.URL + "/",
+		"secret": "NEW-app-secret", "sync": map[string]any{"contactSecret": "NEW-contacts-secret"}}})
+	// The same host again (a trailing slash is no change) needs nothing re-entered.
+	e.must(200, "PATCH", "/api/v1/authenticators/1", map[string]any{"title": "Renamed", "options": map[string]any{"apiBaseUrl": thief.URL}})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/models"
@@ -142,7 +143,11 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 		full := plugin.FullOptions(a.Options, a.Secrets.Plain)
 		// A client that sends back what it read also sends the "…Set" flags; they are output only.
 		plugin.DropSecretMarks(in.Options, typ.SecretPaths())
+		stored := plugin.FullOptions(a.Options, a.Secrets.Plain)
 		mergePatch(full, in.Options)
+		if hb, ok := typ.(plugin.HostBound); ok && a.ID != 0 {
+			secretsFollowHost(hb, stored, full, in.Options, errs)
+		}
 		norm, ferrs := typ.Normalize(full)
 		errs.AddAll("options", ferrs)
 		if ferrs == nil {
@@ -165,6 +170,29 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 		a.Secrets = models.NewSecret(encodeJSON(secrets))
 	}
 	return nil
+}
+
+// secretsFollowHost refuses a change of the host option (apiBaseUrl) that does not enter again
+// every stored secret that goes to that host: otherwise the next check, sync or send would hand
+// a secret to a host whoever changed the option chose, though secrets are write-only.
+func secretsFollowHost(hb plugin.HostBound, stored, merged, patch map[string]any, errs problem.Fields) {
+	hostPath, secretPaths := hb.HostBinding()
+	host := func(m map[string]any) string {
+		v, _ := plugin.ValueAt(m, hostPath)
+		s, _ := v.(string)
+		return strings.TrimRight(strings.TrimSpace(s), "/")
+	}
+	if host(stored) == host(merged) {
+		return
+	}
+	for _, p := range secretPaths {
+		if old, _ := plugin.ValueAt(stored, p); old == nil || old == "" {
+			continue
+		}
+		if v, _ := plugin.ValueAt(patch, p); v == nil || v == "" {
+			errs.Add("options."+p, "must be entered again when options."+hostPath+" changes: a stored secret is never sent to a host it was not entered for")
+		}
+	}
 }
 
 // DeleteAuthenticator removes an authenticator that no channel uses (409 otherwise).

@@ -58,6 +58,12 @@ func (AuthenticatorType) SecretPaths() []string {
 		"contactsCallback.token", "contactsCallback.encodingAesKey", "sync.contactSecret"}
 }
 
+// HostBinding: the app secret and the contacts secret go to apiBaseUrl (gettoken's corpsecret);
+// the callback Token and EncodingAESKey never leave the server, so they stay.
+func (AuthenticatorType) HostBinding() (string, []string) {
+	return "apiBaseUrl", []string{"secret", "sync.contactSecret"}
+}
+
 func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, problem.Fields) {
 	var o Options
 	if errs := plugin.Decode(m, &o); errs != nil {
