@@ -131,3 +131,24 @@ func TestAccessTokensAreNeverLogged(t *testing.T) {
 		t.Error("no queue depth metric")
 	}
 }
+
+// A WeCom answer that echoes the request's credentials is stored, shown and logged with them
+// masked: the message's reason, the request's errmsg, the log and the database hold none of them.
+func TestCredentialsEchoedByWeComAreMasked(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t, deliveryOptions{})
+	user := e.demo.UserIDs[0]
+	echo := "invalid request, hint: [GET /cgi-bin/gettoken?corpid=ww1&corpsecret=ECHOED-SECRET-1 access_token=ECHOED-TOKEN-2&key=ECHOED-KEY-3]"
+	e.sim.Script("message/send", wecomtest.Fault{ErrCode: 301002, ErrMsg: echo})
+	id := e.send(textTo([]string{"local-" + user}, "echo"))
+	m := e.waitFinal(id)
+	raw := e.must(200, "GET", "/api/v1/messages/"+id, nil).Body
+	if m["status"] != "failed" || !strings.Contains(m["reason"].(string), "corpsecret=***") {
+		t.Fatalf("the failure: %v", m)
+	}
+	for _, s := range []string{"ECHOED-SECRET-1", "ECHOED-TOKEN-2", "ECHOED-KEY-3"} {
+		if strings.Contains(string(raw), s) || strings.Contains(e.logs.String(), s) || strings.Contains(e.databaseText(t), s) {
+			t.Errorf("%s is in the API's answer, the log or the database", s)
+		}
+	}
+}

@@ -339,7 +339,7 @@ func (c *Client) do(ctx context.Context, api, method, rawURL, contentType string
 		return &TransportError{API: api, Sent: true, Err: fmt.Errorf("answer is not JSON: %w", err)}
 	}
 	if code, msg := out.errcode(); code != 0 {
-		return &APIError{API: api, Code: code, Msg: msg}
+		return &APIError{API: api, Code: code, Msg: MaskSecrets(msg)}
 	}
 	return nil
 }

@@ -23,6 +23,16 @@ func Reason(err error) string {
 	return "WeCom could not be reached: " + err.Error() + "."
 }
 
+// credentialInAnswer is a credential as WeCom echoes a request in an answer's errmsg: the query
+// parameters that carry the access token, the app secret and a group robot's key.
+var credentialInAnswer = regexp.MustCompile(`(?i)(access_token|corpsecret|key)=[^&\s"'<>]+`)
+
+// MaskSecrets hides the credentials a WeCom answer may echo, before the answer is stored, shown or
+// logged anywhere.
+func MaskSecrets(s string) string {
+	return credentialInAnswer.ReplaceAllString(s, "$1=***")
+}
+
 // hint is what to do about an errcode, in each language the web UI speaks; a %s stands for the IP
 // WeCom named in its message.
 type hint struct{ en, zh string }

@@ -345,7 +345,7 @@ func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.Message
 	r.Status, r.Reason, r.ErrCode = out.Status, out.Reason, int(out.ErrCode)
 	r.Ambiguous = r.Ambiguous || out.Ambiguous
 	if res := out.Result; res != nil {
-		r.ErrMsg, r.MsgID, r.ResponseCode = res.ErrMsg, res.MsgID, res.ResponseCode
+		r.ErrMsg, r.MsgID, r.ResponseCode = MaskSecrets(res.ErrMsg), res.MsgID, res.ResponseCode
 		r.InvalidUser, r.InvalidParty, r.InvalidTag, r.UnlicensedUser = res.InvalidUser, res.InvalidParty, res.InvalidTag, res.UnlicensedUser
 	}
 	switch out.Status {
