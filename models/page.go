@@ -6,10 +6,17 @@ const (
 	maxPageSize     = 200
 )
 
-// Normalize fills the defaults (page 1, 20 items) and caps the size at 200.
+// MaxPage is the highest page number a list serves: far past any real list, and low enough that
+// the row offset it stands for cannot overflow.
+const MaxPage = 1_000_000
+
+// Normalize fills the defaults (page 1, 20 items) and caps the size at 200 and the page at MaxPage.
 func (p Page) Normalize() Page {
 	if p.Page < 1 {
 		p.Page = 1
+	}
+	if p.Page > MaxPage {
+		p.Page = MaxPage
 	}
 	if p.Size < 1 {
 		p.Size = defaultPageSize

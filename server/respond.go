@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -40,6 +41,9 @@ func noContent(c *gin.Context) error {
 func pageOf(c *gin.Context) (models.Page, error) {
 	errs := problem.Fields{}
 	p := models.Page{Page: queryInt(c, "page", errs), Size: queryInt(c, "pageSize", errs)}
+	if p.Page > models.MaxPage {
+		errs.Add("page", fmt.Sprintf("must be at most %d", models.MaxPage))
+	}
 	if len(errs) > 0 {
 		return p, problem.Invalid(errs)
 	}

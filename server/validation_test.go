@@ -125,3 +125,25 @@ func TestUploadsOverTenMiBAreRefused(t *testing.T) {
 type chunked struct{ r *bytes.Reader }
 
 func (c *chunked) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// A page number whose row offset would overflow is refused on every list, not taken for page 1;
+// the pages show an empty page past the end instead of the first rows.
+func TestListsRefuseAPageWhoseOffsetOverflows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.must(201, "POST", "/api/v1/users", map[string]any{"userid": "first-user"})
+	for _, list := range []string{"/api/v1/users", "/api/v1/authenticators", "/api/v1/channels", "/api/v1/messages",
+		"/api/v1/callback-events", "/api/v1/workflows", "/api/v1/executions", "/api/v1/sync-tasks", "/api/v1/directory/members",
+		"/api/v1/directory/departments"} {
+		res := e.do("GET", list+"?page=46116860184273881&pageSize=200", nil)
+		if res.Status != 422 || res.Fields()["page"] == nil {
+			t.Errorf("%s: %d %s", list, res.Status, res.Body)
+		}
+	}
+	if res := e.do("GET", "/api/v1/users?page=1000000", nil); res.Status != 200 || len(res.JSON()["data"].([]any)) != 0 {
+		t.Errorf("the last page there is: %d %s", res.Status, res.Body)
+	}
+	if page := e.webLogin().page(200, "/ui/users?page=46116860184273881", "en"); strings.Contains(page, "first-user") {
+		t.Error("the users page shows the first rows for a page past the end")
+	}
+}
