@@ -66,6 +66,9 @@ func decodeJSON(c *gin.Context, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return problem.Errorf(problem.CodeBadRequest, "The request body is empty; send a JSON object.")
 	}
+	if path, bad := invalidUTF8(body); bad {
+		return problem.Invalidf(path, "is not valid UTF-8 text")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	// Numbers in free-form JSON (send data, options) stay exact: an order id of 19 digits must not
 	// come back rounded through float64.

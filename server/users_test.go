@@ -265,3 +265,42 @@ func BenchmarkBulkUpsert10000(b *testing.B) {
 		}
 	}
 }
+
+// A userid or name with a control character, a direction override or bytes that are not UTF-8 is
+// a 422 naming the field, in every way users are written — never stored, and never silently
+// "repaired" so that two different inputs become one user.
+func TestUserTextRefusesHiddenAndBrokenCharacters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for name, c := range map[string]struct{ body, field string }{
+		"NUL in a userid":           {`{"userid": "ab\u0000cd"}`, "userid"},
+		"override in a userid":      {`{"userid": "gpj\u202Eexe"}`, "userid"},
+		"zero-width in a userid":    {`{"userid": "zhang\u200Bsan"}`, "userid"},
+		"not UTF-8 in a userid":     {"{\"userid\": \"caf\xe9\"}", "userid"},
+		"override in a name":        {`{"userid": "ok1", "name": "\u202E三张"}`, "name"},
+		"escape in a name":          {`{"userid": "ok2", "name": "a\u001b[31mred"}`, "name"},
+		"not UTF-8 in a name":       {"{\"userid\": \"ok3\", \"name\": \"\xff\"}", "name"},
+		"not UTF-8 in a bulk row":   {"[{\"userid\": \"ok4\", \"set\": {\"name\": \"\xc3\x28\"}}]", "[0].set.name"},
+		"override in a bulk userid": {`[{"userid": "x\u202Ey", "set": {"name": "x"}}]`, "userid"},
+	} {
+		path := "/api/v1/users"
+		if strings.HasPrefix(c.body, "[") {
+			path += "/bulk"
+		}
+		res := e.do("POST", path, c.body)
+		switch {
+		case res.Status == 422 && res.Fields()[c.field] != nil:
+		case res.Status == 200 && strings.Contains(string(res.Body), `"failed":[{"index":0`) && strings.Contains(string(res.Body), c.field):
+		default:
+			t.Errorf("%s: %d %s", name, res.Status, res.Body)
+		}
+	}
+	if n := len(e.must(200, "GET", "/api/v1/users", nil).JSON()["data"].([]any)); n != 0 {
+		t.Errorf("%d users were stored", n)
+	}
+	// The same through the page's form.
+	w := e.webLogin()
+	if res := w.post("/ui/users", url.Values{"userid": {"gpj\u202Eexe"}, "name": {"x"}}); res.Status != 422 {
+		t.Errorf("the page took a userid with an override: %d", res.Status)
+	}
+}

@@ -165,11 +165,21 @@ func validateUserChange(c models.UserChange, paths map[string]string, errs probl
 	switch {
 	case c.UserID == "":
 		errs.Add(path("userid"), "is required")
-	case utf8.RuneCountInString(c.UserID) > 128 || strings.IndexFunc(c.UserID, unicode.IsSpace) >= 0 || !utf8.ValidString(c.UserID):
+	case !utf8.ValidString(c.UserID):
+		errs.Add(path("userid"), "is not valid UTF-8 text")
+	case strings.IndexFunc(c.UserID, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
+		errs.Add(path("userid"), "must not contain control or invisible formatting characters")
+	case utf8.RuneCountInString(c.UserID) > 128 || strings.IndexFunc(c.UserID, unicode.IsSpace) >= 0:
 		errs.Add(path("userid"), "must be at most 128 characters without spaces")
 	}
 	checkLen := func(field string, v *string, max int) {
-		if v != nil && utf8.RuneCountInString(*v) > max {
+		switch {
+		case v == nil:
+		case !utf8.ValidString(*v):
+			errs.Add(path(field), "is not valid UTF-8 text")
+		case strings.IndexFunc(*v, hiddenInText) >= 0:
+			errs.Add(path(field), "must not contain control characters or direction overrides")
+		case utf8.RuneCountInString(*v) > max:
 			errs.Add(path(field), "must be at most "+strconv.Itoa(max)+" characters")
 		}
 	}
@@ -182,6 +192,17 @@ func validateUserChange(c models.UserChange, paths map[string]string, errs probl
 	if c.WeChatWK != nil && *c.WeChatWK != "" && !wecomUserIDRe.MatchString(*c.WeChatWK) {
 		errs.Add(path("wechatwk"), "must be a WeCom userid: 1–64 letters, digits or _-.@")
 	}
+}
+
+// hiddenInText is a character that does not belong in a name, mobile or email: a control character
+// (NUL, escapes, DEL) or a direction mark or override, which makes text read other than it is
+// (U+202E turns "gpj.exe" into "exe.jpg"). Joiners and other formatting marks stay: names use them.
+func hiddenInText(r rune) bool {
+	switch {
+	case unicode.IsControl(r), r == '\u061c', r == '\u200e', r == '\u200f', r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
 }
 
 // DeleteUser removes a user.
