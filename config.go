@@ -29,6 +29,8 @@ type config struct {
 	Retention time.Duration
 	// TemplateEnv is the names of WECOMFLOW_TEMPLATE_ENV with their values: all {{$env.NAME}} may read.
 	TemplateEnv map[string]string
+	// AllowRemote lets the sandbox listen beyond loopback although its admin token is public.
+	AllowRemote bool
 }
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -58,6 +60,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	templateEnv := fs.String("template-env", env("WECOMFLOW_TEMPLATE_ENV", ""), "comma-separated environment variables templates may read as {{$env.NAME}} (WECOMFLOW_TEMPLATE_ENV)")
 	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
 	retention := fs.String("retention", env("WECOMFLOW_RETENTION", "720h"), "delete finished messages, callback events, executions and sync tasks older than this (at least 24h); 0 keeps everything (WECOMFLOW_RETENTION)")
+	if cmd == "sandbox" {
+		fs.BoolVar(&c.AllowRemote, "allow-remote", false, "let the sandbox listen on a non-loopback -addr although its admin token is public")
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

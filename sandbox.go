@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
@@ -43,6 +44,13 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	defer simSrv.Close()
 	simURL := "http://" + simLn.Addr().String()
 
+	if !loopbackAddr(cfg.Addr) {
+		if !cfg.AllowRemote {
+			return fmt.Errorf("sandbox: -addr %s is not a loopback address, and the sandbox's admin token is public (it is in the README): "+
+				"whoever reaches the port controls it. Listen on 127.0.0.1, or pass -allow-remote to accept that", cfg.Addr)
+		}
+		log.Warn("the sandbox listens beyond this machine with a public admin token (-allow-remote)", "addr", cfg.Addr)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -84,6 +92,20 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 `, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, simURL, demo.CorpID, demo.AgentID, cfg.AdminToken, base, cfg.AdminToken, base, wf)
 	log.Info("wecomflow sandbox started", "addr", ln.Addr().String(), "db", cfg.DB, "simulator", simURL)
 	return srv.Run(ctx, ln, cfg.ShutdownGrace)
+}
+
+// loopbackAddr reports whether a listen address only takes connections from this machine: its host
+// is a loopback IP or localhost (":8080" and "0.0.0.0:8080" listen on every interface).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // seedSandbox creates (or, on later starts, points at the new simulator port) the sandbox
@@ -160,8 +182,8 @@ func seedSampleWorkflow(ctx context.Context, engine *workflow.Engine) (uint64, e
 	return w.ID, err
 }
 
-// clickHandler is the form behind /sandbox/click (user, task, key): a click for scripts; the
-// inbox page's buttons post to /ui/inbox/click.
+// clickHandler is the form behind /sandbox/click (user, task, key): a click for scripts, with the
+// sandbox's token like the API; the inbox page's buttons post to /ui/inbox/click.
 func clickHandler(inbox *siminbox.Inbox) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -176,14 +198,10 @@ func clickHandler(inbox *siminbox.Inbox) http.Handler {
 	})
 }
 
-// inboxHandler serves what every sandbox member received as JSON with ?format=json; the page
-// itself is the web UI's /ui/inbox.
+// inboxHandler serves what every sandbox member received, as JSON, to the sandbox's token (the
+// page is the web UI's /ui/inbox).
 func inboxHandler(sim *wecomtest.Server, corpID string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("format") != "json" {
-			http.Redirect(w, r, "/ui/inbox", http.StatusSeeOther)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": sim.Inboxes(corpID)})
 	})

@@ -59,7 +59,18 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 			t.Fatal("lisi got no card")
 		}
 	}
-	res, err := http.PostForm(base+"/sandbox/click", url.Values{"user": {"lisi"}, "task": {task}, "key": {"approve"}})
+	click := url.Values{"user": {"lisi"}, "task": {task}, "key": {"approve"}}
+	// The click route is the sandbox's token's, like the API: without it (a page on another site
+	// posting the form, say) it clicks nothing.
+	res, err := http.PostForm(base+"/sandbox/click", click)
+	if err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a click without the token: %v %v", err, res)
+	}
+	res.Body.Close()
+	req, _ := http.NewRequest("POST", base+"/sandbox/click", strings.NewReader(click.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+sandboxToken)
+	res, err = http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("click: %v %v", err, res)
 	}
@@ -79,17 +90,17 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 		t.Fatalf("zhangsan's decision: %s", decision)
 	}
 
-	// The inbox page is the web UI's: /sandbox/inbox leads there, and after logging in it lists
-	// lisi's card, answered, and zhangsan's decision.
+	// The inbox page is the web UI's: after logging in it lists lisi's card, answered, and
+	// zhangsan's decision.
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
-	res, err = browser.Get(base + "/sandbox/inbox")
+	res, err = browser.Get(base + "/ui/inbox")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
 	if res.Request.URL.Path != "/login" || res.Request.URL.Query().Get("next") != "/ui/inbox" {
-		t.Fatalf("/sandbox/inbox led to %s", res.Request.URL)
+		t.Fatalf("/ui/inbox led to %s", res.Request.URL)
 	}
 	res, err = browser.PostForm(base+"/login", url.Values{"token": {sandboxToken}, "next": {"/ui/inbox"}})
 	if err != nil {
@@ -110,4 +121,19 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 func mustJSON(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)
+}
+
+// The sandbox's admin token is public, so it listens on loopback only unless told otherwise.
+func TestSandboxRefusesANonLoopbackAddress(t *testing.T) {
+	var stdout, stderr syncBuffer
+	db := "sqlite://" + filepath.Join(t.TempDir(), "sandbox.db")
+	err := run(context.Background(), []string{"sandbox", "-addr", "0.0.0.0:0", "-db", db}, func(string) string { return "" }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-allow-remote") || !strings.Contains(err.Error(), "public") {
+		t.Fatalf("a sandbox on every interface: %v", err)
+	}
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "localhost:80": true, "[::1]:8080": true, ":8080": false, "0.0.0.0:8080": false, "192.168.1.5:8080": false} {
+		if loopbackAddr(addr) != want {
+			t.Errorf("%s: loopback %v", addr, !want)
+		}
+	}
 }

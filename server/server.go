@@ -41,7 +41,9 @@ type Config struct {
 	Sender wecom.SenderOptions
 	// Transport replaces the HTTP transport to WeCom (tests).
 	Transport http.RoundTripper
-	// Extra are further pages outside the API, by path (the sandbox inbox); they see every method.
+	// Extra are further routes outside /api/v1, by path (the sandbox's inbox and click); they see
+	// every method and need what the API needs: a token, or the session cookie with its CSRF header
+	// on a change.
 	Extra map[string]http.Handler
 	// CallbackMaxSkew rejects callbacks whose timestamp is further from now; 0 disables the check.
 	CallbackMaxSkew time.Duration
@@ -220,7 +222,7 @@ func (s *Server) routes() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
 
 	for path, h := range s.cfg.Extra {
-		r.Any(path, gin.WrapH(h))
+		r.Any(path, s.authenticate, gin.WrapH(h))
 	}
 	s.ui.Register(r)
 
