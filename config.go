@@ -4,10 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -29,6 +31,9 @@ type config struct {
 	Retention time.Duration
 	// TemplateEnv is the names of WECOMFLOW_TEMPLATE_ENV with their values: all {{$env.NAME}} may read.
 	TemplateEnv map[string]string
+	// FetchAllow are the ranges of WECOMFLOW_FETCH_ALLOW: internal addresses that URLs given by
+	// users may reach after all.
+	FetchAllow []netip.Prefix
 }
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -58,6 +63,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	templateEnv := fs.String("template-env", env("WECOMFLOW_TEMPLATE_ENV", ""), "comma-separated environment variables templates may read as {{$env.NAME}} (WECOMFLOW_TEMPLATE_ENV)")
 	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
 	retention := fs.String("retention", env("WECOMFLOW_RETENTION", "720h"), "delete finished messages, callback events, executions and sync tasks older than this (at least 24h); 0 keeps everything (WECOMFLOW_RETENTION)")
+	fetchAllow := fs.String("fetch-allow", env("WECOMFLOW_FETCH_ALLOW", ""), "comma-separated CIDR ranges that URLs given by users (media.url) may reach although they are loopback, private or otherwise internal, like 10.20.0.0/16 (WECOMFLOW_FETCH_ALLOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -74,6 +80,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
 		(c.Retention > 0 && c.Retention < service.MinRetention) {
 		return c, fmt.Errorf("retention: %q must be 0 (keep everything) or a duration of at least 24h, like 720h", *retention)
+	}
+	if c.FetchAllow, err = fetch.ParseAllow(*fetchAllow); err != nil {
+		return c, fmt.Errorf("fetch-allow: %w", err)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json, not %q", c.LogFormat)
