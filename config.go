@@ -4,10 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -31,6 +33,9 @@ type config struct {
 	TemplateEnv map[string]string
 	// AllowRemote lets the sandbox listen beyond loopback although its admin token is public.
 	AllowRemote bool
+	// FetchAllow are the ranges of WECOMFLOW_FETCH_ALLOW: internal addresses that URLs given by
+	// users may reach after all.
+	FetchAllow []netip.Prefix
 }
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -63,6 +68,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if cmd == "sandbox" {
 		fs.BoolVar(&c.AllowRemote, "allow-remote", false, "let the sandbox listen on a non-loopback -addr although its admin token is public")
 	}
+	fetchAllow := fs.String("fetch-allow", env("WECOMFLOW_FETCH_ALLOW", ""), "comma-separated CIDR ranges that URLs given by users (media.url) may reach although they are loopback, private or otherwise internal, like 10.20.0.0/16 (WECOMFLOW_FETCH_ALLOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -79,6 +85,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
 		(c.Retention > 0 && c.Retention < service.MinRetention) {
 		return c, fmt.Errorf("retention: %q must be 0 (keep everything) or a duration of at least 24h, like 720h", *retention)
+	}
+	if c.FetchAllow, err = fetch.ParseAllow(*fetchAllow); err != nil {
+		return c, fmt.Errorf("fetch-allow: %w", err)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json, not %q", c.LogFormat)

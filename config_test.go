@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,6 +42,43 @@ func TestRetentionSetting(t *testing.T) {
 			t.Errorf("flag %q env %q: accepted as %s", tc.flag, tc.env, cfg.Retention)
 		case !tc.bad && (err != nil || cfg.Retention != tc.want):
 			t.Errorf("flag %q env %q: %s, %v; want %s", tc.flag, tc.env, cfg.Retention, err, tc.want)
+		}
+	}
+}
+
+func TestFetchAllowSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flag, env string
+		want      string
+		bad       bool
+	}{
+		{want: "[]"},
+		{env: "127.0.0.0/8", want: "[127.0.0.0/8]"},
+		{env: " 127.0.0.0/8 , 10.20.0.0/16,fd00::/8", want: "[127.0.0.0/8 10.20.0.0/16 fd00::/8]"},
+		{flag: "192.168.1.7/32", env: "127.0.0.0/8", want: "[192.168.1.7/32]"},
+		// A bare address, a bad length, a name.
+		{env: "127.0.0.1", bad: true},
+		{flag: "10.0.0.0/40", bad: true},
+		{env: "intranet.example.com/24", bad: true},
+	} {
+		var args []string
+		if tc.flag != "" {
+			args = []string{"-fetch-allow", tc.flag}
+		}
+		getenv := func(k string) string {
+			if k == "WECOMFLOW_FETCH_ALLOW" {
+				return tc.env
+			}
+			return ""
+		}
+		cfg, err := parseConfig("serve", args, getenv, io.Discard)
+		got := fmt.Sprint(cfg.FetchAllow)
+		switch {
+		case tc.bad && (err == nil || !strings.HasPrefix(err.Error(), "fetch-allow: ")):
+			t.Errorf("flag %q env %q: %s, %v; want an error naming fetch-allow", tc.flag, tc.env, got, err)
+		case !tc.bad && (err != nil || got != tc.want):
+			t.Errorf("flag %q env %q: %s, %v; want %s", tc.flag, tc.env, got, err, tc.want)
 		}
 	}
 }

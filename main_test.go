@@ -147,6 +147,7 @@ func TestMigrateVersionAndConfigErrors(t *testing.T) {
 		{"serve", "-log-format", "xml"},
 		{"serve", "-callback-max-skew", "soon"},
 		{"serve", "-public-url", "localhost"},
+		{"serve", "-fetch-allow", "127.0.0.1"},
 		{"serve", "-db", "postgres://x"},
 		{"launch"},
 	} {

@@ -31,7 +31,9 @@ const (
 
 // sandbox runs serve against an in-process WeCom simulator seeded with a demo corp, and seeds
 // wecomflow with an authenticator, a channel and the demo members as bound users. Nothing leaves
-// the machine.
+// the machine. The sandbox fetches no URL of its own (the simulator is reached as the WeCom API,
+// not through the fetcher of user URLs), so loopback stays refused for media.url as in serve;
+// -fetch-allow 127.0.0.0/8 opens it for files served on this machine.
 func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.Writer) error {
 	sim := wecomtest.New(wecomtest.Options{})
 	demo := wecomtest.SeedDemo(sim)
@@ -60,7 +62,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
 	inbox := siminbox.New(sim, demo.CorpID, caller)
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL, Retention: cfg.Retention,
-		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, Inbox: inbox, Extra: map[string]http.Handler{
+		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow, Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
 			"/sandbox/click": clickHandler(inbox)}}, a.store, log)
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {

@@ -32,7 +32,7 @@ type parsedSend struct {
 // Send validates, renders and stores a message and its requests, then wakes the sender.
 // Every problem that can be known before sending is a 422 naming the field.
 func (s *Service) Send(ctx context.Context, in Request) (View, error) {
-	p, err := s.prepareSend(ctx, in)
+	p, err := s.prepareSend(ctx, in, s.resolveMedia)
 	if err != nil {
 		return View{}, err
 	}
@@ -58,7 +58,7 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 // Plan validates and renders a message like Send and returns the message and
 // requests to store, without storing them: a workflow stores them with the step that sends them.
 func (s *Service) Plan(ctx context.Context, in Request) (*models.Message, []models.MessageRequest, error) {
-	p, err := s.prepareSend(ctx, in)
+	p, err := s.prepareSend(ctx, in, s.resolveMedia)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,16 +69,19 @@ func (s *Service) Plan(ctx context.Context, in Request) (*models.Message, []mode
 func (s *Service) WakeSender() { s.wake() }
 
 // Render is Send without storing or sending: the exact WeCom body, warnings and
-// validation errors (POST /render and the editor's preview).
+// validation errors (POST /render and the editor's preview). It fetches and uploads nothing: a
+// preview anyone may ask for as often as they like must not download URLs or spend WeCom uploads.
 func (s *Service) Render(ctx context.Context, in Request) (body json.RawMessage, warnings []string, err error) {
-	p, err := s.prepareSend(ctx, in)
+	p, err := s.prepareSend(ctx, in, s.previewMedia)
 	if err != nil {
 		return nil, nil, err
 	}
 	return p.body, nonNil(p.warnings), nil
 }
 
-func (s *Service) prepareSend(ctx context.Context, in Request) (*parsedSend, error) {
+// prepareSend validates and renders a send; media turns its "media" source into a media_id
+// (resolveMedia for a message that will be sent, previewMedia for a preview).
+func (s *Service) prepareSend(ctx context.Context, in Request, media func(context.Context, *parsedSend) error) (*parsedSend, error) {
 	body := in.Body
 	errs := problem.Fields{}
 	p := &parsedSend{}
@@ -146,7 +149,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request) (*parsedSend, err
 	if len(errs) > 0 {
 		return nil, problem.Invalid(errs)
 	}
-	if err := s.resolveMedia(ctx, p); err != nil {
+	if err := media(ctx, p); err != nil {
 		return nil, err
 	}
 	var chOpts wecom.ChannelOptions

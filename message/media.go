@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
@@ -97,7 +97,8 @@ func (s *Service) uploadToWeCom(ctx context.Context, m *models.Media) error {
 	return nil
 }
 
-// resolveMedia turns a media message's "media" source into a media_id before the message is stored.
+// resolveMedia turns a media message's "media" source into a media_id before the message is stored:
+// it downloads a URL, or uploads a stored file again whose media_id has expired.
 func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 	a := p.msg.Attachment()
 	if a == nil || a.Media == nil {
@@ -108,14 +109,8 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 	var err error
 	switch {
 	case a.Media.ID != "":
-		if m, err = s.store.GetMedia(ctx, a.Media.ID); err != nil {
-			if errors.Is(err, models.ErrNotFound) {
-				return problem.Invalidf(field+".id", "no upload has this id")
-			}
-			return problem.StoreError("Media", err)
-		}
-		if m.AuthenticatorID != p.channel.AuthenticatorID {
-			return problem.Invalidf(field+".id", "was uploaded for another authenticator's app")
+		if m, err = s.storedMedia(ctx, a.Media.ID, p.channel.AuthenticatorID, field+".id"); err != nil {
+			return err
 		}
 		if m.MediaExpiresAt == nil || !m.MediaExpiresAt.After(s.store.Now()) {
 			if err := s.uploadToWeCom(ctx, m); err != nil {
@@ -134,8 +129,52 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 	return nil
 }
 
-// fetchMedia downloads a media URL and uploads it, reusing an upload of the same URL whose
-// media_id is still good.
+// MediaPlaceholder is the media_id a preview shows for a file that is only fetched or uploaded
+// when the message is sent.
+const MediaPlaceholder = "(uploaded when sent)"
+
+// previewMedia is resolveMedia for a preview: a stored upload shows its media_id while it is good,
+// anything else the placeholder. Nothing is downloaded or uploaded.
+func (s *Service) previewMedia(ctx context.Context, p *parsedSend) error {
+	a := p.msg.Attachment()
+	if a == nil || a.Media == nil {
+		return nil
+	}
+	a.MediaID = MediaPlaceholder
+	if a.Media.ID != "" {
+		m, err := s.storedMedia(ctx, a.Media.ID, p.channel.AuthenticatorID, p.msg.MsgType+".media.id")
+		if err != nil {
+			return err
+		}
+		if m.MediaExpiresAt != nil && m.MediaExpiresAt.After(s.store.Now()) {
+			a.MediaID = m.MediaID
+		}
+	}
+	a.Media = nil
+	return nil
+}
+
+// storedMedia reads a POST /api/v1/media upload a message names, which must belong to the
+// channel's authenticator.
+func (s *Service) storedMedia(ctx context.Context, id string, authID uint64, field string) (*models.Media, error) {
+	m, err := s.store.GetMedia(ctx, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, problem.Invalidf(field, "no upload has this id")
+	}
+	if err != nil {
+		return nil, problem.StoreError("Media", err)
+	}
+	if m.AuthenticatorID != authID {
+		return nil, problem.Invalidf(field, "was uploaded for another authenticator's app")
+	}
+	return m, nil
+}
+
+// mediaFetchTimeout bounds downloading a media URL, redirects included.
+const mediaFetchTimeout = 30 * time.Second
+
+// fetchMedia downloads a media URL through the server's fetcher (which refuses internal
+// addresses) and uploads it, reusing an upload of the same URL whose media_id is still good.
 func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawURL, field string) (*models.Media, error) {
 	if m, err := s.store.MediaByURL(ctx, authID, rawURL, s.store.Now()); err == nil {
 		return m, nil
@@ -144,21 +183,27 @@ func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawU
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, problem.Invalidf(field, "must be an http(s) URL")
 	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(dctx, http.MethodGet, rawURL, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, problem.Invalidf(field, "could not be downloaded: %v", errors.Unwrap(err))
+	limit := mediaLimits[mediaType]
+	res, err := s.fetcher.Do(ctx, fetch.Request{URL: rawURL, Timeout: mediaFetchTimeout, MaxBytes: limit})
+	var fe *fetch.Error
+	switch {
+	case errors.Is(err, fetch.ErrTooLarge):
+		return nil, problem.Invalidf(field, "is larger than %d bytes, WeCom's limit for %s", limit, mediaType)
+	case errors.As(err, &fe):
+		// The cause may name the address dialed: the log gets it, the user only the reason.
+		s.log.InfoContext(ctx, "media URL not fetched", "field", field, "host", u.Host, "err", fe.Err)
+		reason := fe.Reason
+		if !fe.Refused {
+			reason = "could not be downloaded: " + reason
+		}
+		// Not wrapped in the problem: its Error() would carry the cause to whoever prints it.
+		return nil, problem.Invalidf(field, "%s", reason)
+	case err != nil:
+		return nil, err
+	case res.StatusCode != http.StatusOK:
+		return nil, problem.Invalidf(field, "could not be downloaded: HTTP %d", res.StatusCode)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, problem.Invalidf(field, "could not be downloaded: HTTP %d", resp.StatusCode)
-	}
-	content, err := io.ReadAll(io.LimitReader(resp.Body, mediaLimits[mediaType]+1))
-	if err != nil {
-		return nil, problem.Invalidf(field, "could not be downloaded: %v", err)
-	}
+	content := res.Body
 	if err := checkMedia(mediaType, int64(len(content))); err != nil {
 		return nil, problem.Invalidf(field, "%s", fmt.Sprint(err.(*problem.Error).Fields["file"]))
 	}

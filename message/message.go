@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 )
@@ -17,6 +18,9 @@ type Config struct {
 	TemplateEnv map[string]string
 	// Location is the time zone of {{$system.now}} and the date filter.
 	Location *time.Location
+	// Fetcher downloads media.url sources: the server's one fetcher of user URLs, which refuses
+	// internal addresses. Nil means one with no ranges allowed.
+	Fetcher *fetch.Fetcher
 }
 
 // Service accepts, plans and logs messages: the operations of SPEC §3.4 that the REST API, the
@@ -28,6 +32,7 @@ type Service struct {
 	wake    func()
 	env     map[string]string
 	loc     *time.Location
+	fetcher *fetch.Fetcher
 	log     *slog.Logger
 }
 
@@ -39,7 +44,11 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, env: cfg.TemplateEnv, loc: cfg.Location, log: log}
+	if cfg.Fetcher == nil {
+		cfg.Fetcher = fetch.New(fetch.Options{})
+	}
+	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, env: cfg.TemplateEnv, loc: cfg.Location,
+		fetcher: cfg.Fetcher, log: log}
 }
 
 // Trigger sources of a message.

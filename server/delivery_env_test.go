@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,9 @@ type deliveryOptions struct {
 	// lease is the sender's lease (default 2 minutes: tests move the fake clock a minute at a time,
 	// past a shorter lease that renewals on the real clock would not keep up with).
 	lease time.Duration
+	// fetchAllow opens internal ranges to media.url (WECOMFLOW_FETCH_ALLOW): tests serve files on
+	// loopback.
+	fetchAllow []netip.Prefix
 }
 
 func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
@@ -92,7 +96,7 @@ func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", WeComAPIBase: hs.URL,
+	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", WeComAPIBase: hs.URL, FetchAllow: o.fetchAllow,
 		Sender: wecom.SenderOptions{Poll: 5 * time.Millisecond, Hooks: o.hooks, Now: clk.Now, Lease: o.lease}}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +36,11 @@ func TestConnectedEnterpriseSend(t *testing.T) {
 	}
 }
 
-// "media": {"url": …} is downloaded, uploaded to WeCom once and sent by its media_id.
+// "media": {"url": …} is downloaded, uploaded to WeCom once and sent by its media_id. The files
+// are served on loopback, which WECOMFLOW_FETCH_ALLOW opens.
 func TestMediaFromURLIsUploadedOnceAndCached(t *testing.T) {
 	t.Parallel()
-	e := newDeliveryEnv(t, deliveryOptions{})
+	e := newDeliveryEnv(t, deliveryOptions{fetchAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...))
 	}))

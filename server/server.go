@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/wecomflow/wecomflow/callback"
+	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
@@ -56,6 +58,9 @@ type Config struct {
 	// Retention is how long finished messages, callback events, executions and sync tasks are
 	// kept; the leader deletes older ones hourly. 0 keeps everything.
 	Retention time.Duration
+	// FetchAllow opens address ranges that URLs given by users (media.url) may reach despite being
+	// loopback, private or otherwise internal (WECOMFLOW_FETCH_ALLOW).
+	FetchAllow []netip.Prefix
 }
 
 // leaderLease is how long the leader's role lasts unrenewed: a dead leader's periodic work moves to
@@ -84,6 +89,8 @@ type Server struct {
 	callbacks *callback.Handler
 	processor *callback.Processor
 	workflows *workflow.Engine
+	// fetcher is the one way the server fetches a URL a user gave it; it refuses internal addresses.
+	fetcher *fetch.Fetcher
 	// elector makes one instance the leader, which runs the periodic work: schedule triggers,
 	// scheduled directory syncs.
 	elector *worker.Elector
@@ -137,7 +144,9 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		so.Now = store.Now
 	}
 	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify}, log)
-	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv, Location: loc}, log)
+	s.fetcher = fetch.New(fetch.Options{Allow: cfg.FetchAllow})
+	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
+		Location: loc, Fetcher: s.fetcher}, log)
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
