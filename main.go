@@ -131,7 +131,7 @@ func loadKey(cfg config, log *slog.Logger) ([]byte, string, error) {
 
 func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.Writer) error {
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, Commit: buildCommit(), Retention: cfg.Retention,
-		WeComAPIBase: cfg.WeComAPIBase, TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew}, a.store, log)
+		WeComAPIBase: cfg.WeComAPIBase, TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, TrustedProxies: cfg.TrustedProxies}, a.store, log)
 	generated, err := srv.Service().Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
@@ -152,7 +152,7 @@ func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.
 	log.Info("wecomflow started", "version", version, "addr", ln.Addr().String(), "db", models.RedactDSN(cfg.DB),
 		"dialect", a.store.Dialect, "public_url", cfg.PublicURL, "wecom_api_base", cfg.WeComAPIBase,
 		"callback_max_skew", cfg.CallbackMaxSkew.String(), "retention", cfg.Retention.String(), "log_format", cfg.LogFormat,
-		"secret_key", a.keySource, "admin_token", tokenSource)
+		"secret_key", a.keySource, "admin_token", tokenSource, "trusted_proxies", fmt.Sprint(cfg.TrustedProxies))
 	return srv.Run(ctx, ln, cfg.ShutdownGrace)
 }
 
