@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -36,6 +36,8 @@ type config struct {
 	// FetchAllow are the ranges of WECOMFLOW_FETCH_ALLOW: internal addresses that URLs given by
 	// users may reach after all.
 	FetchAllow []netip.Prefix
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed; none by default.
+	TrustedProxies []netip.Prefix
 }
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -64,6 +66,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&c.LogFormat, "log-format", env("WECOMFLOW_LOG_FORMAT", "text"), "text or json (WECOMFLOW_LOG_FORMAT)")
 	templateEnv := fs.String("template-env", env("WECOMFLOW_TEMPLATE_ENV", ""), "comma-separated environment variables templates may read as {{$env.NAME}} (WECOMFLOW_TEMPLATE_ENV)")
 	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
+	proxies := fs.String("trusted-proxies", env("WECOMFLOW_TRUSTED_PROXIES", ""), "comma-separated CIDRs of the reverse proxies whose X-Forwarded-For names the client; default none: the client is the connection's peer (WECOMFLOW_TRUSTED_PROXIES)")
 	retention := fs.String("retention", env("WECOMFLOW_RETENTION", "720h"), "delete finished messages, callback events, executions and sync tasks older than this (at least 24h); 0 keeps everything (WECOMFLOW_RETENTION)")
 	if cmd == "sandbox" {
 		fs.BoolVar(&c.AllowRemote, "allow-remote", false, "let the sandbox listen on a non-loopback -addr although its admin token is public")
@@ -86,11 +89,22 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		(c.Retention > 0 && c.Retention < service.MinRetention) {
 		return c, fmt.Errorf("retention: %q must be 0 (keep everything) or a duration of at least 24h, like 720h", *retention)
 	}
-	if c.FetchAllow, err = fetch.ParseAllow(*fetchAllow); err != nil {
+	if c.FetchAllow, err = parsePrefixes(*fetchAllow); err != nil {
 		return c, fmt.Errorf("fetch-allow: %w", err)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json, not %q", c.LogFormat)
+	}
+	// The sandbox's own token is public and documented, on loopback; anything a person configured
+	// must be long enough not to be guessed.
+	if c.AdminToken != "" && !(cmd == "sandbox" && c.AdminToken == sandboxToken) {
+		if n := utf8.RuneCountInString(c.AdminToken); n < service.MinConfiguredTokenLength {
+			return c, fmt.Errorf("admin-token: WECOMFLOW_ADMIN_TOKEN (or -admin-token) must be at least %d characters, not %d; make one with `openssl rand -hex 16`",
+				service.MinConfiguredTokenLength, n)
+		}
+	}
+	if c.TrustedProxies, err = parsePrefixes(*proxies); err != nil {
+		return c, fmt.Errorf("trusted-proxies: %w", err)
 	}
 	c.TemplateEnv = map[string]string{}
 	for _, name := range strings.Split(*templateEnv, ",") {
@@ -104,4 +118,25 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		}
 	}
 	return c, nil
+}
+
+// parsePrefixes reads the comma-separated address ranges of -fetch-allow and -trusted-proxies:
+// CIDRs, and bare addresses standing for themselves alone.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a CIDR range like 10.0.0.0/8 or an address like 10.0.0.5", item)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

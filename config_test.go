@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -46,39 +47,50 @@ func TestRetentionSetting(t *testing.T) {
 	}
 }
 
-func TestFetchAllowSetting(t *testing.T) {
+// WECOMFLOW_FETCH_ALLOW and WECOMFLOW_TRUSTED_PROXIES (or -fetch-allow, -trusted-proxies) take
+// comma-separated CIDRs and bare addresses, the flag over the variable; anything else stops the
+// start with a message naming the setting.
+func TestAddressRangeSettings(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
+	for _, setting := range []struct {
 		flag, env string
-		want      string
-		bad       bool
+		get       func(config) []netip.Prefix
 	}{
-		{want: "[]"},
-		{env: "127.0.0.0/8", want: "[127.0.0.0/8]"},
-		{env: " 127.0.0.0/8 , 10.20.0.0/16,fd00::/8", want: "[127.0.0.0/8 10.20.0.0/16 fd00::/8]"},
-		{flag: "192.168.1.7/32", env: "127.0.0.0/8", want: "[192.168.1.7/32]"},
-		// A bare address, a bad length, a name.
-		{env: "127.0.0.1", bad: true},
-		{flag: "10.0.0.0/40", bad: true},
-		{env: "intranet.example.com/24", bad: true},
+		{"fetch-allow", "WECOMFLOW_FETCH_ALLOW", func(c config) []netip.Prefix { return c.FetchAllow }},
+		{"trusted-proxies", "WECOMFLOW_TRUSTED_PROXIES", func(c config) []netip.Prefix { return c.TrustedProxies }},
 	} {
-		var args []string
-		if tc.flag != "" {
-			args = []string{"-fetch-allow", tc.flag}
-		}
-		getenv := func(k string) string {
-			if k == "WECOMFLOW_FETCH_ALLOW" {
-				return tc.env
+		for _, tc := range []struct {
+			flag, env string
+			want      string
+			bad       bool
+		}{
+			{want: "[]"},
+			{env: " 127.0.0.0/8 , 10.20.0.0/16,fd00::/8", want: "[127.0.0.0/8 10.20.0.0/16 fd00::/8]"},
+			{env: "10.0.0.0/8, 192.168.1.5", want: "[10.0.0.0/8 192.168.1.5/32]"},
+			{flag: "fd00::/8,::1", env: "127.0.0.0/8", want: "[fd00::/8 ::1/128]"},
+			{env: "172.16.0.1/12", want: "[172.16.0.0/12]"},
+			{flag: "10.0.0.0/40", bad: true},
+			{env: "intranet.example.com/24", bad: true},
+			{flag: "proxy.internal", bad: true},
+		} {
+			var args []string
+			if tc.flag != "" {
+				args = []string{"-" + setting.flag, tc.flag}
 			}
-			return ""
-		}
-		cfg, err := parseConfig("serve", args, getenv, io.Discard)
-		got := fmt.Sprint(cfg.FetchAllow)
-		switch {
-		case tc.bad && (err == nil || !strings.HasPrefix(err.Error(), "fetch-allow: ")):
-			t.Errorf("flag %q env %q: %s, %v; want an error naming fetch-allow", tc.flag, tc.env, got, err)
-		case !tc.bad && (err != nil || got != tc.want):
-			t.Errorf("flag %q env %q: %s, %v; want %s", tc.flag, tc.env, got, err, tc.want)
+			getenv := func(k string) string {
+				if k == setting.env {
+					return tc.env
+				}
+				return ""
+			}
+			cfg, err := parseConfig("serve", args, getenv, io.Discard)
+			got := fmt.Sprint(setting.get(cfg))
+			switch {
+			case tc.bad && (err == nil || !strings.HasPrefix(err.Error(), setting.flag+": ")):
+				t.Errorf("%s: flag %q env %q: %s, %v; want an error naming it", setting.flag, tc.flag, tc.env, got, err)
+			case !tc.bad && (err != nil || got != tc.want):
+				t.Errorf("%s: flag %q env %q: %s, %v; want %s", setting.flag, tc.flag, tc.env, got, err, tc.want)
+			}
 		}
 	}
 }

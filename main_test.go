@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -117,17 +118,80 @@ func TestFirstStartPrintsTheAdminTokenOnce(t *testing.T) {
 }
 
 func TestConfiguredAdminTokenReplacesTheBootstrapToken(t *testing.T) {
-	env := map[string]string{"WECOMFLOW_DB": storetest.DSN(t), "WECOMFLOW_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "WECOMFLOW_ADMIN_TOKEN": "first-admin-token"}
+	const first, second = "first-admin-token-0123456789", "second-admin-token-0123456789"
+	env := map[string]string{"WECOMFLOW_DB": storetest.DSN(t), "WECOMFLOW_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "WECOMFLOW_ADMIN_TOKEN": first}
 	addr, stdout, _, stop := start(t, env)
-	if stdout.String() != "" || get(t, "http://"+addr+"/api/v1/users", "first-admin-token") != 200 {
+	if stdout.String() != "" || get(t, "http://"+addr+"/api/v1/users", first) != 200 {
 		t.Fatalf("configured token: printed %q", stdout)
 	}
 	stop()
-	env["WECOMFLOW_ADMIN_TOKEN"] = "second-admin-token"
+	env["WECOMFLOW_ADMIN_TOKEN"] = second
 	addr, _, _, stop = start(t, env)
 	defer stop()
-	if get(t, "http://"+addr+"/api/v1/users", "first-admin-token") != 401 || get(t, "http://"+addr+"/api/v1/users", "second-admin-token") != 200 {
+	if get(t, "http://"+addr+"/api/v1/users", first) != 401 || get(t, "http://"+addr+"/api/v1/users", second) != 200 {
 		t.Fatal("the changed WECOMFLOW_ADMIN_TOKEN did not replace the old one")
+	}
+	// Its hint shows its first 4 characters, no more.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+second)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(body), `"hint":"seco…"`) {
+		t.Fatalf("the configured token's hint: %s", body)
+	}
+}
+
+// A configured admin token shorter than 24 characters stops the start with a message naming the
+// setting and the minimum, never the value; the sandbox's documented public token still works.
+func TestShortAdminTokenIsRefused(t *testing.T) {
+	const short = "short-admin-token"
+	env := map[string]string{"WECOMFLOW_DB": storetest.DSN(t), "WECOMFLOW_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		args []string
+	}{
+		"variable":         {env: map[string]string{"WECOMFLOW_ADMIN_TOKEN": "a"}, args: []string{"serve"}},
+		"flag":             {args: []string{"serve", "-admin-token", short}},
+		"sandbox variable": {env: map[string]string{"WECOMFLOW_ADMIN_TOKEN": short}, args: []string{"sandbox"}},
+	} {
+		var out, errb bytes.Buffer
+		getenv := func(k string) string {
+			if v, ok := tc.env[k]; ok {
+				return v
+			}
+			return env[k]
+		}
+		args := append(tc.args, "-addr", "127.0.0.1:0", "-db", env["WECOMFLOW_DB"])
+		// Refused before anything is opened: a canceled context is all it gets, and a start that
+		// went ahead anyway ends at once instead of serving on.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := run(ctx, args, getenv, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "WECOMFLOW_ADMIN_TOKEN") || !strings.Contains(err.Error(), "at least 24 characters") {
+			t.Errorf("%s: %v, want a refusal naming WECOMFLOW_ADMIN_TOKEN and 24 characters", name, err)
+		} else if strings.Contains(err.Error(), short) {
+			t.Errorf("%s: the refusal shows the value: %v", name, err)
+		}
+		if strings.Contains(out.String()+errb.String(), "wecomflow started") {
+			t.Errorf("%s: started anyway", name)
+		}
+	}
+	for _, tc := range []struct {
+		cmd, token string
+	}{{"sandbox", ""}, {"sandbox", sandboxToken}, {"serve", "exactly-24-characters-ok"}} {
+		cfg, err := parseConfig(tc.cmd, nil, func(k string) string {
+			if k == "WECOMFLOW_ADMIN_TOKEN" {
+				return tc.token
+			}
+			return ""
+		}, io.Discard)
+		if err != nil || cfg.AdminToken == "" {
+			t.Errorf("%s with %q: %v", tc.cmd, tc.token, err)
+		}
 	}
 }
 
@@ -147,7 +211,7 @@ func TestMigrateVersionAndConfigErrors(t *testing.T) {
 		{"serve", "-log-format", "xml"},
 		{"serve", "-callback-max-skew", "soon"},
 		{"serve", "-public-url", "localhost"},
-		{"serve", "-fetch-allow", "127.0.0.1"},
+		{"serve", "-fetch-allow", "127.0.0.1/33"},
 		{"serve", "-db", "postgres://x"},
 		{"launch"},
 	} {

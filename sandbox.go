@@ -62,7 +62,8 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
 	inbox := siminbox.New(sim, demo.CorpID, caller)
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL, Retention: cfg.Retention,
-		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow, Inbox: inbox, Extra: map[string]http.Handler{
+		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow, TrustedProxies: cfg.TrustedProxies,
+		Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
 			"/sandbox/click": clickHandler(inbox)}}, a.store, log)
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {

@@ -1,9 +1,7 @@
 package fetch
 
 import (
-	"fmt"
 	"net/netip"
-	"strings"
 )
 
 // refusedV4 are the IPv4 ranges the server does not fetch from (the package comment says why).
@@ -76,25 +74,15 @@ func inAny(ps []netip.Prefix, a netip.Addr) bool {
 	return false
 }
 
-// ParseAllow reads a comma-separated list of CIDR ranges (WECOMFLOW_FETCH_ALLOW), such as
-// "127.0.0.0/8, 10.20.0.0/16, fd00::/8". Spaces and empty entries are ignored; an IPv4-mapped
-// IPv6 range (::ffff:10.0.0.0/104) is taken as the IPv4 range it names. A single address needs
-// its /32 or /128.
-func ParseAllow(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, entry := range strings.Split(list, ",") {
-		entry = strings.TrimSpace(entry)
-		if entry == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(entry)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a CIDR range like 10.0.0.0/8 or 127.0.0.1/32", entry)
-		}
+// normalizeAllow takes an IPv4-mapped IPv6 range (::ffff:10.0.0.0/104) as the IPv4 range it
+// names, since addresses are judged unmapped.
+func normalizeAllow(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
 		if p.Addr().Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
-		out = append(out, p.Masked())
+		out[i] = p.Masked()
 	}
-	return out, nil
+	return out
 }

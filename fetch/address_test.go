@@ -96,9 +96,9 @@ func TestInternalAddresses(t *testing.T) {
 
 func TestAllowOpensRanges(t *testing.T) {
 	t.Parallel()
-	allow, err := ParseAllow(" 127.0.0.0/8, 10.20.0.0/16,,fd00::/8, ::ffff:192.168.1.0/120, 198.51.100.7/32 ")
-	if err != nil {
-		t.Fatal(err)
+	var allow []netip.Prefix
+	for _, p := range []string{"127.0.0.0/8", "10.20.0.0/16", "fd00::/8", "::ffff:192.168.1.0/120", "198.51.100.7/32"} {
+		allow = append(allow, netip.MustParsePrefix(p))
 	}
 	f := New(Options{Allow: allow})
 	for _, tc := range []struct {
@@ -127,41 +127,5 @@ func TestAllowOpensRanges(t *testing.T) {
 	}
 	if none := New(Options{}); none.permits(netip.MustParseAddr("127.0.0.1")) {
 		t.Error("no allow list permits loopback")
-	}
-}
-
-func TestParseAllow(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want []string
-		bad  bool
-	}{
-		{in: "", want: nil},
-		{in: " , ", want: nil},
-		{in: "127.0.0.0/8", want: []string{"127.0.0.0/8"}},
-		{in: "10.1.2.3/8, ::1/128", want: []string{"10.0.0.0/8", "::1/128"}},
-		{in: "::ffff:10.0.0.0/104", want: []string{"10.0.0.0/8"}},
-		{in: "127.0.0.1", bad: true},
-		{in: "10.0.0.0/33", bad: true},
-		{in: "localhost/8", bad: true},
-		{in: "127.0.0.0/8;10.0.0.0/8", bad: true},
-	} {
-		got, err := ParseAllow(tc.in)
-		if tc.bad {
-			if err == nil {
-				t.Errorf("ParseAllow(%q) = %v, want an error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil || len(got) != len(tc.want) {
-			t.Errorf("ParseAllow(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-			continue
-		}
-		for i := range got {
-			if got[i].String() != tc.want[i] {
-				t.Errorf("ParseAllow(%q)[%d] = %s, want %s", tc.in, i, got[i], tc.want[i])
-			}
-		}
 	}
 }

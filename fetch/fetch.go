@@ -56,7 +56,7 @@ type Fetcher struct {
 
 // New builds a Fetcher.
 func New(o Options) *Fetcher {
-	f := &Fetcher{allow: o.Allow}
+	f := &Fetcher{allow: normalizeAllow(o.Allow)}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: f.checkDial}
 	f.transport = &http.Transport{
 		// Never a proxy: it would connect to the target itself, past the address check.

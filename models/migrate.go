@@ -49,6 +49,7 @@ var migrations = []migration{
 			{&SyncTask{}, "idx_sync_tasks_created"},
 		})
 	}},
+	{8, "token hints show at most 4 characters of the secret", shortenTokenHints},
 }
 
 // namedIndex is an index a model declares in its gorm tags.

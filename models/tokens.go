@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -56,11 +57,15 @@ func (s *Store) DeleteToken(ctx context.Context, id uint64) error {
 }
 
 // EnsureBootstrapToken makes hash the bootstrap token: it replaces an earlier bootstrap token
-// with a different value (WECOMFLOW_ADMIN_TOKEN changed) and is a no-op when it is current.
+// with a different value (WECOMFLOW_ADMIN_TOKEN changed); when it is current, only its hint is
+// brought up to date.
 func (s *Store) EnsureBootstrapToken(ctx context.Context, hash, hint string) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("bootstrap = ? AND hash <> ?", true, hash).Delete(&APIToken{}).Error; err != nil {
 			return fmt.Errorf("store: unable to replace the bootstrap token: %w", err)
+		}
+		if err := tx.Model(&APIToken{}).Where("hash = ? AND hint <> ?", hash, hint).Update("hint", hint).Error; err != nil {
+			return fmt.Errorf("store: unable to update the bootstrap token's hint: %w", err)
 		}
 		var n int64
 		if err := tx.Model(&APIToken{}).Where("hash = ?", hash).Count(&n).Error; err != nil {
@@ -80,4 +85,38 @@ func (s *Store) CountTokens(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("store: unable to count tokens: %w", err)
 	}
 	return n, nil
+}
+
+// shortenTokenHints is migration 8: hints stored by earlier releases showed a token's first 8
+// characters, which for a configured token (WECOMFLOW_ADMIN_TOKEN) were 8 characters of its
+// secret. Now a hint shows at most 4: "wcf_" and 4 more for the wcf_ tokens (whose random part
+// follows the prefix), the first 4 for any other. Running it again changes nothing.
+func shortenTokenHints(tx *gorm.DB) error {
+	var ts []APIToken
+	if err := tx.Select("id", "hint").Find(&ts).Error; err != nil {
+		return fmt.Errorf("store: unable to read token hints: %w", err)
+	}
+	for _, t := range ts {
+		short := shortHint(t.Hint)
+		if short == t.Hint {
+			continue
+		}
+		if err := tx.Model(&APIToken{}).Where("id = ?", t.ID).Update("hint", short).Error; err != nil {
+			return fmt.Errorf("store: unable to shorten the hint of token %d: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+// shortHint is an old hint ("first-ad…", "wcf_Xy3k…") cut to migration 8's rule. It is kept
+// here, not taken from the service, so that the step stays what it was when later rules change.
+func shortHint(hint string) string {
+	const prefix, keep = "wcf_", 4
+	body, _ := strings.CutSuffix(hint, "…")
+	head := ""
+	if rest, ok := strings.CutPrefix(body, prefix); ok {
+		head, body = prefix, rest
+	}
+	r := []rune(body)
+	return head + string(r[:min(len(r), keep)]) + "…"
 }

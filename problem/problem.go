@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Code is a stable, documented error code of the API (docs/api.md lists them).
@@ -52,8 +53,18 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  Fields
+	// RetryAfter, on a rate_limited error, is how long the client should wait before trying
+	// again: the API and the pages send it as a Retry-After header.
+	RetryAfter time.Duration
 	// Err is the cause, for the log only.
 	Err error
+}
+
+// RetrySeconds is RetryAfter in whole seconds as Retry-After carries it: rounded up, so a client
+// that waits that long is admitted, and at least 1.
+func (e *Error) RetrySeconds() int {
+	s := int((e.RetryAfter + time.Second - 1) / time.Second)
+	return max(s, 1)
 }
 
 func (e *Error) Error() string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -52,6 +53,9 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	}
 	if se.Code == problem.CodeUnauthorized && strings.HasPrefix(c.Request.URL.Path, "/api/") {
 		c.Header("WWW-Authenticate", `Bearer realm="wecomflow"`)
+	}
+	if se.Code == problem.CodeRateLimited {
+		c.Header("Retry-After", strconv.Itoa(se.RetrySeconds()))
 	}
 	c.AbortWithStatusJSON(se.Code.Status(), errorBody{Error: errorDetail{Code: se.Code, Message: se.Message, Fields: se.Fields}})
 }

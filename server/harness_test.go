@@ -9,8 +9,10 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/models/storetest"
@@ -45,10 +47,23 @@ func (b *lockedBuffer) String() string {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	store := storetest.Open(t)
+	return newEnvWith(t, envOptions{})
+}
+
+// envOptions vary newEnv's server.
+type envOptions struct {
+	// now is the store's clock (and so the lockout's); time.Now when nil.
+	now func() time.Time
+	// trustedProxies are the proxies whose X-Forwarded-For the server believes.
+	trustedProxies []netip.Prefix
+}
+
+func newEnvWith(t testing.TB, o envOptions) *env {
+	t.Helper()
+	store := storetest.Open(t, storetest.Options{Now: o.now})
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test"}, store, log)
+	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", TrustedProxies: o.trustedProxies}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)
@@ -91,7 +106,15 @@ func (r response) Code() string {
 }
 
 func (e *env) raw(method, path, contentType string, body io.Reader, token string) response {
+	return e.rawFrom("", method, path, contentType, body, token)
+}
+
+// rawFrom is raw from the client address remote (host:port); "" keeps httptest's 192.0.2.1.
+func (e *env) rawFrom(remote, method, path, contentType string, body io.Reader, token string) response {
 	req := httptest.NewRequest(method, path, body)
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

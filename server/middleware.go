@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/web"
 )
@@ -88,11 +89,14 @@ func (s *Server) refuse(c *gin.Context, err error) {
 }
 
 // authenticate admits a request with a valid Bearer token, or with the web UI's session cookie
-// (the pages' scripts) — then a state change must carry the session's CSRF header.
+// (the pages' scripts) — then a state change must carry the session's CSRF header. Both go
+// through the server's lockout counter: a client address with too many failures is refused
+// before its credential is looked at.
 func (s *Server) authenticate(c *gin.Context) {
+	ctx, addr := c.Request.Context(), c.ClientIP()
 	h := c.GetHeader("Authorization")
 	if cookie, err := c.Cookie(web.SessionCookie); h == "" && err == nil {
-		sess, err := s.svc.SessionFor(c.Request.Context(), cookie)
+		sess, err := lockout.Attempt(ctx, s.lockout, addr, cookie, s.svc.SessionFor)
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -109,7 +113,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	if !found {
 		value = ""
 	}
-	t, err := s.svc.Authenticate(c.Request.Context(), strings.TrimSpace(value))
+	t, err := lockout.Attempt(ctx, s.lockout, addr, strings.TrimSpace(value), s.svc.Authenticate)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wecomflow/wecomflow/callback"
 	"github.com/wecomflow/wecomflow/fetch"
+	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
@@ -61,6 +62,10 @@ type Config struct {
 	// FetchAllow opens address ranges that URLs given by users (media.url) may reach despite being
 	// loopback, private or otherwise internal (WECOMFLOW_FETCH_ALLOW).
 	FetchAllow []netip.Prefix
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client: a request from any
+	// other peer is its socket peer's, whatever it claims (the failed-authentication count and the
+	// log's remote field read it).
+	TrustedProxies []netip.Prefix
 }
 
 // leaderLease is how long the leader's role lasts unrenewed: a dead leader's periodic work moves to
@@ -104,6 +109,8 @@ type Server struct {
 	uploadRoutes map[string]bool
 	// origins refuses cross-site browser requests that change state.
 	origins *http.CrossOriginProtection
+	// lockout counts failed authentications by client address, for the API and the pages alike.
+	lockout *lockout.Counter
 }
 
 // Plugins is the set of integration types this build knows.
@@ -119,7 +126,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	// Every log line of a request carries its id, whichever part of the server writes it.
 	log = slog.New(requestIDHandler{log.Handler()})
 	s := &Server{cfg: cfg, store: store, log: log, metrics: newMetrics(cfg.Version, cfg.Commit), syncWake: worker.NewWakeup(),
-		origins: http.NewCrossOriginProtection()}
+		origins: http.NewCrossOriginProtection(), lockout: lockout.New(lockout.Options{Now: store.Now, Log: log})}
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		// Behind a proxy that rewrites Host, the public origin is still ours.
 		_ = s.origins.AddTrustedOrigin(u.Scheme + "://" + u.Host)
@@ -189,7 +196,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox})
+	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
+		Lockout: s.lockout})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.
 		panic(err)
@@ -221,6 +229,18 @@ func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.ContextWithFallback = true
+	// gin believes X-Forwarded-For (and X-Real-IP) from any peer unless told otherwise: a guesser
+	// would name a new address on every request. Only the configured proxies are believed, and
+	// only through X-Forwarded-For.
+	proxies := make([]string, len(s.cfg.TrustedProxies))
+	for i, p := range s.cfg.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		// A netip.Prefix always prints as a CIDR gin parses.
+		panic(err)
+	}
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	r.Use(s.requestID, s.recoverer, s.observe, s.crossOrigin, s.limitBody)
 	r.NoRoute(s.handle(func(c *gin.Context) error {
 		return problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)

@@ -18,6 +18,14 @@ import (
 // tokenPrefix makes wecomflow tokens recognisable to secret scanners and people.
 const tokenPrefix = "wcf_"
 
+// MinConfiguredTokenLength is the fewest characters a configured token (WECOMFLOW_ADMIN_TOKEN)
+// may have: a person chose it, and a short value could be guessed. A generated token has 36.
+const MinConfiguredTokenLength = 24
+
+// hintLength is how many characters of a token's secret part its hint shows: enough to tell
+// tokens apart, too few to help a guesser.
+const hintLength = 4
+
 // Token is an API token as listed: never its value.
 type Token struct {
 	ID        uint64    `json:"id"`
@@ -49,14 +57,15 @@ func generateToken() (value, hint string) {
 		panic("token: no randomness: " + err.Error())
 	}
 	value = tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-	return value, hintOf(value)
+	// "wcf_" is the same on every token; the random part after it is the secret.
+	return value, value[:len(tokenPrefix)+hintLength] + "…"
 }
 
-func hintOf(value string) string {
-	if len(value) <= 8 {
-		return "…"
-	}
-	return value[:8] + "…"
+// configuredHint is the hint of a configured token: its first 4 characters, whatever they are
+// (a chosen value need not follow the wcf_ pattern, so all of it counts as secret).
+func configuredHint(value string) string {
+	r := []rune(value)
+	return string(r[:min(len(r), hintLength)]) + "…"
 }
 
 // Authenticate resolves a presented token; any failure is a 401 that says nothing of why.
@@ -115,11 +124,13 @@ func (s *Service) RevokeToken(ctx context.Context, id uint64) error {
 }
 
 // Bootstrap makes sure an admin can log in. With configured set (WECOMFLOW_ADMIN_TOKEN), that
-// value becomes the bootstrap token. Otherwise, when no token exists, one is generated and
-// returned so the caller can print it once; it is stored only as a hash.
+// value becomes the bootstrap token; the command refuses one shorter than
+// MinConfiguredTokenLength before it gets here (the sandbox's public token is no configured
+// value). Otherwise, when no token exists, one is generated and returned so the caller can print
+// it once; it is stored only as a hash.
 func (s *Service) Bootstrap(ctx context.Context, configured string) (generated string, err error) {
 	if configured != "" {
-		return "", problem.StoreError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), hintOf(configured)))
+		return "", problem.StoreError("Token", s.store.EnsureBootstrapToken(ctx, HashToken(configured), configuredHint(configured)))
 	}
 	n, err := s.store.CountTokens(ctx)
 	if err != nil || n > 0 {

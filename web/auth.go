@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 )
@@ -17,17 +18,27 @@ func (u *UI) loginPage(c *gin.Context) error {
 	return nil
 }
 
-// login exchanges an API token for a session cookie (HttpOnly, SameSite=Strict).
+// login exchanges an API token for a session cookie (HttpOnly, SameSite=Strict). A wrong token
+// counts as a failed authentication of the client's address.
 func (u *UI) login(c *gin.Context) error {
 	next := safeNext(c.PostForm("next"))
-	sess, err := u.d.Service.Login(c.Request.Context(), strings.TrimSpace(c.PostForm("token")))
+	token := strings.TrimSpace(c.PostForm("token"))
+	sess, err := lockout.Attempt(c.Request.Context(), u.d.Lockout, c.ClientIP(), token, u.d.Service.Login)
 	if err != nil {
 		var se *problem.Error
-		if !errors.As(err, &se) || se.Code != problem.CodeUnauthorized {
+		if !errors.As(err, &se) {
 			return err
 		}
-		u.renderView(c, http.StatusUnauthorized, "login", &view{Data: map[string]string{"Next": next},
-			Errors: map[string]string{"token": u.cat.text(u.language(c), "login.invalid")}})
+		var msg string
+		switch se.Code {
+		case problem.CodeUnauthorized:
+			msg = u.cat.text(u.language(c), "login.invalid")
+		case problem.CodeRateLimited:
+			msg = u.rateLimited(c, se)
+		default:
+			return err
+		}
+		u.renderView(c, se.Code.Status(), "login", &view{Data: map[string]string{"Next": next}, Errors: map[string]string{"token": msg}})
 		return nil
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: sess.Cookie, Path: "/", HttpOnly: true,
@@ -41,10 +52,15 @@ func (u *UI) logout(c *gin.Context) error {
 	if err := u.d.Service.Logout(c.Request.Context(), cookie); err != nil {
 		return err
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: u.secure})
+	u.clearSession(c)
 	c.Redirect(http.StatusSeeOther, "/login")
 	return nil
+}
+
+// clearSession tells the browser to forget the session cookie.
+func (u *UI) clearSession(c *gin.Context) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: u.secure})
 }
 
 // safeNext keeps a post-login redirect on this site's UI.

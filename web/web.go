@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/problem"
@@ -50,6 +51,9 @@ type Deps struct {
 	PublicURL string
 	// Inbox, when set (the sandbox), adds the inbox page.
 	Inbox InboxSource
+	// Lockout counts failed authentications by client address; the server's API shares it, so
+	// failures on the pages and on the API add up.
+	Lockout *lockout.Counter
 }
 
 // UI is the admin UI.
@@ -64,6 +68,9 @@ type UI struct {
 
 // New parses the templates and catalogues.
 func New(d Deps) (*UI, error) {
+	if d.Lockout == nil {
+		return nil, errors.New("web: no lockout counter: the log-in page and the session check need one")
+	}
 	cat, err := loadCatalogue(files)
 	if err != nil {
 		return nil, err
@@ -200,17 +207,35 @@ func (u *UI) fail(c *gin.Context, err error) {
 	} else if se.Code == problem.CodeInternal {
 		u.d.Log.ErrorContext(c.Request.Context(), "page failed", "path", c.Request.URL.Path, "err", err)
 	}
-	u.render(c, se.Code.Status(), "error", map[string]any{"Code": string(se.Code), "Message": se.Message, "Fields": se.Fields})
+	msg := se.Message
+	if se.Code == problem.CodeRateLimited {
+		msg = u.rateLimited(c, se)
+	}
+	u.render(c, se.Code.Status(), "error", map[string]any{"Code": string(se.Code), "Message": msg, "Fields": se.Fields})
+}
+
+// rateLimited sets the Retry-After header of a refusal and says it in the page's language.
+func (u *UI) rateLimited(c *gin.Context, se *problem.Error) string {
+	c.Header("Retry-After", strconv.Itoa(se.RetrySeconds()))
+	return u.cat.text(u.language(c), "auth.rateLimited", se.RetrySeconds())
 }
 
 // requireSession admits a request with a live session: other requests go to the login page,
-// and state changes must carry the session's CSRF token.
+// and state changes must carry the session's CSRF token. An address shut out for failed
+// authentications gets the refusal instead, whatever its cookie.
 func (u *UI) requireSession(c *gin.Context) {
 	cookie, _ := c.Cookie(SessionCookie)
-	sess, err := u.d.Service.SessionFor(c.Request.Context(), cookie)
+	sess, err := lockout.Attempt(c.Request.Context(), u.d.Lockout, c.ClientIP(), cookie, u.d.Service.SessionFor)
 	if err != nil {
 		u.headers(c)
-		if c.Request.Method == http.MethodGet {
+		var se *problem.Error
+		errors.As(err, &se)
+		if c.Request.Method == http.MethodGet && (se == nil || se.Code != problem.CodeRateLimited) {
+			if cookie != "" && se != nil && se.Code == problem.CodeUnauthorized {
+				// The session has ended: the browser forgets its cookie, so the next pages do not
+				// present it again, each one a failure.
+				u.clearSession(c)
+			}
 			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 			c.Abort()
 			return

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/wecomflow/wecomflow/callback"
+	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
@@ -331,7 +332,7 @@ func TestNothingLoadsFromAnotherOrigin(t *testing.T) {
 // Every template parses, and every page file becomes a page.
 func TestTemplatesParse(t *testing.T) {
 	t.Parallel()
-	u, err := New(Deps{Log: slog.New(slog.DiscardHandler)})
+	u, err := New(Deps{Log: slog.New(slog.DiscardHandler), Lockout: lockout.New(lockout.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}
