@@ -14,23 +14,16 @@ import (
 	"time"
 
 	"github.com/wecomflow/wecomflow/fetch"
+	"github.com/wecomflow/wecomflow/fetch/fetchtest"
 )
 
-// fileServer is a server on addr ("127.0.0.1:0") that answers body and counts its requests.
+// fileServer is fetchtest.Server, skipping the test where addr cannot be listened on.
 func fileServer(t *testing.T, addr string, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", addr, err)
+	srv, hits := fetchtest.Server(t, addr, h)
+	if srv == nil {
+		t.Skipf("cannot listen on %s", addr)
 	}
-	hits := &atomic.Int64{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		h(w, r)
-	}))
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
 	return srv, hits
 }
 

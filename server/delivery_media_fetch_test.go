@@ -11,34 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wecomflow/wecomflow/fetch/fetchtest"
 	"github.com/wecomflow/wecomflow/models"
 )
 
-// countingServer serves h (default: a small PNG) on addr and counts the requests it gets. It is
-// nil when addr cannot be listened on (127.0.0.2 or ::1 on some machines); 127.0.0.1 always can.
+// countingServer is fetchtest.Server, serving a small PNG when h is nil.
 func countingServer(t *testing.T, addr string, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		if addr == "127.0.0.1:0" {
-			t.Fatal(err)
-		}
-		return nil, &atomic.Int64{}
-	}
-	hits := &atomic.Int64{}
 	if h == nil {
 		h = func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write(append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...))
 		}
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		h(w, r)
-	}))
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, hits
+	return fetchtest.Server(t, addr, h)
 }
 
 // A media.url that points inside — loopback by address or by name, private, link-local (cloud
