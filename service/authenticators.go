@@ -143,10 +143,14 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 		full := plugin.FullOptions(a.Options, a.Secrets.Plain)
 		// A client that sends back what it read also sends the "…Set" flags; they are output only.
 		plugin.DropSecretMarks(in.Options, typ.SecretPaths())
-		stored := plugin.FullOptions(a.Options, a.Secrets.Plain)
+		hb, hostBound := typ.(plugin.HostBound)
+		var storedHost string
+		if hostBound {
+			storedHost = hostOf(hb, full)
+		}
 		mergePatch(full, in.Options)
-		if hb, ok := typ.(plugin.HostBound); ok && a.ID != 0 {
-			secretsFollowHost(hb, stored, full, in.Options, errs)
+		if hostBound && a.ID != 0 && hostOf(hb, full) != storedHost {
+			secretsFollowHost(hb, plugin.ParseSecrets(a.Secrets.Plain), in.Options, errs)
 		}
 		norm, ferrs := typ.Normalize(full)
 		errs.AddAll("options", ferrs)
@@ -172,21 +176,21 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 	return nil
 }
 
+// hostOf is the host option (apiBaseUrl) of options, as compared: a trailing slash is no change.
+func hostOf(hb plugin.HostBound, options map[string]any) string {
+	path, _ := hb.HostBinding()
+	v, _ := plugin.ValueAt(options, path)
+	host, _ := v.(string)
+	return strings.TrimRight(strings.TrimSpace(host), "/")
+}
+
 // secretsFollowHost refuses a change of the host option (apiBaseUrl) that does not enter again
 // every stored secret that goes to that host: otherwise the next check, sync or send would hand
 // a secret to a host whoever changed the option chose, though secrets are write-only.
-func secretsFollowHost(hb plugin.HostBound, stored, merged, patch map[string]any, errs problem.Fields) {
+func secretsFollowHost(hb plugin.HostBound, stored map[string]string, patch map[string]any, errs problem.Fields) {
 	hostPath, secretPaths := hb.HostBinding()
-	host := func(m map[string]any) string {
-		v, _ := plugin.ValueAt(m, hostPath)
-		s, _ := v.(string)
-		return strings.TrimRight(strings.TrimSpace(s), "/")
-	}
-	if host(stored) == host(merged) {
-		return
-	}
 	for _, p := range secretPaths {
-		if old, _ := plugin.ValueAt(stored, p); old == nil || old == "" {
+		if stored[p] == "" {
 			continue
 		}
 		if v, _ := plugin.ValueAt(patch, p); v == nil || v == "" {

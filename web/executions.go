@@ -29,7 +29,7 @@ func (u *UI) executions(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	data := executionsPage{Workflows: wfs.Items, Titles: map[uint64]string{}, Statuses: workflow.ExecutionStatuses(),
+	data := executionsPage{Workflows: wfs.Items, Titles: map[uint64]string{}, Statuses: models.ExecutionStatuses(),
 		Base: listBase(c, "workflowId", "status")}
 	for _, w := range wfs.Items {
 		data.Titles[w.ID] = workflowName(w)
@@ -55,8 +55,7 @@ type executionPage struct {
 	// Final is set once nothing changes any more; until then the page refreshes itself.
 	Final bool
 	// LiveKey is what live.js compares with the API's answer: the status and the jobs' statuses.
-	LiveKey    string
-	Cancelable bool
+	LiveKey string
 	// Error is the service's refusal of an action.
 	Error string
 }
@@ -84,8 +83,7 @@ func (u *UI) executionData(c *gin.Context) (executionPage, error) {
 	if err != nil {
 		return executionPage{}, err
 	}
-	p := executionPage{X: x, Context: prettyJSON(x.Context), Final: workflow.IsFinal(x.Status)}
-	p.Cancelable = !p.Final
+	p := executionPage{X: x, Context: prettyJSON(x.Context), Final: models.IsFinalExecution(x.Status)}
 	if w, err := u.d.Workflows.GetWorkflow(ctx, x.WorkflowID); err == nil {
 		p.Workflow = &w
 	}

@@ -80,12 +80,6 @@ type ExecutionFilter struct {
 	Status, WorkflowID string
 }
 
-// ExecutionStatuses are an execution's statuses (the list filter's choices).
-func ExecutionStatuses() []string { return models.ExecutionStatuses() }
-
-// IsFinal reports whether an execution's status is final: nothing changes any more.
-func IsFinal(status string) bool { return models.IsFinalExecution(status) }
-
 // ListExecutions pages through executions, newest first; a bad filter is a 422 naming it.
 func (e *Engine) ListExecutions(ctx context.Context, f ExecutionFilter, p models.Page) (models.List[Execution], error) {
 	mf := models.ExecutionFilter{Status: f.Status}
