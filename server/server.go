@@ -94,8 +94,6 @@ type Server struct {
 	callbacks *callback.Handler
 	processor *callback.Processor
 	workflows *workflow.Engine
-	// fetcher is the one way the server fetches a URL a user gave it; it refuses internal addresses.
-	fetcher *fetch.Fetcher
 	// elector makes one instance the leader, which runs the periodic work: schedule triggers,
 	// scheduled directory syncs.
 	elector *worker.Elector
@@ -151,9 +149,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		so.Now = store.Now
 	}
 	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify}, log)
-	s.fetcher = fetch.New(fetch.Options{Allow: cfg.FetchAllow})
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
-		Location: loc, Fetcher: s.fetcher}, log)
+		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow})}, log)
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
