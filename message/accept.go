@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
@@ -98,6 +99,9 @@ func (s *Service) prepareSend(ctx context.Context, in Request, media func(contex
 	}
 	if err != nil {
 		return nil, problem.StoreError("Channel", err)
+	}
+	if err := channelAllowed(ctx, ch.Name); err != nil {
+		return nil, err
 	}
 	p.channel = ch
 	if k, ok := body["idempotencyKey"]; ok && k != nil {
@@ -345,4 +349,13 @@ func flatten(v any) any {
 		}
 	}
 	return out
+}
+
+// channelAllowed refuses a channel outside the caller's channel scope (a token made for some
+// channels only): 403 naming it.
+func channelAllowed(ctx context.Context, name string) error {
+	if !access.From(ctx).MayUseChannel(name) {
+		return problem.Errorf(problem.CodeForbidden, "This token may not use channel %q: its channel scope does not include it.", name)
+	}
+	return nil
 }

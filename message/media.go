@@ -53,6 +53,9 @@ func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename 
 	if err != nil {
 		return MediaView{}, problem.StoreError("Channel", err)
 	}
+	if err := channelAllowed(ctx, ch.Name); err != nil {
+		return MediaView{}, err
+	}
 	if err := checkMedia(mediaType, int64(len(content))); err != nil {
 		return MediaView{}, err
 	}

@@ -39,17 +39,17 @@ func (s *Store) GetAuthenticatorByName(ctx context.Context, name string) (*Authe
 
 // CreateAuthenticator inserts a; a taken name is ErrDuplicate.
 func (s *Store) CreateAuthenticator(ctx context.Context, a *Authenticator) error {
-	return create(ctx, s.DB, "authenticator", a)
+	return s.audited(ctx, &a.ID, func(tx *gorm.DB) error { return create(ctx, tx, "authenticator", a) })
 }
 
 // UpdateAuthenticator writes every field of a.
 func (s *Store) UpdateAuthenticator(ctx context.Context, a *Authenticator) error {
-	return save(ctx, s.DB, "authenticator", a)
+	return s.audited(ctx, &a.ID, func(tx *gorm.DB) error { return save(ctx, tx, "authenticator", a) })
 }
 
 // DeleteAuthenticator removes an authenticator no channel uses (ErrInUse otherwise).
 func (s *Store) DeleteAuthenticator(ctx context.Context, id uint64) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.audited(ctx, &id, func(tx *gorm.DB) error {
 		var a Authenticator
 		// The lock keeps a channel from being created against it between the check and the delete.
 		// Only id and name: deleting must work even when the secrets cannot be decrypted (lost key).

@@ -44,7 +44,7 @@ func (s *Store) GetChannelByName(ctx context.Context, name string) (*Channel, er
 // SaveChannel creates c (ID 0) or updates it, in a transaction that checks its authenticator
 // exists and holds it so a concurrent delete of the authenticator cannot slip in between.
 func (s *Store) SaveChannel(ctx context.Context, c *Channel) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.audited(ctx, &c.ID, func(tx *gorm.DB) error {
 		var a Authenticator
 		if err := lockForUpdate(tx, s.Dialect).Select("id").Where("id = ?", c.AuthenticatorID).Take(&a).Error; err != nil {
 			return fmt.Errorf("store: authenticator %d: %w", c.AuthenticatorID, notFound(err))
@@ -58,5 +58,5 @@ func (s *Store) SaveChannel(ctx context.Context, c *Channel) error {
 
 // DeleteChannel removes one channel.
 func (s *Store) DeleteChannel(ctx context.Context, id uint64) error {
-	return deleteByID[Channel](ctx, s.DB, "channel", id)
+	return s.audited(ctx, &id, func(tx *gorm.DB) error { return deleteByID[Channel](ctx, tx, "channel", id) })
 }

@@ -7,6 +7,8 @@ var (
 	ErrNotFound  error = &kindError{"not found", "not_found"}
 	ErrDuplicate error = &kindError{"already exists", "duplicate"}
 	ErrInUse     error = &kindError{"in use", "in_use"}
+	// ErrLastAdmin refuses a change that would leave nobody able to administer the server.
+	ErrLastAdmin error = &kindError{"the last admin", "in_use"}
 )
 
 type kindError struct{ msg, kind string }

@@ -50,6 +50,9 @@ var migrations = []migration{
 		})
 	}},
 	{8, "token hints show at most 4 characters of the secret", shortenTokenHints},
+	{9, "accounts, token roles and scopes, audit log, sign-in with WeCom", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Account{}, &APIToken{}, &Session{}, &AuditEntry{}, &SignInState{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.

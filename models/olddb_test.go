@@ -44,12 +44,16 @@ func TestDatabaseOfTheOldSQLiteDriverStillWorks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	before := schema(t, s)
+	// The file predates migration 9 (accounts and roles), which it gets now; once every migration
+	// is recorded, Migrate changes nothing: AutoMigrate of schema_migrations (it runs on every
+	// start) must not rebuild that table either.
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	// Every migration is recorded, so Migrate changes nothing; AutoMigrate of schema_migrations
-	// (it runs on every start) must not rebuild that table either.
+	before := schema(t, s)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
 	if after := schema(t, s); after != before {
 		t.Errorf("Migrate changed the schema of a current database:\n%s\nwas\n%s", after, before)
 	}

@@ -30,7 +30,8 @@ var finalExecutionStatuses = []string{ExecutionResolved, ExecutionFailed, Execut
 //   - callback_events processed or failed for good;
 //   - executions in a final status, with their jobs;
 //   - sync_tasks that succeeded or failed;
-//   - sessions past their expiry, and the presence rows (leaders) of instances that stopped
+//   - audit entries;
+//   - sessions and sign-in states past their expiry, and the presence rows (leaders) of instances that stopped
 //     renewing them.
 //
 // Nothing unfinished is touched. It works in transactions of at most batch rows of a table
@@ -50,6 +51,8 @@ func (s *Store) DeleteFinished(ctx context.Context, before time.Time, batch int)
 		{"executions", s.deleteExecutions},
 		{"sync tasks", s.deleteSyncTasks},
 		{"sessions", s.deleteSessions},
+		{"sign-in states", s.deleteSignInStates},
+		{"audit entries", s.deleteAudit},
 		{"instance presences", s.deleteLapsedPresences},
 	}
 	for _, st := range steps {
@@ -106,6 +109,26 @@ func (s *Store) deleteSessions(ctx context.Context, _ time.Time, batch int, remo
 		return tx.Model(&Session{}).Where("expires_at <= ?", now)
 	}, func(tx *gorm.DB, ids []string, n map[string]int64) error {
 		return deleteEach(tx, n, deletion{"sessions", &Session{}, "id IN ?", ids})
+	})
+}
+
+// deleteSignInStates removes sign-ins that were started and never finished.
+func (s *Store) deleteSignInStates(ctx context.Context, _ time.Time, batch int, removed map[string]int64) error {
+	now := s.Now()
+	return deleteInBatches(ctx, s, batch, removed, func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&SignInState{}).Where("expires_at <= ?", now)
+	}, func(tx *gorm.DB, ids []string, n map[string]int64) error {
+		return deleteEach(tx, n, deletion{"sign_in_states", &SignInState{}, "id IN ?", ids})
+	})
+}
+
+// deleteAudit removes audit entries older than before: the log is kept exactly as long as
+// messages are (SPEC §8.5: at least as long).
+func (s *Store) deleteAudit(ctx context.Context, before time.Time, batch int, removed map[string]int64) error {
+	return deleteInBatches(ctx, s, batch, removed, func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&AuditEntry{}).Where("at < ?", before)
+	}, func(tx *gorm.DB, ids []uint64, n map[string]int64) error {
+		return deleteEach(tx, n, deletion{"audit_entries", &AuditEntry{}, "id IN ?", ids})
 	})
 }
 

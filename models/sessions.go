@@ -6,12 +6,14 @@ import (
 	"time"
 )
 
-// Session is a web UI login: the browser holds a random cookie, the database its hash. It lives
-// only as long as the API token it was opened with — revoking the token logs its sessions out.
+// Session is a web UI login: the browser holds a random cookie, the database its hash. It was
+// opened with an API token (TokenID) or by signing in with WeCom (AccountID), and lives only as
+// long as that token or that enabled account.
 type Session struct {
 	// ID is the SHA-256 (hex) of the cookie value.
-	ID      string `gorm:"primaryKey;size:64"`
-	TokenID uint64 `gorm:"not null;index"`
+	ID        string `gorm:"primaryKey;size:64"`
+	TokenID   uint64 `gorm:"not null;index"`
+	AccountID uint64 `gorm:"not null;default:0;index"`
 	// CSRF is the token every state-changing request of the session must echo.
 	CSRF      string    `gorm:"size:64;not null"`
 	ExpiresAt time.Time `gorm:"not null;index"`
@@ -27,11 +29,10 @@ func (s *Store) CreateSession(ctx context.Context, sess *Session) error {
 	return nil
 }
 
-// SessionByID reads an unexpired session whose token still exists.
+// SessionByID reads an unexpired session (the caller checks that its token or account still acts).
 func (s *Store) SessionByID(ctx context.Context, id string) (*Session, error) {
 	var sess Session
-	err := s.Read.WithContext(ctx).Joins("JOIN api_tokens ON api_tokens.id = sessions.token_id").
-		Where("sessions.id = ? AND sessions.expires_at > ?", id, s.Now()).Take(&sess).Error
+	err := s.Read.WithContext(ctx).Where("id = ? AND expires_at > ?", id, s.Now()).Take(&sess).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read session: %w", notFound(err))
 	}

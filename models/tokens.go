@@ -9,14 +9,40 @@ import (
 	"gorm.io/gorm"
 )
 
-// APIToken is an admin API token; only its SHA-256 is stored.
+// APIToken is an API token; only its SHA-256 is stored. It acts with its role (never more than
+// its account's), on its channels only when it has any, until it expires.
 type APIToken struct {
 	ID        uint64 `gorm:"primaryKey"`
 	Name      string `gorm:"size:64;not null"`
 	Hash      string `gorm:"size:64;not null;uniqueIndex"`
 	Hint      string `gorm:"size:16;not null"`
 	Bootstrap bool   `gorm:"not null"`
+	// AccountID is the owner; nil for the bootstrap token and tokens an owner-less admin made.
+	AccountID *uint64 `gorm:"index"`
+	// Role defaults to admin: every token of the releases before roles was one.
+	Role string `gorm:"size:16;not null;default:admin"`
+	// Channels is a JSON array of channel names the token may send on; "" means all.
+	Channels  string `gorm:"size:2048;not null;default:''"`
+	ExpiresAt *time.Time
 	CreatedAt time.Time
+}
+
+// TokenScope selects the tokens a caller may see: all, an account's, or a single token.
+type TokenScope struct {
+	All       bool
+	AccountID uint64
+	TokenID   uint64
+}
+
+func (sc TokenScope) apply(q *gorm.DB) *gorm.DB {
+	switch {
+	case sc.All:
+		return q
+	case sc.AccountID != 0:
+		return q.Where("account_id = ?", sc.AccountID)
+	default:
+		return q.Where("id = ?", sc.TokenID)
+	}
 }
 
 // TokenByHash finds a live token by the SHA-256 of its value.
@@ -26,31 +52,43 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error)
 
 // CreateToken stores a new token (its hash).
 func (s *Store) CreateToken(ctx context.Context, t *APIToken) error {
-	return create(ctx, s.DB, "token", t)
+	return s.audited(ctx, &t.ID, func(tx *gorm.DB) error { return create(ctx, tx, "token", t) })
 }
 
-// ListTokens lists every token, oldest first.
-func (s *Store) ListTokens(ctx context.Context) ([]APIToken, error) {
+// GetToken reads one token within a scope (ErrNotFound outside it).
+func (s *Store) GetToken(ctx context.Context, sc TokenScope, id uint64) (*APIToken, error) {
+	var t APIToken
+	if err := sc.apply(s.Read.WithContext(ctx)).Where("id = ?", id).Take(&t).Error; err != nil {
+		return nil, fmt.Errorf("store: unable to get token: %w", notFound(err))
+	}
+	return &t, nil
+}
+
+// ListTokens lists the tokens of a scope, oldest first.
+func (s *Store) ListTokens(ctx context.Context, sc TokenScope) ([]APIToken, error) {
 	var ts []APIToken
-	if err := s.Read.WithContext(ctx).Order("id").Find(&ts).Error; err != nil {
+	if err := sc.apply(s.Read.WithContext(ctx)).Order("id").Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to list tokens: %w", err)
 	}
 	return ts, nil
 }
 
-// DeleteToken revokes a token unless it is the last one, which would lock every admin out
-// (ErrInUse).
-func (s *Store) DeleteToken(ctx context.Context, id uint64) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+// DeleteToken revokes a token of a scope unless it is the last one, which would lock every admin
+// out (ErrInUse); its sessions end with it.
+func (s *Store) DeleteToken(ctx context.Context, sc TokenScope, id uint64) error {
+	return s.audited(ctx, &id, func(tx *gorm.DB) error {
 		var n int64
 		if err := lockForUpdate(tx, s.Dialect).Model(&APIToken{}).Count(&n).Error; err != nil {
 			return fmt.Errorf("store: unable to count tokens: %w", err)
 		}
-		if _, err := get[APIToken](ctx, tx, "token", "id = ?", id); err != nil {
-			return err
+		if err := sc.apply(tx).Where("id = ?", id).Take(&APIToken{}).Error; err != nil {
+			return fmt.Errorf("store: unable to get token: %w", notFound(err))
 		}
 		if n <= 1 {
 			return fmt.Errorf("store: the last token cannot be revoked: %w", ErrInUse)
+		}
+		if err := tx.Where("token_id = ?", id).Delete(&Session{}).Error; err != nil {
+			return fmt.Errorf("store: unable to end the sessions of token %d: %w", id, err)
 		}
 		return deleteByID[APIToken](ctx, tx, "token", id)
 	})

@@ -55,7 +55,8 @@ func (s *Store) insertRows() int {
 // Rows are written with INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE grouped by the set of
 // fields they change, so concurrent uploads that overlap never duplicate a userid and never
 // blank a field the other upload set. Created/Updated are counted from what this transaction
-// saw before writing. changes must not repeat a userid.
+// saw before writing. changes must not repeat a userid. The audit entry ctx carries (WithAudit)
+// is written once for the whole upsert, with its counts.
 func (s *Store) UpsertUsers(ctx context.Context, changes []UserChange, source string) (UpsertResult, error) {
 	if len(changes) == 0 {
 		return UpsertResult{}, nil
@@ -109,7 +110,7 @@ func (s *Store) UpsertUsers(ctx context.Context, changes []UserChange, source st
 				res.Created++
 			}
 		}
-		return nil
+		return writeAudit(ctx, tx, 0, map[string]int{"created": res.Created, "updated": res.Updated})
 	})
 	return res, err
 }
@@ -151,14 +152,18 @@ func (s *Store) GetUser(ctx context.Context, id uint64) (*User, error) {
 }
 
 // CreateUser inserts u; a taken userid is ErrDuplicate.
-func (s *Store) CreateUser(ctx context.Context, u *User) error { return create(ctx, s.DB, "user", u) }
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	return s.audited(ctx, &u.ID, func(tx *gorm.DB) error { return create(ctx, tx, "user", u) })
+}
 
 // UpdateUser writes every field of u.
-func (s *Store) UpdateUser(ctx context.Context, u *User) error { return save(ctx, s.DB, "user", u) }
+func (s *Store) UpdateUser(ctx context.Context, u *User) error {
+	return s.audited(ctx, &u.ID, func(tx *gorm.DB) error { return save(ctx, tx, "user", u) })
+}
 
 // DeleteUser removes one user.
 func (s *Store) DeleteUser(ctx context.Context, id uint64) error {
-	return deleteByID[User](ctx, s.DB, "user", id)
+	return s.audited(ctx, &id, func(tx *gorm.DB) error { return deleteByID[User](ctx, tx, "user", id) })
 }
 
 // WeComIDs maps local userids to their wechatwk binding; users missing or unbound are absent.

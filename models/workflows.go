@@ -37,7 +37,7 @@ type WorkflowVersion struct {
 // SaveWorkflow creates w (ID 0) or replaces its definition, bumping Version, and stores the new
 // version alongside in one transaction.
 func (s *Store) SaveWorkflow(ctx context.Context, w *Workflow) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.audited(ctx, &w.ID, func(tx *gorm.DB) error {
 		now := s.Now()
 		w.UpdatedAt = now
 		if w.ID == 0 {
@@ -108,7 +108,7 @@ func (s *Store) EnabledWorkflows(ctx context.Context, triggerType string) ([]Wor
 // DeleteWorkflow removes a workflow with no unfinished execution (ErrInUse otherwise). Its
 // versions stay while executions point at them.
 func (s *Store) DeleteWorkflow(ctx context.Context, id uint64) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.audited(ctx, &id, func(tx *gorm.DB) error {
 		var active int64
 		if err := tx.Model(&Execution{}).Where("workflow_id = ? AND status IN ?", id, []string{ExecutionQueued, ExecutionRunning, ExecutionWaiting}).
 			Count(&active).Error; err != nil {

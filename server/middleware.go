@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/web"
@@ -91,7 +92,7 @@ func (s *Server) refuse(c *gin.Context, err error) {
 // authenticate admits a request with a valid Bearer token, or with the web UI's session cookie
 // (the pages' scripts) — then a state change must carry the session's CSRF header. Both go
 // through the server's lockout counter: a client address with too many failures is refused
-// before its credential is looked at.
+// before its credential is looked at. Then admit checks the route against the caller's role.
 func (s *Server) authenticate(c *gin.Context) {
 	ctx, addr := c.Request.Context(), c.ClientIP()
 	h := c.GetHeader("Authorization")
@@ -105,20 +106,31 @@ func (s *Server) authenticate(c *gin.Context) {
 			s.writeError(c, problem.Errorf(problem.CodeForbidden, "A request made with the session cookie must send the session's %s header.", web.CSRFHeader))
 			return
 		}
-		c.Set("token_id", sess.TokenID)
-		c.Next()
+		s.admit(c, sess.Principal)
 		return
 	}
 	value, found := strings.CutPrefix(h, "Bearer ")
 	if !found {
 		value = ""
 	}
-	t, err := lockout.Attempt(ctx, s.lockout, addr, strings.TrimSpace(value), s.svc.Authenticate)
+	p, err := lockout.Attempt(ctx, s.lockout, addr, strings.TrimSpace(value), s.svc.Authenticate)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Set("token_id", t.ID)
+	s.admit(c, p)
+}
+
+// admit lets p's request through when its role may use the route (access.Check: the one table
+// of who may do what, which the pages use too), with p in the request's context for the
+// services' own rules and the audit log; otherwise it answers 403 and nothing runs.
+func (s *Server) admit(c *gin.Context, p access.Principal) {
+	if err := access.Check(p, c.Request.Method, c.FullPath()); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
+	c.Request = c.Request.WithContext(access.With(c.Request.Context(), p))
 	c.Next()
 }
 

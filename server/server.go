@@ -301,6 +301,7 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/messages/:id/recall", s.handle(s.recallMessage))
 	api.POST("/media", s.handle(s.uploadMedia))
 	api.POST("/render", s.handle(s.render))
+	s.accountRoutes(api)
 	s.directoryRoutes(api)
 	s.workflowRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))

@@ -4,16 +4,16 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/wecomflow/wecomflow/service"
 )
 
 func (s *Server) createToken(c *gin.Context) error {
-	var in struct {
-		Name string `json:"name"`
-	}
+	var in service.TokenInput
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	t, err := s.svc.CreateToken(c.Request.Context(), in.Name)
+	t, err := s.svc.CreateToken(c.Request.Context(), in)
 	if err != nil {
 		return err
 	}

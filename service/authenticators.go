@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/problem"
@@ -85,6 +86,8 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 	if err := s.applyAuthenticator(a, in, errs); err != nil {
 		return Authenticator{}, err
 	}
+	ctx = access.Audit(ctx, "authenticator.create", access.Target{Type: "authenticator", Name: a.Name},
+		access.Changes(nil, authenticatorFields(a)))
 	if err := s.store.CreateAuthenticator(ctx, a); err != nil {
 		return Authenticator{}, problem.StoreError("An authenticator", err)
 	}
@@ -101,9 +104,12 @@ func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in Authent
 	if in.Type != nil && *in.Type != a.Type {
 		return Authenticator{}, problem.Invalidf("type", "cannot be changed; create a new authenticator instead")
 	}
+	before := authenticatorFields(a)
 	if err := s.applyAuthenticator(a, in, problem.Fields{}); err != nil {
 		return Authenticator{}, err
 	}
+	changes := access.Changes(before, authenticatorFields(a))
+	ctx = access.Audit(ctx, access.Action("authenticator", changes, a.Enabled), access.Target{Type: "authenticator", ID: a.ID, Name: a.Name}, changes)
 	if err := s.store.UpdateAuthenticator(ctx, a); err != nil {
 		return Authenticator{}, problem.StoreError("An authenticator", err)
 	}
@@ -199,8 +205,23 @@ func secretsFollowHost(hb plugin.HostBound, stored map[string]string, patch map[
 	}
 }
 
+// authenticatorFields is what an audit entry compares: the fields and options, secrets included
+// by path (their values are compared, never shown).
+func authenticatorFields(a *models.Authenticator) map[string]any {
+	m := map[string]any{"name": a.Name, "title": a.Title, "type": a.Type, "enabled": a.Enabled, "options": plugin.DecodeObject(a.Options)}
+	for path, v := range plugin.ParseSecrets(a.Secrets.Plain) {
+		m["options."+path] = v
+	}
+	return m
+}
+
 // DeleteAuthenticator removes an authenticator that no channel uses (409 otherwise).
 func (s *Service) DeleteAuthenticator(ctx context.Context, id uint64) error {
+	a, err := s.store.GetAuthenticator(ctx, id)
+	if err != nil {
+		return problem.StoreError("Authenticator", err)
+	}
+	ctx = access.Audit(ctx, "authenticator.delete", access.Target{Type: "authenticator", ID: id, Name: a.Name}, nil)
 	if err := s.store.DeleteAuthenticator(ctx, id); err != nil {
 		if errors.Is(err, models.ErrInUse) {
 			return &problem.Error{Code: problem.CodeConflict, Err: err,

@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/problem"
 )
@@ -45,10 +47,15 @@ func (s *Service) BulkUpsertUsers(ctx context.Context, rows []json.RawMessage) (
 		}
 		changes = append(changes, c)
 	}
-	return s.upsert(ctx, changes, failed, models.SourceManual)
+	return s.upsert(ctx, "user.bulk", "", changes, failed, models.SourceManual)
 }
 
-func (s *Service) upsert(ctx context.Context, changes []models.UserChange, failed []RowFailure, source string) (BulkResult, error) {
+// upsert writes the valid rows as one audited change (action, with the file's name for an
+// import): one entry with the counts, failed rows included.
+func (s *Service) upsert(ctx context.Context, action, name string, changes []models.UserChange, failed []RowFailure, source string) (BulkResult, error) {
+	e := access.Entry(ctx, action, access.Target{Type: "user", Name: name}, nil)
+	e.Counts = fmt.Sprintf(`{"failed": %d}`, len(failed))
+	ctx = models.WithAudit(ctx, e)
 	res, err := s.store.UpsertUsers(ctx, mergeChanges(changes), source)
 	if err != nil {
 		return BulkResult{}, problem.StoreError("User", err)

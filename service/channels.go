@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/problem"
@@ -136,6 +137,12 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 	if len(errs) > 0 {
 		return Channel{}, problem.Invalid(errs)
 	}
+	action, changes := "channel.create", access.Changes(nil, channelFields(&next))
+	if next.ID != 0 {
+		changes = access.Changes(channelFields(c), channelFields(&next))
+		action = "channel.update"
+	}
+	ctx = access.Audit(ctx, action, access.Target{Type: "channel", ID: next.ID, Name: next.Name}, changes)
 	if err := s.store.SaveChannel(ctx, &next); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			// The authenticator was deleted between the check and the save.
@@ -147,8 +154,19 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 	return channelView(&next), nil
 }
 
+// channelFields is what an audit entry compares.
+func channelFields(c *models.Channel) map[string]any {
+	return map[string]any{"name": c.Name, "title": c.Title, "description": c.Description, "type": c.Type,
+		"authenticatorId": c.AuthenticatorID, "options": plugin.DecodeObject(c.Options)}
+}
+
 // DeleteChannel removes a channel.
 func (s *Service) DeleteChannel(ctx context.Context, id uint64) error {
+	c, err := s.store.GetChannel(ctx, id)
+	if err != nil {
+		return problem.StoreError("Channel", err)
+	}
+	ctx = access.Audit(ctx, "channel.delete", access.Target{Type: "channel", ID: id, Name: c.Name}, nil)
 	if err := s.store.DeleteChannel(ctx, id); err != nil {
 		return problem.StoreError("Channel", err)
 	}

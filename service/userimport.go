@@ -74,7 +74,7 @@ func (s *Service) ImportUsers(ctx context.Context, filename string, content []by
 		}
 		changes = append(changes, c)
 	}
-	return s.upsert(ctx, changes, failed, models.SourceImport)
+	return s.upsert(ctx, "user.import", filename, changes, failed, models.SourceImport)
 }
 
 // importRowErrors validates one row and names problems by the spreadsheet's column names.

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/problem"
 )
@@ -89,6 +90,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	if err := applyUser(u, in, errs); err != nil {
 		return User{}, err
 	}
+	ctx = access.Audit(ctx, "user.create", access.Target{Type: "user", Name: u.UserID}, access.Changes(nil, userFields(u)))
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, models.ErrDuplicate) {
 			return User{}, &problem.Error{Code: problem.CodeConflict, Message: "A user with that userid already exists.", Err: err}
@@ -104,10 +106,12 @@ func (s *Service) UpdateUser(ctx context.Context, id uint64, in UserInput) (User
 	if err != nil {
 		return User{}, problem.StoreError("User", err)
 	}
+	before := userFields(u)
 	if err := applyUser(u, in, problem.Fields{}); err != nil {
 		return User{}, err
 	}
 	u.Source = models.SourceManual
+	ctx = access.Audit(ctx, "user.update", access.Target{Type: "user", ID: u.ID, Name: u.UserID}, access.Changes(before, userFields(u)))
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		if errors.Is(err, models.ErrDuplicate) {
 			return User{}, &problem.Error{Code: problem.CodeConflict, Message: "A user with that userid already exists.", Err: err}
@@ -205,7 +209,18 @@ func hiddenInText(r rune) bool {
 	return false
 }
 
+// userFields is what an audit entry compares.
+func userFields(u *models.User) map[string]any {
+	return map[string]any{"userid": u.UserID, "name": u.Name, "mobile": u.Mobile, "email": u.Email,
+		"bindings": map[string]any{"wechatwk": u.WeChatWK}}
+}
+
 // DeleteUser removes a user.
 func (s *Service) DeleteUser(ctx context.Context, id uint64) error {
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return problem.StoreError("User", err)
+	}
+	ctx = access.Audit(ctx, "user.delete", access.Target{Type: "user", ID: id, Name: u.UserID}, nil)
 	return problem.StoreError("User", s.store.DeleteUser(ctx, id))
 }

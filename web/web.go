@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
@@ -220,9 +221,9 @@ func (u *UI) rateLimited(c *gin.Context, se *problem.Error) string {
 	return u.cat.text(u.language(c), "auth.rateLimited", se.RetrySeconds())
 }
 
-// requireSession admits a request with a live session: other requests go to the login page,
-// and state changes must carry the session's CSRF token. An address shut out for failed
-// authentications gets the refusal instead, whatever its cookie.
+// requireSession admits a request with a live session whose role may use the page: other
+// requests go to the login page, and state changes must carry the session's CSRF token. An
+// address shut out for failed authentications gets the refusal instead, whatever its cookie.
 func (u *UI) requireSession(c *gin.Context) {
 	cookie, _ := c.Cookie(SessionCookie)
 	sess, err := lockout.Attempt(c.Request.Context(), u.d.Lockout, c.ClientIP(), cookie, u.d.Service.SessionFor)
@@ -256,6 +257,16 @@ func (u *UI) requireSession(c *gin.Context) {
 			return
 		}
 	}
+	// The one table of who may do what (access.Check) decides, as on the API.
+	if err := access.Check(sess.Principal, c.Request.Method, c.FullPath()); err != nil {
+		u.headers(c)
+		u.fail(c, err)
+		c.Abort()
+		return
+	}
+	p := sess.Principal
+	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
+	c.Request = c.Request.WithContext(access.With(c.Request.Context(), p))
 	c.Set("session", sess)
 	c.Next()
 }
@@ -280,7 +291,15 @@ type view struct {
 	Form  map[string]string
 	Flash string
 	Inbox bool
-	u     *UI
+	// Who is the signed-in principal (zero on the log-in page).
+	Who access.Principal
+	u   *UI
+}
+
+// Can reports whether the viewer may open a page (a GET route pattern, "/ui/accounts"): the nav
+// and the buttons show only what the viewer's role may use.
+func (v *view) Can(method, route string) bool {
+	return v.Who.Role != "" && access.Allowed(v.Who, method, route)
 }
 
 // T translates a catalogue key in the page's language, formatting args into it.
@@ -313,7 +332,8 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 	}
 	v.u, v.Lang, v.Path, v.Inbox = u, u.language(c), c.Request.URL.Path, u.d.Inbox != nil
 	if s, ok := c.Get("session"); ok {
-		v.CSRF = s.(service.Session).CSRF
+		sess := s.(service.Session)
+		v.CSRF, v.Who = sess.CSRF, sess.Principal
 	}
 	if v.Flash == "" {
 		v.Flash = u.takeFlash(c)

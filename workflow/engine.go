@@ -14,6 +14,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/problem"
@@ -146,6 +147,10 @@ func (e *Engine) UpdateWorkflow(ctx context.Context, id uint64, patch map[string
 
 // save merges body into d, validates and stores it as w.
 func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body map[string]any) (Workflow, error) {
+	var before map[string]any
+	if w.ID != 0 {
+		before = workflowFields(w)
+	}
 	errs := problem.Fields{}
 	for k, v := range body {
 		switch k {
@@ -194,6 +199,11 @@ func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body ma
 	}
 	w.Key, w.Title, w.Enabled, w.TriggerType = d.Key, d.Title, d.Enabled, d.Def.Trigger.Type
 	w.Definition, w.WebhookSecret = d.Def.encode(), models.NewSecret(d.Secret)
+	changes, action := access.Changes(before, workflowFields(w)), "workflow.create"
+	if w.ID != 0 {
+		action = access.Action("workflow", changes, w.Enabled)
+	}
+	ctx = access.Audit(ctx, action, access.Target{Type: "workflow", ID: w.ID, Name: w.Key}, changes)
 	if err := e.store.SaveWorkflow(ctx, w); err != nil {
 		if errors.Is(err, models.ErrDuplicate) {
 			return Workflow{}, &problem.Error{Code: problem.CodeConflict, Message: fmt.Sprintf("A workflow with the key %q already exists.", d.Key),
@@ -287,9 +297,24 @@ func (e *Engine) ListWorkflows(ctx context.Context, f WorkflowFilter, p models.P
 	return models.List[Workflow]{Items: out, Total: total, Page: p}, nil
 }
 
+// workflowFields is what an audit entry compares: the definition's parts as the API names them
+// (trigger, nodes, timeout), the webhook
+// secret by path (its value is compared, never shown).
+func workflowFields(w *models.Workflow) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(w.Definition), &m)
+	m["key"], m["title"], m["enabled"], m["trigger.secret"] = w.Key, w.Title, w.Enabled, w.WebhookSecret.Plain
+	return m
+}
+
 // DeleteWorkflow removes a workflow that has no unfinished execution.
 func (e *Engine) DeleteWorkflow(ctx context.Context, id uint64) error {
-	err := e.store.DeleteWorkflow(ctx, id)
+	w, err := e.store.GetWorkflow(ctx, id)
+	if err != nil {
+		return problem.StoreError("Workflow", err)
+	}
+	ctx = access.Audit(ctx, "workflow.delete", access.Target{Type: "workflow", ID: id, Name: w.Key}, nil)
+	err = e.store.DeleteWorkflow(ctx, id)
 	if errors.Is(err, models.ErrInUse) {
 		return &problem.Error{Code: problem.CodeConflict, Message: "The workflow has unfinished executions; cancel them or let them finish first.", Err: err}
 	}
