@@ -3,6 +3,8 @@ package wecom
 import (
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wecomflow/wecomflow/plugin"
@@ -23,6 +25,7 @@ type Options struct {
 	Callback         *CallbackOptions `json:"callback,omitempty"`
 	ContactsCallback *CallbackOptions `json:"contactsCallback,omitempty"`
 	Sync             SyncOptions      `json:"sync"`
+	Login            LoginOptions     `json:"login"`
 	// DailyQuota caps the app's person-sends per day (WeCom allows seats × 200); past it messages
 	// wait for the next day instead of failing. 0 = no cap of ours.
 	DailyQuota int `json:"dailyQuota"`
@@ -41,6 +44,19 @@ type SyncOptions struct {
 	ContactSecret   string `json:"contactSecret,omitempty"`
 	AutoCreateUsers bool   `json:"autoCreateUsers"`
 }
+
+// LoginOptions configure signing in with WeCom through the authenticator's app (SPEC §8.4).
+type LoginOptions struct {
+	Enabled bool `json:"enabled"`
+	// AutoSignUp creates an account, with DefaultRole, for a member who has none.
+	AutoSignUp  bool   `json:"autoSignUp"`
+	DefaultRole string `json:"defaultRole"`
+	// AutoLogin sends a /ui/ page opened inside WeCom without a session straight to this sign-in.
+	AutoLogin bool `json:"autoLogin"`
+}
+
+// loginRoles are the roles an account may get (SPEC §8.1); "viewer" is the default.
+var loginRoles = []string{"admin", "designer", "operator", "viewer"}
 
 var (
 	tokenRe  = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
@@ -89,6 +105,7 @@ func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, problem.Fi
 	if o.DailyQuota < 0 {
 		errs.Add("dailyQuota", "must be 0 (no cap) or a positive number of person-sends per day")
 	}
+	checkLogin(errs, &o.Login)
 	if o.Sync.Schedule != "" {
 		if _, err := worker.ParseSchedule(o.Sync.Schedule, time.UTC); err != nil {
 			errs.Add("sync.schedule", "is not a valid cron spec (5 fields or @every 6h): "+err.Error())
@@ -98,6 +115,23 @@ func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, problem.Fi
 		return nil, errs
 	}
 	return plugin.Encode(o), nil
+}
+
+// checkLogin defaults the role and refuses switches that would do nothing with sign-in off: an
+// admin who ticks autoLogin alone should learn that sign-in is not on.
+func checkLogin(errs problem.Fields, l *LoginOptions) {
+	if l.DefaultRole == "" {
+		l.DefaultRole = "viewer"
+	}
+	if !slices.Contains(loginRoles, l.DefaultRole) {
+		errs.Add("login.defaultRole", "must be one of "+strings.Join(loginRoles, ", "))
+	}
+	if l.AutoSignUp && !l.Enabled {
+		errs.Add("login.autoSignUp", "needs login.enabled")
+	}
+	if l.AutoLogin && !l.Enabled {
+		errs.Add("login.autoLogin", "needs login.enabled")
+	}
 }
 
 func checkURL(errs problem.Fields, path, s string) {

@@ -16,6 +16,7 @@ const (
 	codeInvalidMsgType    = 40008
 	codeInvalidCorpID     = 40013
 	codeInvalidToken      = 40014
+	codeInvalidOAuthCode  = 40029
 	codeUserListSize      = 40032
 	codeInvalidAgentID    = 40056
 	codeInvalidParameter  = 40058
@@ -24,6 +25,7 @@ const (
 	codeMissingCorpID     = 41002
 	codeMissingSecret     = 41004
 	codeMissingMediaID    = 41006
+	codeMissingOAuthCode  = 41008
 	codeMissingUserID     = 41009
 	codeMissingURL        = 41010
 	codeMissingAgentID    = 41011
@@ -86,6 +88,8 @@ func errText(code int) string {
 		return "invalid corpid"
 	case codeInvalidToken:
 		return "invalid access_token"
+	case codeInvalidOAuthCode:
+		return "invalid code"
 	case codeUserListSize:
 		return "invalid userid list size"
 	case codeInvalidAgentID:
@@ -102,6 +106,8 @@ func errText(code int) string {
 		return "corpsecret missing"
 	case codeMissingMediaID:
 		return "media_id missing"
+	case codeMissingOAuthCode:
+		return "missing code"
 	case codeMissingUserID:
 		return "userid missing"
 	case codeMissingURL:

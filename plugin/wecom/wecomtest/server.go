@@ -20,8 +20,9 @@ const maxUploadBytes = 32 << 20
 // Options configure a Server.
 type Options struct {
 	// Now is the simulator's clock: token expiry, rate windows, duplicate-check intervals,
-	// response_code expiry (72 h), the recall window (24 h), media expiry (3 days) and the daily
-	// quota all read it. Default time.Now. Fault latencies are real time, not this clock.
+	// response_code expiry (72 h), the recall window (24 h), media expiry (3 days), sign-in code
+	// expiry (5 min) and the daily quota all read it. Default time.Now. Fault latencies are real
+	// time, not this clock.
 	Now func() time.Time
 	// Seed makes tokens, ids and FailRate draws deterministic when non-zero.
 	Seed int64
@@ -197,6 +198,7 @@ type traffic struct {
 	tasksByID   map[corpTask][]*cardTask
 	codes       map[string]*responseCode
 	cardUpdates []CardUpdate
+	logins      map[string]*loginCode // sign-in codes the pages and IssueLoginCode handed out
 }
 
 func newTraffic() *traffic {
@@ -212,6 +214,7 @@ func newTraffic() *traffic {
 		tasks:     map[taskKey]*cardTask{},
 		tasksByID: map[corpTask][]*cardTask{},
 		codes:     map[string]*responseCode{},
+		logins:    map[string]*loginCode{},
 	}
 }
 
@@ -382,8 +385,8 @@ func (s *Server) InvalidateTokens(corpID string) {
 }
 
 // Reset forgets inboxes, counters, faults, rate windows, quotas, duplicate-check memory, sent
-// messages, task_ids and response codes. Corp setup, issued tokens and uploaded media stay, so a
-// product holding a cached token or media_id keeps working.
+// messages, task_ids, response codes and sign-in codes. Corp setup, issued tokens and uploaded
+// media stay, so a product holding a cached token or media_id keeps working.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -481,8 +484,13 @@ func (s *Server) CardUpdates() []CardUpdate {
 	return out
 }
 
-// ServeHTTP answers WeCom's API under /cgi-bin/.
+// ServeHTTP answers WeCom's API under /cgi-bin/ and its sign-in pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case qrLoginPath, qrChoosePath, oauthPath, oauthChoosePath:
+		s.serveSignIn(w, r)
+		return
+	}
 	endpoint, ok := strings.CutPrefix(r.URL.Path, "/cgi-bin/")
 	if !ok {
 		http.NotFound(w, r)
@@ -570,6 +578,8 @@ func (s *Server) route(endpoint string) (handler, string, bool) {
 		return s.handleUserGet, http.MethodGet, true
 	case "user/list_id":
 		return s.handleUserListID, http.MethodPost, true
+	case "auth/getuserinfo":
+		return s.handleGetUserInfo, http.MethodGet, true
 	}
 	return nil, "", false
 }
