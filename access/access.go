@@ -106,8 +106,6 @@ type Principal struct {
 	TokenID uint64
 	// Channels, when not empty, are the only channels the principal may send on or test.
 	Channels []string
-	// IP and UserAgent are the request's, for the audit log.
-	IP, UserAgent string
 }
 
 // System is the server acting on its own (a workflow's send, a scheduled sync, the sandbox's seed).
@@ -116,6 +114,23 @@ func System() Principal { return Principal{Kind: KindSystem, Name: "system", Rol
 // MayUseChannel reports whether the principal's channel scope lets it send on name.
 func (p Principal) MayUseChannel(name string) bool {
 	return len(p.Channels) == 0 || slices.Contains(p.Channels, name)
+}
+
+// Client is where a request comes from, for the audit log.
+type Client struct{ IP, UserAgent string }
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying the request's client: the server sets it on every request, so
+// an audit entry knows where its change came from, signed in or not.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientOf is the client ctx carries (zero for the server's own work).
+func ClientOf(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
 }
 
 type principalKey struct{}

@@ -27,7 +27,7 @@ func Audit(ctx context.Context, action string, t Target, changes []string) conte
 // Entry is the audit entry of an action of ctx's principal, for actions that change nothing of
 // ours (a sign-in) and for Audit.
 func Entry(ctx context.Context, action string, t Target, changes []string) *models.AuditEntry {
-	p := From(ctx)
+	p, c := From(ctx), ClientOf(ctx)
 	if changes == nil {
 		changes = []string{}
 	}
@@ -36,7 +36,7 @@ func Entry(ctx context.Context, action string, t Target, changes []string) *mode
 	raw, _ := json.Marshal(slices.Compact(changes))
 	return &models.AuditEntry{ActorType: p.Kind, ActorID: p.ID, ActorName: clip(p.Name, 255), Action: action,
 		TargetType: t.Type, TargetID: t.ID, TargetName: clip(t.Name, 255), Changes: string(raw),
-		IP: clip(p.IP, 64), UserAgent: clip(p.UserAgent, 512)}
+		IP: clip(c.IP, 64), UserAgent: clip(c.UserAgent, 512)}
 }
 
 // clip keeps the first n bytes of s, cut at a character boundary, so a long User-Agent never

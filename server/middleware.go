@@ -23,14 +23,18 @@ const requestIDHeader = "X-Request-Id"
 type requestIDKey struct{}
 
 // requestID gives every request an id, in its context (so every log line of the request carries
-// it) and in the answer's X-Request-Id header.
+// it) and in the answer's X-Request-Id header; the context also gets the client's address and
+// User-Agent.
 func (s *Server) requestID(c *gin.Context) {
 	id := c.GetHeader(requestIDHeader)
 	if !saneRequestID(id) {
 		id = ulid.Make().String()
 	}
 	c.Header(requestIDHeader, id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
+	// Where the request comes from, for the audit log of whatever it changes or whoever signs in.
+	ctx = access.WithClient(ctx, access.Client{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 
@@ -129,7 +133,6 @@ func (s *Server) admit(c *gin.Context, p access.Principal) {
 		s.writeError(c, err)
 		return
 	}
-	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
 	c.Request = c.Request.WithContext(access.With(c.Request.Context(), p))
 	c.Next()
 }

@@ -50,7 +50,6 @@ func (s *Service) openSession(ctx context.Context, p access.Principal, sess *mod
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Session{}, problem.StoreError("Session", err)
 	}
-	p.IP, p.UserAgent = access.From(ctx).IP, access.From(ctx).UserAgent
 	ctx = access.With(ctx, p)
 	s.recordAuth(ctx, "auth.login")
 	s.log.InfoContext(ctx, "web session opened", "actor", p.Kind, "actor_id", p.ID)
@@ -69,8 +68,7 @@ func (s *Service) recordAuth(ctx context.Context, action string) {
 // RecordFailedLogin writes auth.login_failed for a sign-in that was refused; who names what the
 // client claimed to be (a WeCom userid), if anything.
 func (s *Service) RecordFailedLogin(ctx context.Context, kind, who string) {
-	p := access.From(ctx)
-	s.recordAuth(access.With(ctx, access.Principal{Kind: kind, Name: who, IP: p.IP, UserAgent: p.UserAgent}), "auth.login_failed")
+	s.recordAuth(access.With(ctx, access.Principal{Kind: kind, Name: who}), "auth.login_failed")
 }
 
 // SessionFor reads the session of a cookie: 401 when it is unknown or expired, or when its token

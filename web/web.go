@@ -264,9 +264,7 @@ func (u *UI) requireSession(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	p := sess.Principal
-	p.IP, p.UserAgent = c.ClientIP(), c.Request.UserAgent()
-	c.Request = c.Request.WithContext(access.With(c.Request.Context(), p))
+	c.Request = c.Request.WithContext(access.With(c.Request.Context(), sess.Principal))
 	c.Set("session", sess)
 	c.Next()
 }
