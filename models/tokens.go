@@ -45,9 +45,33 @@ func (sc TokenScope) apply(q *gorm.DB) *gorm.DB {
 	}
 }
 
-// TokenByHash finds a live token by the SHA-256 of its value.
-func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error) {
-	return get[APIToken](ctx, s.Read, "token", "hash = ?", hash)
+// TokenOwner is what authenticating a token needs of its account: read with the token in one
+// query, since every API request asks.
+type TokenOwner struct {
+	APIToken     `gorm:"embedded"`
+	OwnerEnabled *bool
+	OwnerRole    *string
+}
+
+// TokenByHash finds a token by the SHA-256 of its value, with its account's state.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*TokenOwner, error) {
+	return s.tokenWithOwner(ctx, "api_tokens.hash = ?", hash)
+}
+
+// TokenWithOwner reads a token by id with its account's state.
+func (s *Store) TokenWithOwner(ctx context.Context, id uint64) (*TokenOwner, error) {
+	return s.tokenWithOwner(ctx, "api_tokens.id = ?", id)
+}
+
+func (s *Store) tokenWithOwner(ctx context.Context, cond string, arg any) (*TokenOwner, error) {
+	var t TokenOwner
+	err := s.Read.WithContext(ctx).Table("api_tokens").
+		Select("api_tokens.*, accounts.enabled AS owner_enabled, accounts.role AS owner_role").
+		Joins("LEFT JOIN accounts ON accounts.id = api_tokens.account_id").Where(cond, arg).Take(&t).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unable to get token: %w", notFound(err))
+	}
+	return &t, nil
 }
 
 // CreateToken stores a new token (its hash).

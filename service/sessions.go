@@ -96,14 +96,14 @@ func (s *Service) SessionFor(ctx context.Context, cookie string) (Session, error
 		}
 		p = accountPrincipal(a)
 	} else {
-		t, err := s.store.GetToken(ctx, models.TokenScope{All: true}, sess.TokenID)
+		t, err := s.store.TokenWithOwner(ctx, sess.TokenID)
 		if errors.Is(err, models.ErrNotFound) {
 			return Session{}, ended
 		}
 		if err != nil {
 			return Session{}, problem.StoreError("Session", err)
 		}
-		if p, err = s.tokenPrincipal(ctx, t); err != nil {
+		if p, err = s.tokenPrincipal(t); err != nil {
 			return Session{}, ended
 		}
 	}

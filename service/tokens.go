@@ -117,25 +117,21 @@ func (s *Service) Authenticate(ctx context.Context, value string) (access.Princi
 		}
 		return access.Principal{}, problem.StoreError("Token", err)
 	}
-	return s.tokenPrincipal(ctx, t)
+	return s.tokenPrincipal(t)
 }
 
 // tokenPrincipal is who a stored token acts as: its role, bounded by its account's, which must
 // still be enabled.
-func (s *Service) tokenPrincipal(ctx context.Context, t *models.APIToken) (access.Principal, error) {
+func (s *Service) tokenPrincipal(t *models.TokenOwner) (access.Principal, error) {
 	if t.ExpiresAt != nil && !t.ExpiresAt.After(s.store.Now()) {
 		return access.Principal{}, problem.Errorf(problem.CodeUnauthorized, "The API token expired at %s.", t.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	p := access.Principal{Kind: access.KindToken, ID: t.ID, Name: t.Name, Role: access.Role(t.Role), TokenID: t.ID, Channels: tokenChannels(t)}
+	p := access.Principal{Kind: access.KindToken, ID: t.ID, Name: t.Name, Role: access.Role(t.Role), TokenID: t.ID, Channels: tokenChannels(&t.APIToken)}
 	if t.AccountID != nil {
-		a, err := s.store.GetAccount(ctx, *t.AccountID)
-		if errors.Is(err, models.ErrNotFound) || (err == nil && !a.Enabled) {
+		if t.OwnerEnabled == nil || !*t.OwnerEnabled {
 			return access.Principal{}, problem.Errorf(problem.CodeUnauthorized, "The API token is not valid.")
 		}
-		if err != nil {
-			return access.Principal{}, problem.StoreError("Token", err)
-		}
-		p.AccountID, p.Role = a.ID, access.Least(p.Role, access.Role(a.Role))
+		p.AccountID, p.Role = *t.AccountID, access.Least(p.Role, access.Role(*t.OwnerRole))
 	}
 	return p, nil
 }
