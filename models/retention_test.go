@@ -166,6 +166,16 @@ func TestDeleteFinishedRemovesOnlyOldFinishedData(t *testing.T) {
 	add(gone, "sessions", f.session(retentionNow.Add(-time.Minute)))
 	add(kept, "sessions", f.session(retentionNow.Add(time.Hour)))
 
+	// Sign-ins started and never finished go once expired; the audit log goes with the cutoff.
+	for _, st := range []*models.SignInState{{ID: f.id("st"), ExpiresAt: retentionNow.Add(-time.Minute)}, {ID: f.id("st"), ExpiresAt: retentionNow.Add(time.Hour)}} {
+		f.create(st)
+	}
+	for _, at := range []time.Time{oldAt, recentAt} {
+		if err := f.s.Audit(ctx, &models.AuditEntry{At: at, ActorType: "system", Action: "user.create", TargetType: "user"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Instances: a killed one's lapsed presence goes; a live one's and the leader role stay.
 	if _, err := f.s.Heartbeat(ctx, "killed", time.Second); err != nil {
 		t.Fatal(err)
@@ -185,7 +195,7 @@ func TestDeleteFinishedRemovesOnlyOldFinishedData(t *testing.T) {
 	want := map[string]int64{
 		"executions": 5, "jobs": 10,
 		"messages": 6, "message_requests": 4*2 + 1 + 1, "card_responses": 4 + 1,
-		"callback_events": 2, "sync_tasks": 2, "sessions": 1, "leaders": 1,
+		"callback_events": 2, "sync_tasks": 2, "sessions": 1, "leaders": 1, "sign_in_states": 1, "audit_entries": 1,
 	}
 	if !maps.Equal(removed, want) {
 		t.Errorf("removed %v, want %v", removed, want)
