@@ -47,7 +47,8 @@ func (s *Store) UpdateAuthenticator(ctx context.Context, a *Authenticator) error
 	return s.audited(ctx, &a.ID, func(tx *gorm.DB) error { return save(ctx, tx, "authenticator", a) })
 }
 
-// DeleteAuthenticator removes an authenticator no channel uses (ErrInUse otherwise).
+// DeleteAuthenticator removes an authenticator no channel uses (ErrInUse otherwise); accounts
+// linked to its members are unlinked.
 func (s *Store) DeleteAuthenticator(ctx context.Context, id uint64) error {
 	return s.audited(ctx, &id, func(tx *gorm.DB) error {
 		var a Authenticator
@@ -62,6 +63,11 @@ func (s *Store) DeleteAuthenticator(ctx context.Context, id uint64) error {
 		}
 		if users > 0 {
 			return fmt.Errorf("store: authenticator %q is used by %d channel(s): %w", a.Name, users, ErrInUse)
+		}
+		// Its members can no longer sign in through it: the accounts stay, unlinked.
+		if err := tx.Model(&Account{}).Where("authenticator_id = ?", id).
+			Updates(map[string]any{"authenticator_id": nil, "wecom_user_id": nil}).Error; err != nil {
+			return fmt.Errorf("store: unable to unlink the accounts of authenticator: %w", err)
 		}
 		if err := tx.Delete(&Authenticator{}, id).Error; err != nil {
 			return fmt.Errorf("store: unable to delete authenticator: %w", err)

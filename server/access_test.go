@@ -403,6 +403,12 @@ func TestAccountsValidateAndLink(t *testing.T) {
 	if got := e.must(200, "PATCH", "/api/v1/accounts/"+id, map[string]any{"wecom": nil}).Data(); got["wecom"] != nil {
 		t.Fatalf("wecom: null kept the link: %v", got)
 	}
+	// Deleting the authenticator unlinks its members' accounts; the accounts stay.
+	e.must(200, "PATCH", "/api/v1/accounts/"+id, map[string]any{"wecom": map[string]any{"authenticatorId": 1, "userid": "zhangsan"}})
+	e.must(204, "DELETE", "/api/v1/authenticators/1", nil)
+	if got := e.must(200, "GET", "/api/v1/accounts/"+id, nil).Data(); got["wecom"] != nil {
+		t.Fatalf("an account still linked to a deleted authenticator: %v", got)
+	}
 	var list struct {
 		Data  []map[string]any
 		Total int
