@@ -141,10 +141,15 @@ func With(ctx context.Context, p Principal) context.Context {
 }
 
 // From is the principal ctx carries. Every request that reaches a service past the route check
-// carries one; without one it is work the server started itself (System).
+// carries one. A request that carries none (a public route: a webhook trigger, a sign-in) acts as
+// an anonymous principal with no role, so no rule mistakes it for an admin; work the server
+// started itself, outside any request, is System.
 func From(ctx context.Context) Principal {
 	if p, ok := ctx.Value(principalKey{}).(Principal); ok {
 		return p
+	}
+	if _, inRequest := ctx.Value(clientKey{}).(Client); inRequest {
+		return Principal{Kind: KindSystem, Name: "anonymous"}
 	}
 	return System()
 }
