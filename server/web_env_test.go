@@ -17,10 +17,16 @@ type webClient struct {
 	csrf   string
 }
 
-// webLogin logs in through POST /login and reads the CSRF token off the start page.
+// webLogin logs in with the env's (bootstrap) token.
 func (e *env) webLogin() *webClient {
 	e.t.Helper()
-	res := e.webDo("POST", "/login", url.Values{"token": {e.token}, "next": {"/ui/"}}, nil)
+	return e.webLoginWith(e.token)
+}
+
+// webLoginWith logs in through POST /login with token and reads the CSRF token off the start page.
+func (e *env) webLoginWith(token string) *webClient {
+	e.t.Helper()
+	res := e.webDo("POST", "/login", url.Values{"token": {token}, "next": {"/ui/"}}, nil)
 	if res.Status != http.StatusSeeOther {
 		e.t.Fatalf("login: %d %s", res.Status, res.Body)
 	}
