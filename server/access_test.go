@@ -147,7 +147,7 @@ func TestEveryRouteRefusesARoleBelowTheTable(t *testing.T) {
 			} else {
 				res = w.post(path, url.Values{"name": {"x"}})
 			}
-			if res.Status != http.StatusForbidden || !strings.Contains(string(res.Body), "needs the") {
+			if res.Status != http.StatusForbidden || !strings.Contains(string(res.Body), "may do this") {
 				t.Errorf("page %s %s as %s: %d", r.Method, path, role, res.Status)
 			}
 		}

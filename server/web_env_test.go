@@ -17,14 +17,13 @@ type webClient struct {
 	csrf   string
 }
 
-// webLogin logs in through POST /login with the bootstrap token and reads the CSRF token off the
-// start page.
+// webLogin logs in with the env's (bootstrap) token.
 func (e *env) webLogin() *webClient {
 	e.t.Helper()
 	return e.webLoginWith(e.token)
 }
 
-// webLoginWith logs in with token.
+// webLoginWith logs in through POST /login with token and reads the CSRF token off the start page.
 func (e *env) webLoginWith(token string) *webClient {
 	e.t.Helper()
 	res := e.webDo("POST", "/login", url.Values{"token": {token}, "next": {"/ui/"}}, nil)

@@ -19,8 +19,8 @@ import (
 )
 
 // unresolvedKeyRE finds a catalogue key the pages build at run time (a status, a trigger, a
-// kind) that was shown as the key because the catalogue lacks it.
-var unresolvedKeyRE = regexp.MustCompile(`\b(?:exec\.status|exec\.job\.status|exec\.trigger|msg\.status|msg\.req\.status|msg\.from|event\.kind|event\.status)\.[a-z_]+`)
+// kind, a role) that was shown as the key because the catalogue lacks it.
+var unresolvedKeyRE = regexp.MustCompile(`\b(?:exec\.status|exec\.job\.status|exec\.trigger|msg\.status|msg\.req\.status|msg\.from|event\.kind|event\.status|role|audit\.kind|audit\.count)\.[a-z_]+`)
 
 // page loads a page in a language and fails the test unless it answers want.
 func (w *webClient) page(want int, path, lang string) string {

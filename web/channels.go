@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -155,25 +157,32 @@ func (u *UI) testChannel(c *gin.Context) error {
 // testFieldErrors puts the errors of a test send on the test form's fields: an error about one
 // recipient ("to.users[1]") shows on its list, one about the text on the text.
 func testFieldErrors(se *problem.Error) problem.Fields {
-	out := problem.Fields{}
-	for k, v := range se.Fields {
-		field := k
+	return foldFieldErrors(se, func(path string) string {
 		switch {
-		case strings.HasPrefix(k, "to.users"):
-			field = "to.users"
-		case strings.HasPrefix(k, "to.wecomUsers"):
-			field = "to.wecomUsers"
-		case k == "to" || strings.HasPrefix(k, "to."):
-			field = "to"
-		case strings.HasPrefix(k, "text"):
-			field = "text.content"
-		default:
-			field = ""
+		case strings.HasPrefix(path, "to.users"):
+			return "to.users"
+		case strings.HasPrefix(path, "to.wecomUsers"):
+			return "to.wecomUsers"
+		case path == "to" || strings.HasPrefix(path, "to."):
+			return "to"
+		case strings.HasPrefix(path, "text"):
+			return "text.content"
 		}
-		if field != k {
+		return ""
+	})
+}
+
+// foldFieldErrors shows the service's field errors on the fields a form has: field maps an
+// error's path to the form's field ("" for the form as a whole), and an error moved off its own
+// path names it.
+func foldFieldErrors(se *problem.Error, field func(path string) string) problem.Fields {
+	out := problem.Fields{}
+	for _, k := range slices.Sorted(maps.Keys(se.Fields)) {
+		v, f := se.Fields[k], field(k)
+		if f != k {
 			v = k + ": " + v
 		}
-		out.Add(field, v)
+		out.Add(f, v)
 	}
 	if len(out) == 0 {
 		out[""] = se.Message

@@ -8,6 +8,10 @@
 // interactive pages (the workflow editor's preview, live sync progress) call the REST API with
 // the session cookie and the CSRF header.
 //
+// The session check admits a request only to the routes the viewer's role may use (access.Check,
+// the one route table); the nav and the buttons ask the same table (view.Can), so a page offers
+// only what its viewer may do.
+//
 // Every visible string comes from the catalogues in i18n/<lang>/*.json (en and zh-CN); a test
 // fails when a key is missing from either.
 package web

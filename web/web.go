@@ -19,7 +19,6 @@ import (
 	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
-	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/workflow"
@@ -161,6 +160,19 @@ func (u *UI) Register(r *gin.Engine) {
 	g.GET("/executions/:id", u.handle(u.execution))
 	g.POST("/executions/:id/cancel", u.handle(u.cancelExecution))
 
+	g.GET("/tokens", u.handle(u.tokens))
+	g.POST("/tokens", u.handle(u.createToken))
+	g.POST("/tokens/:id/revoke", u.handle(u.revokeToken))
+
+	g.GET("/accounts", u.handle(u.accounts))
+	g.GET("/accounts/new", u.handle(u.newAccount))
+	g.POST("/accounts", u.handle(u.createAccount))
+	g.GET("/accounts/:id", u.handle(u.editAccount))
+	g.POST("/accounts/:id", u.handle(u.updateAccount))
+	g.POST("/accounts/:id/delete", u.handle(u.deleteAccount))
+
+	g.GET("/audit", u.handle(u.audit))
+
 	if u.d.Inbox != nil {
 		g.GET("/inbox", u.handle(u.inbox))
 		g.POST("/inbox/click", u.handle(u.inboxClick))
@@ -245,6 +257,8 @@ func (u *UI) requireSession(c *gin.Context) {
 		c.Abort()
 		return
 	}
+	// The pages below, error pages included, show the viewer's nav and name.
+	c.Set("session", sess)
 	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
 		sent := c.PostForm(csrfField)
 		if sent == "" {
@@ -260,13 +274,24 @@ func (u *UI) requireSession(c *gin.Context) {
 	// The one table of who may do what (access.Check) decides, as on the API.
 	if err := access.Check(sess.Principal, c.Request.Method, c.FullPath()); err != nil {
 		u.headers(c)
-		u.fail(c, err)
+		u.fail(c, u.forbidden(c, sess.Principal, err))
 		c.Abort()
 		return
 	}
 	c.Request = c.Request.WithContext(access.With(c.Request.Context(), sess.Principal))
-	c.Set("session", sess)
 	c.Next()
+}
+
+// forbidden says in the page's language who may use the route that refused p (access.Check's
+// err says it in English, for the API).
+func (u *UI) forbidden(c *gin.Context, p access.Principal, err error) error {
+	need, ok := access.RouteRight(c.Request.Method, c.FullPath())
+	if !ok || need == access.Read {
+		return err
+	}
+	lang := u.language(c)
+	msg := u.cat.text(lang, "access.refused", u.cat.text(lang, "access.need."+need.String()), u.cat.text(lang, "role."+string(p.Role)))
+	return &problem.Error{Code: problem.CodeForbidden, Message: msg, Err: err}
 }
 
 // CheckCSRF reports whether a request made with the session cookie carries its CSRF token: the
@@ -294,8 +319,44 @@ type view struct {
 	u   *UI
 }
 
-// Can reports whether the viewer may open a page (a GET route pattern, "/ui/accounts"): the nav
-// and the buttons show only what the viewer's role may use.
+// navEntry is a link of the header's nav.
+type navEntry struct {
+	Path, Key string
+	Current   bool
+}
+
+// nav is the entry of a page whose route is its path; key names it in the catalogue.
+func nav(path, key string) navEntry { return navEntry{Path: path, Key: key} }
+
+// Nav is the header's links: the pages the viewer's role may open, the current one marked.
+func (v *view) Nav() []navEntry {
+	entries := []navEntry{nav("/ui/authenticators", "nav.authenticators"), nav("/ui/channels", "nav.channels"),
+		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"),
+		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/callback-events", "nav.events"),
+		nav("/ui/sync-tasks", "nav.syncTasks")}
+	if v.Inbox {
+		entries = append(entries, nav("/ui/inbox", "nav.inbox"))
+	}
+	entries = append(entries, nav("/ui/tokens", "nav.tokens"), nav("/ui/accounts", "nav.accounts"), nav("/ui/audit", "nav.audit"))
+	out := entries[:0]
+	for _, e := range entries {
+		if v.Can(http.MethodGet, e.Path) {
+			e.Current = section(v.Path) == section(e.Path)
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// section is the first segment of a /ui/ path: the nav entry to mark current.
+func section(p string) string {
+	s, _, _ := strings.Cut(strings.TrimPrefix(p, "/ui/"), "/")
+	return s
+}
+
+// Can reports whether the viewer may use a route (method and pattern, as web.Register and the
+// API register them: "GET" "/ui/accounts", "POST" "/ui/channels/:id/delete"): the nav and the
+// buttons show only what the viewer's role may use.
 func (v *view) Can(method, route string) bool {
 	return v.Who.Role != "" && access.Allowed(v.Who, method, route)
 }
@@ -388,12 +449,6 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 // idParam reads the :id of the path.
 func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
 
-// pageOf reads ?page= for a list.
-func pageOf(c *gin.Context) models.Page {
-	p, _ := strconv.Atoi(c.Query("page"))
-	return models.Page{Page: p, Size: 50}.Normalize()
-}
-
 var funcs = template.FuncMap{
 	// add is for page numbers.
 	"add": func(a, b int) int { return a + b },
@@ -414,9 +469,11 @@ var funcs = template.FuncMap{
 		}
 		return m
 	},
-	// section is the first segment of a /ui/ path: the nav entry to mark current.
-	"section": func(p string) string {
-		s, _, _ := strings.Cut(strings.TrimPrefix(p, "/ui/"), "/")
+	// truncate keeps the first n characters of s, marking a cut with "…" (a long User-Agent).
+	"truncate": func(n int, s string) string {
+		if r := []rune(s); len(r) > n {
+			return string(r[:n]) + "…"
+		}
 		return s
 	},
 	// fieldID turns a field path into an element id: options.corpId → f-options-corpId.

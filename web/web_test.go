@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/callback"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
@@ -96,6 +97,10 @@ var dynamicKeys = map[string][]string{
 	"user.source.":     {models.SourceManual, models.SourceImport, models.SourceSync},
 	// A WeCom member's status: active, disabled, not activated, left (0 when WeCom did not say).
 	"dir.status.": {"0", "1", "2", "4", "5"},
+	"role.":       roleNames(),
+	"audit.kind.": {access.KindAccount, access.KindToken, access.KindSystem},
+	// A bulk change's counts in the audit log.
+	"audit.count.": {"created", "updated", "failed"},
 
 	// editor.js and cards.js.
 	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeEnd},
@@ -113,6 +118,15 @@ var dynamicKeys = map[string][]string{
 		"style.4", "btn.0", "btn.1", "mode.0", "mode.1", "link.0", "link.1", "link.2"},
 	// A field's label falls back to the field's API name by design.
 	"wf.f.": nil,
+}
+
+// roleNames are the four roles as the pages name them.
+func roleNames() []string {
+	var out []string
+	for _, r := range access.Roles() {
+		out = append(out, string(r))
+	}
+	return out
 }
 
 var workflowTriggers = []string{workflow.TriggerManual, workflow.TriggerWebhook, workflow.TriggerSchedule, workflow.TriggerWeComEvent}

@@ -30,6 +30,8 @@
 
   // ---- the workflow and paths into it ----
   let def, channels, auths, msgtypes, cardtypes, wfId, hookBase, form;
+  // readOnly: the viewer's role may not save workflows; the form shows the definition, disabled.
+  let readOnly = false;
   let seq = 0, current = "";
   const uids = new WeakMap(), stash = new WeakMap(), openIds = new Set(), trigStash = {};
   const uid = (n) => { if (!uids.has(n)) uids.set(n, "n" + (++seq)); return uids.get(n); };
@@ -646,9 +648,11 @@
     const [ol, add] = nodeList(def.nodes, "add-node", t("wf.node.addType"));
     ol.dataset.path = "nodes";
     top.append(ol, add);
-    form.replaceChildren(h("ul", {id: "form-errors", class: "wf-problems", "aria-live": "polite"}), basics(), triggerSection(), top,
-      h("div", {class: "wf-savebar"}, h("button", {type: "submit", id: "save-workflow"}, t("wf.save")),
-        h("span", {id: "save-status", role: "status"})));
+    const parts = [h("ul", {id: "form-errors", class: "wf-problems", "aria-live": "polite"}), basics(), triggerSection(), top];
+    if (!readOnly) parts.push(h("div", {class: "wf-savebar"}, h("button", {type: "submit", id: "save-workflow"}, t("wf.save")),
+      h("span", {id: "save-status", role: "status"})));
+    form.replaceChildren(...parts);
+    if (readOnly) form.querySelectorAll("input, select, textarea, button").forEach((el) => { el.disabled = true; });
     syncPaths();
     fillPreviewNodes();
     const f = focusId && $(focusId);
@@ -809,6 +813,7 @@
     const ed = $("editor");
     wfId = ed.dataset.id || "";
     hookBase = ed.dataset.hookBase || "";
+    readOnly = ed.dataset.readOnly !== undefined;
     if (def.trigger.type === "schedule" && def.trigger.config && def.trigger.config.data !== undefined) {
       $("sample-data").value = JSON.stringify(def.trigger.config.data, null, 2);
     }

@@ -38,7 +38,8 @@
     const task = typeof body.task_id === "string" ? body.task_id : "";
     // An answered card shows the text that replaced its buttons; a recalled one takes no clicks.
     const opts = {strings: text.cards, replaceName: m.replacedWith || ""};
-    if (task && !m.recalled && !m.replacedWith) opts.onButton = (key, info) => click(user, task, key, info && info.selected);
+    // Without the click form (a role that may not send) the buttons are drawn but do nothing.
+    if (form && task && !m.recalled && !m.replacedWith) opts.onButton = (key, info) => click(user, task, key, info && info.selected);
     let view = null;
     if (window.wfCards && typeof window.wfCards.render === "function") {
       try { view = window.wfCards.render(m.msgtype, body, opts); } catch (e) { view = null; }
