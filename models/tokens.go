@@ -17,8 +17,11 @@ type APIToken struct {
 	Hash      string `gorm:"size:64;not null;uniqueIndex"`
 	Hint      string `gorm:"size:16;not null"`
 	Bootstrap bool   `gorm:"not null"`
-	// AccountID is the owner; nil for the bootstrap token and tokens an owner-less admin made.
+	// AccountID is the owner; nil for the bootstrap token and tokens a token of no account made.
 	AccountID *uint64 `gorm:"index"`
+	// CreatedBy is the token that made this one (nil for the bootstrap token, or when an account's
+	// session made it): a token of no account manages what it made.
+	CreatedBy *uint64 `gorm:"index"`
 	// Role defaults to admin: every token of the releases before roles was one.
 	Role string `gorm:"size:16;not null;default:admin"`
 	// Channels is a JSON array of channel names the token may send on; "" means all.
@@ -27,7 +30,8 @@ type APIToken struct {
 	CreatedAt time.Time
 }
 
-// TokenScope selects the tokens a caller may see: all, an account's, or a single token.
+// TokenScope selects the tokens a caller may see: all, an account's, or a token of no account
+// and those it made.
 type TokenScope struct {
 	All       bool
 	AccountID uint64
@@ -41,7 +45,7 @@ func (sc TokenScope) apply(q *gorm.DB) *gorm.DB {
 	case sc.AccountID != 0:
 		return q.Where("account_id = ?", sc.AccountID)
 	default:
-		return q.Where("id = ?", sc.TokenID)
+		return q.Where("(id = ? OR created_by = ?)", sc.TokenID, sc.TokenID)
 	}
 }
 

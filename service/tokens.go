@@ -76,7 +76,7 @@ func tokenChannels(t *models.APIToken) []string {
 }
 
 // tokenScope is the tokens a principal may list and revoke: an admin all, an account its own,
-// any other token itself.
+// a token of no account itself and the tokens it made.
 func tokenScope(p access.Principal) models.TokenScope {
 	return models.TokenScope{All: p.Role == access.Admin, AccountID: p.AccountID, TokenID: p.TokenID}
 }
@@ -178,6 +178,9 @@ func (s *Service) CreateToken(ctx context.Context, in TokenInput) (NewToken, err
 	}
 	if p.AccountID != 0 {
 		t.AccountID = &p.AccountID
+	}
+	if p.TokenID != 0 {
+		t.CreatedBy = &p.TokenID
 	}
 	ctx = access.Audit(ctx, "token.create", access.Target{Type: "token", Name: name}, []string{"name", "role", "channels", "expiresAt"})
 	if err := s.store.CreateToken(ctx, t); err != nil {
