@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
 )
 
@@ -23,6 +24,8 @@ type config struct {
 	AdminToken      string
 	PublicURL       string
 	WeComAPIBase    string
+	WeComLoginBase  string // WeCom's QR sign-in page, for desktop browsers
+	WeComOAuthBase  string // WeCom's OAuth sign-in page, inside the WeCom app
 	CallbackMaxSkew time.Duration
 	LogFormat       string
 	ShutdownGrace   time.Duration
@@ -45,9 +48,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	fs := flag.NewFlagSet("wecomflow "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	// The sandbox listens on loopback only, keeps its own database and has a known token.
-	defaults := map[string]string{"addr": ":8080", "db": "sqlite://data/wecomflow.db", "admin-token": ""}
+	// Its public URL is where it listens unless one is given: the sign-in's way back must reach the
+	// browser's own host, or its cookie stays behind.
+	defaults := map[string]string{"addr": ":8080", "db": "sqlite://data/wecomflow.db", "admin-token": "", "public-url": "http://localhost:8080"}
 	if cmd == "sandbox" {
-		defaults = map[string]string{"addr": sandboxAddr, "db": sandboxDB, "admin-token": sandboxToken}
+		defaults = map[string]string{"addr": sandboxAddr, "db": sandboxDB, "admin-token": sandboxToken, "public-url": ""}
 	}
 	env := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
@@ -60,8 +65,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	fs.StringVar(&c.SecretKey, "secret-key", env("WECOMFLOW_SECRET_KEY", ""), "32-byte base64 key that encrypts secrets at rest (WECOMFLOW_SECRET_KEY); default: generated into -secret-key-file")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("WECOMFLOW_SECRET_KEY_FILE", "data/secret.key"), "where the generated key is kept when no key is given (WECOMFLOW_SECRET_KEY_FILE)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("WECOMFLOW_ADMIN_TOKEN", defaults["admin-token"]), "bootstrap admin API token (WECOMFLOW_ADMIN_TOKEN); default: generated on first start and printed once")
-	fs.StringVar(&c.PublicURL, "public-url", env("WECOMFLOW_PUBLIC_URL", "http://localhost:8080"), "base of the callback URLs shown to admins (WECOMFLOW_PUBLIC_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", env("WECOMFLOW_PUBLIC_URL", defaults["public-url"]), "base of the callback URLs shown to admins and of the sign-in's way back from WeCom (WECOMFLOW_PUBLIC_URL)")
 	fs.StringVar(&c.WeComAPIBase, "wecom-api-base", env("WECOMFLOW_WECOM_API_BASE", "https://qyapi.weixin.qq.com"), "default WeCom API base (WECOMFLOW_WECOM_API_BASE)")
+	fs.StringVar(&c.WeComLoginBase, "wecom-login-base", env("WECOMFLOW_WECOM_LOGIN_BASE", wecom.DefaultLoginBase), "base of WeCom's QR sign-in page for desktop browsers (WECOMFLOW_WECOM_LOGIN_BASE)")
+	fs.StringVar(&c.WeComOAuthBase, "wecom-oauth-base", env("WECOMFLOW_WECOM_OAUTH_BASE", wecom.DefaultOAuthBase), "base of WeCom's OAuth sign-in page inside the WeCom app (WECOMFLOW_WECOM_OAUTH_BASE)")
 	skew := fs.String("callback-max-skew", env("WECOMFLOW_CALLBACK_MAX_SKEW", "300s"), "reject callbacks whose timestamp is further from now; 0 disables (WECOMFLOW_CALLBACK_MAX_SKEW)")
 	fs.StringVar(&c.LogFormat, "log-format", env("WECOMFLOW_LOG_FORMAT", "text"), "text or json (WECOMFLOW_LOG_FORMAT)")
 	templateEnv := fs.String("template-env", env("WECOMFLOW_TEMPLATE_ENV", ""), "comma-separated environment variables templates may read as {{$env.NAME}} (WECOMFLOW_TEMPLATE_ENV)")
@@ -112,7 +119,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			c.TemplateEnv[name] = getenv(name)
 		}
 	}
-	for name, v := range map[string]string{"public-url": c.PublicURL, "wecom-api-base": c.WeComAPIBase} {
+	for name, v := range map[string]string{"public-url": c.PublicURL, "wecom-api-base": c.WeComAPIBase,
+		"wecom-login-base": c.WeComLoginBase, "wecom-oauth-base": c.WeComOAuthBase} {
+		if v == "" && name == "public-url" && cmd == "sandbox" {
+			continue // the address it listens on
+		}
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return c, fmt.Errorf("%s: %q is not an http(s) URL", name, v)
 		}

@@ -131,7 +131,8 @@ func loadKey(cfg config, log *slog.Logger) ([]byte, string, error) {
 
 func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.Writer) error {
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, Commit: buildCommit(), Retention: cfg.Retention,
-		WeComAPIBase: cfg.WeComAPIBase, TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow,
+		WeComAPIBase: cfg.WeComAPIBase, WeComLoginBase: cfg.WeComLoginBase, WeComOAuthBase: cfg.WeComOAuthBase,
+		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow,
 		TrustedProxies: cfg.TrustedProxies}, a.store, log)
 	generated, err := srv.Service().Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
@@ -152,6 +153,7 @@ func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.
 	}
 	log.Info("wecomflow started", "version", version, "addr", ln.Addr().String(), "db", models.RedactDSN(cfg.DB),
 		"dialect", a.store.Dialect, "public_url", cfg.PublicURL, "wecom_api_base", cfg.WeComAPIBase,
+		"wecom_login_base", cfg.WeComLoginBase, "wecom_oauth_base", cfg.WeComOAuthBase,
 		"callback_max_skew", cfg.CallbackMaxSkew.String(), "retention", cfg.Retention.String(), "log_format", cfg.LogFormat,
 		"fetch_allow", fmt.Sprint(cfg.FetchAllow), "secret_key", a.keySource, "admin_token", tokenSource,
 		"trusted_proxies", fmt.Sprint(cfg.TrustedProxies))

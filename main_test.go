@@ -211,6 +211,8 @@ func TestMigrateVersionAndConfigErrors(t *testing.T) {
 		{"serve", "-log-format", "xml"},
 		{"serve", "-callback-max-skew", "soon"},
 		{"serve", "-public-url", "localhost"},
+		{"serve", "-wecom-login-base", "login.work.weixin.qq.com"},
+		{"sandbox", "-wecom-oauth-base", "ftp://open.weixin.qq.com"},
 		{"serve", "-fetch-allow", "127.0.0.1/33"},
 		{"serve", "-db", "postgres://x"},
 		{"launch"},
@@ -225,5 +227,16 @@ func TestMigrateVersionAndConfigErrors(t *testing.T) {
 	}, &errb)
 	if err != nil || cfg.Addr != ":9999" || cfg.PublicURL != "https://wf.example.com" {
 		t.Fatalf("config %+v %v", cfg, err)
+	}
+	// WeCom's sign-in pages default to WeCom's hosts; a proxy or a test names others.
+	cfg, err = parseConfig("serve", []string{"-wecom-oauth-base", "http://127.0.0.1:9000"}, func(k string) string {
+		return map[string]string{"WECOMFLOW_WECOM_LOGIN_BASE": "https://login.example.com"}[k]
+	}, &errb)
+	if err != nil || cfg.WeComLoginBase != "https://login.example.com" || cfg.WeComOAuthBase != "http://127.0.0.1:9000" {
+		t.Fatalf("sign-in bases %+v %v", cfg, err)
+	}
+	if cfg, _ = parseConfig("serve", nil, func(string) string { return "" }, &errb); cfg.WeComLoginBase != "https://login.work.weixin.qq.com" ||
+		cfg.WeComOAuthBase != "https://open.weixin.qq.com" {
+		t.Fatalf("default sign-in bases %q %q", cfg.WeComLoginBase, cfg.WeComOAuthBase)
 	}
 }

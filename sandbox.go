@@ -58,10 +58,15 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 		return fmt.Errorf("listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = base
+	}
 	caller := &wecomtest.CallbackCaller{URL: base + "/callback/wecom/sandbox", Token: sandboxCallbackToken,
 		EncodingAESKey: sandboxAESKey, CorpID: demo.CorpID}
 	inbox := siminbox.New(sim, demo.CorpID, caller)
-	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL, Retention: cfg.Retention,
+	// The simulator serves WeCom's API and both sign-in pages.
+	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
+		WeComLoginBase: simURL, WeComOAuthBase: simURL, Retention: cfg.Retention,
 		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow, TrustedProxies: cfg.TrustedProxies,
 		Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
@@ -81,6 +86,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 
     API          %s/api/v1   (Authorization: Bearer %s)
     Inbox        %s/ui/inbox   (log in with the token above; card buttons there click like WeCom would)
+    Sign in      %s/login   ("Sign in with WeCom — Sandbox corp", then pick a demo member: a new one becomes an operator)
     Simulator    %s
     Channel      sandbox     (authenticator "sandbox", corp %s, AgentId %d)
 
@@ -92,7 +98,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 
     curl -s -H 'Authorization: Bearer %s' %s/api/v1/workflows/%d/trigger -d '{"data": {"id": 42, "amount": 5000, "approver": "lisi", "owner": "zhangsan"}}'
 
-`, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, simURL, demo.CorpID, demo.AgentID, cfg.AdminToken, base, cfg.AdminToken, base, wf)
+`, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, base, simURL, demo.CorpID, demo.AgentID, cfg.AdminToken, base, cfg.AdminToken, base, wf)
 	log.Info("wecomflow sandbox started", "addr", ln.Addr().String(), "db", cfg.DB, "simulator", simURL)
 	return srv.Run(ctx, ln, cfg.ShutdownGrace)
 }
@@ -112,11 +118,15 @@ func loopbackAddr(addr string) bool {
 }
 
 // seedSandbox creates (or, on later starts, points at the new simulator port) the sandbox
-// authenticator and channel, and binds every demo member as a local user.
+// authenticator and channel, and binds every demo member as a local user. Signing in with WeCom
+// is on: a demo member who signs in gets an account with the operator role, which may try what
+// the sandbox is for — send, click cards in the inbox, run the sample workflow — while
+// authenticators, accounts and workflow design stay with the admin token.
 func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo, simURL string) error {
 	name, title, channel := "sandbox", "Sandbox corp", "sandbox"
 	opts := map[string]any{"corpId": demo.CorpID, "agentId": demo.AgentID, "secret": demo.Secret, "apiBaseUrl": simURL,
-		"callback": map[string]any{"token": sandboxCallbackToken, "encodingAesKey": sandboxAESKey}}
+		"callback": map[string]any{"token": sandboxCallbackToken, "encodingAesKey": sandboxAESKey},
+		"login":    map[string]any{"enabled": true, "autoSignUp": true, "defaultRole": "operator"}}
 	auths, err := svc.ListAuthenticators(ctx, name, models.Page{Size: 200})
 	if err != nil {
 		return err

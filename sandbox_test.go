@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -135,5 +136,66 @@ func TestSandboxRefusesANonLoopbackAddress(t *testing.T) {
 		if loopbackAddr(addr) != want {
 			t.Errorf("%s: loopback %v", addr, !want)
 		}
+	}
+}
+
+// The sandbox signs people in with WeCom as its banner says: the log-in page offers the sandbox
+// corp, the simulator's QR page lists the demo members, and choosing one who has no account yet
+// signs in as a new operator account of that member.
+func TestSandboxSignInWithWeCom(t *testing.T) {
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "sandbox.db")
+	go func() {
+		done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, stdout, stderr)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	re := regexp.MustCompile(`Sign in\s+(http://127\.0\.0\.1:\d+)/login`)
+	var m []string
+	for deadline := time.Now().Add(30 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
+		if m = re.FindStringSubmatch(stdout.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not print where to sign in:\n%s\n%s", stdout, stderr)
+		}
+	}
+	base := m[1]
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	get := func(target string) (*http.Response, string) {
+		t.Helper()
+		res, err := browser.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, string(body)
+	}
+	_, page := get(base + "/login")
+	link := regexp.MustCompile(`id="signin-sandbox" href="([^"]+)">Sign in with WeCom — Sandbox corp<`).FindStringSubmatch(page)
+	if link == nil {
+		t.Fatalf("the log-in page does not offer the sandbox corp:\n%s", page)
+	}
+	res, page := get(base + html.UnescapeString(link[1]))
+	member := regexp.MustCompile(`class="sim-member" data-userid="wangwu" href="([^"]+)"`).FindStringSubmatch(page)
+	if member == nil {
+		t.Fatalf("the simulator's QR page (%s) does not list wangwu:\n%s", res.Request.URL, page)
+	}
+	sim := res.Request.URL.Scheme + "://" + res.Request.URL.Host
+	res, page = get(sim + html.UnescapeString(member[1]))
+	if res.StatusCode != 200 || res.Request.URL.Path != "/auth/wecom/sandbox/callback" || !strings.Contains(page, `content="0; url=/ui/"`) {
+		t.Fatalf("choosing wangwu: %d at %s:\n%s", res.StatusCode, res.Request.URL, page)
+	}
+	res, page = get(base + "/api/v1/accounts/me")
+	var me struct {
+		Data struct {
+			Role  string `json:"role"`
+			WeCom struct {
+				UserID string `json:"userid"`
+			} `json:"wecom"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(page), &me); err != nil || res.StatusCode != 200 || me.Data.Role != "operator" || me.Data.WeCom.UserID != "wangwu" {
+		t.Fatalf("signed in as %d %s", res.StatusCode, page)
 	}
 }

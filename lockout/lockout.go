@@ -91,7 +91,7 @@ func New(o Options) *Counter {
 // shut out is refused before verify runs, whatever it presents: a rate_limited problem.Error with
 // RetryAfter. A failure is verify's error of code unauthorized; other errors (the database
 // unreachable) are not the client's doing and do not count. An empty credential is checked but
-// never counted: nothing was guessed.
+// never counted: nothing was guessed. An error that is a Failure counts when it says so.
 //
 // verify is the service call itself, such as Service.Authenticate or Service.SessionFor.
 func Attempt[T any](ctx context.Context, c *Counter, addr, credential string, verify func(context.Context, string) (T, error)) (T, error) {
@@ -114,8 +114,19 @@ func Attempt[T any](ctx context.Context, c *Counter, addr, credential string, ve
 	return v, err
 }
 
-// isFailure reports whether err says the credential was wrong.
+// Failure is an error that says itself whether the credential was wrong, for refusals whose
+// answer is not a 401: a sign-in with WeCom shows a bad state as a 400 page.
+type Failure interface {
+	error
+	FailedAuthentication() bool
+}
+
+// isFailure reports whether err says the credential was wrong: a Failure that says so, or a
+// problem.Error of code unauthorized.
 func isFailure(err error) bool {
+	if f, ok := errors.AsType[Failure](err); ok {
+		return f.FailedAuthentication()
+	}
 	var pe *problem.Error
 	return errors.As(err, &pe) && pe.Code == problem.CodeUnauthorized
 }

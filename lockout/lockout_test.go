@@ -92,6 +92,35 @@ func TestOnlyWrongCredentialsCount(t *testing.T) {
 	}
 }
 
+// refusal is a Failure: a refusal that is no 401 but says whether a credential was wrong.
+type refusal struct{ wrong bool }
+
+func (r refusal) Error() string              { return "refused" }
+func (r refusal) FailedAuthentication() bool { return r.wrong }
+
+// A refusal that says it is a failed authentication counts, whatever its answer will be; one
+// that says it is not does not count, even wrapped around a 401.
+func TestFailuresSayWhetherTheyCount(t *testing.T) {
+	t.Parallel()
+	c := lockout.New(lockout.Options{})
+	ctx := context.Background()
+	notCounted := func(context.Context, string) (int, error) {
+		return 0, fmt.Errorf("%w: %w", refusal{wrong: false}, problem.Errorf(problem.CodeUnauthorized, "no"))
+	}
+	counted := func(context.Context, string) (int, error) { return 0, fmt.Errorf("sign-in: %w", refusal{wrong: true}) }
+	for range 50 {
+		_, _ = lockout.Attempt(ctx, c, "203.0.113.4", "state", notCounted)
+	}
+	for i := range 20 {
+		if _, err := lockout.Attempt(ctx, c, "203.0.113.4", "state", counted); code(err) == problem.CodeRateLimited {
+			t.Fatalf("attempt %d was refused: the refusals that do not count were counted", i+1)
+		}
+	}
+	if _, err := lockout.Attempt(ctx, c, "203.0.113.4", "state", right); code(err) != problem.CodeRateLimited {
+		t.Fatalf("after 20 counted refusals: %v, want rate_limited", err)
+	}
+}
+
 // A verify that panics gives its place back; an attempt waiting for a place gives up with its
 // request.
 func TestPlacesAreGivenBack(t *testing.T) {

@@ -43,7 +43,8 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// deliveryEnv is a server with a running sender, talking to a simulated WeCom corp.
+// deliveryEnv is a server with a running sender, talking to a simulated WeCom corp: its API and
+// its sign-in pages.
 type deliveryEnv struct {
 	*env
 	sim    *wecomtest.Server
@@ -97,6 +98,7 @@ func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", WeComAPIBase: hs.URL, FetchAllow: o.fetchAllow,
+		WeComLoginBase: hs.URL, WeComOAuthBase: hs.URL,
 		Sender: wecom.SenderOptions{Poll: 5 * time.Millisecond, Hooks: o.hooks, Now: clk.Now, Lease: o.lease}}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil {

@@ -38,6 +38,9 @@ type Config struct {
 	Version, Commit string
 	// WeComAPIBase is the default WeCom API base; an authenticator may override it.
 	WeComAPIBase string
+	// WeComLoginBase and WeComOAuthBase are where sign-in with WeCom sends browsers: the QR page
+	// and the in-app OAuth page (WeCom's own hosts when empty).
+	WeComLoginBase, WeComOAuthBase string
 	// TemplateEnv is what {{$env.NAME}} may read.
 	TemplateEnv map[string]string
 	// Sender tunes the outbox sender; Owner defaults to host and process id.
@@ -148,7 +151,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	if so.Now == nil {
 		so.Now = store.Now
 	}
-	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify}, log)
+	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
+		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase}, log)
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
 		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow})}, log)
 	if store.Dialect == models.DialectMySQL {

@@ -60,7 +60,7 @@ func TestBrowserAdminDay(t *testing.T) {
 	for _, lang := range []string{"en", "zh-CN"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
-			b := newBrowserWalk(t, chromium, lang)
+			b := newBrowserWalk(t, chromium, lang, lang)
 			for _, s := range adminDay {
 				if !b.step(t, s) {
 					return
@@ -473,6 +473,9 @@ type browserWalk struct {
 	srv      *Server
 	sim      *wecomtest.Server
 	simURL   string
+	// simPages is the simulator under another host name: WeCom's sign-in pages, on a site of
+	// their own as WeCom's are, so the way back is a cross-site navigation.
+	simPages string
 	demo     wecomtest.Demo
 	inbox    *siminbox.Inbox
 	shots    string
@@ -480,9 +483,11 @@ type browserWalk struct {
 	logs     *lockedBuffer
 
 	mu sync.Mutex
-	// requests counts what the page asked the network for; foreign are those to another origin.
-	requests int
-	foreign  []string
+	// requests counts what the page asked the network for; foreign are those to another origin
+	// than the server's (or simPages', when visiting WeCom's pages is part of the walk).
+	requests  int
+	foreign   []string
+	visitsSim bool
 	// problems are console errors, uncaught exceptions and blocked loads (CSP).
 	problems []string
 
@@ -509,7 +514,9 @@ func findChromium(t *testing.T) string {
 	return path
 }
 
-func newBrowserWalk(t *testing.T, chromium, lang string) *browserWalk {
+// newBrowserWalk prepares a walk in lang, whose screenshots go to the folder shots under the
+// screenshot root.
+func newBrowserWalk(t *testing.T, chromium, lang, shots string) *browserWalk {
 	b := &browserWalk{t: t, lang: lang, logs: &lockedBuffer{}, cat: loadWebCatalogue(t)}
 
 	// WeCom, simulated: the demo corp, on its own origin the browser must never talk to.
@@ -518,6 +525,7 @@ func newBrowserWalk(t *testing.T, chromium, lang string) *browserWalk {
 	simHS := httptest.NewServer(b.sim)
 	t.Cleanup(simHS.Close)
 	b.simURL = simHS.URL
+	b.simPages = strings.Replace(simHS.URL, "127.0.0.1", "localhost", 1)
 	b.inbox = siminbox.New(b.sim, b.demo.CorpID, nil)
 
 	// The server, on a real listener whose address is its public URL (the callback URLs the
@@ -527,6 +535,7 @@ func newBrowserWalk(t *testing.T, chromium, lang string) *browserWalk {
 	store := storetest.Open(t)
 	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b.srv = New(Config{PublicURL: b.base, Version: "test", WeComAPIBase: "http://127.0.0.1:1",
+		WeComLoginBase: b.simPages, WeComOAuthBase: b.simPages,
 		Sender: wecom.SenderOptions{Poll: 20 * time.Millisecond}, Inbox: b.inbox}, store, logger)
 	token, err := b.srv.Service().Bootstrap(context.Background(), "")
 	if err != nil {
@@ -546,7 +555,7 @@ func newBrowserWalk(t *testing.T, chromium, lang string) *browserWalk {
 		}
 	})
 
-	b.shots = screenshotDir(t, lang)
+	b.shots = screenshotDir(t, shots)
 
 	// The browser: headless Chromium with exactly these flags (and chromedp's pipe and profile).
 	root, cancelRoot := context.WithTimeout(context.Background(), walkTimeout)
@@ -623,7 +632,7 @@ func (b *browserWalk) record(ev any) {
 	switch ev := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		b.requests++
-		if !sameOrigin(ev.Request.URL, b.base) {
+		if !sameOrigin(ev.Request.URL, b.base) && !(b.visitsSim && sameOrigin(ev.Request.URL, b.simPages)) {
 			b.foreign = append(b.foreign, ev.Request.URL)
 		}
 	case *network.EventLoadingFailed:
@@ -902,9 +911,9 @@ func (b *browserWalk) screenshot(name string) {
 	}
 }
 
-// screenshotDir is $WECOMFLOW_SCREENSHOTS/<lang> (default build/screenshots/<lang>; a relative
-// path is taken from the repository's root), emptied of an earlier run's pictures.
-func screenshotDir(t *testing.T, lang string) string {
+// screenshotDir is $WECOMFLOW_SCREENSHOTS/<folder> (default build/screenshots/<folder>; a
+// relative path is taken from the repository's root), emptied of an earlier run's pictures.
+func screenshotDir(t *testing.T, folder string) string {
 	root := os.Getenv(envScreenshots)
 	if root == "" {
 		root = filepath.Join("build", "screenshots")
@@ -912,7 +921,7 @@ func screenshotDir(t *testing.T, lang string) string {
 	if !filepath.IsAbs(root) {
 		root = filepath.Join("..", root) // from the repository, not from this package's folder
 	}
-	dir := filepath.Join(root, lang)
+	dir := filepath.Join(root, folder)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

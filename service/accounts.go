@@ -200,12 +200,9 @@ func (s *Service) applyAccount(ctx context.Context, a *models.Account, in Accoun
 	var changes []string
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
-		switch {
-		case name == "" || utf8.RuneCountInString(name) > 64:
-			errs.Add("name", "is required, at most 64 characters")
-		case !utf8.ValidString(name) || strings.IndexFunc(name, hiddenInText) >= 0:
-			errs.Add("name", "must not contain control characters or direction overrides")
-		case name != a.Name:
+		if msg := accountNameProblem(name); msg != "" {
+			errs.Add("name", msg)
+		} else if name != a.Name {
 			a.Name = name
 			changes = append(changes, "name")
 		}
@@ -235,6 +232,17 @@ func (s *Service) applyAccount(ctx context.Context, a *models.Account, in Accoun
 		return nil, problem.Invalid(errs)
 	}
 	return changes, nil
+}
+
+// accountNameProblem says what is wrong with an account's (trimmed) name, or "".
+func accountNameProblem(name string) string {
+	switch {
+	case name == "" || utf8.RuneCountInString(name) > 64:
+		return "is required, at most 64 characters"
+	case !utf8.ValidString(name) || strings.IndexFunc(name, hiddenInText) >= 0:
+		return "must not contain control characters or direction overrides"
+	}
+	return ""
 }
 
 // applyAccountLink links a to a member of an authenticator's corp (or unlinks it): the

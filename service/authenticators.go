@@ -10,6 +10,7 @@ import (
 	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
 )
 
@@ -86,6 +87,9 @@ func (s *Service) CreateAuthenticator(ctx context.Context, in AuthenticatorInput
 	if err := s.applyAuthenticator(a, in, errs); err != nil {
 		return Authenticator{}, err
 	}
+	if err := s.oneAutoLogin(ctx, a); err != nil {
+		return Authenticator{}, err
+	}
 	ctx = access.Audit(ctx, "authenticator.create", access.Target{Type: "authenticator", Name: a.Name},
 		access.Changes(nil, authenticatorFields(a)))
 	if err := s.store.CreateAuthenticator(ctx, a); err != nil {
@@ -106,6 +110,9 @@ func (s *Service) UpdateAuthenticator(ctx context.Context, id uint64, in Authent
 	}
 	before := authenticatorFields(a)
 	if err := s.applyAuthenticator(a, in, problem.Fields{}); err != nil {
+		return Authenticator{}, err
+	}
+	if err := s.oneAutoLogin(ctx, a); err != nil {
 		return Authenticator{}, err
 	}
 	changes := access.Changes(before, authenticatorFields(a))
@@ -178,6 +185,32 @@ func (s *Service) applyAuthenticator(a *models.Authenticator, in AuthenticatorIn
 	if secrets != nil {
 		a.Options = options
 		a.Secrets = models.NewSecret(encodeJSON(secrets))
+	}
+	return nil
+}
+
+// oneAutoLogin refuses login.autoLogin on a second authenticator: a page opened inside WeCom
+// without a session can go to one sign-in only. (Two saves at the same instant could both pass;
+// the pages then take the first by id.)
+func (s *Service) oneAutoLogin(ctx context.Context, a *models.Authenticator) error {
+	autoLogin := func(x *models.Authenticator) bool {
+		return x.Type == wecom.Type && wecom.SignInAppOf(x).Login.AutoLogin
+	}
+	if !autoLogin(a) {
+		return nil
+	}
+	var other string
+	err := s.eachAuthenticator(ctx, func(x *models.Authenticator) {
+		if other == "" && x.ID != a.ID && autoLogin(x) {
+			other = x.Name
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if other != "" {
+		return problem.Invalidf("options.login.autoLogin", "is already on for the authenticator %q; turn it off there first: "+
+			"a page opened inside WeCom goes to one sign-in only", other)
 	}
 	return nil
 }

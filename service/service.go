@@ -13,8 +13,11 @@ import (
 
 // Config is what the services need to know of the server's configuration.
 type Config struct {
-	// PublicURL is the base of the callback URLs shown to admins.
+	// PublicURL is the base of the callback URLs shown to admins, and of the sign-in's redirect.
 	PublicURL string
+	// LoginBase and OAuthBase are WeCom's sign-in pages: the QR page for desktop browsers and the
+	// OAuth page inside the WeCom app (wecom.DefaultLoginBase and DefaultOAuthBase when empty).
+	LoginBase, OAuthBase string
 	// WakeSync tells the directory runner that a sync task was queued.
 	WakeSync func()
 }
@@ -32,6 +35,13 @@ type Service struct {
 // New builds the services over a store; clients and apps reach WeCom for the connection check.
 func New(store *models.Store, plugins plugin.Registry, clients *wecom.Clients, apps *wecom.Apps, cfg Config, log *slog.Logger) *Service {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.LoginBase == "" {
+		cfg.LoginBase = wecom.DefaultLoginBase
+	}
+	if cfg.OAuthBase == "" {
+		cfg.OAuthBase = wecom.DefaultOAuthBase
+	}
+	cfg.LoginBase, cfg.OAuthBase = strings.TrimRight(cfg.LoginBase, "/"), strings.TrimRight(cfg.OAuthBase, "/")
 	if cfg.WakeSync == nil {
 		cfg.WakeSync = func() {}
 	}

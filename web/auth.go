@@ -15,12 +15,21 @@ import (
 )
 
 func (u *UI) loginPage(c *gin.Context) error {
-	u.renderView(c, http.StatusOK, "login", &view{Data: map[string]string{"Next": safeNext(c.Query("next"))}})
+	return u.renderLogin(c, http.StatusOK, safeNext(c.Query("next")), nil)
+}
+
+// renderLogin shows the log-in page: a link for each sign-in with WeCom, then the token form.
+func (u *UI) renderLogin(c *gin.Context, status int, next string, errs problem.Fields) error {
+	choices, err := u.d.Service.SignInChoices(c.Request.Context())
+	if err != nil {
+		return err
+	}
+	u.renderView(c, status, "login", &view{Data: map[string]any{"Next": next, "SignIn": choices}, Errors: errs})
 	return nil
 }
 
-// login exchanges an API token for a session cookie (HttpOnly, SameSite=Strict). A wrong token
-// counts as a failed authentication of the client's address.
+// login exchanges an API token for a session cookie. A wrong token counts as a failed
+// authentication of the client's address.
 func (u *UI) login(c *gin.Context) error {
 	next := safeNext(c.PostForm("next"))
 	token := strings.TrimSpace(c.PostForm("token"))
@@ -40,13 +49,18 @@ func (u *UI) login(c *gin.Context) error {
 		default:
 			return err
 		}
-		u.renderView(c, se.Code.Status(), "login", &view{Data: map[string]string{"Next": next}, Errors: map[string]string{"token": msg}})
-		return nil
+		return u.renderLogin(c, se.Code.Status(), next, problem.Fields{"token": msg})
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: sess.Cookie, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: u.secure, MaxAge: int(service.SessionLifetime.Seconds())})
+	u.setSession(c, sess)
 	c.Redirect(http.StatusSeeOther, next)
 	return nil
+}
+
+// setSession gives the browser the cookie of a session it opened: HttpOnly, SameSite=Strict, and
+// Secure when the public URL is https.
+func (u *UI) setSession(c *gin.Context, sess service.Session) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: sess.Cookie, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: u.secure, MaxAge: int(service.SessionLifetime.Seconds())})
 }
 
 func (u *UI) logout(c *gin.Context) error {

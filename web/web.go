@@ -102,6 +102,9 @@ func (u *UI) Register(r *gin.Engine) {
 	r.GET("/static/*file", u.serveStatic)
 	r.GET("/login", u.handle(u.loginPage))
 	r.POST("/login", u.handle(u.login))
+	// Sign in with WeCom: public; the state and WeCom's code are the credentials.
+	r.GET("/auth/wecom/:name/start", u.handle(u.startSignIn))
+	r.GET("/auth/wecom/:name/callback", u.handle(u.signInCallback))
 
 	g := r.Group("/ui", u.requireSession)
 	g.POST("/logout", u.handle(u.logout))
@@ -234,8 +237,9 @@ func (u *UI) rateLimited(c *gin.Context, se *problem.Error) string {
 }
 
 // requireSession admits a request with a live session whose role may use the page: other
-// requests go to the login page, and state changes must carry the session's CSRF token. An
-// address shut out for failed authentications gets the refusal instead, whatever its cookie.
+// requests go to the login page (inside WeCom, to the sign-in with login.autoLogin when there is
+// one), and state changes must carry the session's CSRF token. An address shut out for failed
+// authentications gets the refusal instead, whatever its cookie.
 func (u *UI) requireSession(c *gin.Context) {
 	cookie, _ := c.Cookie(SessionCookie)
 	sess, err := lockout.Attempt(c.Request.Context(), u.d.Lockout, c.ClientIP(), cookie, u.d.Service.SessionFor)
@@ -249,7 +253,11 @@ func (u *UI) requireSession(c *gin.Context) {
 				// present it again, each one a failure.
 				u.clearSession(c)
 			}
-			c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+			target := u.autoLoginStart(c)
+			if target == "" {
+				target = "/login?next=" + url.QueryEscape(c.Request.URL.RequestURI())
+			}
+			c.Redirect(http.StatusSeeOther, target)
 			c.Abort()
 			return
 		}

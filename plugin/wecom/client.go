@@ -24,8 +24,13 @@ import (
 	"github.com/wecomflow/wecomflow/models"
 )
 
-// DefaultAPIBase is WeCom's public API host.
-const DefaultAPIBase = "https://qyapi.weixin.qq.com"
+// WeCom's public hosts: the API, the QR sign-in page (企业微信Web登录) and the in-app OAuth page
+// (网页授权登录).
+const (
+	DefaultAPIBase   = "https://qyapi.weixin.qq.com"
+	DefaultLoginBase = "https://login.work.weixin.qq.com"
+	DefaultOAuthBase = "https://open.weixin.qq.com"
+)
 
 // APIError is an answer from WeCom with a non-zero errcode.
 type APIError struct {

@@ -2,11 +2,14 @@ package wecom
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/silenceper/wechat/v2/util"
+
+	"github.com/wecomflow/wecomflow/models"
 )
 
 // Identity is who signed in through WeCom: a member (UserID) or a WeChat user who is not a
@@ -37,4 +40,23 @@ func (c *Client) UserInfoByCode(ctx context.Context, code string) (Identity, err
 		return Identity{}, &TransportError{API: "auth/getuserinfo", Sent: true, Err: errors.New("answer without userid or openid")}
 	}
 	return Identity{UserID: res.UserID, OpenID: res.OpenID}, nil
+}
+
+// SignInApp is what signing in through an authenticator needs without its secret: the app the
+// sign-in pages are for and the login options. Reading it unseals nothing.
+type SignInApp struct {
+	CorpID  string
+	AgentID int64
+	Login   LoginOptions
+}
+
+// SignInAppOf reads a stored WeCom authenticator's sign-in app from its (non-secret) options.
+func SignInAppOf(a *models.Authenticator) SignInApp {
+	var o struct {
+		CorpID  string       `json:"corpId"`
+		AgentID int64        `json:"agentId"`
+		Login   LoginOptions `json:"login"`
+	}
+	_ = json.Unmarshal([]byte(a.Options), &o)
+	return SignInApp{CorpID: o.CorpID, AgentID: o.AgentID, Login: o.Login}
 }
