@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
+	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/server"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/web/siminbox"
@@ -160,8 +162,16 @@ func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo,
 		row, _ := json.Marshal(map[string]any{"userid": u, "set": map[string]string{"wechatwk": u}})
 		rows = append(rows, row)
 	}
-	_, err = svc.BulkUpsertUsers(ctx, rows)
-	return err
+	if _, err = svc.BulkUpsertUsers(ctx, rows); err != nil {
+		return err
+	}
+	// The directory gives a member who signs in with WeCom their name, and the pages their
+	// departments. On a later start a sync still running from before is as good (a conflict).
+	var pe *problem.Error
+	if _, err := svc.StartSync(ctx, authID); err != nil && !(errors.As(err, &pe) && pe.Code == problem.CodeConflict) {
+		return err
+	}
+	return nil
 }
 
 // sampleWorkflow is the sandbox's approval workflow: SPEC §4.1's example on the sandbox channel.
