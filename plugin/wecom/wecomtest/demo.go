@@ -18,10 +18,19 @@ type Demo struct {
 	DepartmentIDs []int
 	TagID         int
 	UserIDs       []string
+	// ExternalContactSecret is the 客户联系 secret.
+	ExternalContactSecret string
+	// RobotKey is the webhook key of a robot in the 运维值班群 group (the 运维组 members).
+	RobotKey string
+	// ChatID is an app group chat the demo app created (值班 tag members and zhangsan).
+	ChatID string
+	// ExternalUserIDs are customers of the sales members gaofei and luoyu.
+	ExternalUserIDs []string
 }
 
 // SeedDemo fills s with a small corp to play with: departments Acme (1) → 研发部 (2) → 运维组 (4)
-// and 市场部 (3), 20 members, an app with a callback URL and a 值班 tag.
+// and 市场部 (3), 20 members, an app with a callback URL and a 值班 tag, a robot in the ops
+// group, an app group chat, and three customers with the 客户联系 secret.
 func SeedDemo(s *Server) Demo {
 	d := Demo{
 		CorpID:         "wwsandbox000000001",
@@ -32,10 +41,14 @@ func SeedDemo(s *Server) Demo {
 		CallbackURL:    "http://127.0.0.1:8080/callback/wecom/sandbox",
 		DepartmentIDs:  []int{1, 2, 3, 4},
 		TagID:          1,
+
+		ExternalContactSecret: "sandbox-external-contact-secret",
+		ChatID:                "oncall",
 	}
 	s.AddCorp(Corp{ID: d.CorpID, Name: d.CorpName, Seats: 500})
 	s.AddApp(d.CorpID, App{AgentID: d.AgentID, Secret: d.Secret, CallbackURL: d.CallbackURL})
 	s.AddApp(d.CorpID, App{Secret: d.ContactsSecret, ContactsSecret: true})
+	s.AddApp(d.CorpID, App{Secret: d.ExternalContactSecret, ExternalContactSecret: true})
 	for _, dept := range []Department{
 		{ID: 1, ParentID: 0, Name: "Acme", NameEn: "Acme", Order: 100000000},
 		{ID: 2, ParentID: 1, Name: "研发部", NameEn: "R&D", Order: 100000000},
@@ -76,13 +89,26 @@ func SeedDemo(s *Server) Demo {
 		}
 		s.AddUser(d.CorpID, User{
 			UserID: m.id, Name: m.name, Position: m.position, Gender: gender,
-			Mobile:      "1380000" + pad4(i+1),
-			Email:       m.id + "@acme.example",
+			Mobile: "1380000" + pad4(i+1),
+			Email:  m.id + "@acme.example", BizMail: m.id + "@acme.example",
 			Departments: m.depts, Status: 1,
 		})
 		d.UserIDs = append(d.UserIDs, m.id)
 	}
 	s.AddTag(d.CorpID, Tag{ID: d.TagID, Name: "值班", UserIDs: []string{"lisi", "zhouba"}, PartyIDs: []int{4}})
+	ops := []string{"wujiu", "zhengshi", "chenyi", "liner", "dengli"}
+	d.RobotKey = s.AddRobot(d.CorpID, "运维值班群", ops)
+	s.mu.Lock()
+	s.storeChatLocked(AppChat{
+		CorpID: d.CorpID, ChatID: d.ChatID, Name: "值班", Owner: "zhangsan",
+		Members: append([]string{"zhangsan", "lisi", "zhouba"}, ops...), AgentID: d.AgentID, CreatedAt: s.now(),
+	})
+	s.mu.Unlock()
+	for i, c := range []struct{ owner, name string }{{"gaofei", "王小姐"}, {"gaofei", "刘先生"}, {"luoyu", "陈女士"}} {
+		id := "wmSandboxCustomer" + pad4(i+1)
+		s.AddExternalContact(d.CorpID, c.owner, id, c.name)
+		d.ExternalUserIDs = append(d.ExternalUserIDs, id)
+	}
 	return d
 }
 

@@ -17,7 +17,19 @@ import (
 
 // withSession runs h under mu for the caller's access_token; a token authLocked refuses is
 // the answer instead, before any check of the request itself, as WeCom orders its errcodes.
+// The 客户联系 secret's token is refused (48002): it only calls the externalcontact APIs,
+// which use withExternalSession.
 func (s *Server) withSession(r *http.Request, ip string, h func(sess *session) any) any {
+	return s.withSecret(r, ip, func(sess *session) any {
+		if sess.app.kind() == externalSecret {
+			return s.fail(codeAPIForbidden, "api forbidden: the 客户联系 secret only calls externalcontact APIs", ip)
+		}
+		return h(sess)
+	})
+}
+
+// withSecret is withSession for every kind of secret.
+func (s *Server) withSecret(r *http.Request, ip string, h func(sess *session) any) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sess, aerr := s.authLocked(r, ip)
@@ -148,6 +160,7 @@ type userJSON struct {
 	Mobile         string   `json:"mobile,omitempty"`
 	Gender         string   `json:"gender,omitempty"`
 	Email          string   `json:"email,omitempty"`
+	BizMail        string   `json:"biz_mail,omitempty"`
 	IsLeaderInDept []int    `json:"is_leader_in_dept"`
 	DirectLeader   []string `json:"direct_leader"`
 	Status         int      `json:"status"`
@@ -164,7 +177,7 @@ func toUserJSON(u *User, sensitive bool) userJSON {
 		Status: u.Status, MainDepartment: u.MainDepartment,
 	}
 	if sensitive {
-		out.Mobile, out.Gender, out.Email = u.Mobile, u.Gender, u.Email
+		out.Mobile, out.Gender, out.Email, out.BizMail = u.Mobile, u.Gender, u.Email, u.BizMail
 	}
 	return out
 }
@@ -272,14 +285,9 @@ func (s *Server) handleUserListID(r *http.Request, ip string) any {
 		if req.Limit == 0 {
 			req.Limit = 10000
 		}
-		offset := 0
-		if req.Cursor != "" {
-			b, err := base64.RawURLEncoding.DecodeString(req.Cursor)
-			n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "o"))
-			if err != nil || err2 != nil || !strings.HasPrefix(string(b), "o") || n < 0 {
-				return s.fail(codeInvalidCursor, "", ip)
-			}
-			offset = n
+		offset, ok := decodeCursor(req.Cursor)
+		if !ok {
+			return s.fail(codeInvalidCursor, "", ip)
 		}
 		var rows []deptUserJSON
 		keys := append([]string(nil), sess.c.order...)
@@ -290,17 +298,35 @@ func (s *Server) handleUserListID(r *http.Request, ip string) any {
 				rows = append(rows, deptUserJSON{UserID: u.UserID, Department: d})
 			}
 		}
-		offset = min(offset, len(rows))
-		end := min(offset+req.Limit, len(rows))
-		next := ""
-		if end < len(rows) {
-			next = base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(end)))
-		}
-		page := append([]deptUserJSON{}, rows[offset:end]...)
+		page, next := pageOf(rows, offset, req.Limit)
 		return struct {
 			apiError
 			NextCursor string         `json:"next_cursor"`
 			DeptUser   []deptUserJSON `json:"dept_user"`
 		}{apiError{ErrMsg: "ok"}, next, page}
 	})
+}
+
+// decodeCursor reads a cursor this server issued (an offset); "" is the first page.
+func decodeCursor(cursor string) (int, bool) {
+	if cursor == "" {
+		return 0, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	n, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "o"))
+	if err != nil || err2 != nil || !strings.HasPrefix(string(b), "o") || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// pageOf cuts rows[offset:offset+limit] and the cursor of the next page ("" after the last).
+func pageOf[T any](rows []T, offset, limit int) ([]T, string) {
+	offset = min(offset, len(rows))
+	end := min(offset+limit, len(rows))
+	next := ""
+	if end < len(rows) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("o" + strconv.Itoa(end)))
+	}
+	return append([]T{}, rows[offset:end]...), next
 }

@@ -6,7 +6,10 @@
 // instead of WeCom; its CallbackCaller plays WeCom calling the product's callback URLs. It also
 // serves WeCom's sign-in pages (the QR log-in and the in-app OAuth page), where the person at the
 // browser picks which member signs in, and auth/getuserinfo, which turns the resulting code into
-// that member's userid.
+// that member's userid. Beyond app messages it plays group robots (webhook/send, whose
+// 20-a-minute limit refuses rather than drops), app group chats (appchat), userid lookups by
+// mobile or email with their daily block, and customer mass messaging with the 客户联系 secret,
+// where ConfirmMassMessage plays the member tapping send.
 //
 // Where WeCom's documentation is silent the choice is written next to the code that makes it,
 // so a test that depends on it can find it.

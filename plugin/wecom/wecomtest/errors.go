@@ -8,62 +8,89 @@ import (
 // page (90313); the English texts imitate WeCom's errmsg style, which clients must not parse
 // (WeCom says so itself) except for the "from ip: x.x.x.x" part of 60020.
 const (
-	codeSystemBusy        = -1
-	codeInvalidSecret     = 40001
-	codeInvalidMediaType  = 40004
-	codeInvalidFileSize   = 40006
-	codeInvalidMediaID    = 40007
-	codeInvalidMsgType    = 40008
-	codeInvalidCorpID     = 40013
-	codeInvalidToken      = 40014
-	codeInvalidOAuthCode  = 40029
-	codeUserListSize      = 40032
-	codeInvalidAgentID    = 40056
-	codeInvalidParameter  = 40058
-	codeNewsNoSafe        = 40074
-	codeMissingToken      = 41001
-	codeMissingCorpID     = 41002
-	codeMissingSecret     = 41004
-	codeMissingMediaID    = 41006
-	codeMissingOAuthCode  = 41008
-	codeMissingUserID     = 41009
-	codeMissingURL        = 41010
-	codeMissingAgentID    = 41011
-	codeMissingTitle      = 41016
-	codeMissingDesc       = 41033
-	codeTokenExpired      = 42001
-	codeCardWrongApp      = 42015
-	codeRecallTooLate     = 42052
-	codeRequirePOST       = 43002
-	codeNeedsCallback     = 43012
-	codeEmptyMedia        = 44001
-	codeEmptyContent      = 44004
-	codeContentTooLarge   = 45002
-	codeArticleCount      = 45008
-	codeFreqOutOfLimit    = 45009
-	codeAuthorTooLong     = 45032
-	codeURLNoScheme       = 45034
-	codeDataFormat        = 47001
-	codeAPIForbidden      = 48002
-	codeAPINotAuthorized  = 48009
-	codeInvalidCursor     = 50100
-	codeNoPrivilege       = 60011
-	codeIPNotAllowed      = 60020
-	codeUserNotFound      = 60111
-	codeInvalidPartyID    = 60123
-	codeResponseCodeGone  = 60140
-	codeAllInvalid        = 81013
-	codeNoRecipients      = 82001
-	codePartyListSize     = 82002
-	codeTagListSize       = 82003
-	codeMiniAppIDMissing  = 90200
-	codeMiniItemCount     = 90201
-	codeMiniItemKey       = 90202
-	codeMiniItemValue     = 90203
-	codeAnotherAgent      = 301002
-	codeVoiceMustBeAMR    = 301017
-	moreInfoURL           = "https://open.work.weixin.qq.com/devtool/query?e="
-	defaultUnknownErrText = "unknown error"
+	codeSystemBusy          = -1
+	codeInvalidSecret       = 40001
+	codeInvalidMediaType    = 40004
+	codeInvalidFileSize     = 40006
+	codeInvalidMediaID      = 40007
+	codeInvalidMsgType      = 40008
+	codeInvalidCorpID       = 40013
+	codeInvalidToken        = 40014
+	codeInvalidOAuthCode    = 40029
+	codeUserListSize        = 40032
+	codeInvalidAgentID      = 40056
+	codeInvalidParameter    = 40058
+	codeNewsNoSafe          = 40074
+	codeMissingToken        = 41001
+	codeMissingCorpID       = 41002
+	codeMissingSecret       = 41004
+	codeMissingMediaID      = 41006
+	codeMissingOAuthCode    = 41008
+	codeMissingUserID       = 41009
+	codeMissingURL          = 41010
+	codeMissingAgentID      = 41011
+	codeMissingTitle        = 41016
+	codeMissingDesc         = 41033
+	codeTokenExpired        = 42001
+	codeCardWrongApp        = 42015
+	codeRecallTooLate       = 42052
+	codeRequirePOST         = 43002
+	codeNeedsCallback       = 43012
+	codeEmptyMedia          = 44001
+	codeEmptyContent        = 44004
+	codeContentTooLarge     = 45002
+	codeArticleCount        = 45008
+	codeFreqOutOfLimit      = 45009
+	codeAuthorTooLong       = 45032
+	codeURLNoScheme         = 45034
+	codeDataFormat          = 47001
+	codeAPIForbidden        = 48002
+	codeAPINotAuthorized    = 48009
+	codeInvalidCursor       = 50100
+	codeNoPrivilege         = 60011
+	codeIPNotAllowed        = 60020
+	codeUserNotFound        = 60111
+	codeInvalidPartyID      = 60123
+	codeResponseCodeGone    = 60140
+	codeAllInvalid          = 81013
+	codeNoRecipients        = 82001
+	codePartyListSize       = 82002
+	codeTagListSize         = 82003
+	codeMiniAppIDMissing    = 90200
+	codeMiniItemCount       = 90201
+	codeMiniItemKey         = 90202
+	codeMiniItemValue       = 90203
+	codeAnotherAgent        = 301002
+	codeVoiceMustBeAMR      = 301017
+	codeInvalidUserID       = 40003
+	codeInvalidImageSize    = 40009
+	codeInvalidExternalUser = 40096
+	codeInvalidImageFormat  = 40123
+	codeMissingExternalUser = 41035
+	codeMissingMsgID        = 41046
+	codeInvalidMsgID        = 41047
+	codeNoCustomers         = 41048
+	codeGroupMsgCanceled    = 41093
+	codeUserNotExist        = 46004
+	codeInvalidMobile       = 60103
+	codeInvalidEmail        = 60105
+	codeInvalidChatID       = 86001
+	codeChatNotFound        = 86003
+	codeInvalidChatName     = 86004
+	codeInvalidChatOwner    = 86005
+	codeChatMemberCount     = 86006
+	codeInvalidChatMember   = 86007
+	codeNotChatCreator      = 86008
+	codeMissingChatID       = 86201
+	codeOwnerNotMember      = 86207
+	codeChatIDExists        = 86215
+	codeInvalidChatMemberID = 86216
+	codeInvalidWebhook      = 93000
+	codeMediaMD5Mismatch    = 301019
+	codeInvalidAttachment   = 41065
+	codeInvalidChatType     = 86214
+	moreInfoURL             = "https://open.work.weixin.qq.com/devtool/query?e="
+	defaultUnknownErrText   = "unknown error"
 )
 
 // errText is the errmsg head WeCom uses for code. A switch rather than a map keeps the
@@ -180,6 +207,60 @@ func errText(code int) string {
 		return "not allow operate another agent with this accesstoken."
 	case codeVoiceMustBeAMR:
 		return "voice file must be AMR"
+	case codeInvalidUserID:
+		return "invalid userid"
+	case codeInvalidImageSize:
+		return "invalid image size"
+	case codeInvalidExternalUser:
+		return "invalid external userid"
+	case codeInvalidImageFormat:
+		return "invalid image format"
+	case codeMissingExternalUser:
+		return "external_userid missing"
+	case codeMissingMsgID:
+		return "msgid missing"
+	case codeInvalidMsgID:
+		return "invalid msgid"
+	case codeNoCustomers:
+		return "no customer to send"
+	case codeGroupMsgCanceled:
+		return "group message canceled"
+	case codeUserNotExist:
+		return "user not exist"
+	case codeInvalidMobile:
+		return "mobile invalid"
+	case codeInvalidEmail:
+		return "email invalid"
+	case codeInvalidChatID:
+		return "chatid invalid"
+	case codeChatNotFound:
+		return "chatid not exist"
+	case codeInvalidChatName:
+		return "invalid chat name"
+	case codeInvalidChatOwner:
+		return "invalid chat owner"
+	case codeChatMemberCount:
+		return "invalid chat member list size"
+	case codeInvalidChatMember:
+		return "invalid chat member"
+	case codeNotChatCreator:
+		return "chat not created by this app"
+	case codeMissingChatID:
+		return "chatid missing"
+	case codeOwnerNotMember:
+		return "chat owner not in member list"
+	case codeChatIDExists:
+		return "chatid exists"
+	case codeInvalidChatMemberID:
+		return "invalid chat member id"
+	case codeInvalidWebhook:
+		return "invalid webhook url"
+	case codeMediaMD5Mismatch:
+		return "media md5 not match"
+	case codeInvalidAttachment:
+		return "invalid attachment type"
+	case codeInvalidChatType:
+		return "invalid chat_type"
 	}
 	return defaultUnknownErrText
 }

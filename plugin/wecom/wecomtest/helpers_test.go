@@ -94,13 +94,19 @@ func (f *fixture) do(t *testing.T, method, endpoint string, q url.Values, body a
 		t.Fatalf("%s: %v", endpoint, err)
 	}
 	defer resp.Body.Close()
+	return decodeAnswer(t, resp)
+}
+
+// decodeAnswer reads WeCom's JSON answer, failing on another HTTP status.
+func decodeAnswer(t *testing.T, resp *http.Response) map[string]any {
+	t.Helper()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: HTTP %d %s", endpoint, resp.StatusCode, raw)
+		t.Fatalf("%s: HTTP %d %s", resp.Request.URL.Path, resp.StatusCode, raw)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("%s: %v in %s", endpoint, err, raw)
+		t.Fatalf("%s: %v in %s", resp.Request.URL.Path, err, raw)
 	}
 	return m
 }

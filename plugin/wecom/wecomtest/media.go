@@ -42,28 +42,62 @@ type uploadResponse struct {
 // "empty media file"); at most 5 bytes or over the type's limit 40006; voice that is not AMR
 // 301017. Only the size and name are kept, not the bytes.
 func (s *Server) handleMediaUpload(r *http.Request, ip string) any {
-	typ := r.URL.Query().Get("type")
-	limit, typeOK := mediaLimit(typ)
-	size, filename, head, readErr := readMediaPart(r, limit)
+	up := readUpload(r, func(typ string) bool { _, ok := mediaLimit(typ); return ok })
 
-	return s.withSession(r, ip, func(sess *session) any {
-		switch {
-		case sess.app.ContactsSecret:
+	// The 客户联系 secret uploads too: its mass messages carry attachments by media_id.
+	return s.withSecret(r, ip, func(sess *session) any {
+		if sess.app.ContactsSecret {
 			return s.fail(codeAPIForbidden, "", ip)
-		case !typeOK:
-			return s.fail(codeInvalidMediaType, "", ip)
-		case readErr != nil:
-			return s.fail(codeEmptyMedia, "empty media data: no multipart file part named \"media\"", ip)
-		case size <= 5 || size > limit:
-			return s.fail(codeInvalidFileSize, "", ip)
-		case typ == "voice" && !bytes.HasPrefix(head, []byte("#!AMR")):
-			return s.fail(codeVoiceMustBeAMR, "", ip)
 		}
-		now := s.now()
-		id := "3" + s.uniqueID("", 60)
-		s.media[id] = &mediaFile{corp: sess.c.info.ID, typ: typ, size: size, filename: filename, created: now}
-		return uploadResponse{ErrMsg: "ok", Type: typ, MediaID: id, CreatedAt: strconv.FormatInt(now.Unix(), 10)}
+		if e := up.problem(); e != nil {
+			return s.failV(e, ip)
+		}
+		return s.storeMediaLocked(sess.c.info.ID, "", up)
 	})
+}
+
+// upload is a multipart media upload read outside the lock.
+type upload struct {
+	typ      string
+	typeOK   bool
+	limit    int
+	size     int
+	filename string
+	head     []byte
+	readErr  error
+}
+
+// readUpload reads ?type= and the "media" part; allowed says which types this endpoint takes.
+func readUpload(r *http.Request, allowed func(typ string) bool) *upload {
+	up := &upload{typ: r.URL.Query().Get("type")}
+	up.limit, up.typeOK = mediaLimit(up.typ)
+	up.typeOK = up.typeOK && allowed(up.typ)
+	up.size, up.filename, up.head, up.readErr = readMediaPart(r, up.limit)
+	return up
+}
+
+// problem is the errcode an upload gets, in WeCom's order, or nil.
+func (up *upload) problem() *vErr {
+	switch {
+	case !up.typeOK:
+		return bad(codeInvalidMediaType, "")
+	case up.readErr != nil:
+		return bad(codeEmptyMedia, "empty media data: no multipart file part named \"media\"")
+	case up.size <= 5 || up.size > up.limit:
+		return bad(codeInvalidFileSize, "")
+	case up.typ == "voice" && !bytes.HasPrefix(up.head, []byte("#!AMR")):
+		return bad(codeVoiceMustBeAMR, "")
+	}
+	return nil
+}
+
+// storeMediaLocked keeps an accepted upload for 3 days; robot is the webhook key for a robot's
+// upload ("" for an app's). Callers hold mu.
+func (s *Server) storeMediaLocked(corpID, robot string, up *upload) uploadResponse {
+	now := s.now()
+	id := "3" + s.uniqueID("", 60)
+	s.media[id] = &mediaFile{corp: corpID, robot: robot, typ: up.typ, size: up.size, filename: up.filename, created: now}
+	return uploadResponse{ErrMsg: "ok", Type: up.typ, MediaID: id, CreatedAt: strconv.FormatInt(now.Unix(), 10)}
 }
 
 // readMediaPart streams the "media" file part, counting at most limit+1 bytes so an oversized

@@ -163,7 +163,7 @@ func (s *Server) checkSenderLocked(sess *session, out *outgoing) *vErr {
 	case out.bodyErr != nil:
 		return out.bodyErr
 	}
-	if e := s.checkMediaLocked(sess.c.info.ID, out.info.media); e != nil {
+	if e := s.checkMediaLocked(sess.c.info.ID, "", out.info.media); e != nil {
 		return e
 	}
 	if out.info.card != nil && out.info.card.interactive && app.CallbackURL == "" {
@@ -172,12 +172,14 @@ func (s *Server) checkSenderLocked(sess *session, out *outgoing) *vErr {
 	return nil
 }
 
-func (s *Server) checkMediaLocked(corpID string, refs []mediaRef) *vErr {
+// checkMediaLocked checks media_ids against the uploads of a corp's apps (robot "") or of one
+// robot: a robot's media serve only that robot (page 99110), an app's any app of the corp.
+func (s *Server) checkMediaLocked(corpID, robot string, refs []mediaRef) *vErr {
 	now := s.now()
 	for _, ref := range refs {
 		m, ok := s.media[ref.id]
 		switch {
-		case !ok || m.corp != corpID:
+		case !ok || m.corp != corpID || m.robot != robot:
 			return bad(codeInvalidMediaID, "invalid media_id: %s is unknown", ref.path)
 		case now.Sub(m.created) >= mediaLifetime:
 			return bad(codeInvalidMediaID, "invalid media_id: %s expired (temporary media live 3 days)", ref.path)
@@ -507,19 +509,38 @@ func (s *Server) consumeQuotaLocked(c *corp, n int, now time.Time) bool {
 	if c.info.Seats <= 0 {
 		return true
 	}
-	day := now.In(china()).Format(time.DateOnly)
-	q := s.t.quota[c.info.ID]
-	if q == nil || q.day != day {
-		q = &quotaDay{day: day}
-		s.t.quota[c.info.ID] = q
-	}
-	if q.used+n > c.info.Seats*sendsPerSeatPerDay {
+	return s.countToday(s.t.quota, c.info.ID, n, c.info.Seats*sendsPerSeatPerDay, now)
+}
+
+// countToday adds n to key's count for today (China calendar day) unless that passes limit.
+// Callers hold mu.
+func (s *Server) countToday(days map[string]*quotaDay, key string, n, limit int, now time.Time) bool {
+	q := today(days, key, now)
+	if q.used+n > limit {
 		return false
 	}
 	q.used += n
 	return true
 }
 
+// today returns key's counter for the current China calendar day, starting a new one at
+// midnight.
+func today[K comparable](days map[K]*quotaDay, key K, now time.Time) *quotaDay {
+	return counterFor(days, key, now.In(china()).Format(time.DateOnly))
+}
+
+// counterFor returns key's counter for period (a day or month label), starting a new one when
+// the period changes.
+func counterFor[K comparable](counters map[K]*quotaDay, key K, period string) *quotaDay {
+	q := counters[key]
+	if q == nil || q.day != period {
+		q = &quotaDay{day: period}
+		counters[key] = q
+	}
+	return q
+}
+
+// quotaDay counts within one period: a China calendar day, or a month for customers.
 type quotaDay struct {
 	day  string
 	used int
@@ -532,14 +553,21 @@ type rateKey struct {
 	user     string
 }
 
-// rateWindow holds one member's delivery times from one app within the last hour, oldest first.
-// Only deliveries count: a dropped message does not extend the block.
+// rateWindow holds the delivery times within the last hour, oldest first: one member's from one
+// app, or one robot's. Only deliveries count: a refused message does not extend the block.
 type rateWindow struct {
 	times []time.Time
 	head  int
 }
 
+// allow admits a delivery to a member under the per-app per-member limits.
 func (w *rateWindow) allow(now time.Time) bool {
+	return w.admit(now, perMinuteLimit, perHourLimit)
+}
+
+// admit records a delivery at now unless the last minute holds perMinute of them or the last
+// hour perHour; sliding windows, as WeCom documents none other.
+func (w *rateWindow) admit(now time.Time, perMinute, perHour int) bool {
 	hourAgo := now.Add(-time.Hour)
 	for w.head < len(w.times) && !w.times[w.head].After(hourAgo) {
 		w.head++
@@ -549,12 +577,12 @@ func (w *rateWindow) allow(now time.Time) bool {
 		w.head = 0
 	}
 	live := w.times[w.head:]
-	if len(live) >= perHourLimit {
+	if len(live) >= perHour {
 		return false
 	}
 	minuteAgo := now.Add(-time.Minute)
 	i := sort.Search(len(live), func(i int) bool { return live[i].After(minuteAgo) })
-	if len(live)-i >= perMinuteLimit {
+	if len(live)-i >= perMinute {
 		return false
 	}
 	w.times = append(w.times, now)

@@ -29,22 +29,26 @@ type Options struct {
 }
 
 // Server is the simulated WeCom. Create it with New, describe corps with AddCorp, AddApp,
-// AddDepartment, AddUser and AddTag (or SeedDemo), and mount it as an http.Handler. All methods
-// are safe for concurrent use.
+// AddDepartment, AddUser, AddTag, AddRobot and AddExternalContact (or SeedDemo), and mount it as
+// an http.Handler. All methods are safe for concurrent use.
 type Server struct {
 	now     func() time.Time
 	seed    uint64
 	hintSeq atomic.Uint64 // errmsg hints are drawn outside mu so error paths stay lock-free
 
-	mu      sync.Mutex
-	rng     *rand.Rand
-	idSeq   uint64
-	corps   map[string]*corp
-	links   map[string]map[string]bool // corp → connected corps it may address
-	tokens  map[string]*token
-	current map[appKey]string // the token gettoken hands out while it is valid
-	media   map[string]*mediaFile
-	t       *traffic // everything Reset forgets
+	mu         sync.Mutex
+	rng        *rand.Rand
+	idSeq      uint64
+	corps      map[string]*corp
+	links      map[string]map[string]bool // corp → connected corps it may address
+	tokens     map[string]*token
+	current    map[appKey]string // the token gettoken hands out while it is valid
+	media      map[string]*mediaFile
+	robots     map[string]*robot // by webhook key
+	robotOrder []string
+	chats      map[chatRef]*appChat // app group chats: created by the API, kept by Reset
+	chatOrder  []chatRef
+	t          *traffic // everything Reset forgets
 }
 
 // Corp is a WeCom enterprise.
@@ -56,7 +60,8 @@ type Corp struct {
 	Seats int
 }
 
-// App is a self-built app (应用) of a corp, or — with ContactsSecret — the 通讯录同步 secret.
+// App is a self-built app (应用) of a corp, or — with ContactsSecret — the 通讯录同步 secret, or —
+// with ExternalContactSecret — the 客户联系 secret.
 type App struct {
 	AgentID int64
 	Secret  string
@@ -64,6 +69,10 @@ type App struct {
 	// allowed over the whole corp, message/send and media/upload are not (48002). A corp has one;
 	// its AgentID is ignored.
 	ContactsSecret bool
+	// ExternalContactSecret marks the 客户联系 secret: only the externalcontact APIs accept its
+	// token, and they accept no other (both ways 48002, page 90313 on 48002). A corp has one;
+	// its AgentID is ignored. An App sets at most one of ContactsSecret and ExternalContactSecret.
+	ExternalContactSecret bool
 	// VisibleDepartments is the app's visible range (recursively); empty means the whole corp.
 	VisibleDepartments []int
 	// CallbackURL non-empty means 接收消息 is configured; interactive cards need it (else 43012).
@@ -89,7 +98,8 @@ type User struct {
 	UserID         string
 	Name           string
 	Mobile         string
-	Email          string
+	Email          string // the personal email (user/get_userid_by_email email_type 2)
+	BizMail        string // the enterprise email, 企业邮箱 (email_type 1)
 	Position       string
 	Gender         string // "0" unknown, "1" male, "2" female
 	Departments    []int
@@ -145,12 +155,15 @@ type corp struct {
 	info      Corp
 	apps      map[int64]*appState
 	contacts  *appState
+	external  *appState // the 客户联系 secret
 	depts     map[int]*Department
 	children  map[int][]int
 	users     map[string]*User // by lower-cased userid: WeCom userids are case-insensitive
 	order     []string         // lower-cased userids in the order they were added
 	deptUsers map[int][]string
 	tags      map[int]*Tag
+	customers map[string]*customer // external contacts by external_userid
+	custOrder []string
 }
 
 type appState struct {
@@ -160,9 +173,28 @@ type appState struct {
 }
 
 type appKey struct {
-	corp     string
-	agentID  int64
-	contacts bool
+	corp    string
+	agentID int64
+	kind    secretKind
+}
+
+// secretKind tells which of a corp's secrets a token came from.
+type secretKind int
+
+const (
+	appSecret      secretKind = iota
+	contactsSecret            // 通讯录同步
+	externalSecret            // 客户联系
+)
+
+func (a *appState) kind() secretKind {
+	switch {
+	case a.ContactsSecret:
+		return contactsSecret
+	case a.ExternalContactSecret:
+		return externalSecret
+	}
+	return appSecret
 }
 
 type token struct {
@@ -173,6 +205,7 @@ type token struct {
 
 type mediaFile struct {
 	corp     string
+	robot    string // the webhook key of the robot that uploaded it; "" for an app's upload
 	typ      string
 	size     int
 	filename string
@@ -199,6 +232,17 @@ type traffic struct {
 	codes       map[string]*responseCode
 	cardUpdates []CardUpdate
 	logins      map[string]*loginCode // sign-in codes the pages and IssueLoginCode handed out
+
+	robotMessages  map[string][]*ChatMessage // webhook key → what the robot posted
+	robotRates     map[string]*rateWindow
+	chatMessages   map[chatRef][]*ChatMessage
+	chatCreates    map[string]*quotaDay    // corp → appchat/create calls today
+	chatUpdates    map[string]*rateWindow  // corp → appchat/update calls in the last hour
+	chatSends      map[string]*personSends // corp → appchat/send person-sends in the last minute
+	lookupFailures map[string]*quotaDay    // corp → failed id lookups today
+	massMessages   map[string]*massMessage // msgid → customer mass message
+	massOrder      []string
+	customerMonths map[customerKey]*quotaDay // customer's mass messages received this month
 }
 
 func newTraffic() *traffic {
@@ -215,6 +259,16 @@ func newTraffic() *traffic {
 		tasksByID: map[corpTask][]*cardTask{},
 		codes:     map[string]*responseCode{},
 		logins:    map[string]*loginCode{},
+
+		robotMessages:  map[string][]*ChatMessage{},
+		robotRates:     map[string]*rateWindow{},
+		chatMessages:   map[chatRef][]*ChatMessage{},
+		chatCreates:    map[string]*quotaDay{},
+		chatUpdates:    map[string]*rateWindow{},
+		chatSends:      map[string]*personSends{},
+		lookupFailures: map[string]*quotaDay{},
+		massMessages:   map[string]*massMessage{},
+		customerMonths: map[customerKey]*quotaDay{},
 	}
 }
 
@@ -237,6 +291,8 @@ func New(opts Options) *Server {
 		tokens:  map[string]*token{},
 		current: map[appKey]string{},
 		media:   map[string]*mediaFile{},
+		robots:  map[string]*robot{},
+		chats:   map[chatRef]*appChat{},
 		t:       newTraffic(),
 	}
 }
@@ -257,6 +313,7 @@ func (s *Server) AddCorp(c Corp) {
 		users:     map[string]*User{},
 		deptUsers: map[int][]string{},
 		tags:      map[int]*Tag{},
+		customers: map[string]*customer{},
 	}
 }
 
@@ -270,15 +327,18 @@ func (s *Server) mustCorp(corpID string) *corp {
 }
 
 // AddApp adds an app to a corp, replacing the app with the same AgentID (or the corp's
-// contacts secret). Tokens already issued stay valid.
+// contacts or 客户联系 secret). Tokens already issued stay valid.
 func (s *Server) AddApp(corpID string, a App) {
+	if a.ContactsSecret && a.ExternalContactSecret {
+		panic("wecomtest: an App is at most one of ContactsSecret and ExternalContactSecret")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.mustCorp(corpID)
 	st := &appState{App: a}
 	st.VisibleDepartments = append([]int(nil), a.VisibleDepartments...)
 	st.TrustedIPs = append([]string(nil), a.TrustedIPs...)
-	if len(a.VisibleDepartments) > 0 && !a.ContactsSecret {
+	if len(a.VisibleDepartments) > 0 && st.kind() == appSecret {
 		st.visible = map[int]bool{}
 		for _, d := range a.VisibleDepartments {
 			st.visible[d] = true
@@ -290,12 +350,16 @@ func (s *Server) AddApp(corpID string, a App) {
 			st.trusted[ip] = true
 		}
 	}
-	if a.ContactsSecret {
+	switch st.kind() {
+	case contactsSecret:
 		st.AgentID = 0
 		c.contacts = st
-		return
+	case externalSecret:
+		st.AgentID = 0
+		c.external = st
+	default:
+		c.apps[a.AgentID] = st
 	}
-	c.apps[a.AgentID] = st
 }
 
 // AddDepartment adds or replaces a department.
@@ -385,8 +449,10 @@ func (s *Server) InvalidateTokens(corpID string) {
 }
 
 // Reset forgets inboxes, counters, faults, rate windows, quotas, duplicate-check memory, sent
-// messages, task_ids, response codes and sign-in codes. Corp setup, issued tokens and uploaded
-// media stay, so a product holding a cached token or media_id keeps working.
+// messages, task_ids, response codes, sign-in codes, what robots and app group chats showed,
+// lookup failures and customer mass messages. Corp setup (with robots and external contacts),
+// issued tokens, uploaded media and app group chats stay, so a product holding a cached token,
+// media_id, webhook key or chatid keeps working.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -421,15 +487,21 @@ func (s *Server) canonical(corpID, userid string) string {
 }
 
 func cloneDeliveries(ds []*Delivery) []Delivery {
-	if len(ds) == 0 {
+	return cloneEach(ds, func(d *Delivery) {
+		d.Body, d.Request, d.UpdatedCard = bytes.Clone(d.Body), bytes.Clone(d.Request), bytes.Clone(d.UpdatedCard)
+	})
+}
+
+// cloneEach copies what the pointers point at, deep copies by deep, for handing out of mu; nil
+// for none.
+func cloneEach[T any](ps []*T, deep func(*T)) []T {
+	if len(ps) == 0 {
 		return nil
 	}
-	out := make([]Delivery, len(ds))
-	for i, d := range ds {
-		out[i] = *d
-		out[i].Body = bytes.Clone(d.Body)
-		out[i].Request = bytes.Clone(d.Request)
-		out[i].UpdatedCard = bytes.Clone(d.UpdatedCard)
+	out := make([]T, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+		deep(&out[i])
 	}
 	return out
 }
@@ -580,6 +652,32 @@ func (s *Server) route(endpoint string) (handler, string, bool) {
 		return s.handleUserListID, http.MethodPost, true
 	case "auth/getuserinfo":
 		return s.handleGetUserInfo, http.MethodGet, true
+	case "user/getuserid":
+		return s.handleGetUserIDByMobile, http.MethodPost, true
+	case "user/get_userid_by_email":
+		return s.handleGetUserIDByEmail, http.MethodPost, true
+	case "webhook/send":
+		return s.handleWebhookSend, http.MethodPost, true
+	case "webhook/upload_media":
+		return s.handleWebhookUpload, http.MethodPost, true
+	case "appchat/create":
+		return s.handleChatCreate, http.MethodPost, true
+	case "appchat/update":
+		return s.handleChatUpdate, http.MethodPost, true
+	case "appchat/get":
+		return s.handleChatGet, http.MethodGet, true
+	case "appchat/send":
+		return s.handleChatSend, http.MethodPost, true
+	case "externalcontact/add_msg_template":
+		return s.handleAddMsgTemplate, http.MethodPost, true
+	case "externalcontact/get_groupmsg_task":
+		return s.handleGroupMsgTask, http.MethodPost, true
+	case "externalcontact/get_groupmsg_send_result":
+		return s.handleGroupMsgSendResult, http.MethodPost, true
+	case "externalcontact/remind_groupmsg_send":
+		return s.handleRemindGroupMsg, http.MethodPost, true
+	case "externalcontact/cancel_groupmsg_send":
+		return s.handleCancelGroupMsg, http.MethodPost, true
 	}
 	return nil, "", false
 }

@@ -33,8 +33,10 @@ func (s *Server) handleGetToken(r *http.Request, ip string) any {
 		return s.fail(codeInvalidCorpID, "", ip)
 	}
 	var app *appState
-	if c.contacts != nil && c.contacts.Secret == secret {
-		app = c.contacts
+	for _, a := range []*appState{c.contacts, c.external} {
+		if a != nil && a.Secret == secret {
+			app = a
+		}
 	}
 	for _, a := range c.apps {
 		if app == nil && a.Secret == secret {
@@ -47,7 +49,7 @@ func (s *Server) handleGetToken(r *http.Request, ip string) any {
 	if !app.allows(ip) {
 		return s.fail(codeIPNotAllowed, "", ip)
 	}
-	key := appKey{corp: corpID, agentID: app.AgentID, contacts: app.ContactsSecret}
+	key := appKey{corp: corpID, agentID: app.AgentID, kind: app.kind()}
 	now := s.now()
 	if tok, ok := s.current[key]; ok {
 		t := s.tokens[tok]
@@ -95,8 +97,13 @@ func (s *Server) authLocked(r *http.Request, ip string) (*session, *apiError) {
 	if !ok {
 		return nil, s.fail(codeInvalidToken, "", ip)
 	}
-	app := c.contacts
-	if !t.key.contacts {
+	var app *appState
+	switch t.key.kind {
+	case contactsSecret:
+		app = c.contacts
+	case externalSecret:
+		app = c.external
+	default:
 		app = c.apps[t.key.agentID]
 	}
 	if app == nil {

@@ -375,9 +375,9 @@ func validateCard(o jobj) (*cardInfo, []mediaRef, *vErr) {
 	}
 	switch ct {
 	case "text_notice":
-		sub, e := o.str(p, "sub_title_text")
-		if e != nil {
-			return nil, nil, e
+		sub, subErr := o.str(p, "sub_title_text")
+		if subErr != nil {
+			return nil, nil, subErr
 		}
 		if mainTitle == "" && sub == "" {
 			return nil, nil, invalid("template_card.main_title.title and sub_title_text cannot both be empty")
