@@ -145,8 +145,13 @@ func TestWaitEndsWithItsContextOrTime(t *testing.T) {
 	e.waiters(1)
 	cancel()
 	// The message as it was, or the cancellation itself when it ended a read.
-	if a := <-answer; !(a.err == nil && a.Status == models.MessageQueued) && !errors.Is(a.err, context.Canceled) {
-		t.Fatalf("Wait answered %s, %v", a.Status, a.err)
+	select {
+	case a := <-answer:
+		if !(a.err == nil && a.Status == models.MessageQueued) && !errors.Is(a.err, context.Canceled) {
+			t.Fatalf("Wait answered %s, %v", a.Status, a.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait did not end with its context")
 	}
 	e.waiters(0)
 	if v, err := e.svc.Wait(context.Background(), e.id, 0); err != nil || v.Status != models.MessageQueued {
