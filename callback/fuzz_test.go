@@ -3,6 +3,7 @@ package callback
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -37,19 +38,72 @@ func isDecryptError(err error) bool {
 	return false
 }
 
+// xmlSeeds are inputs for the XML fuzzers: WeCom's messages and bodies, and each rule of the
+// syntax that a scanner could get wrong.
+func xmlSeeds(f *testing.F) [][]byte {
+	seeds := [][]byte{
+		[]byte(v2Plain), []byte(v2Body), []byte(nested(17)), []byte("<!DOCTYPE xml><xml/>"),
+		readTestdata(f, "template_card_event.xml"), readTestdata(f, "change_contact_create_user.xml"),
+	}
+	for _, s := range []string{
+		"<xml>\r\n<a> x\r\ny\r </a><b><![CDATA[\r\n]]></b></xml>",
+		"<xml><a>&lt;&gt;&amp;&apos;&quot;&#65;&#x42;&#xD800;&#0;&#x110000;&#;&#x;&#X41;&nbsp;&amp</a></xml>",
+		"<xml><a>x]]>y</a><b a=\"]]>\"/><c><![CDATA[]]]]><![CDATA[>]]></c></xml>",
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><xml/>", "<?xml version='1.1'?><xml/>",
+		"<?xml encoding=\"GBK\"?><xml/>", "<?xml-stylesheet href=\"a\"?><xml/>", "<?xml?><xml/>",
+		"<!----><xml><!-- a - b --><a>x<!-- c -->y</a></xml><!-- d -- e -->",
+		"<x:xml xmlns:x=\"urn:x\"><a:b>1</a:b><c:b>2</c:b><:d/><e:/></x:xml>", "<xml><a:b:c/></xml>",
+		"<xml><a b=\"1\"c='2' d = \"&amp;\"/><e f/><g h=i/><j k=\"<\"/></xml>",
+		"<xml><名字>张三</名字><a·b/></xml>", "<xml><·/></xml>", "<xml><a>\xff</a></xml>", "<xml><a>\x01</a></xml>",
+		"\ufeff<xml/>", "\u00a0<xml/>\u3000", "<xml><a>\u00a0x\u0085</a></xml>",
+		"<xml><a>1<b/>2</a></xml>", "<xml><a></b></a></xml>", "</xml>", "<xml", "<xml><a x=\"1",
+	} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
 // FuzzParseMessage checks that ParseMessage never panics and returns exactly one of a map and an
 // ErrBadXML.
 func FuzzParseMessage(f *testing.F) {
-	for _, seed := range [][]byte{
-		[]byte(v2Plain), []byte(v2Body), []byte(nested(17)), []byte("<!DOCTYPE xml><xml/>"),
-		readTestdata(f, "template_card_event.xml"), readTestdata(f, "change_contact_create_user.xml"),
-	} {
+	for _, seed := range xmlSeeds(f) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		m, err := ParseMessage(plain)
 		if (m == nil) == (err == nil) || (err != nil && !errors.Is(err, ErrBadXML)) {
 			t.Errorf("ParseMessage(%q) = %v, %v", plain, m, err)
+		}
+	})
+}
+
+// xmlPieces are bits of XML syntax, valid and not, for FuzzParseMessageMatchesEncodingXML to
+// assemble: random bytes seldom spell "<![CDATA[" or "version=".
+var xmlPieces = []string{"<", ">", "/", "/>", "xml", "<xml>", "</xml>", "a", "b", ":", "x:", "&amp;", "&lt;", "&#", "&#x",
+	"41", "D800", ";", "&", "]]>", "]", "<![CDATA[", "<!--", "-->", "--", "-", "<?", "?>", "<?xml ", "version=",
+	"encoding=", "'1.0'", `"1.1"`, "'utf-8'", "'GBK'", "\r", "\n", "\r\n", " ", "\t", `"`, "'", "=", "é", "名", "·",
+	"\xff", "\x00", "\x01", "<!DOCTYPE", "<a>", "</a>", "<b/>", `<a b="c">`, "\u00a0", "\ufeff", "\u0085", "1", ".",
+	"_", "<x:xml>", "</x:xml>", "<![", "CDATA["}
+
+// FuzzParseMessageMatchesEncodingXML holds the scanner to the parser it replaced, built on
+// encoding/xml: the same object for every input that one accepts, a refusal for every one it
+// refuses. Each input is tried as it is and as a list of xmlPieces, one byte choosing each.
+func FuzzParseMessageMatchesEncodingXML(f *testing.F) {
+	for _, seed := range xmlSeeds(f) {
+		f.Add(seed)
+	}
+	f.Add([]byte{5, 21, 7, 20, 11, 6})
+	f.Fuzz(func(t *testing.T, input []byte) {
+		var assembled []byte
+		for _, b := range input {
+			assembled = append(assembled, xmlPieces[int(b)%len(xmlPieces)]...)
+		}
+		for _, plain := range [][]byte{input, assembled} {
+			got, err := ParseMessage(plain)
+			want, wantErr := parseMessageXML(plain)
+			if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
+				t.Errorf("ParseMessage(%q) = %#v, %v\nencoding/xml: %#v, %v", plain, got, err, want, wantErr)
+			}
 		}
 	})
 }

@@ -1,11 +1,9 @@
 package callback
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
+	"strings"
 )
 
 // ErrBadXML is returned for a body or decrypted message that is not the XML WeCom sends; the
@@ -47,13 +45,6 @@ func leaf(m map[string]any, name string) string {
 	return s
 }
 
-// element is an open element while ParseMessage walks the tokens.
-type element struct {
-	name     string
-	children map[string]any // nil until the first child element: then it is not a leaf
-	text     []byte
-}
-
 // ParseMessage turns a decrypted WeCom XML message into the JSON-like object subscribers and
 // workflows see, with WeCom's element names: the root <xml> is dropped, a leaf element becomes a
 // string (CDATA kept exactly, plain text trimmed of surrounding whitespace), an element with
@@ -61,78 +52,125 @@ type element struct {
 // — so one SelectedItem is a map and two are a list. Attributes and text between child elements
 // are ignored. DOCTYPE and other directives are refused, depth and element count are bounded.
 func ParseMessage(plain []byte) (map[string]any, error) {
-	d := xml.NewDecoder(bytes.NewReader(plain))
+	s := scanner{src: string(plain)}
 	var (
-		open  []element
-		count int
-		root  map[string]any // non-nil once the root element has closed
+		stack [maxDepth]element
+		open  = stack[:0]
+		// kids are the children of the open elements so far, in one list (kept on the stack), so
+		// that each element's map is made when it closes, at its final size.
+		scratch [32]child
+		kids    = scratch[:0]
+		count   int
+		root    map[string]any // set when the root element closes
 	)
 	for {
-		start := d.InputOffset()
-		tok, err := d.Token()
-		if err == io.EOF {
-			if root == nil {
+		t, err := s.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t.kind {
+		case tokenEOF:
+			switch {
+			case len(open) > 0:
+				return nil, fmt.Errorf("%w: <%s> is not closed", ErrBadXML, open[len(open)-1].name)
+			case root == nil:
 				return nil, fmt.Errorf("%w: no root element", ErrBadXML)
 			}
 			return root, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadXML, err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		case tokenStart:
 			count++
 			switch {
 			case root != nil:
 				return nil, fmt.Errorf("%w: more than one root element", ErrBadXML)
-			case len(open) == 0 && t.Name.Local != "xml":
+			case len(open) == 0 && t.local != "xml":
 				return nil, fmt.Errorf("%w: the root element is not <xml>", ErrBadXML)
 			case len(open) == maxDepth:
 				return nil, fmt.Errorf("%w: nested deeper than %d", ErrBadXML, maxDepth)
 			case count > maxElements:
 				return nil, fmt.Errorf("%w: more than %d elements", ErrBadXML, maxElements)
 			}
-			open = append(open, element{name: t.Name.Local})
-		case xml.CharData:
-			cdata := bytes.HasPrefix(plain[start:], []byte("<![CDATA["))
-			if !cdata {
-				t = bytes.TrimSpace(t)
+			open = append(open, element{name: t.name, local: t.local, first: len(kids)})
+			if t.empty {
+				open, kids, root = closeElement(open, kids)
+			}
+		case tokenText, tokenCDATA:
+			text := t.text
+			if t.kind == tokenText {
+				text = strings.TrimSpace(text)
 			}
 			if len(open) == 0 {
-				if len(t) > 0 {
+				if text != "" {
 					return nil, fmt.Errorf("%w: text outside the root element", ErrBadXML)
 				}
 				continue
 			}
-			top := &open[len(open)-1]
-			top.text = append(top.text, t...)
-		case xml.EndElement:
-			el := open[len(open)-1]
-			open = open[:len(open)-1]
-			if len(open) == 0 {
-				root = el.children
-				if root == nil {
-					root = map[string]any{}
-				}
-				continue
+			if top := &open[len(open)-1]; len(kids) == top.first { // text beside children is dropped
+				top.addText(text)
 			}
-			parent := &open[len(open)-1]
-			if parent.children == nil {
-				parent.children = map[string]any{}
+		case tokenEnd:
+			if len(open) == 0 || open[len(open)-1].name != t.name {
+				return nil, fmt.Errorf("%w: unexpected </%s>", ErrBadXML, t.name)
 			}
-			addChild(parent.children, el.name, el.value())
-		case xml.Directive: // encoding/xml expands no entities, but a DOCTYPE has no business here
-			return nil, fmt.Errorf("%w: DOCTYPE and other <!…> directives are not allowed", ErrBadXML)
+			open, kids, root = closeElement(open, kids)
 		}
 	}
 }
 
-// value is what an element becomes: its children, or its text when it has none.
-func (e *element) value() any {
-	if e.children != nil {
-		return e.children
+// element is an open element.
+type element struct {
+	name, local string
+	first       int // its children are kids[first:]
+	// text is the element's one piece of text; joined collects several (text, CDATA, text around
+	// a comment), which few elements have.
+	text   string
+	joined []byte
+}
+
+type child struct {
+	name  string
+	value any
+}
+
+// closeElement ends the innermost open element: it becomes its parent's child, or, the last one,
+// the root returned (nil otherwise: nothing opens after the root has closed).
+func closeElement(open []element, kids []child) ([]element, []child, map[string]any) {
+	el := &open[len(open)-1]
+	open = open[:len(open)-1]
+	var m map[string]any
+	if children := kids[el.first:]; len(children) > 0 {
+		m = make(map[string]any, len(children))
+		for _, c := range children {
+			addChild(m, c.name, c.value)
+		}
+		kids = kids[:el.first]
 	}
-	return string(e.text)
+	switch {
+	case len(open) == 0:
+		if m == nil {
+			m = map[string]any{}
+		}
+		return open, kids, m
+	case m != nil:
+		kids = append(kids, child{el.local, m})
+	case el.joined != nil:
+		kids = append(kids, child{el.local, string(el.joined)})
+	default:
+		kids = append(kids, child{el.local, el.text})
+	}
+	return open, kids, nil
+}
+
+func (e *element) addText(text string) {
+	switch {
+	case text == "":
+	case e.text == "" && e.joined == nil:
+		e.text = text
+	default:
+		if e.joined == nil {
+			e.joined = append([]byte(nil), e.text...)
+		}
+		e.joined = append(e.joined, text...)
+	}
 }
 
 // addChild stores v under name, turning a repeated name into a list. Values are only ever

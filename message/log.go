@@ -126,18 +126,40 @@ func recallRefusal(status string, recalledAt, sentAt *time.Time, now time.Time) 
 	return ""
 }
 
-// Wait polls a message until it is final or d has passed, and returns it as it is then.
+// Wait reads a message until it is final or d has passed, and returns it as it is then. It reads
+// again when this process records an outcome of the message or cancels it, and every WaitPoll for
+// what another instance records.
 func (s *Service) Wait(ctx context.Context, id string, d time.Duration) (View, error) {
-	deadline := time.Now().Add(d)
+	// Registered before the first read: an outcome recorded after that read is notified to it.
+	wake, done := s.waiters.Add(id)
+	defer done()
+	expiry := time.NewTimer(d)
+	defer expiry.Stop()
+	poll := time.NewTicker(s.waitPoll)
+	defer poll.Stop()
+	expired := false
 	for {
 		m, err := s.Get(ctx, id)
-		if err != nil || isFinal(m.Status) || time.Now().After(deadline) {
+		if err != nil || isFinal(m.Status) || expired {
 			return m, err
 		}
 		select {
 		case <-ctx.Done():
 			return m, nil
-		case <-time.After(25 * time.Millisecond):
+		case <-expiry.C:
+			expired = true // one more read: the answer is the message as it is at the end
+		case <-wake:
+		case <-poll.C:
+		}
+	}
+}
+
+// Recorded wakes the Waits on the messages of outcomes the sender has committed (the ones whose
+// lease it still held: another sender records the others).
+func (s *Service) Recorded(outs []models.Outcome) {
+	for _, o := range outs {
+		if o.Owned {
+			s.waiters.Notify(o.Request.MessageID)
 		}
 	}
 }
@@ -164,6 +186,9 @@ func (s *Service) Cancel(ctx context.Context, id string) (View, error) {
 	if err := s.store.CancelMessage(ctx, id); err != nil {
 		return View{}, stateError("Message", "Only a queued or retrying message with no send in flight can be canceled.", err)
 	}
+	// The one way besides the sender's outcomes that a message becomes final (a retry makes it
+	// queued again, a recall keeps its status).
+	s.waiters.Notify(id)
 	return s.Get(ctx, id)
 }
 

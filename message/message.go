@@ -8,6 +8,7 @@ import (
 	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // Config is what the message service needs of the server's configuration.
@@ -21,7 +22,13 @@ type Config struct {
 	// Fetcher downloads media.url sources: the server's one fetcher of user URLs, which refuses
 	// internal addresses. Nil means one with no ranges allowed.
 	Fetcher *fetch.Fetcher
+	// WaitPoll is how often Wait reads a message again without being notified (default 500 ms):
+	// on MySQL another instance may record its outcome, and only this process's are notified.
+	WaitPoll time.Duration
 }
+
+// maxWaiters bounds the Waits registered for notifications; one more polls every WaitPoll only.
+const maxWaiters = 10_000
 
 // Service accepts, plans and logs messages: the operations of SPEC §3.4 that the REST API, the
 // pages and the workflow engine share.
@@ -34,6 +41,9 @@ type Service struct {
 	loc     *time.Location
 	fetcher *fetch.Fetcher
 	log     *slog.Logger
+	// waiters are the Waits in progress, woken when this process records or cancels their message.
+	waiters  *worker.Waiters
+	waitPoll time.Duration
 }
 
 // New builds the message service over a store, WeCom's clients and the authenticators' apps.
@@ -47,8 +57,11 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 	if cfg.Fetcher == nil {
 		cfg.Fetcher = fetch.New(fetch.Options{})
 	}
+	if cfg.WaitPoll == 0 {
+		cfg.WaitPoll = 500 * time.Millisecond
+	}
 	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, env: cfg.TemplateEnv, loc: cfg.Location,
-		fetcher: cfg.Fetcher, log: log}
+		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll}
 }
 
 // Trigger sources of a message.

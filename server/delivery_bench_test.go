@@ -12,17 +12,37 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
 )
+
+// deliveryLoad is what a delivery benchmark sends.
+type deliveryLoad struct {
+	recipients int
+	// wait is every POST's ?wait= (empty: none): each client then waits for its message's result,
+	// which must be "sent".
+	wait string
+	// latency is how long WeCom takes to answer each message/send.
+	latency time.Duration
+}
 
 // benchmarkDelivery accepts b.N messages of `recipients` members each through the real HTTP API
 // (16 clients at once) and waits until the simulator holds every delivery: accepted-to-delivered
 // throughput over loopback, with the database the suite runs on.
-func benchmarkDelivery(b *testing.B, recipients int) {
+func benchmarkDelivery(b *testing.B, load deliveryLoad) {
+	recipients := load.recipients
 	members := 2000
 	if recipients > members {
 		members = recipients
 	}
 	e := newDeliveryEnv(b, deliveryOptions{members: members, start: time.Now()})
+	if load.latency > 0 {
+		e.sim.FailRate("message/send", 1, wecomtest.Fault{Latency: load.latency})
+	}
+	url := "/api/v1/messages"
+	if load.wait != "" {
+		url += "?wait=" + load.wait
+	}
 	api := httptest.NewServer(e.srv.Handler())
 	defer api.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
@@ -46,12 +66,18 @@ func benchmarkDelivery(b *testing.B, recipients int) {
 		go func() {
 			defer wg.Done()
 			for body := range next {
-				req, _ := http.NewRequest("POST", api.URL+"/api/v1/messages", bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", api.URL+url, bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+e.token)
 				res, err := client.Do(req)
 				if err != nil || res.StatusCode != 202 {
 					b.Errorf("accept: %v %v", err, res)
 					return
+				}
+				if load.wait != "" {
+					var answer struct{ Data struct{ Status string } }
+					if err := json.NewDecoder(res.Body).Decode(&answer); err != nil || answer.Data.Status != "sent" {
+						b.Errorf("?wait=%s answered %q, %v", load.wait, answer.Data.Status, err)
+					}
 				}
 				res.Body.Close()
 			}
@@ -98,6 +124,16 @@ func peakRSSMiB() float64 {
 	return 0
 }
 
-func BenchmarkDeliverySingleRecipient(b *testing.B) { benchmarkDelivery(b, 1) }
+func BenchmarkDeliverySingleRecipient(b *testing.B) {
+	benchmarkDelivery(b, deliveryLoad{recipients: 1})
+}
 
-func BenchmarkDelivery1000Recipients(b *testing.B) { benchmarkDelivery(b, 1000) }
+func BenchmarkDelivery1000Recipients(b *testing.B) {
+	benchmarkDelivery(b, deliveryLoad{recipients: 1000})
+}
+
+// BenchmarkDeliveryWait is 16 clients each waiting for its message's result (?wait=10s) while
+// WeCom takes 50 ms per message: at most 16 / 50 ms = 320 messages/s.
+func BenchmarkDeliveryWait(b *testing.B) {
+	benchmarkDelivery(b, deliveryLoad{recipients: 1, wait: "10s", latency: 50 * time.Millisecond})
+}

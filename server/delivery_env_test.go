@@ -72,6 +72,8 @@ type deliveryOptions struct {
 	// fetchAllow opens internal ranges to media.url (WECOMFLOW_FETCH_ALLOW): tests serve files on
 	// loopback.
 	fetchAllow []netip.Prefix
+	// waitPoll is the server's WaitPoll (default 500 ms).
+	waitPoll time.Duration
 }
 
 func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
@@ -98,7 +100,7 @@ func newDeliveryEnv(t testing.TB, o deliveryOptions) *deliveryEnv {
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", WeComAPIBase: hs.URL, FetchAllow: o.fetchAllow,
-		WeComLoginBase: hs.URL, WeComOAuthBase: hs.URL,
+		WeComLoginBase: hs.URL, WeComOAuthBase: hs.URL, WaitPoll: o.waitPoll,
 		Sender: wecom.SenderOptions{Poll: 5 * time.Millisecond, Hooks: o.hooks, Now: clk.Now, Lease: o.lease}}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil {

@@ -273,6 +273,37 @@ func TestIdempotencyKeyReturnsTheFirstMessage(t *testing.T) {
 	}
 }
 
+// POST /messages?wait= answers with the message as the sender recorded it, delivered or failed,
+// woken by the record itself: the poll that would find it is an hour away and the wait 60 s.
+func TestSendWaitAnswersWithTheRecordedOutcome(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t, deliveryOptions{waitPoll: time.Hour})
+	send := func(content string) map[string]any {
+		t.Helper()
+		body := textTo([]string{"local-" + e.demo.UserIDs[3]}, content)
+		body["channel"] = "ops"
+		answer := make(chan response, 1)
+		go func() { answer <- e.do("POST", "/api/v1/messages?wait=60s", body) }()
+		select {
+		case res := <-answer:
+			if res.Status != 202 {
+				t.Fatalf("?wait=: %d %s", res.Status, res.Body)
+			}
+			return res.Data()
+		case <-time.After(30 * time.Second): // a guard against a hang, not a measure
+			t.Fatal("?wait= was not woken by the recorded outcome")
+			return nil
+		}
+	}
+	if m := send("wait for me"); m["status"] != "sent" || m["sentAt"] == nil {
+		t.Fatalf("delivered: %v", m)
+	}
+	e.sim.Script("message/send", wecomtest.Fault{ErrCode: 301002, ErrMsg: "agentid not match"})
+	if m := send("and for me"); m["status"] != "failed" || !strings.Contains(m["reason"].(string), "AgentId") {
+		t.Fatalf("refused by WeCom: %v", m)
+	}
+}
+
 func TestRetryCancelRecall(t *testing.T) {
 	t.Parallel()
 	e := newDeliveryEnv(t, deliveryOptions{})

@@ -45,6 +45,9 @@ type Config struct {
 	TemplateEnv map[string]string
 	// Sender tunes the outbox sender; Owner defaults to host and process id.
 	Sender wecom.SenderOptions
+	// WaitPoll is how often ?wait= reads a message again unless this process notifies it of an
+	// outcome: for those another instance records (default 500 ms).
+	WaitPoll time.Duration
 	// Transport replaces the HTTP transport to WeCom (tests).
 	Transport http.RoundTripper
 	// Extra are further routes outside /api/v1, by path (the sandbox's inbox and click); they see
@@ -154,7 +157,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
 		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase}, log)
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
-		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow})}, log)
+		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll}, log)
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
@@ -167,6 +170,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	}
 	so.OnResult = s.metrics.observeSend
 	so.OnRecorded = func(outs []models.Outcome) {
+		s.messages.Recorded(outs)
 		for _, o := range outs {
 			if o.Message != nil && o.Message.ExecutionID != nil {
 				s.workflows.Wake()

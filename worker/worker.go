@@ -2,7 +2,8 @@
 // events, sync tasks, executions: wake on a signal or a poll, then claim and handle until nothing
 // is due. The work itself lives in the database, so a loop holds no state worth losing. It also
 // holds what the periodic work shares: the leader election, and the cron schedules (the one door
-// to robfig/cron).
+// to robfig/cron); and Waiters, which wake a request waiting on a key (?wait= on a message) when
+// this process changes it.
 package worker
 
 import (
