@@ -212,6 +212,11 @@ func TestSignInStartSendsTheBrowserToWeCom(t *testing.T) {
 	if page := simGet(t, loc.String()); !strings.Contains(page, `class="sim-member" data-userid="zhangsan"`) {
 		t.Fatalf("WeCom's OAuth page refused the link: %s", page)
 	}
+	// With options.origin, WeCom sends people back there (the app's trusted domain).
+	e.must(200, "PATCH", "/api/v1/authenticators/1", map[string]any{"options": map[string]any{"origin": "https://oa.acme.cn/"}})
+	if got := desk.start("/ui/").Query().Get("redirect_uri"); got != "https://oa.acme.cn/auth/wecom/acme/callback" {
+		t.Fatalf("redirect_uri with an origin: %s", got)
+	}
 	if n := e.getUserInfo(); n != 0 {
 		t.Fatalf("starting asked WeCom %d times", n)
 	}

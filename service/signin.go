@@ -143,7 +143,13 @@ func (s *Service) StartSignIn(ctx context.Context, name, next string, inApp bool
 	if err := s.store.CreateSignInState(ctx, st); err != nil {
 		return SignInStart{}, problem.StoreError("Sign-in", err)
 	}
-	redirect := url.QueryEscape(s.cfg.PublicURL + "/auth/wecom/" + a.Name + "/callback")
+	// WeCom sends the browser back to the app's trusted domain: the authenticator's origin when
+	// people reach wecomflow there, the server's public URL otherwise.
+	base := s.cfg.PublicURL
+	if app.Origin != "" {
+		base = strings.TrimRight(app.Origin, "/")
+	}
+	redirect := url.QueryEscape(base + "/auth/wecom/" + a.Name + "/callback")
 	corp, agent := url.QueryEscape(app.CorpID), strconv.FormatInt(app.AgentID, 10)
 	// In WeCom's parameter order, as its documentation writes the links.
 	target := s.cfg.LoginBase + "/wwlogin/sso/login?login_type=CorpApp&appid=" + corp + "&agentid=" + agent +

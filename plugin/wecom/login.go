@@ -47,7 +47,10 @@ func (c *Client) UserInfoByCode(ctx context.Context, code string) (Identity, err
 type SignInApp struct {
 	CorpID  string
 	AgentID int64
-	Login   LoginOptions
+	// Origin is where people open wecomflow for this corp, when not at the server's public URL
+	// (the app's trusted domain, 可信域名).
+	Origin string
+	Login  LoginOptions
 }
 
 // SignInAppOf reads a stored WeCom authenticator's sign-in app from its (non-secret) options.
@@ -55,8 +58,9 @@ func SignInAppOf(a *models.Authenticator) SignInApp {
 	var o struct {
 		CorpID  string       `json:"corpId"`
 		AgentID int64        `json:"agentId"`
+		Origin  string       `json:"origin"`
 		Login   LoginOptions `json:"login"`
 	}
 	_ = json.Unmarshal([]byte(a.Options), &o)
-	return SignInApp{CorpID: o.CorpID, AgentID: o.AgentID, Login: o.Login}
+	return SignInApp{CorpID: o.CorpID, AgentID: o.AgentID, Origin: o.Origin, Login: o.Login}
 }
