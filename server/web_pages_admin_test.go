@@ -368,3 +368,35 @@ func TestWebAuthenticatorCheckExplainsTheErrcodeInEachLanguage(t *testing.T) {
 		t.Errorf("a check that passes: %s", body)
 	}
 }
+
+// The authenticator form sets the sign-in options (SPEC §8.4) and shows them again; a wrong
+// combination is shown next to its field.
+func TestWebAuthenticatorSignInOptions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.must(201, "POST", "/api/v1/authenticators", acmeAuthenticator("acme"))
+	w := e.webLogin()
+	form := url.Values{"title": {"Acme"}, "enabled": {"on"}, "options.corpId": {"ww1436e0e65a779aee"}, "options.agentId": {"1000002"},
+		"options.sync.schedule": {"@every 6h"}, "options.login.autoSignUp": {"on"}, "options.login.defaultRole": {"designer"}}
+	res := w.post("/ui/authenticators/1", form)
+	if res.Status != 422 || !regexp.MustCompile(`id="f-options-login-autoSignUp-error"|needs login.enabled`).Match(res.Body) {
+		t.Fatalf("autoSignUp without enabled: %d", res.Status)
+	}
+	form.Set("options.login.enabled", "on")
+	if res := w.post("/ui/authenticators/1", form); res.Status != 303 {
+		t.Fatalf("save: %d %s", res.Status, res.Body)
+	}
+	login := e.must(200, "GET", "/api/v1/authenticators/1", nil).Data()["options"].(map[string]any)["login"].(map[string]any)
+	if login["enabled"] != true || login["autoSignUp"] != true || login["defaultRole"] != "designer" || login["autoLogin"] != false {
+		t.Fatalf("stored login options: %v", login)
+	}
+	page := string(w.get("/ui/authenticators/1").Body)
+	for _, want := range []string{`id="f-options-login-enabled" name="options.login.enabled" type="checkbox" checked`, `<option value="designer" selected>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the form does not show %s", want)
+		}
+	}
+	if !strings.Contains(string(e.webDo("GET", "/login", nil, nil).Body), `id="signin-acme"`) {
+		t.Error("the log-in page does not offer the sign-in")
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
 )
@@ -24,15 +25,17 @@ func (u *UI) authenticators(c *gin.Context) error {
 
 // authenticatorPage is the authenticator form's data.
 type authenticatorPage struct {
-	Auth  *service.Authenticator
+	Auth *service.Authenticator
+	// Roles are the roles a member who signs up through the authenticator may get.
+	Roles []access.Role
 	Check *service.CheckResult
 	// CheckHint is the check's hint in the page's language.
 	CheckHint string
 }
 
 func (u *UI) newAuthenticator(c *gin.Context) error {
-	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{},
-		Form: map[string]string{"enabled": "on", "options.sync.schedule": "@every 6h"}})
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Roles: access.Roles()},
+		Form: map[string]string{"enabled": "on", "options.sync.schedule": "@every 6h", "options.login.defaultRole": string(access.Viewer)}})
 	return nil
 }
 
@@ -40,7 +43,7 @@ func (u *UI) createAuthenticator(c *gin.Context) error {
 	in := authenticatorInput(c, true)
 	a, err := u.d.Service.CreateAuthenticator(c.Request.Context(), in)
 	if err != nil {
-		return u.formError(c, "authenticator", err, authenticatorPage{})
+		return u.formError(c, "authenticator", err, authenticatorPage{Roles: access.Roles()})
 	}
 	return u.redirect(c, fmt.Sprintf("/ui/authenticators/%d", a.ID), "flash.saved")
 }
@@ -50,7 +53,7 @@ func (u *UI) editAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Auth: &a}, Form: authenticatorForm(a)})
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Auth: &a, Roles: access.Roles()}, Form: authenticatorForm(a)})
 	return nil
 }
 
@@ -60,7 +63,7 @@ func (u *UI) updateAuthenticator(c *gin.Context) error {
 		return err
 	}
 	if _, err := u.d.Service.UpdateAuthenticator(c.Request.Context(), a.ID, authenticatorInput(c, false)); err != nil {
-		return u.formError(c, "authenticator", err, authenticatorPage{Auth: &a})
+		return u.formError(c, "authenticator", err, authenticatorPage{Auth: &a, Roles: access.Roles()})
 	}
 	return u.redirect(c, fmt.Sprintf("/ui/authenticators/%d", a.ID), "flash.saved")
 }
@@ -75,7 +78,7 @@ func (u *UI) checkAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page := authenticatorPage{Auth: &a, Check: &res, CheckHint: wecom.HintIn(u.language(c), res.ErrCode, res.ErrMsg)}
+	page := authenticatorPage{Auth: &a, Roles: access.Roles(), Check: &res, CheckHint: wecom.HintIn(u.language(c), res.ErrCode, res.ErrMsg)}
 	u.renderView(c, http.StatusOK, "authenticator", &view{Data: page, Form: authenticatorForm(a)})
 	return nil
 }
@@ -166,7 +169,7 @@ func authenticatorInput(c *gin.Context, create bool) service.AuthenticatorInput 
 		}
 		m[parts[len(parts)-1]] = v
 	}
-	for _, k := range []string{"corpId", "apiBaseUrl", "origin", "sync.schedule"} {
+	for _, k := range []string{"corpId", "apiBaseUrl", "origin", "sync.schedule", "login.defaultRole"} {
 		set(k, strings.TrimSpace(c.PostForm("options."+k)))
 	}
 	for _, k := range []string{"agentId", "dailyQuota"} {
@@ -177,7 +180,7 @@ func authenticatorInput(c *gin.Context, create bool) service.AuthenticatorInput 
 			set(k, v) // the service names what is wrong with it
 		}
 	}
-	for _, k := range []string{"sync.enabled", "sync.autoCreateUsers"} {
+	for _, k := range []string{"sync.enabled", "sync.autoCreateUsers", "login.enabled", "login.autoSignUp", "login.autoLogin"} {
 		set(k, c.PostForm("options."+k) == "on")
 	}
 	for _, k := range []string{"secret", "sync.contactSecret", "callback.token", "callback.encodingAesKey",
