@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -23,8 +24,8 @@ func TestWebSessionAndCSRF(t *testing.T) {
 	if page.Status != 200 || !strings.Contains(page.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Fatalf("authenticators page: %d %v", page.Status, page.Header)
 	}
-	if c := w.cookie; !c.HttpOnly || c.SameSite != 3 {
-		t.Fatalf("session cookie %+v: want HttpOnly and SameSite=Strict", c)
+	if c := w.cookie; !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie %+v: want HttpOnly and SameSite=Lax", c)
 	}
 	form := url.Values{"name": {"x"}, "title": {"X"}, "csrf": {"forged"}}
 	if res := e.webDo("POST", "/ui/authenticators", form, w.cookie); res.Status != 403 {

@@ -56,11 +56,17 @@ func (u *UI) login(c *gin.Context) error {
 	return nil
 }
 
-// setSession gives the browser the cookie of a session it opened: HttpOnly, SameSite=Strict, and
-// Secure when the public URL is https.
+// setSession gives the browser the cookie of a session it opened: HttpOnly, SameSite=Lax, Secure
+// on https.
+//
+// SameSite=Lax, not Strict: a sign-in with WeCom comes back from WeCom's site, and a browser does
+// not send a Strict cookie anywhere along a navigation another site started (the callback's
+// redirect to next included), so the new session would not be seen — and inside the WeCom app
+// autoLogin would start over forever. Lax cookies ride only on top-level GETs, which change
+// nothing here; every change needs the session's CSRF token and passes the cross-site check.
 func (u *UI) setSession(c *gin.Context, sess service.Session) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: sess.Cookie, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: u.secure, MaxAge: int(service.SessionLifetime.Seconds())})
+		SameSite: http.SameSiteLaxMode, Secure: u.secure, MaxAge: int(service.SessionLifetime.Seconds())})
 }
 
 func (u *UI) logout(c *gin.Context) error {
@@ -76,7 +82,7 @@ func (u *UI) logout(c *gin.Context) error {
 // clearSession tells the browser to forget the session cookie.
 func (u *UI) clearSession(c *gin.Context) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: u.secure})
+		SameSite: http.SameSiteLaxMode, Secure: u.secure})
 }
 
 // safeNext keeps a post-login redirect on this site's UI.

@@ -54,10 +54,7 @@ func (u *UI) signInCallback(c *gin.Context) error {
 		return u.signInRefused(c, err)
 	}
 	u.setSession(c, done.Session)
-	// Not a redirect: the browser came from WeCom's site, and on a navigation another site started
-	// — redirects included — it does not send a SameSite=Strict cookie, so next would find no
-	// session. A page of ours that moves on by itself starts a navigation of this site's own.
-	u.renderView(c, http.StatusOK, "signin_done", &view{Data: map[string]string{"Next": done.Next, "Name": done.Session.Principal.Name}})
+	c.Redirect(http.StatusFound, done.Next)
 	return nil
 }
 
