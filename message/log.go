@@ -130,28 +130,13 @@ func recallRefusal(status string, recalledAt, sentAt *time.Time, now time.Time) 
 // again when this process records an outcome of the message or cancels it, and every WaitPoll for
 // what another instance records.
 func (s *Service) Wait(ctx context.Context, id string, d time.Duration) (View, error) {
-	// Registered before the first read: an outcome recorded after that read is notified to it.
-	wake, done := s.waiters.Add(id)
-	defer done()
-	expiry := time.NewTimer(d)
-	defer expiry.Stop()
-	poll := time.NewTicker(s.waitPoll)
-	defer poll.Stop()
-	expired := false
-	for {
-		m, err := s.Get(ctx, id)
-		if err != nil || isFinal(m.Status) || expired {
-			return m, err
-		}
-		select {
-		case <-ctx.Done():
-			return m, nil
-		case <-expiry.C:
-			expired = true // one more read: the answer is the message as it is at the end
-		case <-wake:
-		case <-poll.C:
-		}
-	}
+	var m View
+	err := s.waiters.Wait(ctx, id, d, s.waitPoll, func() (bool, error) {
+		var err error
+		m, err = s.Get(ctx, id)
+		return isFinal(m.Status), err
+	})
+	return m, err
 }
 
 // Recorded wakes the Waits on the messages of outcomes the sender has committed (the ones whose

@@ -132,3 +132,39 @@ func TestRenderPreviewsANotificationNode(t *testing.T) {
 		t.Fatal("a preview sent a message")
 	}
 }
+
+// A trigger's ?wait= answers when this process ends the execution, woken by the step that ends it
+// (the re-read that would find it is an hour away); canceling wakes it too.
+func TestTriggerWaitIsWokenByTheEnd(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{waitPoll: time.Hour})
+	wf := e.must(201, "POST", "/api/v1/workflows", delayThenText("woken", e.demo.UserIDs[1], "done", "")).Data()
+	trigger := fmt.Sprintf("/api/v1/workflows/%v/trigger", wf["id"])
+	wait := func(path string, body any) chan response {
+		answer := make(chan response, 1)
+		go func() { answer <- e.do("POST", path, body) }()
+		return answer
+	}
+	get := func(answer chan response) map[string]any {
+		t.Helper()
+		select {
+		case res := <-answer:
+			return res.Data()
+		case <-time.After(30 * time.Second): // a guard against a hang, not a measure
+			t.Fatal("?wait= was not woken by the end of the execution")
+			return nil
+		}
+	}
+	if x := get(wait(trigger+"?wait=60s", map[string]any{"data": map[string]any{"wait": "0s"}})); x["status"] != "resolved" {
+		t.Fatalf("?wait= answered %v", x)
+	}
+	answer := wait(trigger+"?wait=60s", map[string]any{"data": map[string]any{"wait": "30m"}})
+	var waiting []any
+	for len(waiting) == 0 {
+		waiting, _ = e.must(200, "GET", fmt.Sprintf("/api/v1/executions?workflowId=%v&status=waiting", wf["id"]), nil).JSON()["data"].([]any)
+	}
+	e.must(200, "POST", "/api/v1/executions/"+waiting[0].(map[string]any)["id"].(string)+"/cancel", nil)
+	if x := get(answer); x["status"] != "canceled" {
+		t.Fatalf("woken by the cancel: %v", x)
+	}
+}

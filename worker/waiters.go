@@ -1,8 +1,10 @@
 package worker
 
 import (
+	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Waiters wakes the callers waiting on something named by a key (a message id) when it may have
@@ -71,4 +73,33 @@ func (w *Waiters) Len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.n
+}
+
+// Wait calls read until it reports done, d has passed, or ctx ends, and returns read's error. It
+// reads first, then again whenever key is notified in this process and every poll for changes
+// another process made, and once more when d is up, so the caller is left with what holds at the
+// end. A Wait that finds the limit reached polls only.
+func (w *Waiters) Wait(ctx context.Context, key string, d, poll time.Duration, read func() (done bool, err error)) error {
+	// Registered before the first read: a change committed after that read is notified to it.
+	wake, remove := w.Add(key)
+	defer remove()
+	expiry := time.NewTimer(d)
+	defer expiry.Stop()
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	expired := false
+	for {
+		done, err := read()
+		if err != nil || done || expired {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-expiry.C:
+			expired = true
+		case <-wake:
+		case <-ticker.C:
+		}
+	}
 }

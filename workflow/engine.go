@@ -39,6 +39,9 @@ type Options struct {
 	Concurrency, Loops int
 	// OnFinished is told of every finished execution (metrics): its status.
 	OnFinished func(status string)
+	// WaitPoll is how often a trigger's ?wait= reads its execution again unless this process
+	// notifies it of the end (default 500 ms: an execution another instance finishes).
+	WaitPoll time.Duration
 	// Hooks let tests stop the process at chosen points.
 	Hooks Hooks
 }
@@ -59,6 +62,8 @@ type Engine struct {
 	log      *slog.Logger
 	opts     Options
 	wake     worker.Wakeup
+	// waiters are the ?wait= calls in progress, woken when this process ends their execution.
+	waiters *worker.Waiters
 	// defs caches parsed definitions by workflow id and version: a version never changes.
 	defs sync.Map
 	// exprs caches compiled expressions by source.
@@ -67,6 +72,9 @@ type Engine struct {
 	schedMu   sync.Mutex
 	schedSeen map[uint64]time.Time
 }
+
+// maxWaiters bounds the ?wait= calls registered for notifications; one more polls only.
+const maxWaiters = 10_000
 
 // New makes an Engine over the store and the message service.
 func New(store *models.Store, messages *message.Service, log *slog.Logger, opts Options) *Engine {
@@ -88,8 +96,12 @@ func New(store *models.Store, messages *message.Service, log *slog.Logger, opts 
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
+	if opts.WaitPoll <= 0 {
+		opts.WaitPoll = 500 * time.Millisecond
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	return &Engine{store: store, messages: messages, log: log, opts: opts, wake: worker.NewWakeup(), schedSeen: map[uint64]time.Time{}}
+	return &Engine{store: store, messages: messages, log: log, opts: opts, wake: worker.NewWakeup(), schedSeen: map[uint64]time.Time{},
+		waiters: worker.NewWaiters(maxWaiters)}
 }
 
 // Wake tells the runner that an execution may be due.

@@ -108,6 +108,9 @@ func (e *Engine) ListExecutions(ctx context.Context, f ExecutionFilter, p models
 // CancelExecution stops an unfinished execution; messages already handed to the sender go on.
 func (e *Engine) CancelExecution(ctx context.Context, id string) (Execution, error) {
 	err := e.store.CancelExecution(ctx, id)
+	if err == nil {
+		e.waiters.Notify(id)
+	}
 	if errors.Is(err, models.ErrWrongState) {
 		return Execution{}, &problem.Error{Code: problem.CodeConflict, Message: "Only a queued, running or waiting execution can be canceled.", Err: err}
 	}
@@ -117,20 +120,16 @@ func (e *Engine) CancelExecution(ctx context.Context, id string) (Execution, err
 	return e.GetExecution(ctx, id)
 }
 
-// WaitExecution polls an execution until it is final or d has passed.
+// WaitExecution reads an execution until it is final or d has passed: again when this process
+// ends it, and every WaitPoll for what another instance does.
 func (e *Engine) WaitExecution(ctx context.Context, id string, d time.Duration) (Execution, error) {
-	deadline := time.Now().Add(d)
-	for {
-		x, err := e.GetExecution(ctx, id)
-		if err != nil || models.IsFinalExecution(x.Status) || time.Now().After(deadline) {
-			return x, err
-		}
-		select {
-		case <-ctx.Done():
-			return x, nil
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
+	var x Execution
+	err := e.waiters.Wait(ctx, id, d, e.opts.WaitPoll, func() (bool, error) {
+		var err error
+		x, err = e.GetExecution(ctx, id)
+		return models.IsFinalExecution(x.Status), err
+	})
+	return x, err
 }
 
 // TriggerWorkflow starts an execution by hand (any trigger type, enabled or not: an admin's test

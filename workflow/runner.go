@@ -122,6 +122,7 @@ func (e *Engine) commit(ctx context.Context, claimed []models.Execution, steps [
 		if status, _ := st.Execution["status"].(string); models.IsFinalExecution(status) {
 			e.log.InfoContext(ctx, "execution finished", "execution_id", x.ID, "workflow_id", x.WorkflowID, "status", status)
 			e.opts.OnFinished(status)
+			e.waiters.Notify(x.ID)
 		}
 		if e.opts.Hooks.AfterCommit != nil {
 			e.opts.Hooks.AfterCommit(x.ID, st)
