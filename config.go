@@ -41,6 +41,8 @@ type config struct {
 	FetchAllow []netip.Prefix
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []netip.Prefix
+	// PprofAddr, when set, is the loopback address Go's profiles are served on (serve only).
+	PprofAddr string
 }
 
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -75,6 +77,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	grace := fs.String("shutdown-grace", env("WECOMFLOW_SHUTDOWN_GRACE", "20s"), "how long in-flight requests get to finish on shutdown (WECOMFLOW_SHUTDOWN_GRACE)")
 	proxies := fs.String("trusted-proxies", env("WECOMFLOW_TRUSTED_PROXIES", ""), "comma-separated CIDRs of the reverse proxies whose X-Forwarded-For names the client; default none: the client is the connection's peer (WECOMFLOW_TRUSTED_PROXIES)")
 	retention := fs.String("retention", env("WECOMFLOW_RETENTION", "720h"), "delete finished messages, callback events, executions and sync tasks older than this (at least 24h); 0 keeps everything (WECOMFLOW_RETENTION)")
+	if cmd == "serve" {
+		fs.StringVar(&c.PprofAddr, "pprof-addr", env("WECOMFLOW_PPROF_ADDR", ""), "serve Go's profiles (/debug/pprof/) on this loopback address, like 127.0.0.1:6060; default off (WECOMFLOW_PPROF_ADDR)")
+	}
 	if cmd == "sandbox" {
 		fs.BoolVar(&c.AllowRemote, "allow-remote", false, "let the sandbox listen on a non-loopback -addr although its admin token is public")
 	}
@@ -109,6 +114,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 			return c, fmt.Errorf("admin-token: WECOMFLOW_ADMIN_TOKEN (or -admin-token) must be at least %d characters, not %d; make one with `openssl rand -hex 16`",
 				service.MinConfiguredTokenLength, n)
 		}
+	}
+	// Profiles show the code's hot paths and every goroutine's stack: for whoever is on the machine.
+	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
+		return c, fmt.Errorf("pprof-addr: %q is not a loopback address like 127.0.0.1:6060", c.PprofAddr)
 	}
 	if c.TrustedProxies, err = parsePrefixes(*proxies); err != nil {
 		return c, fmt.Errorf("trusted-proxies: %w", err)

@@ -151,6 +151,14 @@ func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+	}
 	log.Info("wecomflow started", "version", version, "addr", ln.Addr().String(), "db", models.RedactDSN(cfg.DB),
 		"dialect", a.store.Dialect, "public_url", cfg.PublicURL, "wecom_api_base", cfg.WeComAPIBase,
 		"wecom_login_base", cfg.WeComLoginBase, "wecom_oauth_base", cfg.WeComOAuthBase,

@@ -42,7 +42,7 @@ func start(t *testing.T, env map[string]string) (addr string, stdout, stderr *sy
 	go func() {
 		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, stdout, stderr)
 	}()
-	re := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+	re := regexp.MustCompile(`msg="wecomflow started"[^\n]* addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {

@@ -77,12 +77,7 @@ func TestClusterCallbackConnections(t *testing.T) {
 		}
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
-	}
+	pct := func(p float64) time.Duration { return percentile(lat, p).Round(time.Millisecond) }
 	t.Logf("%d concurrent connections over %d instances: %d answered 200 in %s (%.0f/s); latency p50 %s, p90 %s, p99 %s, max %s",
 		conns, len(c.instances), len(lat), wall.Round(time.Millisecond), float64(len(lat))/wall.Seconds(),
 		pct(0.50), pct(0.90), pct(0.99), pct(1))

@@ -327,7 +327,8 @@ func approvalWorkflow() map[string]any {
 		}}
 }
 
-// paced calls fn(0…n-1) from workers goroutines, handing out at most rate calls per second.
+// paced calls fn(0…n-1) from workers goroutines, handing out at most rate calls per second
+// (math.Inf(1): as fast as the workers take them).
 func paced(n int, rate float64, workers int, fn func(i int)) {
 	next := make(chan int)
 	var wg sync.WaitGroup

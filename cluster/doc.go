@@ -4,7 +4,7 @@
 // a cluster promises (SPEC §7): nothing sent twice, fired twice or lost — through a SIGKILL,
 // injected WeCom faults, token invalidations, retried callbacks and load.
 //
-// The tests need a MySQL or MariaDB server they may create databases on; without
+// The cluster tests need a MySQL or MariaDB server they may create databases on; without
 // WECOMFLOW_TEST_MYSQL_DSN they skip. Each test creates its own database
 // (wecomflow_cluster_<random>) and drops it afterwards:
 //
@@ -39,12 +39,18 @@
 //     CPU cgroup of its own (as if each had a small machine; skipped where cgroups are read-only).
 //   - TestClusterCallbackConnections: 1,000 concurrent connections (no keep-alive) each posting a
 //     valid encrypted callback; every answer must be 200; p50/p99 reported.
+//   - TestLoadAsDeployed: a measurement, run only when asked (-load sqlite or -load mysql; SQLite
+//     needs no MariaDB): 1 instance, -clients clients posting -messages single-recipient textcards
+//     with an API token; accepted/s, delivered/s, accept latency, the server's CPU per message and
+//     peak RSS, and with -wait/-latency the ?wait= rate against its bound; -profile takes the
+//     server's CPU profile through -pprof-addr. The command lines are in docs/benchmarks.md.
 //
 // Each instance gets its own -addr on 127.0.0.1, the same WECOMFLOW_SECRET_KEY and
 // WECOMFLOW_ADMIN_TOKEN, and the simulator as -wecom-api-base; the harness spreads its own
 // requests round-robin over the live instances, as a load balancer would. Instance logs go to
 // files in the test's temporary folder (their tails are printed when a test fails), or under the
-// folder WECOMFLOW_CLUSTER_LOGS names, where they are kept. WECOMFLOW_CLUSTER_BINARY runs a given
-// wecomflow binary (another version, a release build) instead of building one. Numbers from these
-// runs are in docs/benchmarks.md ("Cluster").
+// folder WECOMFLOW_CLUSTER_LOGS names, where they are kept. The first test that starts an instance
+// builds the binary as the Dockerfile's release build does (CGO_ENABLED=0, -trimpath, -tags
+// nomsgpack, -ldflags "-s -w"); WECOMFLOW_CLUSTER_BINARY runs a given wecomflow binary (another
+// version) instead. Numbers from these runs are in docs/benchmarks.md ("Cluster", "As deployed").
 package cluster

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -55,36 +56,51 @@ const (
 // secretKey is the WECOMFLOW_SECRET_KEY every instance shares: 32 bytes, base64.
 var secretKey = base64.StdEncoding.EncodeToString([]byte("wecomflow-cluster-harness-key-32"))
 
-// wecomflowBinary is the binary TestMain built, shared by every test of the run.
-var wecomflowBinary string
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+// built is the wecomflow binary of this run, made by the first test that starts an instance.
+var built struct {
+	once      sync.Once
+	path, dir string
+	err       error
+}
 
-// runTests builds the real binary once (when the tests can run at all), runs the tests and
-// removes it.
-func runTests(m *testing.M) int {
-	if bin := os.Getenv(envBinary); bin != "" && os.Getenv(envDSN) != "" {
-		fmt.Fprintf(os.Stderr, "cluster: using %s (%s)\n", bin, envBinary)
-		wecomflowBinary = bin
-	} else if os.Getenv(envDSN) != "" {
-		dir, err := os.MkdirTemp("", "wecomflow-cluster-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "cluster:", err)
-			return 1
+// wecomflowBinary is the binary every instance runs: envBinary's, or the release build of this
+// checkout (the Dockerfile's flags), built once per run. Built on first use, not in TestMain, so
+// that a run whose tests all skip builds nothing.
+func wecomflowBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if bin := os.Getenv(envBinary); bin != "" {
+			fmt.Fprintf(os.Stderr, "cluster: using %s (%s)\n", bin, envBinary)
+			built.path = bin
+			return
 		}
-		defer os.RemoveAll(dir)
-		bin := filepath.Join(dir, "wecomflow")
+		if built.dir, built.err = os.MkdirTemp("", "wecomflow-cluster-bin-"); built.err != nil {
+			return
+		}
+		bin := filepath.Join(built.dir, "wecomflow")
 		start := time.Now()
-		build := exec.Command("go", "build", "-tags", "nomsgpack", "-o", bin, ".")
+		build := exec.Command("go", "build", "-trimpath", "-tags", "nomsgpack", "-ldflags", "-s -w", "-o", bin, ".")
 		build.Dir = ".." // the module root: the tests run in cluster/
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "cluster: go build -tags nomsgpack -o %s . failed: %v\n%s", bin, err, out)
-			return 1
+			built.err = fmt.Errorf("CGO_ENABLED=0 %s failed: %v\n%s", strings.Join(build.Args, " "), err, out)
+			return
 		}
 		fmt.Fprintf(os.Stderr, "cluster: built %s in %s\n", bin, time.Since(start).Round(time.Millisecond))
-		wecomflowBinary = bin
+		built.path = bin
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return m.Run()
+	return built.path
 }
 
 // clusterOptions shape a cluster.
@@ -96,14 +112,20 @@ type clusterOptions struct {
 	// cpu, when set, caps each instance at that many cores (a CPU cgroup of its own), as if each
 	// ran on a small machine of its own: see cpuLimiter.
 	cpu float64
+	// sqlite runs the one instance on a SQLite file of its own instead of a MariaDB database.
+	sqlite bool
+	// args are more flags for every instance's `serve`.
+	args []string
 }
 
 // cluster is N wecomflow processes on one database, the simulator they call, and the harness's
 // round-robin client.
 type cluster struct {
 	t         *testing.T
-	dsn       string // mysql://… of the cluster's database
-	db        *sql.DB
+	bin       string  // the wecomflow binary
+	dsn       string  // mysql://… or sqlite://… of the cluster's database
+	db        *sql.DB // the MariaDB database; nil on SQLite
+	args      []string
 	sim       *wecomtest.Server
 	demo      wecomtest.Demo
 	simURL    string
@@ -145,15 +167,21 @@ type instance struct {
 // alone (it migrates and stores the admin token), then the others together.
 func newCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
-	base := os.Getenv(envDSN)
-	if base == "" {
-		t.Skip("cluster tests need a MariaDB/MySQL server: set " + envDSN + "=mysql://root:@tcp(127.0.0.1:3306)/test?parseTime=true")
+	c := &cluster{t: t, started: time.Now(), publicURL: "https://wecomflow.cluster.example", args: o.args}
+	if o.sqlite {
+		// SQLite is one process's database: an instance of its own.
+		if o.instances != 1 {
+			t.Fatalf("SQLite takes 1 instance, not %d", o.instances)
+		}
+		c.dsn = "sqlite://" + filepath.Join(t.TempDir(), "wecomflow.db")
+	} else {
+		base := os.Getenv(envDSN)
+		if base == "" {
+			t.Skip("cluster tests need a MariaDB/MySQL server: set " + envDSN + "=mysql://root:@tcp(127.0.0.1:3306)/test?parseTime=true")
+		}
+		c.createDatabase(base)
 	}
-	if wecomflowBinary == "" {
-		t.Fatal("the wecomflow binary was not built (TestMain)")
-	}
-	c := &cluster{t: t, started: time.Now(), publicURL: "https://wecomflow.cluster.example"}
-	c.createDatabase(base)
+	c.bin = wecomflowBinary(t)
 
 	c.sim = wecomtest.New(wecomtest.Options{})
 	c.demo = wecomtest.SeedDemo(c.sim)
@@ -277,8 +305,8 @@ func (c *cluster) start(in *instance) error {
 	in.mu.Lock()
 	in.starts++
 	fmt.Fprintf(f, "=== harness: start #%d of instance %d on %s at %s\n", in.starts, in.n, in.addr, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(wecomflowBinary, "serve", "-addr", in.addr, "-db", c.dsn, "-public-url", c.publicURL,
-		"-wecom-api-base", c.simURL, "-log-format", "json", "-shutdown-grace", "10s")
+	cmd := exec.Command(c.bin, append([]string{"serve", "-addr", in.addr, "-db", c.dsn, "-public-url", c.publicURL,
+		"-wecom-api-base", c.simURL, "-log-format", "json", "-shutdown-grace", "10s"}, c.args...)...)
 	cmd.Dir = in.dir
 	cmd.Env = append(envWithout("WECOMFLOW_"), "WECOMFLOW_SECRET_KEY="+secretKey, "WECOMFLOW_ADMIN_TOKEN="+adminToken)
 	cmd.Stdout, cmd.Stderr = f, f
@@ -782,6 +810,29 @@ func (c *cluster) leader() *instance {
 		}
 	}
 	return nil
+}
+
+// postConcurrently posts every body to path from `clients` goroutines at once, each taking the
+// next body as soon as its previous answer is in, as a pool of API clients does; check sees each
+// answer (from any goroutine). It returns how long each post took, by body.
+func (c *cluster) postConcurrently(clients int, path string, header http.Header, bodies [][]byte,
+	check func(i, status int, data []byte, err error)) []time.Duration {
+	took := make([]time.Duration, len(bodies))
+	paced(len(bodies), math.Inf(1), clients, func(i int) {
+		start := time.Now()
+		status, data, _, err := c.request(http.MethodPost, path, bodies[i], header, false)
+		took[i] = time.Since(start)
+		check(i, status, data, err)
+	})
+	return took
+}
+
+// percentile is the p-quantile (0 ≤ p ≤ 1) of sorted durations, nearest rank; 0 when there are none.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 // waitFor polls cond every interval until it returns true or the deadline passes; it returns the

@@ -49,6 +49,27 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(u+st) * clockTick, nil
 }
 
+// procPeakRSS is a process's peak resident set (VmHWM in /proc/<pid>/status), in bytes.
+func procPeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+}
+
+// resetPeakRSS starts a process's VmHWM over at its current resident set (Linux's clear_refs 5),
+// so that a peak read later is the peak since now.
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
 // findProcess is the pid of the first process whose command name is one of names, or 0.
 func findProcess(names ...string) int {
 	entries, err := os.ReadDir("/proc")
@@ -137,6 +158,9 @@ func (m *cpuMeter) report() string {
 // server-wide: anything else using the server meanwhile is counted too.
 func (c *cluster) dbCounters() map[string]int64 {
 	out := map[string]int64{}
+	if c.db == nil {
+		return out // SQLite: in the instance's process, nothing to ask
+	}
 	rows, err := c.db.Query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit', 'Com_select', 'Com_insert', 'Com_update', 'Innodb_data_fsyncs')")
 	if err != nil {
 		return out

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 )
@@ -72,25 +71,11 @@ func measureThroughput(t *testing.T, o clusterOptions, messages int) throughput 
 	}
 	cpu, counters := c.cpuMeter(), c.dbCounters()
 	start := time.Now()
-	next := make(chan []byte)
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for body := range next {
-				status, data, _, err := c.request(http.MethodPost, "/api/v1/messages", body, nil, false)
-				if err != nil || status != http.StatusAccepted {
-					t.Errorf("accept: %d %v %s", status, err, truncate(string(data), 200))
-				}
-			}
-		}()
-	}
-	for _, b := range bodies {
-		next <- b
-	}
-	close(next)
-	wg.Wait()
+	c.postConcurrently(32, "/api/v1/messages", nil, bodies, func(_, status int, data []byte, err error) {
+		if err != nil || status != http.StatusAccepted {
+			t.Errorf("accept: %d %v %s", status, err, truncate(string(data), 200))
+		}
+	})
 	accepting := time.Since(start)
 	err := waitFor(10*time.Minute, 5*time.Millisecond, func() (bool, error) {
 		n := c.sim.Delivered() - base

@@ -1,0 +1,249 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
+)
+
+// TestLoadAsDeployed's settings, given after the package (go test … ./cluster -load sqlite -wait 10s).
+// Flags rather than variables like envScale: a measurement is run by hand with its own numbers.
+var (
+	loadDB       = flag.String("load", "", "run TestLoadAsDeployed on this database: sqlite, or mysql (a new database on the server of "+envDSN+")")
+	loadMessages = flag.Int("messages", 2000, "TestLoadAsDeployed: single-recipient textcards to send")
+	loadClients  = flag.Int("clients", 16, "TestLoadAsDeployed: HTTP clients posting at once")
+	loadWait     = flag.Duration("wait", 0, "TestLoadAsDeployed: post with ?wait= this long, each client waiting for its message's outcome (0: without)")
+	loadLatency  = flag.Duration("latency", 0, "TestLoadAsDeployed: the simulator answers each message/send after this long")
+	loadProfile  = flag.String("profile", "", "TestLoadAsDeployed: write the server's CPU profile of the load to this file (the server then runs with -pprof-addr)")
+	loadProfileS = flag.Int("profile-seconds", 10, "TestLoadAsDeployed: how long the CPU profile lasts, from the first post")
+)
+
+// TestLoadAsDeployed measures wecomflow as users run it: the release binary as its own `serve`
+// process (JSON logs to a file), on SQLite or MariaDB, against the simulator served by this test
+// process, which is also where the clients are: -clients goroutines posting -messages
+// single-recipient textcards to POST /api/v1/messages with an API token made through the API. It
+// reports accepted/s, delivered/s (first post to the simulator holding every message), the accept
+// latency, the server's CPU per message (utime+stime from /proc, until the server has recorded
+// every outcome) and its peak RSS. With -wait, every post waits for its outcome (?wait=), and
+// -latency makes the simulator slow; then msgs/s is held against the clients/latency bound.
+//
+// It is a measurement, not a check of speed: it fails only when a message is refused, lost or
+// sent twice. It runs only when asked (-load), since it takes the machine for itself; the numbers
+// mean something only on an otherwise idle machine (it logs the load average it started at).
+func TestLoadAsDeployed(t *testing.T) {
+	o := clusterOptions{instances: 1, members: 2000}
+	switch *loadDB {
+	case "":
+		t.Skip("a measurement, run only when asked: -load sqlite or -load mysql (docs/benchmarks.md)")
+	case "sqlite":
+		o.sqlite = true
+	case "mysql":
+	default:
+		t.Fatalf("-load %q: want sqlite or mysql", *loadDB)
+	}
+	messages, clients := *loadMessages, *loadClients
+	if messages < 1 || clients < 1 {
+		t.Fatalf("-messages %d -clients %d: want at least 1 each", messages, clients)
+	}
+	var pprofAddr string
+	if *loadProfile != "" {
+		pprofAddr = freeAddr(t)
+		o.args = []string{"-pprof-addr", pprofAddr}
+	}
+	t.Logf("machine: %s", machine())
+
+	c := newCluster(t, o)
+	c.setUp()
+	in := c.instances[0]
+	pid := in.cmd.Process.Pid
+	// The token an integrating system would use: made through the API, operator, scoped to the channel.
+	var tok struct {
+		Token string `json:"token"`
+	}
+	_ = json.Unmarshal(c.must(http.StatusCreated, http.MethodPost, "/api/v1/tokens",
+		map[string]any{"name": "load", "role": "operator", "channels": []string{channelName}}), &tok)
+	header := http.Header{"Authorization": {"Bearer " + tok.Token}}
+
+	textcard := func(i int, to string) []byte {
+		b, _ := json.Marshal(map[string]any{"channel": channelName, "to": map[string]any{"users": []string{to}},
+			"msgtype": "textcard", "textcard": map[string]any{
+				"title":       fmt.Sprintf("Order %d paid", i),
+				"description": fmt.Sprintf(`<div class="gray">load run</div>Amount: ¥%d.00`, 1000+i),
+				"url":         fmt.Sprintf("https://shop.example.com/orders/%d", i),
+				"btntxt":      "详情"}})
+		return b
+	}
+	// Warm-up: the first send fetches WeCom's token and fills the server's caches.
+	status, data, _, err := c.request(http.MethodPost, "/api/v1/messages?wait=10s", textcard(-1, "u-"+c.demo.UserIDs[0]), header, false)
+	if err != nil || status != http.StatusAccepted {
+		t.Fatalf("warm-up: %d %v %s", status, err, truncate(string(data), 300))
+	}
+	if *loadLatency > 0 {
+		c.sim.FailRate("message/send", 1, wecomtest.Fault{Latency: *loadLatency})
+	}
+	bodies := make([][]byte, messages)
+	for i := range bodies {
+		// Distinct content (WeCom's duplicate check), spread over the members (its 30/min pacing).
+		bodies[i] = textcard(i, "u-"+c.members[i%len(c.members)])
+	}
+	path := "/api/v1/messages"
+	if *loadWait > 0 {
+		path += "?wait=" + loadWait.String()
+	}
+	base := c.sim.Delivered()
+
+	loadAvg, _ := os.ReadFile("/proc/loadavg")
+	peakBefore, _ := procPeakRSS(pid)
+	if err := resetPeakRSS(pid); err != nil {
+		t.Logf("cannot reset the server's peak RSS (%v): the peak below includes the set-up", err)
+	}
+	meter, counters := c.cpuMeter(), c.dbCounters()
+	cpuBefore, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiled := make(chan error, 1)
+	if pprofAddr != "" {
+		go func() { profiled <- fetchCPUProfile(pprofAddr, *loadProfileS, *loadProfile) }()
+	}
+
+	start := time.Now()
+	var refused, unsent atomic.Int64
+	took := c.postConcurrently(clients, path, header, bodies, func(i, status int, data []byte, err error) {
+		if err != nil || status != http.StatusAccepted {
+			if refused.Add(1) <= 5 {
+				t.Errorf("message %d: %d %v %s", i, status, err, truncate(string(data), 300))
+			}
+			return
+		}
+		if *loadWait > 0 {
+			var answer struct{ Data struct{ Status string } }
+			if err := json.Unmarshal(data, &answer); err != nil || answer.Data.Status != "sent" {
+				if unsent.Add(1) <= 5 {
+					t.Errorf("message %d: ?wait= answered %q (%v)", i, answer.Data.Status, err)
+				}
+			}
+		}
+	})
+	accepting := time.Since(start)
+	err = waitFor(10*time.Minute, time.Millisecond, func() (bool, error) {
+		n := c.sim.Delivered() - base
+		return n >= messages, fmt.Errorf("%d of %d delivered", n, messages)
+	})
+	delivering := time.Since(start)
+	if err != nil {
+		t.Fatalf("not delivered: %v", err)
+	}
+	// The server's work for a message ends when it has recorded the outcome, a little after WeCom
+	// holds the message; its CPU is read then (the few list requests that ask cost it little).
+	if err := waitFor(time.Minute, 20*time.Millisecond, func() (bool, error) {
+		n, err := c.unfinishedMessages()
+		return err == nil && n == 0, fmt.Errorf("%d messages not final (%v)", n, err)
+	}); err != nil {
+		t.Fatalf("outcomes not recorded: %v", err)
+	}
+	cpuAfter, _ := procCPU(pid)
+	peak, _ := procPeakRSS(pid)
+	cpuReport, dbReport := meter.report(), ""
+	if c.db != nil {
+		dbReport = "; " + perMessage(counters, c.dbCounters(), messages)
+	}
+
+	slices.Sort(took)
+	what := "SQLite"
+	if c.db != nil {
+		what = "MariaDB"
+	}
+	what += fmt.Sprintf(", %d single-recipient textcards from %d clients", messages, clients)
+	if *loadWait > 0 {
+		what += fmt.Sprintf(" with ?wait=%s, WeCom answering in %s", *loadWait, *loadLatency)
+	}
+	t.Logf("as deployed, %s; load average before: %s", what, strings.TrimSpace(string(loadAvg)))
+	t.Logf("accepted %.0f/s (%s), delivered %.0f/s (%s); accept latency p50 %s, p99 %s, max %s",
+		float64(messages)/accepting.Seconds(), accepting.Round(time.Millisecond),
+		float64(messages)/delivering.Seconds(), delivering.Round(time.Millisecond),
+		percentile(took, 0.5).Round(10*time.Microsecond), percentile(took, 0.99).Round(10*time.Microsecond),
+		percentile(took, 1).Round(10*time.Microsecond))
+	t.Logf("server CPU %s: %.3f ms per message; peak RSS %.1f MiB during the load (%.1f MiB before it, set-up included)",
+		(cpuAfter - cpuBefore), float64(cpuAfter-cpuBefore)/float64(time.Millisecond)/float64(messages),
+		float64(peak)/(1<<20), float64(peakBefore)/(1<<20))
+	if *loadWait > 0 && *loadLatency > 0 {
+		bound := float64(clients) / loadLatency.Seconds()
+		perSec := float64(messages) / accepting.Seconds() // every answer came after its outcome
+		t.Logf("?wait=: %.0f msgs/s, %.0f%% of the %.0f/s that %d clients waiting %s each allow",
+			perSec, 100*perSec/bound, bound, clients, *loadLatency)
+	}
+	t.Log(cpuReport + dbReport)
+	if pprofAddr != "" {
+		t.Log("(profiled: the numbers above include the profiler's cost)")
+		if err := <-profiled; err != nil {
+			t.Errorf("CPU profile: %v", err)
+		} else {
+			top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=10", *loadProfile).CombinedOutput()
+			if err != nil {
+				t.Errorf("go tool pprof -top %s: %v", *loadProfile, err)
+			}
+			t.Logf("CPU profile of the server in %s (go tool pprof -top -nodecount=10):\n%s", *loadProfile, top)
+		}
+	}
+
+	if d := c.sim.Delivered() - base; d != messages {
+		t.Errorf("%d deliveries for %d messages", d, messages)
+	}
+	if n := c.sim.TotalDrops() + c.sim.DuplicatesDropped(); n != 0 {
+		t.Errorf("WeCom dropped %d sends (pacing or duplicates)", n)
+	}
+	c.checkHTTP()
+}
+
+// fetchCPUProfile asks the server's pprof listener for a CPU profile of the next seconds and
+// writes it to file.
+func fetchCPUProfile(addr string, seconds int, file string) error {
+	client := &http.Client{Timeout: time.Duration(seconds)*time.Second + time.Minute}
+	res, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("%s: %s", res.Status, truncate(string(b), 300))
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// machine says what the numbers were measured on: cores, CPU model, Go.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s", runtime.NumCPU(), model, runtime.Version())
+}
