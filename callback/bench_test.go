@@ -38,8 +38,10 @@ func BenchmarkEnvelopeVerifyDecryptParse(b *testing.B) {
 	const timestamp, nonce = "1718000000", "1372623149"
 	body, encrypt := cardEventPost(b)
 	sig := Signature(vecToken, timestamp, nonce, encrypt)
-	h := NewHandler(nil, nil, 0, time.Now, slog.New(slog.DiscardHandler))
-	creds := Credentials{AuthenticatorID: 1, CorpID: vecCorp, Token: vecToken, EncodingAESKey: vecKey}
+	lookup := func(context.Context, string, string) (Credentials, error) {
+		return Credentials{AuthenticatorID: 1, CorpID: vecCorp, Token: vecToken, EncodingAESKey: vecKey}, nil
+	}
+	h := NewHandler(lookup, nil, 0, time.Now, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -47,7 +49,11 @@ func BenchmarkEnvelopeVerifyDecryptParse(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		crypto, err := h.verified(ctx, "acme", KindApp, creds, sig, timestamp, nonce, env.Encrypt)
+		cached, err := h.credentials(ctx, "acme", KindApp, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, crypto, err := h.verified(ctx, "acme", KindApp, cached, sig, timestamp, nonce, env.Encrypt)
 		if err != nil {
 			b.Fatal(err)
 		}

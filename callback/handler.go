@@ -61,7 +61,10 @@ type Handler struct {
 
 type cachedCredentials struct {
 	creds Credentials
-	at    time.Time
+	// crypto is built from creds once, not per callback (the key's decoding and AES schedule).
+	// nil when the credentials are not usable.
+	crypto *Crypto
+	at     time.Time
 }
 
 // credentialsTTL bounds how long looked-up credentials are reused. A verification that fails
@@ -104,7 +107,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, name, kind strin
 		h.answer(w, kind, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	creds, err := h.credentials(r.Context(), name, kind, false)
+	cached, err := h.credentials(r.Context(), name, kind, false)
 	if err != nil {
 		h.notFoundOrError(w, kind, err)
 		return
@@ -121,7 +124,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, name, kind strin
 		h.answer(w, kind, http.StatusUnauthorized, "missing signature")
 		return
 	}
-	crypto, err := h.verified(r.Context(), name, kind, creds, sig, ts, nonce, encrypted)
+	creds, crypto, err := h.verified(r.Context(), name, kind, cached, sig, ts, nonce, encrypted)
 	if err != nil {
 		h.notFoundOrError(w, kind, err)
 		return
@@ -171,42 +174,44 @@ func (h *Handler) notFoundOrError(w http.ResponseWriter, kind string, err error)
 
 var errBadSignature = errors.New("bad signature")
 
-// credentials looks up (or reuses, unless fresh is set) an URL's credentials.
-func (h *Handler) credentials(ctx context.Context, name, kind string, fresh bool) (Credentials, error) {
+// credentials looks up (or reuses, unless fresh is set) an URL's credentials and their crypto.
+func (h *Handler) credentials(ctx context.Context, name, kind string, fresh bool) (cachedCredentials, error) {
 	key := kind + "/" + name
 	now := time.Now()
 	h.mu.Lock()
 	c, ok := h.cache[key]
 	h.mu.Unlock()
 	if ok && !fresh && now.Sub(c.at) < credentialsTTL {
-		return c.creds, nil
+		return c, nil
 	}
 	creds, err := h.lookup(ctx, name, kind)
 	if err != nil {
-		return Credentials{}, err
+		return cachedCredentials{}, err
 	}
+	c = cachedCredentials{creds: creds, at: now}
+	// Unusable credentials stay without crypto: their callbacks fail the signature check.
+	c.crypto, _ = NewCrypto(creds.Token, creds.EncodingAESKey, creds.CorpID)
 	h.mu.Lock()
-	h.cache[key] = cachedCredentials{creds: creds, at: now}
+	h.cache[key] = c
 	h.mu.Unlock()
-	return creds, nil
+	return c, nil
 }
 
 // verified checks the signature; on failure with possibly stale cached credentials it tries once
 // more with fresh ones.
-func (h *Handler) verified(ctx context.Context, name, kind string, creds Credentials, sig, ts, nonce, encrypted string) (*Crypto, error) {
+func (h *Handler) verified(ctx context.Context, name, kind string, c cachedCredentials, sig, ts, nonce, encrypted string) (Credentials, *Crypto, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		if attempt == 1 {
 			var err error
-			if creds, err = h.credentials(ctx, name, kind, true); err != nil {
-				return nil, err
+			if c, err = h.credentials(ctx, name, kind, true); err != nil {
+				return Credentials{}, nil, err
 			}
 		}
-		c, err := NewCrypto(creds.Token, creds.EncodingAESKey, creds.CorpID)
-		if err == nil && c.Verify(sig, ts, nonce, encrypted) {
-			return c, nil
+		if c.crypto != nil && c.crypto.Verify(sig, ts, nonce, encrypted) {
+			return c.creds, c.crypto, nil
 		}
 	}
-	return nil, errBadSignature
+	return Credentials{}, nil, errBadSignature
 }
 
 // fresh applies WECOMFLOW_CALLBACK_MAX_SKEW to the timestamp.
