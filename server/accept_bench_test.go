@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -17,7 +15,6 @@ import (
 func benchmarkAccept(b *testing.B, e *deliveryEnv, token string) {
 	api := httptest.NewServer(e.srv.Handler())
 	defer api.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
 		bodies[i], _ = json.Marshal(map[string]any{"channel": "ops", "to": map[string]any{"users": []string{"local-" + memberID(i%2000)}},
@@ -26,29 +23,7 @@ func benchmarkAccept(b *testing.B, e *deliveryEnv, token string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	next := make(chan []byte)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for body := range next {
-				req, _ := http.NewRequest("POST", api.URL+"/api/v1/messages", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				res, err := client.Do(req)
-				if err != nil || res.StatusCode != 202 {
-					b.Errorf("accept: %v %v", err, res)
-					return
-				}
-				res.Body.Close()
-			}
-		}()
-	}
-	for _, body := range bodies {
-		next <- body
-	}
-	close(next)
-	wg.Wait()
+	postMessages(b, api.URL+"/api/v1/messages", token, bodies, nil)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
 

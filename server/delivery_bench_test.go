@@ -45,7 +45,6 @@ func benchmarkDelivery(b *testing.B, load deliveryLoad) {
 	}
 	api := httptest.NewServer(e.srv.Handler())
 	defer api.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
 		users := make([]string, recipients)
@@ -59,35 +58,16 @@ func benchmarkDelivery(b *testing.B, load deliveryLoad) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	next := make(chan []byte)
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for body := range next {
-				req, _ := http.NewRequest("POST", api.URL+url, bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+e.token)
-				res, err := client.Do(req)
-				if err != nil || res.StatusCode != 202 {
-					b.Errorf("accept: %v %v", err, res)
-					return
-				}
-				if load.wait != "" {
-					var answer struct{ Data struct{ Status string } }
-					if err := json.NewDecoder(res.Body).Decode(&answer); err != nil || answer.Data.Status != "sent" {
-						b.Errorf("?wait=%s answered %q, %v", load.wait, answer.Data.Status, err)
-					}
-				}
-				res.Body.Close()
-			}
-		}()
-	}
-	for _, body := range bodies {
-		next <- body
-	}
-	close(next)
-	wg.Wait()
+	postMessages(b, api.URL+url, e.token, bodies, func(res *http.Response) error {
+		if load.wait == "" {
+			return nil
+		}
+		var answer struct{ Data struct{ Status string } }
+		if err := json.NewDecoder(res.Body).Decode(&answer); err != nil || answer.Data.Status != "sent" {
+			return fmt.Errorf("?wait=%s answered %q, %v", load.wait, answer.Data.Status, err)
+		}
+		return nil
+	})
 	accepted := time.Since(start)
 	for deliveredCount(e) < want {
 		if time.Since(start) > 10*time.Minute {
@@ -107,6 +87,40 @@ func benchmarkDelivery(b *testing.B, load deliveryLoad) {
 }
 
 func deliveredCount(e *deliveryEnv) int { return e.sim.Delivered() }
+
+// postMessages posts every body to target with token from 16 clients at once (loopback), each
+// answer a 202 that check (if any) accepts.
+func postMessages(b *testing.B, target, token string, bodies [][]byte, check func(*http.Response) error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	var wg sync.WaitGroup
+	next := make(chan []byte)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range next {
+				req, _ := http.NewRequest("POST", target, bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+token)
+				res, err := client.Do(req)
+				if err != nil || res.StatusCode != 202 {
+					b.Errorf("accept: %v %v", err, res)
+					return
+				}
+				if check != nil {
+					if err := check(res); err != nil {
+						b.Error(err)
+					}
+				}
+				res.Body.Close()
+			}
+		}()
+	}
+	for _, body := range bodies {
+		next <- body
+	}
+	close(next)
+	wg.Wait()
+}
 
 // peakRSSMiB is the process's peak resident set (VmHWM) so far.
 func peakRSSMiB() float64 {
