@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Role is what an account or a token may do.
@@ -106,6 +107,9 @@ type Principal struct {
 	TokenID uint64
 	// Channels, when not empty, are the only channels the principal may send on or test.
 	Channels []string
+	// Expires is when the token the principal acts with expires (nil: it does not); tokens it
+	// makes live no longer.
+	Expires *time.Time
 }
 
 // System is the server acting on its own (a workflow's send, a scheduled sync, the sandbox's seed).

@@ -25,10 +25,14 @@ type Session struct {
 	CSRF      string
 }
 
-// Login opens a web UI session with an API token.
+// Login opens a web UI session with an API token; a refused token is an auth.login_failed.
 func (s *Service) Login(ctx context.Context, token string) (Session, error) {
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
+		var pe *problem.Error
+		if errors.As(err, &pe) && pe.Code == problem.CodeUnauthorized {
+			s.RecordFailedLogin(ctx, access.KindToken, "")
+		}
 		return Session{}, err
 	}
 	return s.openSession(ctx, p, &models.Session{TokenID: p.TokenID})

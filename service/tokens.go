@@ -126,7 +126,8 @@ func (s *Service) tokenPrincipal(t *models.TokenOwner) (access.Principal, error)
 	if t.ExpiresAt != nil && !t.ExpiresAt.After(s.store.Now()) {
 		return access.Principal{}, problem.Errorf(problem.CodeUnauthorized, "The API token expired at %s.", t.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	p := access.Principal{Kind: access.KindToken, ID: t.ID, Name: t.Name, Role: access.Role(t.Role), TokenID: t.ID, Channels: tokenChannels(&t.APIToken)}
+	p := access.Principal{Kind: access.KindToken, ID: t.ID, Name: t.Name, Role: access.Role(t.Role), TokenID: t.ID,
+		Channels: tokenChannels(&t.APIToken), Expires: t.ExpiresAt}
 	if t.AccountID != nil {
 		if t.OwnerEnabled == nil || !*t.OwnerEnabled {
 			return access.Principal{}, problem.Errorf(problem.CodeUnauthorized, "The API token is not valid.")
@@ -167,8 +168,8 @@ func (s *Service) CreateToken(ctx context.Context, in TokenInput) (NewToken, err
 		return NewToken{}, problem.Errorf(problem.CodeForbidden, "A %s may give a token only the %s or the viewer role; role %q needs the admin role.", p.Role, p.Role, role)
 	}
 	expires := in.ExpiresAt
-	if limit := s.principalExpiry(ctx, p); limit != nil && (expires == nil || expires.After(*limit)) {
-		expires = limit
+	if p.Expires != nil && (expires == nil || expires.After(*p.Expires)) {
+		expires = p.Expires
 	}
 	value, hint := generateToken()
 	t := &models.APIToken{Name: name, Hash: HashToken(value), Hint: hint, Role: string(role), ExpiresAt: expires}
@@ -218,18 +219,6 @@ func (s *Service) tokenChannelScope(ctx context.Context, p access.Principal, nam
 		}
 	}
 	return out, nil
-}
-
-// principalExpiry is when the token a principal acts with expires, if it does.
-func (s *Service) principalExpiry(ctx context.Context, p access.Principal) *time.Time {
-	if p.TokenID == 0 {
-		return nil
-	}
-	t, err := s.store.GetToken(ctx, models.TokenScope{All: true}, p.TokenID)
-	if err != nil {
-		return nil
-	}
-	return t.ExpiresAt
 }
 
 // ListTokens lists the caller's tokens (an admin's: all of them) without values.

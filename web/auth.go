@@ -8,7 +8,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
@@ -42,7 +41,6 @@ func (u *UI) login(c *gin.Context) error {
 		var msg string
 		switch se.Code {
 		case problem.CodeUnauthorized:
-			u.d.Service.RecordFailedLogin(c.Request.Context(), access.KindToken, "")
 			msg = u.cat.text(u.language(c), "login.invalid")
 		case problem.CodeRateLimited:
 			msg = u.rateLimited(c, se)
