@@ -18,21 +18,7 @@ import (
 // The sandbox's sample workflow works as its banner says: trigger it, click Approve in the inbox,
 // and the owner's inbox shows the decision.
 func TestSandboxSampleApprovalWorkflow(t *testing.T) {
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	db := "sqlite://" + filepath.Join(t.TempDir(), "sandbox.db")
-	go func() {
-		done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, stdout, stderr)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	re := regexp.MustCompile(`(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
-	var m []string
-	for deadline := time.Now().Add(30 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
-		if m = re.FindStringSubmatch(stdout.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("the sandbox did not print the sample workflow:\n%s\n%s", stdout, stderr)
-		}
-	}
+	m := startSandbox(t, `(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
 	base := m[1]
 	call := func(method, path, body string) map[string]any {
 		t.Helper()
@@ -143,22 +129,7 @@ func TestSandboxRefusesANonLoopbackAddress(t *testing.T) {
 // corp, the simulator's QR page lists the demo members, and choosing one who has no account yet
 // signs in as a new operator account of that member.
 func TestSandboxSignInWithWeCom(t *testing.T) {
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	db := "sqlite://" + filepath.Join(t.TempDir(), "sandbox.db")
-	go func() {
-		done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, stdout, stderr)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	re := regexp.MustCompile(`Sign in\s+(http://127\.0\.0\.1:\d+)/login`)
-	var m []string
-	for deadline := time.Now().Add(30 * time.Second); m == nil; time.Sleep(20 * time.Millisecond) {
-		if m = re.FindStringSubmatch(stdout.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("the sandbox did not print where to sign in:\n%s\n%s", stdout, stderr)
-		}
-	}
-	base := m[1]
+	base := startSandbox(t, `Sign in\s+(http://127\.0\.0\.1:\d+)/login`)[1]
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
 	get := func(target string) (*http.Response, string) {
@@ -198,5 +169,28 @@ func TestSandboxSignInWithWeCom(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(page), &me); err != nil || res.StatusCode != 200 || me.Data.Role != "operator" || me.Data.WeCom.UserID != "wangwu" {
 		t.Fatalf("signed in as %d %s", res.StatusCode, page)
+	}
+}
+
+// startSandbox runs the sandbox on a free loopback port with its own database until the test
+// ends, and returns the submatches of banner in what it prints (waiting up to 30 s for it).
+func startSandbox(t *testing.T, banner string) []string {
+	t.Helper()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	db := "sqlite://" + filepath.Join(t.TempDir(), "sandbox.db")
+	go func() {
+		done <- run(ctx, []string{"sandbox", "-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, stdout, stderr)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	re := regexp.MustCompile(banner)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not print %s:\n%s\n%s", banner, stdout, stderr)
+		}
 	}
 }
