@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -137,7 +136,8 @@ func (s *Service) StartSignIn(ctx context.Context, name, next string, inApp bool
 	if len(next) > maxNext {
 		next = "/ui/"
 	}
-	state, browser := randomState(), randomHex(32)
+	// 32 hex digits (128 random bits) are within WeCom's state rule, [A-Za-z0-9]{0,128}.
+	state, browser := randomHex(16), randomHex(32)
 	st := &models.SignInState{ID: HashToken(state), AuthenticatorID: a.ID, Browser: HashToken(browser), Next: next,
 		ExpiresAt: s.store.Now().Add(SignInLifetime)}
 	if err := s.store.CreateSignInState(ctx, st); err != nil {
@@ -316,23 +316,4 @@ func (s *Service) eachAuthenticator(ctx context.Context, fn func(*models.Authent
 			return nil
 		}
 	}
-}
-
-// stateLetters are the characters WeCom allows in a state.
-const stateLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// randomState is a sign-in state: 32 characters of [A-Za-z0-9] (WeCom's rule allows up to 128),
-// about 190 random bits. Bytes from 248 up are skipped so every letter is equally likely.
-func randomState() string {
-	out := make([]byte, 0, 32)
-	var buf [48]byte
-	for len(out) < cap(out) {
-		_, _ = rand.Read(buf[:]) // never fails (crypto/rand)
-		for _, b := range buf {
-			if b < 248 && len(out) < cap(out) {
-				out = append(out, stateLetters[b%62])
-			}
-		}
-	}
-	return string(out)
 }
