@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -35,22 +34,14 @@ func (s *Store) TakeSignInState(ctx context.Context, id string) (*SignInState, e
 		if err := lockForUpdate(tx, s.Dialect).Where("id = ?", id).Take(&st).Error; err != nil {
 			return notFound(err)
 		}
-		res := tx.Where("id = ?", id).Delete(&SignInState{})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return nil
+		// The row is locked (SQLite: the transaction holds the writer), so no other callback
+		// takes it between the read and the delete.
+		return tx.Where("id = ?", id).Delete(&SignInState{}).Error
 	})
 	if err == nil && !st.ExpiresAt.After(s.Now()) {
 		err = ErrNotFound
 	}
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("store: unable to take the sign-in state: %w", ErrNotFound)
-		}
 		return nil, fmt.Errorf("store: unable to take the sign-in state: %w", err)
 	}
 	return &st, nil
