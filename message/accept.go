@@ -291,7 +291,7 @@ func (s *Service) renderRecipients(raw any, vars template.Vars) (Recipients, pro
 		errs.Add("to", "must be an object")
 		return to, errs
 	}
-	for _, k := range []string{"users", "wecomUsers", "departments", "tags"} {
+	for _, k := range []string{"users", "wecomUsers", "departments", "tags", "mobiles", "emails", "chats"} {
 		if v, ok := m[k]; ok {
 			m[k] = flatten(v)
 		}

@@ -87,6 +87,12 @@ type Recipients struct {
 	Tags        []string          `json:"tags,omitempty"`
 	All         bool              `json:"all,omitempty"`
 	Linked      *LinkedRecipients `json:"linked,omitempty"`
+	// Mobiles and Emails name people WeCom knows by them (SPEC §9.4); on a robot, Mobiles are
+	// @-mentions by mobile.
+	Mobiles []string `json:"mobiles,omitempty"`
+	Emails  []string `json:"emails,omitempty"`
+	// Chats are app group chats (appchat) of the channel's app, by chatid (SPEC §9.3).
+	Chats []string `json:"chats,omitempty"`
 }
 
 // LinkedRecipients address connected enterprises: "CorpID/userid", "LinkedID/partyid".
