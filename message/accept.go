@@ -22,18 +22,22 @@ import (
 type parsedSend struct {
 	channel     *models.Channel
 	replaceName string
-	msg         *wecom.Message
-	body        json.RawMessage
-	to          Recipients
-	idemKey     *string
-	warnings    []string
-	opts        wecom.SendOptions
+	msgtype     string
+	// msg is an app message; nil for a channel type with its own composer.
+	msg  *wecom.Message
+	body json.RawMessage
+	// unbound are local users a composed send names who have no WeCom binding.
+	unbound  []string
+	to       Recipients
+	idemKey  *string
+	warnings []string
+	opts     wecom.SendOptions
 }
 
 // Send validates, renders and stores a message and its requests, then wakes the sender.
 // Every problem that can be known before sending is a 422 naming the field.
 func (s *Service) Send(ctx context.Context, in Request) (View, error) {
-	p, err := s.prepareSend(ctx, in, s.resolveMedia)
+	p, err := s.prepareSend(ctx, in, false)
 	if err != nil {
 		return View{}, err
 	}
@@ -59,7 +63,7 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 // Plan validates and renders a message like Send and returns the message and
 // requests to store, without storing them: a workflow stores them with the step that sends them.
 func (s *Service) Plan(ctx context.Context, in Request) (*models.Message, []models.MessageRequest, error) {
-	p, err := s.prepareSend(ctx, in, s.resolveMedia)
+	p, err := s.prepareSend(ctx, in, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,16 +77,16 @@ func (s *Service) WakeSender() { s.wake() }
 // validation errors (POST /render and the editor's preview). It fetches and uploads nothing: a
 // preview anyone may ask for as often as they like must not download URLs or spend WeCom uploads.
 func (s *Service) Render(ctx context.Context, in Request) (body json.RawMessage, warnings []string, err error) {
-	p, err := s.prepareSend(ctx, in, s.previewMedia)
+	p, err := s.prepareSend(ctx, in, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	return p.body, nonNil(p.warnings), nil
 }
 
-// prepareSend validates and renders a send; media turns its "media" source into a media_id
-// (resolveMedia for a message that will be sent, previewMedia for a preview).
-func (s *Service) prepareSend(ctx context.Context, in Request, media func(context.Context, *parsedSend) error) (*parsedSend, error) {
+// prepareSend validates and renders a send. A preview fetches and uploads no media. A channel
+// whose type has its own composer (a robot) is prepared by it; the rest is an app message.
+func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*parsedSend, error) {
 	body := in.Body
 	errs := problem.Fields{}
 	p := &parsedSend{}
@@ -115,14 +119,12 @@ func (s *Service) prepareSend(ctx context.Context, in Request, media func(contex
 	p.replaceName = replaceName(body, errs)
 	vars := s.templateVars(in)
 	msgtype, _ := body["msgtype"].(string)
-	msgBody, rest := wecom.SplitMessage(body)
-	for k := range rest {
-		switch k {
-		case "channel", "idempotencyKey", "to", "data", "replaceName":
-		default:
-			errs.Add(k, "unknown field")
-		}
+	p.msgtype = msgtype
+	if c, ok := s.composer(ch); ok {
+		return s.prepareComposed(ctx, c, p, body, vars, preview, errs)
 	}
+	msgBody, rest := wecom.SplitMessage(body)
+	unknownFields(rest, errs)
 	if _, ok := msgBody[msgtype]; !ok && msgtype != "" && !slices.Contains(wecom.MsgTypes(), msgtype) {
 		errs.Add("msgtype", "must be one of "+strings.Join(wecom.MsgTypes(), ", "))
 	}
@@ -132,7 +134,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, media func(contex
 	}
 	msg, ferrs := parseRendered(rendered.(map[string]any))
 	errs.AddAll("", ferrs)
-	to, toErrs := s.renderRecipients(body["to"], vars)
+	to, toErrs := s.renderRecipients(body["to"], vars, false)
 	errs.AddAll("", toErrs)
 	p.to = to
 	if msg != nil && len(ferrs) == 0 {
@@ -153,6 +155,10 @@ func (s *Service) prepareSend(ctx context.Context, in Request, media func(contex
 	if len(errs) > 0 {
 		return nil, problem.Invalid(errs)
 	}
+	media := s.resolveMedia
+	if preview {
+		media = s.previewMedia
+	}
 	if err := media(ctx, p); err != nil {
 		return nil, err
 	}
@@ -163,6 +169,18 @@ func (s *Service) prepareSend(ctx context.Context, in Request, media func(contex
 		return nil, problem.Invalidf(msgtype, "cannot be encoded: %v", err)
 	}
 	return p, nil
+}
+
+// unknownFields adds an error for each key of a send's body besides its message keys that is
+// not one of the send's own.
+func unknownFields(rest map[string]any, errs problem.Fields) {
+	for k := range rest {
+		switch k {
+		case "channel", "idempotencyKey", "to", "data", "replaceName":
+		default:
+			errs.Add(k, "unknown field")
+		}
+	}
 }
 
 // replaceName reads the optional replaceName of a send: the button text a clicked card shows.
@@ -274,11 +292,15 @@ func templateError(err error) error {
 }
 
 // renderRecipients renders "to" and reads it; a variable that yields a list expands in place.
-func (s *Service) renderRecipients(raw any, vars template.Vars) (Recipients, problem.Fields) {
+// With mentions, the channel has an audience of its own (a robot's group) and "to" only names
+// whom to mention: it may be left out, and @all goes with other names.
+func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (Recipients, problem.Fields) {
 	var to Recipients
 	errs := problem.Fields{}
 	if raw == nil {
-		errs.Add("to", "is required: users, wecomUsers, departments, tags, all or linked")
+		if !mentions {
+			errs.Add("to", "is required: users, wecomUsers, departments, tags, all or linked")
+		}
 		return to, errs
 	}
 	rendered, err := template.RenderValue(raw, vars)
@@ -313,6 +335,9 @@ func (s *Service) renderRecipients(raw any, vars template.Vars) (Recipients, pro
 				errs.Add(field, fmt.Sprintf("%q is not a positive integer id", id))
 			}
 		}
+	}
+	if mentions {
+		return to, errs
 	}
 	if len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
 		errs.Add("to", "names nobody: give users, wecomUsers, departments, tags, all or linked")

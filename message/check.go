@@ -41,6 +41,10 @@ func (s *Service) Check(ctx context.Context, body map[string]any, extra ...strin
 		ch = c
 	}
 	sample := sampleOf(body).(map[string]any)
+	if c, ok := s.composer(ch); ok {
+		s.checkComposed(c, sample, errs, extra)
+		return errs, nil
+	}
 	msgBody, rest := wecom.SplitMessage(sample)
 	for k := range rest {
 		switch {
@@ -61,7 +65,7 @@ func (s *Service) Check(ctx context.Context, body map[string]any, extra ...strin
 			errs.Add(k, v)
 		}
 	}
-	to, toErrs := s.renderRecipients(sample["to"], template.Vars{})
+	to, toErrs := s.renderRecipients(sample["to"], template.Vars{}, false)
 	for k, v := range toErrs {
 		errs.Add(k, v)
 	}

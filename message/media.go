@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
 )
@@ -62,8 +63,12 @@ func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename 
 	sum := sha256.Sum256(content)
 	m := &models.Media{ID: ulid.Make().String(), AuthenticatorID: ch.AuthenticatorID, Type: mediaType, Filename: filename,
 		Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]), Content: content}
-	if err := s.uploadToWeCom(ctx, m); err != nil {
-		return MediaView{}, err
+	// A channel type with its own composer (a robot) sends the file its own way when a message
+	// names it; only an app's upload has a media_id to make now.
+	if _, composed := s.composer(ch); !composed {
+		if err := s.uploadToWeCom(ctx, m); err != nil {
+			return MediaView{}, err
+		}
 	}
 	if err := s.store.CreateMedia(ctx, m); err != nil {
 		return MediaView{}, problem.StoreError("Media", err)
@@ -134,7 +139,7 @@ func (s *Service) resolveMedia(ctx context.Context, p *parsedSend) error {
 
 // MediaPlaceholder is the media_id a preview shows for a file that is only fetched or uploaded
 // when the message is sent.
-const MediaPlaceholder = "(uploaded when sent)"
+const MediaPlaceholder = plugin.MediaPlaceholder
 
 // previewMedia is resolveMedia for a preview: a stored upload shows its media_id while it is good,
 // anything else the placeholder. Nothing is downloaded or uploaded.
@@ -182,37 +187,9 @@ func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawU
 	if m, err := s.store.MediaByURL(ctx, authID, rawURL, s.store.Now()); err == nil {
 		return m, nil
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, problem.Invalidf(field, "must be an http(s) URL")
-	}
-	limit := mediaLimits[mediaType]
-	res, err := s.fetcher.Do(ctx, fetch.Request{URL: rawURL, Timeout: mediaFetchTimeout, MaxBytes: limit})
-	var fe *fetch.Error
-	switch {
-	case errors.Is(err, fetch.ErrTooLarge):
-		return nil, problem.Invalidf(field, "is larger than %d bytes, WeCom's limit for %s", limit, mediaType)
-	case errors.As(err, &fe):
-		// The cause may name the address dialed: the log gets it, the user only the reason.
-		s.log.InfoContext(ctx, "media URL not fetched", "field", field, "host", u.Host, "err", fe.Err)
-		reason := fe.Reason
-		if !fe.Refused {
-			reason = "could not be downloaded: " + reason
-		}
-		// Not wrapped in the problem: its Error() would carry the cause to whoever prints it.
-		return nil, problem.Invalidf(field, "%s", reason)
-	case err != nil:
+	name, content, err := s.download(ctx, mediaType, rawURL, field)
+	if err != nil {
 		return nil, err
-	case res.StatusCode != http.StatusOK:
-		return nil, problem.Invalidf(field, "could not be downloaded: HTTP %d", res.StatusCode)
-	}
-	content := res.Body
-	if err := checkMedia(mediaType, int64(len(content))); err != nil {
-		return nil, problem.Invalidf(field, "%s", fmt.Sprint(err.(*problem.Error).Fields["file"]))
-	}
-	name := path.Base(u.Path)
-	if name == "/" || name == "." {
-		name = mediaType
 	}
 	sum := sha256.Sum256(content)
 	m := &models.Media{ID: ulid.Make().String(), AuthenticatorID: authID, Type: mediaType, Filename: name, SourceURL: rawURL,
@@ -224,4 +201,41 @@ func (s *Service) fetchMedia(ctx context.Context, authID uint64, mediaType, rawU
 		return nil, problem.StoreError("Media", err)
 	}
 	return m, nil
+}
+
+// download fetches a media URL through the server's fetcher, within WeCom's size limit for the
+// media type, and names the file after the URL's path.
+func (s *Service) download(ctx context.Context, mediaType, rawURL, field string) (name string, content []byte, err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", nil, problem.Invalidf(field, "must be an http(s) URL")
+	}
+	limit := mediaLimits[mediaType]
+	res, err := s.fetcher.Do(ctx, fetch.Request{URL: rawURL, Timeout: mediaFetchTimeout, MaxBytes: limit})
+	var fe *fetch.Error
+	switch {
+	case errors.Is(err, fetch.ErrTooLarge):
+		return "", nil, problem.Invalidf(field, "is larger than %d bytes, WeCom's limit for %s", limit, mediaType)
+	case errors.As(err, &fe):
+		// The cause may name the address dialed: the log gets it, the user only the reason.
+		s.log.InfoContext(ctx, "media URL not fetched", "field", field, "host", u.Host, "err", fe.Err)
+		reason := fe.Reason
+		if !fe.Refused {
+			reason = "could not be downloaded: " + reason
+		}
+		// Not wrapped in the problem: its Error() would carry the cause to whoever prints it.
+		return "", nil, problem.Invalidf(field, "%s", reason)
+	case err != nil:
+		return "", nil, err
+	case res.StatusCode != http.StatusOK:
+		return "", nil, problem.Invalidf(field, "could not be downloaded: HTTP %d", res.StatusCode)
+	}
+	if err := checkMedia(mediaType, int64(len(res.Body))); err != nil {
+		return "", nil, problem.Invalidf(field, "%s", fmt.Sprint(err.(*problem.Error).Fields["file"]))
+	}
+	name = path.Base(u.Path)
+	if name == "/" || name == "." {
+		name = mediaType
+	}
+	return name, res.Body, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/worker"
 )
@@ -25,6 +26,9 @@ type Config struct {
 	// WaitPoll is how often Wait reads a message again without being notified (default 500 ms):
 	// on MySQL another instance may record its outcome, and only this process's are notified.
 	WaitPoll time.Duration
+	// ChannelTypes are the server's channel types; one with a composer (a robot) prepares its own
+	// sends, the others send app messages.
+	ChannelTypes map[string]plugin.ChannelType
 }
 
 // maxWaiters bounds the Waits registered for notifications; one more polls every WaitPoll only.
@@ -42,8 +46,9 @@ type Service struct {
 	fetcher *fetch.Fetcher
 	log     *slog.Logger
 	// waiters are the Waits in progress, woken when this process records or cancels their message.
-	waiters  *worker.Waiters
-	waitPoll time.Duration
+	waiters      *worker.Waiters
+	waitPoll     time.Duration
+	channelTypes map[string]plugin.ChannelType
 }
 
 // New builds the message service over a store, WeCom's clients and the authenticators' apps.
@@ -61,7 +66,7 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 		cfg.WaitPoll = 500 * time.Millisecond
 	}
 	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, env: cfg.TemplateEnv, loc: cfg.Location,
-		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll}
+		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll, channelTypes: cfg.ChannelTypes}
 }
 
 // Trigger sources of a message.

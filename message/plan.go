@@ -15,11 +15,18 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 	now := s.store.Now()
 	opts, _ := json.Marshal(p.opts)
 	warnings, _ := json.Marshal(nonNil(p.warnings))
-	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, AuthenticatorID: p.channel.AuthenticatorID,
-		MsgType: p.msg.MsgType, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
-		TaskID: p.msg.TaskID(), ReplaceName: p.replaceName,
-		Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
+	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, ChannelType: p.channel.Type,
+		AuthenticatorID: p.channel.AuthenticatorID, MsgType: p.msgtype, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
+		ReplaceName: p.replaceName, Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
 		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}
+	if p.msg == nil {
+		// A composed send (a robot's) is one request to the channel's own audience.
+		m.Requested, m.Resolved = composedRecipients(p)
+		ub, _ := json.Marshal(nonNil(p.unbound))
+		m.Unbound = string(ub)
+		return m, []models.MessageRequest{{Status: models.RequestPending, NotBefore: now}}, nil
+	}
+	m.TaskID = p.msg.TaskID()
 	users := dedupeStrings(p.to.WeComUsers)
 	var unbound []string
 	if len(p.to.Users) > 0 {

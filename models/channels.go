@@ -8,7 +8,8 @@ import (
 	"gorm.io/gorm"
 )
 
-// Channel is a named way to send notifications through one authenticator.
+// Channel is a named way to send notifications: through an authenticator's app, or a type of its
+// own (a group robot, whose authenticator is optional: AuthenticatorID 0).
 type Channel struct {
 	ID              uint64 `gorm:"primaryKey"`
 	Name            string `gorm:"size:64;not null;uniqueIndex"`
@@ -17,8 +18,10 @@ type Channel struct {
 	AuthenticatorID uint64 `gorm:"not null;index"`
 	Description     string `gorm:"type:text;not null"`
 	Options         string `gorm:"type:text;not null"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Secrets are the type's secret options (a robot's webhook key), sealed.
+	Secrets   Secret
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ListChannels pages through channels, filtered by name/title and authenticator.
@@ -46,14 +49,22 @@ func (s *Store) GetChannelByName(ctx context.Context, name string) (*Channel, er
 func (s *Store) SaveChannel(ctx context.Context, c *Channel) error {
 	return s.audited(ctx, &c.ID, func(tx *gorm.DB) error {
 		var a Authenticator
+		if c.AuthenticatorID == 0 {
+			return saveOrCreate(ctx, tx, c)
+		}
 		if err := lockForUpdate(tx, s.Dialect).Select("id").Where("id = ?", c.AuthenticatorID).Take(&a).Error; err != nil {
 			return fmt.Errorf("store: authenticator %d: %w", c.AuthenticatorID, notFound(err))
 		}
-		if c.ID == 0 {
-			return create(ctx, tx, "channel", c)
-		}
-		return save(ctx, tx, "channel", c)
+		return saveOrCreate(ctx, tx, c)
 	})
+}
+
+// saveOrCreate inserts c when it is new, else saves it.
+func saveOrCreate(ctx context.Context, tx *gorm.DB, c *Channel) error {
+	if c.ID == 0 {
+		return create(ctx, tx, "channel", c)
+	}
+	return save(ctx, tx, "channel", c)
 }
 
 // DeleteChannel removes one channel.

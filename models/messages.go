@@ -34,9 +34,11 @@ const (
 // Body is the validated, rendered WeCom message ({"msgtype": …, "<type>": {…}}); the recipients
 // it resolved to are split into MessageRequests, the units the sender claims.
 type Message struct {
-	ID              string `gorm:"primaryKey;size:26"`
-	ChannelID       uint64 `gorm:"not null;index:idx_messages_channel_created,priority:1"`
-	Channel         string `gorm:"size:64;not null;index:idx_messages_channel_name,priority:1"`
+	ID        string `gorm:"primaryKey;size:26"`
+	ChannelID uint64 `gorm:"not null;index:idx_messages_channel_created,priority:1"`
+	Channel   string `gorm:"size:64;not null;index:idx_messages_channel_name,priority:1"`
+	// ChannelType is the channel's type when the message was accepted: it picks the deliverer.
+	ChannelType     string `gorm:"size:32;not null;default:wecom"`
 	AuthenticatorID uint64 `gorm:"not null"`
 	MsgType         string `gorm:"size:32;not null"`
 	Body            string `gorm:"type:mediumtext;not null"`

@@ -53,6 +53,9 @@ var migrations = []migration{
 	{9, "accounts, token roles and scopes, audit log, sign-in with WeCom", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Account{}, &APIToken{}, &Session{}, &AuditEntry{}, &SignInState{})
 	}},
+	{10, "channel types: channel secrets, the message's channel type", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Channel{}, &Message{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.

@@ -160,7 +160,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 			}
 			if m := outs[i].Message; m != nil && m.Requests == 1 {
 				// The only request decides the message: no need to read it back.
-				u := deriveStatus(*m, []MessageRequest{*r})
+				u := deriveStatus(*m, []MessageRequest{*r}, s.Now())
 				u["updated_at"] = s.Now()
 				if err := tx.Model(&Message{}).Where("id = ? AND status <> ?", m.ID, MessageCanceled).Updates(u).Error; err != nil {
 					return fmt.Errorf("store: unable to update message status: %w", err)
@@ -222,7 +222,7 @@ func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
 	if m.Status == MessageCanceled {
 		return nil
 	}
-	u := deriveStatus(m, reqs)
+	u := deriveStatus(m, reqs, s.Now())
 	u["updated_at"] = s.Now()
 	if err := tx.Model(&Message{}).Where("id = ?", id).Updates(u).Error; err != nil {
 		return fmt.Errorf("store: unable to update message status: %w", err)
@@ -239,23 +239,35 @@ func (s *Store) wakeIfFinal(tx *gorm.DB, executionID *string, u map[string]any) 
 	return nil
 }
 
-func deriveStatus(m Message, reqs []MessageRequest) map[string]any {
-	var open, retrying, sent, failed, attempts int
+// deriveStatus is a message's status from its requests: a request paced to later than now makes
+// the message queued (with nextAttemptAt) unless another is being sent or retried.
+func deriveStatus(m Message, reqs []MessageRequest, now time.Time) map[string]any {
+	var sending, waiting, retrying, sent, failed, attempts int
 	var next *time.Time
+	later := func(t time.Time) {
+		if next == nil || t.Before(*next) {
+			next = &t
+		}
+	}
 	var reasons []string
 	var sentAt *time.Time
 	invalid, unlicensed := newIDSet(), newIDSet()
 	for _, r := range reqs {
 		attempts = max(attempts, r.Attempts)
 		switch r.Status {
-		case RequestPending, RequestSending:
-			open++
+		case RequestSending:
+			sending++
+		case RequestPending:
+			if !r.NotBefore.After(now) {
+				sending++
+				break
+			}
+			// Paced (a member's or a robot's rate window): waiting is not a failure.
+			waiting++
+			later(r.NotBefore)
 		case RequestRetrying:
 			retrying++
-			if next == nil || r.NotBefore.Before(*next) {
-				t := r.NotBefore
-				next = &t
-			}
+			later(r.NotBefore)
 		case RequestSent:
 			sent++
 			if r.SentAt != nil && (sentAt == nil || r.SentAt.After(*sentAt)) {
@@ -275,10 +287,12 @@ func deriveStatus(m Message, reqs []MessageRequest) map[string]any {
 	u := map[string]any{"attempts": attempts, "invalid": invalid.json(), "unlicensed": unlicensed.json(),
 		"next_attempt_at": next, "reason": strings.Join(dedupe(reasons), " ")}
 	switch {
-	case open > 0:
+	case sending > 0:
 		u["status"] = MessageSending
 	case retrying > 0:
 		u["status"] = MessageRetrying
+	case waiting > 0:
+		u["status"] = MessageQueued
 	case sent == 0:
 		u["status"] = MessageFailed
 	case failed > 0 || invalid.len() > 0 || unlicensed.len() > 0 || m.Unbound != "[]" && m.Unbound != "":
@@ -286,7 +300,7 @@ func deriveStatus(m Message, reqs []MessageRequest) map[string]any {
 	default:
 		u["status"], u["sent_at"] = MessageSent, sentAt
 	}
-	if open == 0 && retrying == 0 {
+	if waiting+retrying == 0 {
 		u["next_attempt_at"] = nil
 	}
 	return u
@@ -333,6 +347,8 @@ func dedupe(ss []string) []string {
 // RecentSend is a request delivered since some time: what the rate limiter needs after a restart.
 type RecentSend struct {
 	AuthenticatorID uint64
+	ChannelID       uint64
+	ChannelType     string
 	ToUser          string
 	SentAt          time.Time
 }
@@ -358,9 +374,9 @@ func (s *Store) RenewRequests(ctx context.Context, owner string, ids []uint64, l
 func (s *Store) RecentSends(ctx context.Context, since time.Time) ([]RecentSend, error) {
 	var out []RecentSend
 	err := s.Read.WithContext(ctx).Table("message_requests r").
-		Select("m.authenticator_id, r.to_user, r.sent_at").
+		Select("m.authenticator_id, m.channel_id, m.channel_type, r.to_user, r.sent_at").
 		Joins("JOIN messages m ON m.id = r.message_id").
-		Where("r.status = ? AND r.sent_at >= ? AND r.to_user <> '' AND m.linked = ?", RequestSent, since, false).
+		Where("r.status = ? AND r.sent_at >= ? AND (r.to_user <> '' OR m.channel_type <> ?) AND m.linked = ?", RequestSent, since, "wecom", false).
 		Order("r.sent_at").Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to read recent sends: %w", err)

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,13 +31,63 @@ type HostBound interface {
 	HostBinding() (hostPath string, secretPaths []string)
 }
 
-// ChannelType is a channel's type.
+// ChannelType is a channel's type. A type that sends its own way (not as a WeCom app message)
+// also implements Composer, and its deliverer is handed to the sender where the server is
+// composed: a new type is one package and one line there.
 type ChannelType interface {
 	Type() string
-	// AuthenticatorType is the type of authenticator a channel of this type sends through.
-	AuthenticatorType() string
-	// Normalize validates the channel options and fills defaults. Paths are relative to options.
+	// AuthenticatorType is the type of authenticator a channel of this type sends through, and
+	// whether it must have one.
+	AuthenticatorType() (typ string, required bool)
+	// Normalize validates complete channel options (secrets included; on update the stored ones
+	// with the patch merged in) and fills defaults. Paths are relative to options.
 	Normalize(options map[string]any) (map[string]any, problem.Fields)
+	// SecretPaths lists the dotted option paths that are secret: stored sealed, never returned.
+	SecretPaths() []string
+}
+
+// Composer validates and renders the sends of a channel type whose messages are not WeCom app
+// messages.
+type Composer interface {
+	// MsgTypes are the msgtypes the type takes, in the order the documentation lists them.
+	MsgTypes() []string
+	// Compose checks a rendered message and its audience and returns the exact body to store and
+	// deliver. Field errors are relative to the send's body ("text.content", "to").
+	Compose(ctx context.Context, in Compose) (Composed, error)
+}
+
+// Compose is one send to compose.
+type Compose struct {
+	// Options are the channel's complete options, secrets included.
+	Options map[string]any
+	MsgType string
+	// Body is the rendered object under the msgtype key.
+	Body map[string]any
+	// Mentions are the people the send names: WeCom userids, mobiles, everyone.
+	Mentions Mentions
+	// Media reads a "media" source ({"url"} or {"id"}); nil in a preview, which fetches nothing.
+	Media func(ctx context.Context, field, mediaType string, source map[string]any) (filename string, content []byte, err error)
+}
+
+// Mentions are a send's audience as WeCom userids and mobiles.
+type Mentions struct {
+	UserIDs []string
+	Mobiles []string
+	All     bool
+}
+
+// Empty says whether nobody is named.
+func (m Mentions) Empty() bool { return len(m.UserIDs)+len(m.Mobiles) == 0 && !m.All }
+
+// MediaPlaceholder stands for a media a preview does not fetch or upload: it is only made when
+// the message is sent.
+const MediaPlaceholder = "(uploaded when sent)"
+
+// Composed is a composed send.
+type Composed struct {
+	// Body is the object under the msgtype key, as stored and shown; the deliverer wraps it.
+	Body     json.RawMessage
+	Warnings []string
 }
 
 // Registry is the set of types a server knows.

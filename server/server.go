@@ -23,6 +23,7 @@ import (
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/plugin/wecomrobot"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/web"
@@ -117,11 +118,12 @@ type Server struct {
 	lockout *lockout.Counter
 }
 
-// Plugins is the set of integration types this build knows.
-func Plugins() plugin.Registry {
+// plugins is the set of integration types this build knows: a new channel type is one line here
+// (and its deliverer one in New).
+func plugins(clients *wecom.Clients) plugin.Registry {
 	return plugin.NewRegistry(
 		[]plugin.AuthenticatorType{wecom.AuthenticatorType{}},
-		[]plugin.ChannelType{wecom.ChannelType{}},
+		[]plugin.ChannelType{wecom.ChannelType{}, wecomrobot.New(clients)},
 	)
 }
 
@@ -154,10 +156,13 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	if so.Now == nil {
 		so.Now = store.Now
 	}
-	s.svc = service.New(store, Plugins(), s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
+	types := plugins(s.clients)
+	s.limiter = wecom.NewLimiter(loc)
+	so.Deliverers = map[string]wecom.Deliverer{wecomrobot.Type: wecomrobot.NewDeliverer(s.clients, s.limiter, store)}
+	s.svc = service.New(store, types, s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
 		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase}, log)
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
-		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll}, log)
+		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels}, log)
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
@@ -182,7 +187,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	if store.Dialect == models.DialectMySQL {
 		loops = 4
 	}
-	s.limiter, s.owner = wecom.NewLimiter(loc), so.Owner
+	s.owner = so.Owner
 	s.sender = wecom.NewSender(store, s.clients, s.apps, s.limiter, log, so)
 	s.elector = worker.NewElector(store, "scheduler", so.Owner, leaderLease, log)
 	s.syncer = wecom.NewSyncer(store, s.clients, s.apps, log, wecom.SyncerOptions{Owner: so.Owner + "/directory", Now: store.Now,

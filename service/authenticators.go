@@ -241,11 +241,17 @@ func secretsFollowHost(hb plugin.HostBound, stored map[string]string, patch map[
 // authenticatorFields is what an audit entry compares: the fields and options, secrets included
 // by path (their values are compared, never shown).
 func authenticatorFields(a *models.Authenticator) map[string]any {
-	m := map[string]any{"name": a.Name, "title": a.Title, "type": a.Type, "enabled": a.Enabled, "options": plugin.DecodeObject(a.Options)}
-	for path, v := range plugin.ParseSecrets(a.Secrets.Plain) {
-		m["options."+path] = v
+	return withSecrets(map[string]any{"name": a.Name, "title": a.Title, "type": a.Type, "enabled": a.Enabled,
+		"options": plugin.DecodeObject(a.Options)}, a.Secrets)
+}
+
+// withSecrets adds the stored secrets to the fields an audit entry compares, each under
+// "options.<path>": a change of one is named, its value never shown.
+func withSecrets(fields map[string]any, secrets models.Secret) map[string]any {
+	for path, v := range plugin.ParseSecrets(secrets.Plain) {
+		fields["options."+path] = v
 	}
-	return m
+	return fields
 }
 
 // DeleteAuthenticator removes an authenticator that no channel uses (409 otherwise).

@@ -3,7 +3,10 @@ package service
 import (
 	"context"
 	"errors"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/access"
@@ -36,9 +39,13 @@ type Channel struct {
 	Timestamps
 }
 
-func channelView(c *models.Channel) Channel {
+func (s *Service) channelView(c *models.Channel) Channel {
+	opts := plugin.DecodeObject(c.Options)
+	if t, ok := s.plugins.Channels[c.Type]; ok {
+		plugin.MarkSecrets(opts, plugin.ParseSecrets(c.Secrets.Plain), t.SecretPaths())
+	}
 	return Channel{ID: c.ID, Name: c.Name, Title: c.Title, Type: c.Type, AuthenticatorID: c.AuthenticatorID,
-		Description: c.Description, Options: plugin.DecodeObject(c.Options),
+		Description: c.Description, Options: opts,
 		Timestamps: Timestamps{CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}}
 }
 
@@ -48,7 +55,7 @@ func (s *Service) ListChannels(ctx context.Context, q string, authenticatorID ui
 	if err != nil {
 		return models.List[Channel]{}, problem.StoreError("Channel", err)
 	}
-	return models.NewList(items, total, p, channelView), nil
+	return models.NewList(items, total, p, s.channelView), nil
 }
 
 // GetChannel reads one channel.
@@ -57,7 +64,7 @@ func (s *Service) GetChannel(ctx context.Context, id uint64) (Channel, error) {
 	if err != nil {
 		return Channel{}, problem.StoreError("Channel", err)
 	}
-	return channelView(c), nil
+	return s.channelView(c), nil
 }
 
 // CreateChannel validates and stores a new channel.
@@ -66,9 +73,6 @@ func (s *Service) CreateChannel(ctx context.Context, in ChannelInput) (Channel, 
 	errs := problem.Fields{}
 	if in.Name == nil {
 		errs.Add("name", "is required")
-	}
-	if in.AuthenticatorID == nil {
-		errs.Add("authenticatorId", "is required")
 	}
 	return s.saveChannel(ctx, c, in, errs)
 }
@@ -113,26 +117,28 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 	}
 	typ, ok := s.plugins.Channels[next.Type]
 	if !ok {
-		errs.Add("type", "must be one of the known types (wecom)")
+		errs.Add("type", "must be one of the known types ("+strings.Join(slices.Sorted(maps.Keys(s.plugins.Channels)), ", ")+")")
 	}
 	if in.AuthenticatorID != nil {
 		next.AuthenticatorID = *in.AuthenticatorID
-		a, err := s.store.GetAuthenticator(ctx, next.AuthenticatorID)
-		switch {
-		case errors.Is(err, models.ErrNotFound):
-			errs.Add("authenticatorId", "no authenticator has this id")
-		case err != nil:
-			return Channel{}, problem.StoreError("Authenticator", err)
-		case ok && a.Type != typ.AuthenticatorType():
-			errs.Add("authenticatorId", "must be a "+typ.AuthenticatorType()+" authenticator")
-		}
 	}
 	if ok {
-		opts := plugin.DecodeObject(next.Options)
-		mergePatch(opts, in.Options)
-		norm, ferrs := typ.Normalize(opts)
+		if err := s.checkChannelAuthenticator(ctx, typ, next.AuthenticatorID, errs); err != nil {
+			return Channel{}, err
+		}
+		full := plugin.FullOptions(next.Options, c.Secrets.Plain)
+		// A client that sends back what it read also sends the "…Set" flags; they are output only.
+		plugin.DropSecretMarks(in.Options, typ.SecretPaths())
+		mergePatch(full, in.Options)
+		norm, ferrs := typ.Normalize(full)
 		errs.AddAll("options", ferrs)
-		next.Options = encodeJSON(norm)
+		if ferrs == nil {
+			next.Secrets = models.NewSecret("")
+			if secrets := plugin.SplitSecrets(norm, typ.SecretPaths()); len(secrets) > 0 {
+				next.Secrets = models.NewSecret(encodeJSON(secrets))
+			}
+			next.Options = encodeJSON(norm)
+		}
 	}
 	if len(errs) > 0 {
 		return Channel{}, problem.Invalid(errs)
@@ -151,13 +157,35 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 		return Channel{}, problem.StoreError("A channel", err)
 	}
 	s.log.InfoContext(ctx, "channel saved", "channel", next.Name, "id", next.ID)
-	return channelView(&next), nil
+	return s.channelView(&next), nil
 }
 
-// channelFields is what an audit entry compares.
+// checkChannelAuthenticator checks the authenticator a channel of typ names: one of the type's
+// authenticator type, required or not as the type says (0 = none).
+func (s *Service) checkChannelAuthenticator(ctx context.Context, typ plugin.ChannelType, id uint64, errs problem.Fields) error {
+	want, required := typ.AuthenticatorType()
+	if id == 0 {
+		if required {
+			errs.Add("authenticatorId", "is required")
+		}
+		return nil
+	}
+	a, err := s.store.GetAuthenticator(ctx, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		errs.Add("authenticatorId", "no authenticator has this id")
+	case err != nil:
+		return problem.StoreError("Authenticator", err)
+	case a.Type != want:
+		errs.Add("authenticatorId", "must be a "+want+" authenticator")
+	}
+	return nil
+}
+
+// channelFields is what an audit entry compares: secrets by path (compared, never shown).
 func channelFields(c *models.Channel) map[string]any {
-	return map[string]any{"name": c.Name, "title": c.Title, "description": c.Description, "type": c.Type,
-		"authenticatorId": c.AuthenticatorID, "options": plugin.DecodeObject(c.Options)}
+	return withSecrets(map[string]any{"name": c.Name, "title": c.Title, "description": c.Description, "type": c.Type,
+		"authenticatorId": c.AuthenticatorID, "options": plugin.DecodeObject(c.Options)}, c.Secrets)
 }
 
 // DeleteChannel removes a channel.

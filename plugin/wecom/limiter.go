@@ -15,13 +15,14 @@ const (
 	hourWindow      = time.Hour + 5*time.Second
 )
 
-// Limiter paces sends per app and member (30/min, 1000/h) and per app per day (a configurable
-// quota of person-sends). It remembers send times in memory; the sender seeds it from the
+// Limiter paces sends per app and member (30/min, 1000/h), per app per day (a configurable
+// quota of person-sends) and per group robot (20/min). It remembers send times in memory; the sender seeds it from the
 // database at start so a restart does not forget the last hour.
 type Limiter struct {
 	mu      sync.Mutex
 	members map[memberKey][]time.Time // send times within the last hour, oldest first
 	days    map[dayKey]int
+	robots  map[uint64][]time.Time // a group robot's send times, by channel id
 	loc     *time.Location
 	// share is how many instances send for the same apps: each paces to its 1/share of WeCom's
 	// limits, so together they stay below them.
@@ -43,7 +44,7 @@ func NewLimiter(loc *time.Location) *Limiter {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Limiter{members: map[memberKey][]time.Time{}, days: map[dayKey]int{}, loc: loc, share: 1}
+	return &Limiter{members: map[memberKey][]time.Time{}, days: map[dayKey]int{}, robots: map[uint64][]time.Time{}, loc: loc, share: 1}
 }
 
 // SetShare tells the limiter how many instances are sending (at least 1).

@@ -176,8 +176,9 @@ type ChannelOptions struct {
 // ChannelType validates WeCom channel options.
 type ChannelType struct{}
 
-func (ChannelType) Type() string              { return Type }
-func (ChannelType) AuthenticatorType() string { return Type }
+func (ChannelType) Type() string                      { return Type }
+func (ChannelType) AuthenticatorType() (string, bool) { return Type, true }
+func (ChannelType) SecretPaths() []string             { return nil }
 
 func (ChannelType) Normalize(m map[string]any) (map[string]any, problem.Fields) {
 	o := ChannelOptions{DuplicateCheckInterval: 1800}

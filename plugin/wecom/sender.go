@@ -75,7 +75,23 @@ type SenderOptions struct {
 	// OnRecorded is told of outcomes once they are committed (a workflow waiting for a delivery
 	// goes on).
 	OnRecorded func(outs []models.Outcome)
+	// Deliverers send the messages of the other channel types (a group robot), by type, through
+	// the same outbox, leases, retries and recording as app messages.
+	Deliverers map[string]Deliverer
 }
+
+// Deliverer sends the requests of another channel type's messages.
+type Deliverer interface {
+	// Deliver makes one attempt at a claimed request. A wait after now means the channel's rate
+	// window is full: nothing was sent and the request waits until then (not an attempt). An
+	// error wrapping ErrCannotSend fails the request for good.
+	Deliver(ctx context.Context, r *models.MessageRequest, m *models.Message, now time.Time) (res *SendResult, wait time.Time, err error)
+	// Sent notes a send of the last hour from before this process started, for its pacing.
+	Sent(r models.RecentSend)
+}
+
+// ErrCannotSend marks a deliverer's error that no retry can fix (the channel is gone).
+var ErrCannotSend = errors.New("The message cannot be sent")
 
 // Sender delivers the outbox: it claims due requests, paces them per member, sends them, and
 // records every outcome; a request is retried by class of error, bounded in attempts and age.
@@ -247,6 +263,10 @@ func (s *Sender) seed(ctx context.Context) {
 			return
 		}
 		for _, r := range sends {
+			if d := s.o.Deliverers[r.ChannelType]; d != nil {
+				d.Sent(r)
+				continue
+			}
 			s.limiter.Record(r.AuthenticatorID, strings.Split(r.ToUser, "|"), r.SentAt)
 		}
 	})
@@ -260,6 +280,10 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	}
 	log := s.log.With("message_id", m.ID, "request_id", r.ID, "authenticator", m.AuthenticatorID)
 	now := s.o.Now()
+	if d := s.o.Deliverers[m.ChannelType]; d != nil {
+		s.deliver(ctx, log, d, r, m, now)
+		return
+	}
 	app, opts, err := s.app(ctx, m.AuthenticatorID)
 	if err != nil {
 		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
@@ -301,14 +325,34 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	} else {
 		res, err = client.Send(ctx, payload)
 	}
+	s.attempted(ctx, log, &r, &m, now, res, err)
+}
+
+// deliver makes one attempt at a request of another channel type with its deliverer.
+func (s *Sender) deliver(ctx context.Context, log *slog.Logger, d Deliverer, r models.MessageRequest, m models.Message, now time.Time) {
+	res, wait, err := d.Deliver(ctx, &r, &m, now)
+	if wait.After(now) {
+		r.Status, r.NotBefore, r.Attempts = models.RequestPending, wait, r.Attempts-1
+		s.record(ctx, log, &r, &m)
+		return
+	}
+	if errors.Is(err, ErrCannotSend) {
+		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: err.Error()})
+		return
+	}
+	s.attempted(ctx, log, &r, &m, now, res, err)
+}
+
+// attempted records what WeCom answered to one attempt.
+func (s *Sender) attempted(ctx context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, now time.Time, res *SendResult, err error) {
 	if s.o.Hooks.AfterSend != nil {
-		s.o.Hooks.AfterSend(&r)
+		s.o.Hooks.AfterSend(r)
 	}
 	out := Classify(res, err, int64(r.ErrCode), r.Attempts, now.Sub(m.CreatedAt), s.o.Policy)
 	if out.Status == models.RequestRetrying {
 		out.NotBefore = now.Add(out.Delay)
 	}
-	s.finish(ctx, log, &r, &m, out)
+	s.finish(ctx, log, r, m, out)
 }
 
 // app is the authenticator's credentials, read at most every appCacheTTL.
