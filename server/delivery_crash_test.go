@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ const (
 	crashAtEnv  = "WECOMFLOW_TEST_CRASH_AT"
 	crashDSNEnv = "WECOMFLOW_TEST_CRASH_DSN"
 	crashSimEnv = "WECOMFLOW_TEST_CRASH_SIM"
+	// crashClaimsEnv: with "after_claims", the sender dies on this claim (1 = the first).
+	crashClaimsEnv = "WECOMFLOW_TEST_CRASH_CLAIMS"
 )
 
 func TestMain(m *testing.M) {
@@ -49,6 +52,13 @@ func crashingSender(at string) int {
 		hooks.AfterClaim = die
 	case "after_send":
 		hooks.AfterSend = die
+	case "after_claims":
+		n, _ := strconv.Atoi(os.Getenv(crashClaimsEnv))
+		hooks.AfterClaim = func(r *models.MessageRequest) {
+			if n--; n == 0 {
+				die(r)
+			}
+		}
 	}
 	srv := New(Config{WeComAPIBase: os.Getenv(crashSimEnv), Sender: wecom.SenderOptions{Poll: 5 * time.Millisecond, Batch: 1, Concurrency: 1, Hooks: hooks}},
 		store, slog.New(slog.NewTextHandler(io.Discard, nil)))

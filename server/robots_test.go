@@ -5,10 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wecomflow/wecomflow/models/storetest"
 )
 
 // robotEnv is a delivery env with the demo corp's robot as the channel "ops_group", its key
@@ -199,6 +204,47 @@ func TestRobotRefusesWhatItCannotSend(t *testing.T) {
 		res := e.do("POST", "/api/v1/channels", map[string]any{"name": "bad", "type": "wecom_robot", "options": map[string]any{"webhookKey": bad}})
 		if res.Status != 422 || res.Fields()["options.webhookKey"] == nil {
 			t.Errorf("key %q: %d %s", bad, res.Status, res.Body)
+		}
+	}
+}
+
+// A sender killed mid robot burst — 20 posted, the 21st claimed but not sent, the 22nd paced —
+// loses nothing and duplicates nothing: after restart the robot posted each message once.
+func TestRobotBurstSurvivesSIGKILLExactlyOnce(t *testing.T) {
+	dsn := storetest.DSN(t)
+	e := newDeliveryEnv(t, deliveryOptions{dsn: dsn, noSender: true, start: time.Now()})
+	e.must(201, "POST", "/api/v1/channels", map[string]any{"name": "ops_group", "type": "wecom_robot", "options": map[string]any{"webhookKey": e.demo.RobotKey}})
+	var ids []string
+	for i := 0; i < 22; i++ {
+		ids = append(ids, e.send(map[string]any{"channel": "ops_group", "msgtype": "text", "text": map[string]any{"content": fmt.Sprintf("burst %d", i)}}))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashAtEnv+"=after_claims", crashClaimsEnv+"=21", crashDSNEnv+"="+dsn, crashSimEnv+"="+e.simURL)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("the sender did not die on its 21st claim: %v\n%s", err, out)
+	}
+	if n := len(e.sim.RobotMessages(e.demo.RobotKey)); n != 20 {
+		t.Fatalf("the killed sender posted %d messages, want 20", n)
+	}
+	// The dead sender's lease lapses and the robot's minute passes; a new sender takes over.
+	e.clock.Advance(5 * time.Minute)
+	e.startSender()
+	for _, id := range ids {
+		if m := e.waitFinal(id); m["status"] != "sent" {
+			t.Fatalf("message %s: %v", id, m)
+		}
+	}
+	seen := map[string]int{}
+	for _, m := range e.sim.RobotMessages(e.demo.RobotKey) {
+		var body map[string]any
+		_ = json.Unmarshal(m.Body, &body)
+		seen[body["content"].(string)]++
+	}
+	for i := 0; i < 22; i++ {
+		if n := seen[fmt.Sprintf("burst %d", i)]; n != 1 {
+			t.Errorf("burst %d was posted %d times, want exactly once", i, n)
 		}
 	}
 }

@@ -63,6 +63,8 @@ var (
 			"企业微信拒绝用这个 Secret 从该 IP 读取详情：请使用应用的 Secret，或把该 IP 加入企业可信IP。"},
 		45009: {"WeCom's frequency limit was hit; the message waits for the limit window.",
 			"触发了企业微信的频率限制；消息会等限制窗口过去后再发。"},
+		93000: {"The robot's webhook URL is not valid or the robot was removed from its group: paste the webhook URL again (group chat → 群机器人).",
+			"机器人的 webhook 地址无效，或机器人已被移出群聊：请重新粘贴 webhook 地址（群聊 → 群机器人）。"},
 		45002: hintContent,
 		44004: hintContent,
 		40058: hintContent,
