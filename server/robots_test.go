@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -246,5 +247,29 @@ func TestRobotBurstSurvivesSIGKILLExactlyOnce(t *testing.T) {
 		if n := seen[fmt.Sprintf("burst %d", i)]; n != 1 {
 			t.Errorf("burst %d was posted %d times, want exactly once", i, n)
 		}
+	}
+}
+
+// The channel form makes a robot channel from a pasted webhook URL and never shows the key again;
+// an edit that leaves the key empty keeps it.
+func TestWebRobotChannelForm(t *testing.T) {
+	e := newEnv(t)
+	w := e.webLogin()
+	key := "693a91f6-7b2c-4bc4-97a0-0ec2f1a5aaaa"
+	res := w.post("/ui/channels", url.Values{"name": {"ops_group"}, "type": {"wecom_robot"},
+		"options.webhookKey": {"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + key}})
+	if res.Status != 303 {
+		t.Fatalf("create: %d %s", res.Status, res.Body)
+	}
+	page := w.get("/ui/channels/1")
+	if strings.Contains(string(page.Body), key) || !strings.Contains(string(page.Body), "A key is set") || strings.Contains(string(page.Body), `id="app-options"`) {
+		t.Fatalf("the robot channel's page: %s", page.Body)
+	}
+	if res := w.post("/ui/channels/1", url.Values{"title": {"Ops group"}, "options.webhookKey": {""}}); res.Status != 303 {
+		t.Fatalf("edit: %d %s", res.Status, res.Body)
+	}
+	ch := e.must(200, "GET", "/api/v1/channels/1", nil).Data()
+	if ch["title"] != "Ops group" || ch["options"].(map[string]any)["webhookKeySet"] != true {
+		t.Fatalf("after the edit: %v", ch)
 	}
 }

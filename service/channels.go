@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
 )
 
@@ -47,6 +49,19 @@ func (s *Service) channelView(c *models.Channel) Channel {
 	return Channel{ID: c.ID, Name: c.Name, Title: c.Title, Type: c.Type, AuthenticatorID: c.AuthenticatorID,
 		Description: c.Description, Options: opts,
 		Timestamps: Timestamps{CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}}
+}
+
+// ChannelTypes are the channel types this server knows, app messages (wecom) first.
+func (s *Service) ChannelTypes() []string {
+	first := func(t string) int {
+		if t == wecom.Type {
+			return 0
+		}
+		return 1
+	}
+	return slices.SortedFunc(maps.Keys(s.plugins.Channels), func(a, b string) int {
+		return cmp.Or(cmp.Compare(first(a), first(b)), strings.Compare(a, b))
+	})
 }
 
 // ListChannels pages through channels; q matches name and title, authenticatorID filters.
@@ -117,7 +132,7 @@ func (s *Service) saveChannel(ctx context.Context, c *models.Channel, in Channel
 	}
 	typ, ok := s.plugins.Channels[next.Type]
 	if !ok {
-		errs.Add("type", "must be one of the known types ("+strings.Join(slices.Sorted(maps.Keys(s.plugins.Channels)), ", ")+")")
+		errs.Add("type", "must be one of the known types ("+strings.Join(s.ChannelTypes(), ", ")+")")
 	}
 	if in.AuthenticatorID != nil {
 		next.AuthenticatorID = *in.AuthenticatorID

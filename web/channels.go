@@ -47,8 +47,15 @@ func (u *UI) channels(c *gin.Context) error {
 type channelPage struct {
 	Channel        *service.Channel
 	Authenticators []service.Authenticator
+	// Types are the channel types the form offers.
+	Types []string
 	// Test is the message of a test send, once it is final or the wait is over.
 	Test *message.View
+}
+
+// channelPage is the form's data for a channel (nil: a new one).
+func (u *UI) channelPage(ch *service.Channel, auths []service.Authenticator) channelPage {
+	return channelPage{Channel: ch, Authenticators: auths, Types: u.d.Service.ChannelTypes()}
 }
 
 // authenticatorChoices are the authenticators a channel can send through (the first 200, by name).
@@ -65,11 +72,11 @@ func (u *UI) newChannel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	form := map[string]string{"options.duplicateCheckInterval": "1800"}
+	form := map[string]string{"options.duplicateCheckInterval": "1800", "type": "wecom"}
 	if len(auths) == 1 {
 		form["authenticatorId"] = strconv.FormatUint(auths[0].ID, 10)
 	}
-	u.renderView(c, http.StatusOK, "channel", &view{Data: channelPage{Authenticators: auths}, Form: form})
+	u.renderView(c, http.StatusOK, "channel", &view{Data: u.channelPage(nil, auths), Form: form})
 	return nil
 }
 
@@ -78,9 +85,9 @@ func (u *UI) createChannel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ch, err := u.d.Service.CreateChannel(c.Request.Context(), channelInput(c, true))
+	ch, err := u.d.Service.CreateChannel(c.Request.Context(), channelInput(c, nil))
 	if err != nil {
-		return u.formError(c, "channel", nameConflict(err, "name"), channelPage{Authenticators: auths})
+		return u.formError(c, "channel", nameConflict(err, "name"), u.channelPage(nil, auths))
 	}
 	return u.redirect(c, fmt.Sprintf("/ui/channels/%d", ch.ID), "flash.saved")
 }
@@ -90,7 +97,7 @@ func (u *UI) editChannel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.renderView(c, http.StatusOK, "channel", &view{Data: channelPage{Channel: &ch, Authenticators: auths}, Form: channelForm(ch, u.cat.text(u.language(c), "channel.test.defaultContent"))})
+	u.renderView(c, http.StatusOK, "channel", &view{Data: u.channelPage(&ch, auths), Form: channelForm(ch, u.cat.text(u.language(c), "channel.test.defaultContent"))})
 	return nil
 }
 
@@ -99,8 +106,8 @@ func (u *UI) updateChannel(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := u.d.Service.UpdateChannel(c.Request.Context(), ch.ID, channelInput(c, false)); err != nil {
-		return u.formError(c, "channel", nameConflict(err, "name"), channelPage{Channel: &ch, Authenticators: auths})
+	if _, err := u.d.Service.UpdateChannel(c.Request.Context(), ch.ID, channelInput(c, &ch)); err != nil {
+		return u.formError(c, "channel", nameConflict(err, "name"), u.channelPage(&ch, auths))
 	}
 	return u.redirect(c, fmt.Sprintf("/ui/channels/%d", ch.ID), "flash.saved")
 }
@@ -138,7 +145,7 @@ func (u *UI) testChannel(c *gin.Context) error {
 	for _, k := range []string{"to.users", "to.wecomUsers", "text.content"} {
 		form[k] = c.PostForm(k)
 	}
-	page := channelPage{Channel: &ch, Authenticators: auths}
+	page := u.channelPage(&ch, auths)
 	m, err := u.d.Messages.Test(ctx, ch.ID, body)
 	if err != nil {
 		var se *problem.Error
@@ -223,8 +230,11 @@ func (u *UI) channelAndChoices(c *gin.Context) (service.Channel, []service.Authe
 // channelForm is a stored channel as form values, named by their API paths; content prefills
 // the test send's text.
 func channelForm(ch service.Channel, content string) map[string]string {
-	f := map[string]string{"name": ch.Name, "title": ch.Title, "description": ch.Description,
+	f := map[string]string{"name": ch.Name, "title": ch.Title, "description": ch.Description, "type": ch.Type,
 		"authenticatorId": strconv.FormatUint(ch.AuthenticatorID, 10), "text.content": content}
+	if set, _ := ch.Options["webhookKeySet"].(bool); set {
+		f["options.webhookKeySet"] = "true"
+	}
 	if n, ok := ch.Options["safe"].(float64); ok && n == 1 {
 		f["options.safe"] = "on"
 	}
@@ -237,18 +247,32 @@ func channelForm(ch service.Channel, content string) map[string]string {
 	return f
 }
 
-// channelInput reads the channel form into the service's input. The name is set on create only
-// (workflows and API callers refer to a channel by it). A value that is not a number is passed as
-// typed, so the service names what is wrong with it.
-func channelInput(c *gin.Context, create bool) service.ChannelInput {
+// channelInput reads the channel form into the service's input: a new channel's (stored nil) or
+// an edit of stored. The name and type are set on create only (workflows and API callers refer to
+// a channel by its name). A value that is not a number is passed as typed, so the service names
+// what is wrong with it.
+func channelInput(c *gin.Context, stored *service.Channel) service.ChannelInput {
 	str := func(k string) *string { v := strings.TrimSpace(c.PostForm(k)); return &v }
 	in := service.ChannelInput{Title: str("title"), Description: str("description"), Options: map[string]any{}}
-	if create {
+	typ := c.PostForm("type")
+	if stored == nil {
 		in.Name = str("name")
+		if typ != "" {
+			in.Type = &typ
+		}
+	} else {
+		typ = stored.Type
 	}
 	if v := strings.TrimSpace(c.PostForm("authenticatorId")); v != "" {
 		id, _ := strconv.ParseUint(v, 10, 64) // not a number: 0, which no authenticator has
 		in.AuthenticatorID = &id
+	}
+	if typ == "wecom_robot" {
+		// A robot's one option is its key, write-only: left empty on an edit, the stored one stays.
+		if key := strings.TrimSpace(c.PostForm("options.webhookKey")); key != "" || stored == nil {
+			in.Options["webhookKey"] = key
+		}
+		return in
 	}
 	safe := 0
 	if c.PostForm("options.safe") == "on" {
