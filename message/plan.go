@@ -14,13 +14,17 @@ import (
 func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.Message, []models.MessageRequest, error) {
 	now := s.store.Now()
 	opts, _ := json.Marshal(p.opts)
-	warnings, _ := json.Marshal(nonNil(p.warnings))
+	contacts, err := s.resolveContacts(ctx, p.channel, p.to)
+	if err != nil {
+		return nil, nil, err
+	}
+	warnings, _ := json.Marshal(nonNil(append(p.warnings, contacts.warnings...)))
 	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, AuthenticatorID: p.channel.AuthenticatorID,
 		MsgType: p.msg.MsgType, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
 		TaskID: p.msg.TaskID(), ReplaceName: p.replaceName,
 		Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
 		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}
-	users := dedupeStrings(p.to.WeComUsers)
+	users := dedupeStrings(append(p.to.WeComUsers, contacts.userids...))
 	var unbound []string
 	if len(p.to.Users) > 0 {
 		ids, err := s.store.WeComIDs(ctx, dedupeStrings(p.to.Users))
@@ -36,12 +40,13 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 		}
 		users = dedupeStrings(users)
 	}
+	unbound = append(unbound, contacts.unbound...)
 	parties, tags := dedupeStrings(p.to.Departments), dedupeStrings(p.to.Tags)
 	if p.to.Linked != nil {
 		users = dedupeStrings(append(users, p.to.Linked.Users...))
 		parties = dedupeStrings(append(parties, p.to.Linked.Departments...))
 	}
-	m.Requested = len(dedupeStrings(p.to.Users)) + len(dedupeStrings(p.to.WeComUsers))
+	m.Requested = len(dedupeStrings(p.to.Users)) + len(dedupeStrings(p.to.WeComUsers)) + contacts.requested
 	if p.to.Linked != nil {
 		m.Requested += len(dedupeStrings(p.to.Linked.Users))
 	}
@@ -60,7 +65,10 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 	}
 	if len(reqs) == 0 {
 		m.Status = models.MessageFailed
-		m.Reason = "No recipient could be resolved: " + strings.Join(unbound, ", ") + " have no WeCom binding (wechatwk)."
+		m.Reason = "No recipient could be resolved: " + strings.Join(unbound, ", ") + " have no WeCom binding (wechatwk) or are unknown to WeCom."
+		if len(contacts.warnings) > 0 {
+			m.Reason += " " + strings.Join(contacts.warnings, " ")
+		}
 	}
 	return m, reqs, nil
 }
