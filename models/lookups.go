@@ -159,3 +159,27 @@ func (s *Store) UseUpLookupBudget(ctx context.Context, corpID, day string, limit
 	}
 	return nil
 }
+
+// deleteExpiredLookups removes the cached lookups that expired and the failure counts of days
+// that ended: two days back is past in China and everywhere else.
+func (s *Store) deleteExpiredLookups(ctx context.Context, _ time.Time, _ int, removed map[string]int64) error {
+	now := s.Now()
+	for _, d := range []struct {
+		table string
+		model any
+		cond  string
+		arg   any
+	}{
+		{"user_lookups", &UserLookup{}, "expires_at <= ?", now},
+		{"lookup_failures", &LookupFailure{}, "day < ?", now.AddDate(0, 0, -2).Format(time.DateOnly)},
+	} {
+		res := s.DB.WithContext(ctx).Where(d.cond, d.arg).Delete(d.model)
+		if res.Error != nil {
+			return fmt.Errorf("%s: %w", d.table, res.Error)
+		}
+		if res.RowsAffected > 0 {
+			removed[d.table] += res.RowsAffected
+		}
+	}
+	return nil
+}

@@ -106,4 +106,17 @@ func TestCachedLookupsExpire(t *testing.T) {
 	if got, _ := s.CachedLookups(ctx, "wwcorp", models.LookupEmail, []string{"ghost@acme.example"}); len(got) != 0 {
 		t.Errorf("expired answer read: %v", got)
 	}
+	// Retention removes what expired and the counts of days gone, nothing else.
+	for _, day := range []string{"2026-10-30", "2026-11-01", "2026-11-02"} {
+		if _, err := s.TakeLookupBudget(ctx, "wwcorp", day, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := s.DeleteFinished(ctx, now.AddDate(0, 0, -30), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed["user_lookups"] != 1 || removed["lookup_failures"] != 1 {
+		t.Errorf("retention removed %v", removed)
+	}
 }
