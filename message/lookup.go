@@ -180,7 +180,7 @@ func (s *Service) resolveContacts(ctx context.Context, ch *models.Channel, to Re
 		}
 	}
 	if skipped > 0 {
-		r.warnings = append(r.warnings, fmt.Sprintf("%d of to.mobiles and to.emails could not be looked up: %s.", skipped, l.stop))
+		r.warnings = append(r.warnings, fmt.Sprintf("%d of to.mobiles and to.emails could not be looked up: %s.", skipped, strings.TrimSuffix(l.stop.Error(), ".")))
 	}
 	return r, nil
 }
@@ -242,7 +242,8 @@ func (s *Service) newLookup(ctx context.Context, ch *models.Channel) (*lookup, e
 		l.seats = int(n)
 	}
 	if l.seats == 0 {
-		l.stop = errors.New("the corp's seat count is unknown, and WeCom blocks lookups for a day once failures pass 20% of it: set options.seats on the authenticator or sync its directory")
+		l.stop = fmt.Errorf("the corp's seat count is unknown, and WeCom blocks lookups for a day once failures pass %d%% of it: set options.seats on the authenticator or sync its directory",
+			wecom.LookupFailPercent)
 	}
 	return l, nil
 }
@@ -305,7 +306,7 @@ func (l *lookup) resolve(ctx context.Context, c contact) (string, error) {
 		l.stop = errors.New("WeCom refuses this corp's lookups (errcode 45009; after too many failures that lasts the rest of the day), so none are asked again today")
 	default:
 		// The rest would fail alike (a secret that may not look up, an IP not trusted, WeCom down).
-		l.stop = errors.New(strings.TrimSuffix(wecom.Reason(why), "."))
+		l.stop = errors.New(wecom.Reason(why))
 	}
 	return "", nil
 }

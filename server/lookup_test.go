@@ -132,6 +132,22 @@ func TestLookupBudgetStopsBeforeWeComBlocks(t *testing.T) {
 	}
 }
 
+// WeCom answering 45009 to a lookup (a block this server did not cause: other software of the
+// corp shares WeCom's count) stops lookups for the rest of the day, not only for that message.
+func TestLookupBlockedByWeComStopsForTheDay(t *testing.T) {
+	t.Parallel()
+	e := newLookupEnv(t, 500)
+	e.sim.Script("user/getuserid", wecomtest.Fault{ErrCode: 45009, ErrMsg: "api freq out of limit"})
+	m := e.message(e.send(textToContacts([]any{"13800000001", "13800000002"}, nil, "blocked")))
+	if m["status"] != "failed" || !strings.Contains(m["reason"].(string), "45009") || e.lookups() != 1 {
+		t.Fatalf("message %v after %d lookups", m, e.lookups())
+	}
+	m = e.message(e.send(textToContacts(nil, []any{"wangwu@acme.example"}, "still blocked")))
+	if m["status"] != "failed" || !strings.Contains(m["reason"].(string), "failed lookups today") || e.lookups() != 1 {
+		t.Errorf("later the same day: %v after %d lookups", m, e.lookups())
+	}
+}
+
 // Without options.seats and without a synced directory the budget is unknown: nothing is looked
 // up, and the warning says what to set.
 func TestLookupWithoutSeatsAsksNothing(t *testing.T) {
