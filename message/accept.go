@@ -299,7 +299,7 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 	errs := problem.Fields{}
 	if raw == nil {
 		if !mentions {
-			errs.Add("to", "is required: users, wecomUsers, departments, tags, all or linked")
+			errs.Add("to", "is required: users, wecomUsers, mobiles, emails, departments, tags, all or linked")
 		}
 		return to, errs
 	}
@@ -336,13 +336,15 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 			}
 		}
 	}
+	checkContacts(to, errs)
 	if mentions {
 		return to, errs
 	}
-	if len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
-		errs.Add("to", "names nobody: give users, wecomUsers, departments, tags, all or linked")
+	people := len(to.Users) + len(to.WeComUsers) + len(to.Mobiles) + len(to.Emails) + len(to.Departments) + len(to.Tags)
+	if people == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
+		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all or linked")
 	}
-	if to.All && len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) > 0 {
+	if to.All && people > 0 {
 		errs.Add("to.all", "cannot be combined with other recipients")
 	}
 	return to, errs

@@ -114,6 +114,7 @@ func sampleOf(v any) any {
 					to[k] = []any{"1"}
 				}
 			}
+			standInContacts(to, v["to"].(map[string]any))
 		}
 		return out
 	case []any:

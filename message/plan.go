@@ -3,6 +3,7 @@ package message
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -26,8 +27,16 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 		m.Unbound = string(ub)
 		return m, []models.MessageRequest{{Status: models.RequestPending, NotBefore: now}}, nil
 	}
+	contacts, err := s.resolveContacts(ctx, p.channel, p.to)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(contacts.warnings) > 0 {
+		w, _ := json.Marshal(slices.Concat(p.warnings, contacts.warnings))
+		m.Warnings = string(w)
+	}
 	m.TaskID = p.msg.TaskID()
-	users := dedupeStrings(p.to.WeComUsers)
+	users := dedupeStrings(append(p.to.WeComUsers, contacts.userids...))
 	var unbound []string
 	if len(p.to.Users) > 0 {
 		ids, err := s.store.WeComIDs(ctx, dedupeStrings(p.to.Users))
@@ -43,12 +52,13 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 		}
 		users = dedupeStrings(users)
 	}
+	unbound = append(unbound, contacts.unbound...)
 	parties, tags := dedupeStrings(p.to.Departments), dedupeStrings(p.to.Tags)
 	if p.to.Linked != nil {
 		users = dedupeStrings(append(users, p.to.Linked.Users...))
 		parties = dedupeStrings(append(parties, p.to.Linked.Departments...))
 	}
-	m.Requested = len(dedupeStrings(p.to.Users)) + len(dedupeStrings(p.to.WeComUsers))
+	m.Requested = len(dedupeStrings(p.to.Users)) + len(dedupeStrings(p.to.WeComUsers)) + contacts.requested
 	if p.to.Linked != nil {
 		m.Requested += len(dedupeStrings(p.to.Linked.Users))
 	}
@@ -67,7 +77,10 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 	}
 	if len(reqs) == 0 {
 		m.Status = models.MessageFailed
-		m.Reason = "No recipient could be resolved: " + strings.Join(unbound, ", ") + " have no WeCom binding (wechatwk)."
+		m.Reason = "No recipient could be resolved: " + strings.Join(unbound, ", ") + " have no WeCom binding (wechatwk) or are unknown to WeCom."
+		if len(contacts.warnings) > 0 {
+			m.Reason += " " + strings.Join(contacts.warnings, " ")
+		}
 	}
 	return m, reqs, nil
 }

@@ -485,6 +485,15 @@ func (s *Store) RenameMember(ctx context.Context, authenticatorID uint64, from, 
 	})
 }
 
+// CountMembers counts the members of an authenticator's directory that have not left.
+func (s *Store) CountMembers(ctx context.Context, authenticatorID uint64) (int64, error) {
+	var n int64
+	if err := s.Read.WithContext(ctx).Model(&Member{}).Where("authenticator_id = ? AND deleted = ?", authenticatorID, false).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("store: unable to count members: %w", err)
+	}
+	return n, nil
+}
+
 // ListMembers pages through members, by authenticator and userid.
 func (s *Store) ListMembers(ctx context.Context, f DirectoryFilter, p Page) ([]Member, int64, error) {
 	q := s.Read.WithContext(ctx).Model(&Member{})

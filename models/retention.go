@@ -32,7 +32,8 @@ var finalExecutionStatuses = []string{ExecutionResolved, ExecutionFailed, Execut
 //   - sync_tasks that succeeded or failed;
 //   - audit entries;
 //   - sessions and sign-in states past their expiry, and the presence rows (leaders) of instances that stopped
-//     renewing them.
+//     renewing them;
+//   - cached lookups by mobile or email past their expiry, and the failed-lookup counts of past days.
 //
 // Nothing unfinished is touched. It works in transactions of at most batch rows of a table
 // (RetentionBatch when batch <= 0), repeated until a batch comes back short, so it never holds many
@@ -54,6 +55,7 @@ func (s *Store) DeleteFinished(ctx context.Context, before time.Time, batch int)
 		{"sign-in states", s.deleteSignInStates},
 		{"audit entries", s.deleteAudit},
 		{"instance presences", s.deleteLapsedPresences},
+		{"lookups", s.deleteExpiredLookups},
 	}
 	for _, st := range steps {
 		if err := st.run(ctx, before, batch, removed); err != nil {

@@ -172,7 +172,7 @@ func authenticatorInput(c *gin.Context, create bool) service.AuthenticatorInput 
 	for _, k := range []string{"corpId", "apiBaseUrl", "origin", "sync.schedule", "login.defaultRole"} {
 		set(k, strings.TrimSpace(c.PostForm("options."+k)))
 	}
-	for _, k := range []string{"agentId", "dailyQuota"} {
+	for _, k := range []string{"agentId", "dailyQuota", "seats"} {
 		v := strings.TrimSpace(c.PostForm("options." + k))
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			set(k, json.Number(strconv.FormatInt(n, 10)))

@@ -40,15 +40,21 @@ func NewApps(store Authenticators) *Apps { return &Apps{store: store} }
 // App is the app and send options of an enabled authenticator. A missing one is a 404, a
 // disabled one a 409 saying so.
 func (a *Apps) App(ctx context.Context, authenticatorID uint64) (App, SendOptions, error) {
+	app, o, err := a.enabled(ctx, authenticatorID)
+	return app, SendOptions{DailyQuota: o.DailyQuota}, err
+}
+
+// enabled is the app and complete options of an enabled authenticator, with App's errors.
+func (a *Apps) enabled(ctx context.Context, authenticatorID uint64) (App, Options, error) {
 	auth, err := a.store.GetAuthenticator(ctx, authenticatorID)
 	if err != nil {
-		return App{}, SendOptions{}, problem.StoreError("Authenticator", err)
+		return App{}, Options{}, problem.StoreError("Authenticator", err)
 	}
 	if !auth.Enabled {
-		return App{}, SendOptions{}, problem.Errorf(problem.CodeConflict, "The authenticator %q is disabled; enable it to send through it.", auth.Name)
+		return App{}, Options{}, problem.Errorf(problem.CodeConflict, "The authenticator %q is disabled; enable it to send through it.", auth.Name)
 	}
 	app, o := AppOf(auth)
-	return app, SendOptions{DailyQuota: o.DailyQuota}, nil
+	return app, o, nil
 }
 
 // ErrNoApp is an authenticator that cannot be used for the directory: gone, disabled or not a

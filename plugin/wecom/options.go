@@ -29,6 +29,10 @@ type Options struct {
 	// DailyQuota caps the app's person-sends per day (WeCom allows seats × 200); past it messages
 	// wait for the next day instead of failing. 0 = no cap of ours.
 	DailyQuota int `json:"dailyQuota"`
+	// Seats is the corp's licensed account count (企业人数上限); WeCom blocks a day of lookups by
+	// mobile or email once their failures pass 20% of it (SPEC §9.4). 0 = take the synced
+	// directory's member count, which is never more.
+	Seats int `json:"seats"`
 }
 
 // CallbackOptions are the Token and EncodingAESKey of one message-reception URL.
@@ -104,6 +108,9 @@ func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, problem.Fi
 	checkCallback(errs, "contactsCallback", o.ContactsCallback)
 	if o.DailyQuota < 0 {
 		errs.Add("dailyQuota", "must be 0 (no cap) or a positive number of person-sends per day")
+	}
+	if o.Seats < 0 {
+		errs.Add("seats", "must be 0 (count the synced directory) or the corp's licensed account count")
 	}
 	checkLogin(errs, &o.Login)
 	if o.Sync.Schedule != "" {
