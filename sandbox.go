@@ -13,6 +13,7 @@ import (
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom/wecomtest"
+	"github.com/wecomflow/wecomflow/plugin/wecomrobot"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/server"
 	"github.com/wecomflow/wecomflow/service"
@@ -71,7 +72,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 		WeComLoginBase: simURL, WeComOAuthBase: simURL, Retention: cfg.Retention,
 		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow, TrustedProxies: cfg.TrustedProxies,
 		Inbox: inbox, Extra: map[string]http.Handler{
-			"/sandbox/inbox": inboxHandler(sim, demo.CorpID),
+			"/sandbox/inbox": inboxHandler(inbox),
 			"/sandbox/click": clickHandler(inbox)}}, a.store, log)
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {
 		return fmt.Errorf("sandbox: seeding: %w", err)
@@ -91,6 +92,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
     Sign in      %s/login   ("Sign in with WeCom — Sandbox corp", then pick a demo member: a new one becomes an operator)
     Simulator    %s
     Channel      sandbox     (authenticator "sandbox", corp %s, AgentId %d)
+    Robot        sandbox_group   (the 运维值班群 group's robot: its posts show in the inbox)
 
   Send a text card to zhangsan:
 
@@ -157,6 +159,9 @@ func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo,
 			return err
 		}
 	}
+	if err := seedRobot(ctx, svc, authID, demo.RobotKey); err != nil {
+		return err
+	}
 	rows := make([]json.RawMessage, 0, len(demo.UserIDs))
 	for _, u := range demo.UserIDs {
 		row, _ := json.Marshal(map[string]any{"userid": u, "set": map[string]string{"wechatwk": u}})
@@ -172,6 +177,25 @@ func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo,
 		return err
 	}
 	return nil
+}
+
+// seedRobot creates (or, on later starts, gives the new simulator's key to) the sandbox_group
+// channel: the demo corp's robot in its 运维值班群 group, whose conversation the inbox page shows.
+func seedRobot(ctx context.Context, svc *service.Service, authID uint64, key string) error {
+	name, typ := "sandbox_group", wecomrobot.Type
+	opts := map[string]any{"webhookKey": key}
+	chans, err := svc.ListChannels(ctx, name, authID, models.Page{Size: 200})
+	if err != nil {
+		return err
+	}
+	for _, ch := range chans.Items {
+		if ch.Name == name {
+			_, err := svc.UpdateChannel(ctx, ch.ID, service.ChannelInput{Options: opts})
+			return err
+		}
+	}
+	_, err = svc.CreateChannel(ctx, service.ChannelInput{Name: &name, Type: &typ, AuthenticatorID: &authID, Options: opts})
+	return err
 }
 
 // sampleWorkflow is the sandbox's approval workflow: SPEC §4.1's example on the sandbox channel.
@@ -221,11 +245,11 @@ func clickHandler(inbox *siminbox.Inbox) http.Handler {
 	})
 }
 
-// inboxHandler serves what every sandbox member received, as JSON, to the sandbox's token (the
-// page is the web UI's /ui/inbox).
-func inboxHandler(sim *wecomtest.Server, corpID string) http.Handler {
+// inboxHandler serves what the inbox page shows — every sandbox member's messages and each robot
+// group's conversation — as JSON, to the sandbox's token (the API's).
+func inboxHandler(inbox *siminbox.Inbox) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"data": sim.Inboxes(corpID)})
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": inbox.Inboxes()})
 	})
 }

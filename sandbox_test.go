@@ -39,7 +39,7 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 		inboxes := call("GET", "/sandbox/inbox?format=json", "")["data"].(map[string]any)
 		if cards, _ := inboxes["lisi"].([]any); len(cards) == 1 {
 			var body map[string]any
-			_ = json.Unmarshal([]byte(mustJSON(cards[0].(map[string]any)["Body"])), &body)
+			_ = json.Unmarshal([]byte(mustJSON(cards[0].(map[string]any)["body"])), &body)
 			task, _ = body["task_id"].(string)
 		}
 		if time.Now().After(deadline) {
@@ -72,7 +72,7 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 		}
 	}
 	inboxes := call("GET", "/sandbox/inbox?format=json", "")["data"].(map[string]any)
-	decision := mustJSON(inboxes["zhangsan"].([]any)[0].(map[string]any)["Body"])
+	decision := mustJSON(inboxes["zhangsan"].([]any)[0].(map[string]any)["body"])
 	if !strings.Contains(decision, "Order **42**: approve") {
 		t.Fatalf("zhangsan's decision: %s", decision)
 	}
@@ -192,5 +192,36 @@ func startSandbox(t *testing.T, banner string) []string {
 		if time.Now().After(deadline) {
 			t.Fatalf("the sandbox did not print %s:\n%s\n%s", banner, stdout, stderr)
 		}
+	}
+}
+
+// The sandbox's robot channel posts into the 运维值班群 group, whose conversation the inbox shows.
+func TestSandboxRobotPostsIntoItsGroup(t *testing.T) {
+	m := startSandbox(t, `(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
+	req, _ := http.NewRequest("POST", m[1]+"/api/v1/messages?wait=5s",
+		strings.NewReader(`{"channel": "sandbox_group", "msgtype": "markdown", "markdown": {"content": "**db-1** is down"}, "to": {"users": ["zhangsan"]}}`))
+	req.Header.Set("Authorization", "Bearer "+sandboxToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	res.Body.Close()
+	if d, _ := out["data"].(map[string]any); d == nil || d["status"] != "sent" {
+		t.Fatalf("the robot's message: %v", out)
+	}
+	req, _ = http.NewRequest("GET", m[1]+"/sandbox/inbox?format=json", nil)
+	req.Header.Set("Authorization", "Bearer "+sandboxToken)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var inbox map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&inbox)
+	posts, _ := inbox["data"].(map[string]any)["group:运维值班群"].([]any)
+	if len(posts) != 1 || posts[0].(map[string]any)["body"].(map[string]any)["content"] != "**db-1** is down\n<@zhangsan>" {
+		t.Fatalf("the group shows %v", posts)
 	}
 }
