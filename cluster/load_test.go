@@ -30,6 +30,7 @@ var (
 	loadLatency  = flag.Duration("latency", 0, "TestLoadAsDeployed: the simulator answers each message/send after this long")
 	loadProfile  = flag.String("profile", "", "TestLoadAsDeployed: write the server's CPU profile of the load to this file (the server then runs with -pprof-addr)")
 	loadProfileS = flag.Int("profile-seconds", 10, "TestLoadAsDeployed: how long the CPU profile lasts, from the first post")
+	loadRobots   = flag.Int("robots", 0, "TestLoadAsDeployed: send texts to this many group robots (wecom_robot channels) instead of textcards to members")
 )
 
 // TestLoadAsDeployed measures wecomflow as users run it: the release binary as its own `serve`
@@ -74,8 +75,12 @@ func TestLoadAsDeployed(t *testing.T) {
 	var tok struct {
 		Token string `json:"token"`
 	}
-	_ = json.Unmarshal(c.must(http.StatusCreated, http.MethodPost, "/api/v1/tokens",
-		map[string]any{"name": "load", "role": "operator", "channels": []string{channelName}}), &tok)
+	robots := c.addRobots(*loadRobots)
+	scope := map[string]any{"name": "load", "role": "operator", "channels": []string{channelName}}
+	if len(robots.channels) > 0 {
+		delete(scope, "channels") // more channels than a token may name
+	}
+	_ = json.Unmarshal(c.must(http.StatusCreated, http.MethodPost, "/api/v1/tokens", scope), &tok)
 	header := http.Header{"Authorization": {"Bearer " + tok.Token}}
 
 	textcard := func(i int, to string) []byte {
@@ -99,12 +104,21 @@ func TestLoadAsDeployed(t *testing.T) {
 	for i := range bodies {
 		// Distinct content (WeCom's duplicate check), spread over the members (its 30/min pacing).
 		bodies[i] = textcard(i, "u-"+c.members[i%len(c.members)])
+		if len(robots.channels) > 0 {
+			// Spread over the robots, mentioning a member: 20 a minute per robot is WeCom's limit.
+			bodies[i], _ = json.Marshal(map[string]any{"channel": robots.channels[i%len(robots.channels)], "msgtype": "text",
+				"text": map[string]any{"content": fmt.Sprintf("Alert %d: disk 93%% on db-%d", i, i%7)}, "to": map[string]any{"users": []string{"u-" + c.demo.UserIDs[0]}}})
+		}
+	}
+	delivered := c.sim.Delivered
+	if len(robots.channels) > 0 {
+		delivered = robots.posted
 	}
 	path := "/api/v1/messages"
 	if *loadWait > 0 {
 		path += "?wait=" + loadWait.String()
 	}
-	base := c.sim.Delivered()
+	base := delivered()
 
 	loadAvg, _ := os.ReadFile("/proc/loadavg")
 	peakBefore, _ := procPeakRSS(pid)
@@ -141,7 +155,7 @@ func TestLoadAsDeployed(t *testing.T) {
 	})
 	accepting := time.Since(start)
 	err = waitFor(10*time.Minute, time.Millisecond, func() (bool, error) {
-		n := c.sim.Delivered() - base
+		n := delivered() - base
 		return n >= messages, fmt.Errorf("%d of %d delivered", n, messages)
 	})
 	delivering := time.Since(start)
@@ -168,7 +182,11 @@ func TestLoadAsDeployed(t *testing.T) {
 	if c.db != nil {
 		what = "MariaDB"
 	}
-	what += fmt.Sprintf(", %d single-recipient textcards from %d clients", messages, clients)
+	if len(robots.channels) > 0 {
+		what += fmt.Sprintf(", %d texts to %d group robots from %d clients", messages, len(robots.channels), clients)
+	} else {
+		what += fmt.Sprintf(", %d single-recipient textcards from %d clients", messages, clients)
+	}
 	if *loadWait > 0 {
 		what += fmt.Sprintf(" with ?wait=%s, WeCom answering in %s", *loadWait, *loadLatency)
 	}
@@ -201,13 +219,40 @@ func TestLoadAsDeployed(t *testing.T) {
 		}
 	}
 
-	if d := c.sim.Delivered() - base; d != messages {
+	if d := delivered() - base; d != messages {
 		t.Errorf("%d deliveries for %d messages", d, messages)
 	}
 	if n := c.sim.TotalDrops() + c.sim.DuplicatesDropped(); n != 0 {
 		t.Errorf("WeCom dropped %d sends (pacing or duplicates)", n)
 	}
 	c.checkHTTP()
+}
+
+// robotSet is the robot channels of a load run and what their robots posted.
+type robotSet struct {
+	channels []string
+	posted   func() int
+}
+
+// addRobots adds n robots to the demo corp's ops group and a wecom_robot channel for each.
+func (c *cluster) addRobots(n int) robotSet {
+	var r robotSet
+	var keys []string
+	for i := 0; i < n; i++ {
+		key := c.sim.AddRobot(c.demo.CorpID, fmt.Sprintf("load group %d", i), c.demo.UserIDs[:3])
+		name := fmt.Sprintf("robot%03d", i)
+		c.must(http.StatusCreated, http.MethodPost, "/api/v1/channels", map[string]any{"name": name, "type": "wecom_robot",
+			"options": map[string]any{"webhookKey": key}})
+		keys, r.channels = append(keys, key), append(r.channels, name)
+	}
+	r.posted = func() int {
+		n := 0
+		for _, k := range keys {
+			n += len(c.sim.RobotMessages(k))
+		}
+		return n
+	}
+	return r
 }
 
 // fetchCPUProfile asks the server's pprof listener for a CPU profile of the next seconds and
