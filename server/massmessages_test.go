@@ -182,6 +182,28 @@ func TestMassMessageRefreshSchedule(t *testing.T) {
 	}
 }
 
+// A refresh WeCom fails keeps the results of the last complete one and says why; the next one
+// completes it.
+func TestMassMessageRefreshFailureIsRecorded(t *testing.T) {
+	t.Parallel()
+	e := newMassEnv(t, deliveryOptions{})
+	id, msgid := e.create(map[string]any{"externalUserIds": []string{e.customers[0], e.customers[2]}, "text": map[string]any{"content": "hi"}})
+	e.confirm(msgid, "luoyu")
+	e.sim.Script("externalcontact/get_groupmsg_send_result", wecomtest.Fault{ErrCode: -1})
+	if res := e.do("POST", "/api/v1/mass-messages/"+id+"/refresh", nil); res.Status != 409 || !strings.Contains(string(res.Body), "errcode -1") {
+		t.Fatalf("a refresh WeCom failed: %d %s", res.Status, res.Body)
+	}
+	m := e.must(200, "GET", "/api/v1/mass-messages/"+id, nil).Data()
+	if m["status"] != "created" || m["refreshError"] == nil || m["refreshedAt"] != nil || m["nextRefreshAt"] == nil ||
+		results(m) != "sent 0 unsent 0 notFriend 0 alreadyReceived 0" {
+		t.Fatalf("after the failure: %v", m)
+	}
+	if m = e.refresh(id); m["status"] != "sending" || m["refreshError"] != nil || members(m) != "gaofei:unsent luoyu:sent" ||
+		results(m) != "sent 1 unsent 1 notFriend 0 alreadyReceived 0" {
+		t.Fatalf("the next refresh: %v", m)
+	}
+}
+
 // Bad input is a 422 naming the field, and neither WeCom nor the database sees anything.
 func TestMassMessageBadInputChangesNothing(t *testing.T) {
 	t.Parallel()

@@ -341,7 +341,7 @@ func (s *Service) refreshMass(ctx context.Context, m *models.MassMessage) error 
 	}
 	changed, err := s.readMassProgress(ctx, m)
 	if err != nil {
-		m.RefreshError = wecom.MaskSecrets(wecom.Reason(err))
+		m.RefreshError = refreshReason(err)
 		s.log.WarnContext(ctx, "refreshing a mass message failed", "id", m.ID, "msgid", m.MsgID, "errcode", wecom.ErrCode(err), "err", m.RefreshError)
 	} else {
 		m.RefreshError, m.RefreshedAt = "", &now
@@ -362,7 +362,22 @@ func (s *Service) refreshMass(ctx context.Context, m *models.MassMessage) error 
 	return nil
 }
 
-// readMassProgress updates m's status and counts from WeCom and returns the members to write.
+// refreshReason says why a refresh failed, for refreshError: WeCom's answer (masked), or ours.
+func refreshReason(err error) string {
+	var pe *problem.Error
+	var te *wecom.TransportError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Message
+	case wecom.ErrCode(err) != 0 || errors.As(err, &te):
+		return wecom.MaskSecrets(wecom.Reason(err))
+	default:
+		return err.Error()
+	}
+}
+
+// readMassProgress updates m's status and counts from WeCom and returns the members to write
+// (on an error, those counted before it).
 func (s *Service) readMassProgress(ctx context.Context, m *models.MassMessage) ([]models.MassMessageMember, error) {
 	client, err := s.massClient(ctx, m.AuthenticatorID, problem.Fields{})
 	if err != nil {
@@ -393,10 +408,7 @@ func (s *Service) readMassProgress(ctx context.Context, m *models.MassMessage) (
 			ask = append(ask, t.UserID)
 		}
 	}
-	counts, err := client.MassResultsOf(ctx, m.MsgID, ask)
-	if err != nil {
-		return nil, err
-	}
+	counts, countErr := client.MassResultsOf(ctx, m.MsgID, ask)
 	changed := make([]models.MassMessageMember, 0, len(ask))
 	var total wecom.MassCounts
 	sent := 0
@@ -415,6 +427,11 @@ func (s *Service) readMassProgress(ctx context.Context, m *models.MassMessage) (
 		if t.Sent() {
 			sent++
 		}
+	}
+	if countErr != nil {
+		// The members counted are kept, so the next refresh goes on from there (a message of
+		// 10,000 members may meet WeCom's per-minute limit); the totals wait for a complete one.
+		return changed, countErr
 	}
 	m.Members, m.SentMembers = len(tasks), sent
 	m.Sent, m.Unsent, m.NotFriend, m.AlreadyReceived = total.Sent, total.Unsent, total.NotFriend, total.AlreadyReceived

@@ -324,7 +324,8 @@ func (c *Client) MassResults(ctx context.Context, msgid, userid string) (MassCou
 }
 
 // MassResultsOf counts the customers of each of userids, several members at a time: a mass
-// message of 10,000 members is 10,000 calls. The first error stops the rest and is returned.
+// message of 10,000 members is 10,000 calls. The first error stops the rest and is returned with
+// the members counted until then.
 func (c *Client) MassResultsOf(ctx context.Context, msgid string, userids []string) (map[string]MassCounts, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -338,11 +339,13 @@ func (c *Client) MassResultsOf(ctx context.Context, msgid string, userids []stri
 			for u := range next {
 				n, err := c.MassResults(ctx, msgid, u)
 				mu.Lock()
-				if err != nil && first == nil {
+				switch {
+				case err == nil:
+					out[u] = n
+				case first == nil:
 					first = err
 					cancel()
 				}
-				out[u] = n
 				mu.Unlock()
 			}
 		})
