@@ -129,8 +129,9 @@ func loopbackAddr(addr string) bool {
 func seedSandbox(ctx context.Context, svc *service.Service, demo wecomtest.Demo, simURL string) error {
 	name, title, channel := "sandbox", "Sandbox corp", "sandbox"
 	opts := map[string]any{"corpId": demo.CorpID, "agentId": demo.AgentID, "secret": demo.Secret, "apiBaseUrl": simURL,
-		"callback": map[string]any{"token": sandboxCallbackToken, "encodingAesKey": sandboxAESKey},
-		"login":    map[string]any{"enabled": true, "autoSignUp": true, "defaultRole": "operator"}}
+		"callback":        map[string]any{"token": sandboxCallbackToken, "encodingAesKey": sandboxAESKey},
+		"login":           map[string]any{"enabled": true, "autoSignUp": true, "defaultRole": "operator"},
+		"externalContact": map[string]any{"secret": demo.ExternalContactSecret}}
 	auths, err := svc.ListAuthenticators(ctx, name, models.Page{Size: 200})
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /api/v1/sync-tasks", "GET /api/v1/sync-tasks/:id",
 		"GET /api/v1/directory/departments", "GET /api/v1/directory/members",
 		"GET /api/v1/workflows", "GET /api/v1/workflows/:id",
+		"GET /api/v1/mass-messages", "GET /api/v1/mass-messages/:id",
 		"GET /api/v1/executions", "GET /api/v1/executions/:id",
 		// Tokens: everybody has their own; the service keeps others' out of reach.
 		"GET /api/v1/tokens", "POST /api/v1/tokens", "DELETE /api/v1/tokens/:id",
@@ -49,6 +50,9 @@ func RouteRight(method, route string) (need Right, ok bool) {
 	case "POST /api/v1/users", "PATCH /api/v1/users/:id", "DELETE /api/v1/users/:id",
 		"POST /api/v1/users/bulk", "POST /api/v1/users/import",
 		"POST /api/v1/authenticators/:id/sync", "POST /api/v1/sync-tasks/:id/retry",
+		// Customer mass messages are People, not Send (SPEC §8.1): they reach customers.
+		"POST /api/v1/mass-messages", "POST /api/v1/mass-messages/:id/refresh",
+		"POST /api/v1/mass-messages/:id/remind", "POST /api/v1/mass-messages/:id/cancel",
 		"GET /ui/users/new", "POST /ui/users", "POST /ui/users/:id", "POST /ui/users/:id/delete",
 		"GET /ui/users/import", "POST /ui/users/import",
 		"POST /ui/authenticators/:id/sync", "POST /ui/sync-tasks/:id/retry":

@@ -57,8 +57,9 @@ var migrations = []migration{
 	{10, "channel types: channel secrets, the message's channel type", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Channel{}, &Message{})
 	}},
-	// 11 is taken by work on another branch: versions need not be contiguous, Migrate runs
-	// each listed version that is not recorded, whatever ran before it.
+	{11, "customer mass messages", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&MassMessage{}, &MassMessageMember{})
+	}},
 	{12, "people by mobile or email: cached lookups and the daily failure count", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&UserLookup{}, &LookupFailure{})
 	}},

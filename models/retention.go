@@ -30,6 +30,8 @@ var finalExecutionStatuses = []string{ExecutionResolved, ExecutionFailed, Execut
 //   - callback_events processed or failed for good;
 //   - executions in a final status, with their jobs;
 //   - sync_tasks that succeeded or failed;
+//   - mass messages no longer refreshed (finished, canceled or past their refresh window), with
+//     their members;
 //   - audit entries;
 //   - sessions and sign-in states past their expiry, and the presence rows (leaders) of instances that stopped
 //     renewing them;
@@ -51,6 +53,7 @@ func (s *Store) DeleteFinished(ctx context.Context, before time.Time, batch int)
 		{"callback events", s.deleteEvents},
 		{"executions", s.deleteExecutions},
 		{"sync tasks", s.deleteSyncTasks},
+		{"mass messages", s.deleteMassMessages},
 		{"sessions", s.deleteSessions},
 		{"sign-in states", s.deleteSignInStates},
 		{"audit entries", s.deleteAudit},

@@ -160,7 +160,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	s.limiter = wecom.NewLimiter(loc)
 	so.Deliverers = map[string]wecom.Deliverer{wecomrobot.Type: wecomrobot.NewDeliverer(s.clients, s.limiter, store)}
 	s.svc = service.New(store, types, s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
-		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase}, log)
+		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase, Owner: so.Owner + "/mass"}, log)
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
 		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels}, log)
 	if store.Dialect == models.DialectMySQL {
@@ -317,6 +317,7 @@ func (s *Server) routes() *gin.Engine {
 	s.accountRoutes(api)
 	s.directoryRoutes(api)
 	s.workflowRoutes(api)
+	s.massMessageRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))
 
 	api.GET("/callback-events", s.handle(s.listCallbackEvents))
@@ -361,13 +362,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 }
 
 // RunWorkers runs the background work — the sender, the callback processor, the directory sync
-// runner, the workflow runner and the schedule triggers — until ctx ends, and returns when all of
+// runner, the workflow runner, the schedule triggers and the mass message refreshes — until ctx ends, and returns when all of
 // it has stopped. Run starts it; tests that drive the handler directly call it themselves.
 func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
 	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.syncer.Run,
 		func(ctx context.Context) error { s.workflows.Run(ctx); return nil },
-		func(ctx context.Context) error { s.elector.Run(ctx); return nil }, s.runPresence}
+		func(ctx context.Context) error { s.elector.Run(ctx); return nil }, s.runPresence, s.runMassRefresh}
 	if !s.cfg.NoSchedules {
 		runs = append(runs, func(ctx context.Context) error { s.workflows.RunSchedules(ctx, s.elector.Leading); return nil })
 	}

@@ -20,6 +20,8 @@ type Config struct {
 	LoginBase, OAuthBase string
 	// WakeSync tells the directory runner that a sync task was queued.
 	WakeSync func()
+	// Owner names this instance on the leases of mass message refreshes.
+	Owner string
 }
 
 // Service is the operations on wecomflow's resources.

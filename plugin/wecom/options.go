@@ -26,6 +26,9 @@ type Options struct {
 	ContactsCallback *CallbackOptions `json:"contactsCallback,omitempty"`
 	Sync             SyncOptions      `json:"sync"`
 	Login            LoginOptions     `json:"login"`
+	// ExternalContact holds the 客户联系 secret: customer mass messaging (SPEC §9.5) calls the
+	// externalcontact APIs, which accept no other secret.
+	ExternalContact ExternalContactOptions `json:"externalContact"`
 	// DailyQuota caps the app's person-sends per day (WeCom allows seats × 200); past it messages
 	// wait for the next day instead of failing. 0 = no cap of ours.
 	DailyQuota int `json:"dailyQuota"`
@@ -47,6 +50,11 @@ type SyncOptions struct {
 	Schedule        string `json:"schedule"`
 	ContactSecret   string `json:"contactSecret,omitempty"`
 	AutoCreateUsers bool   `json:"autoCreateUsers"`
+}
+
+// ExternalContactOptions configure the 客户联系 (customer contact) API access.
+type ExternalContactOptions struct {
+	Secret string `json:"secret,omitempty"`
 }
 
 // LoginOptions configure signing in with WeCom through the authenticator's app (SPEC §8.4).
@@ -75,13 +83,14 @@ func (AuthenticatorType) Type() string { return Type }
 
 func (AuthenticatorType) SecretPaths() []string {
 	return []string{"secret", "callback.token", "callback.encodingAesKey",
-		"contactsCallback.token", "contactsCallback.encodingAesKey", "sync.contactSecret"}
+		"contactsCallback.token", "contactsCallback.encodingAesKey", "sync.contactSecret", "externalContact.secret"}
 }
 
-// HostBinding: the app secret and the contacts secret go to apiBaseUrl (gettoken's corpsecret);
-// the callback Token and EncodingAESKey never leave the server, so they stay.
+// HostBinding: the app secret, the contacts secret and the 客户联系 secret go to apiBaseUrl
+// (gettoken's corpsecret); the callback Token and EncodingAESKey never leave the server, so they
+// stay.
 func (AuthenticatorType) HostBinding() (string, []string) {
-	return "apiBaseUrl", []string{"secret", "sync.contactSecret"}
+	return "apiBaseUrl", []string{"secret", "sync.contactSecret", "externalContact.secret"}
 }
 
 func (AuthenticatorType) Normalize(m map[string]any) (map[string]any, problem.Fields) {
