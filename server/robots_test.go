@@ -273,3 +273,33 @@ func TestWebRobotChannelForm(t *testing.T) {
 		t.Fatalf("after the edit: %v", ch)
 	}
 }
+
+// A workflow's notification node posts through a robot channel (its msgtypes checked at save,
+// variables rendered when it runs), and a preview of a robot message fetches and uploads nothing.
+func TestRobotInWorkflowsAndPreview(t *testing.T) {
+	e := newWorkflowEnv(t, deliveryOptions{})
+	e.must(201, "POST", "/api/v1/channels", map[string]any{"name": "ops_group", "type": "wecom_robot", "options": map[string]any{"webhookKey": e.demo.RobotKey}})
+	node := map[string]any{"channel": "ops_group", "msgtype": "markdown_v2", "markdown_v2": map[string]any{"content": "**{{$context.data.host}}** is down"}}
+	wf := map[string]any{"key": "robot-alert", "title": "Robot alert", "trigger": map[string]any{"type": "manual"},
+		"nodes": []any{map[string]any{"key": "tell", "type": "notification", "config": node}}}
+	bad := map[string]any{"channel": "ops_group", "msgtype": "textcard", "textcard": map[string]any{"title": "x"}}
+	res := e.do("POST", "/api/v1/workflows", map[string]any{"key": "bad", "title": "bad", "trigger": map[string]any{"type": "manual"},
+		"nodes": []any{map[string]any{"key": "tell", "type": "notification", "config": bad}}})
+	if res.Status != 422 || !strings.Contains(string(res.Body), "msgtype") {
+		t.Fatalf("a robot node with an app msgtype: %d %s", res.Status, res.Body)
+	}
+	id := e.must(201, "POST", "/api/v1/workflows", wf).Data()["id"]
+	x := e.must(202, "POST", fmt.Sprintf("/api/v1/workflows/%v/trigger", id), map[string]any{"data": map[string]any{"host": "db-1"}}).Data()
+	e.waitExecution(x["id"].(string), "resolved")
+	if _, body := e.lastRobotMessage(e.demo.RobotKey); body["content"] != "**db-1** is down" {
+		t.Fatalf("the robot posted %v", body)
+	}
+	preview := e.must(200, "POST", "/api/v1/render", map[string]any{"channel": "ops_group", "msgtype": "image",
+		"image": map[string]any{"media": map[string]any{"url": "https://203.0.113.7/chart.png"}}}).Data()
+	if b := preview["body"].(map[string]any); b["base64"] != "(uploaded when sent)" || b["md5"] != "(uploaded when sent)" {
+		t.Fatalf("preview: %v", preview)
+	}
+	if n := e.sim.Calls("webhook/upload_media") + e.sim.Calls("webhook/send"); n != 1 {
+		t.Fatalf("%d robot calls, want the one post of the workflow", n)
+	}
+}
