@@ -316,6 +316,7 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/render", s.handle(s.render))
 	s.accountRoutes(api)
 	s.directoryRoutes(api)
+	s.chatRoutes(api)
 	s.workflowRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))
 
