@@ -143,6 +143,9 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 		warnings, verrs := msg.Validate(wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All})
 		errs.AddAll("", verrs)
 		p.msg, p.warnings = msg, warnings
+		if len(to.Chats) > 0 && !slices.Contains(wecom.ChatMsgTypes(), msgtype) {
+			errs.Add("to.chats", "cannot take a "+msgtype+": a chat is sent "+strings.Join(wecom.ChatMsgTypes(), ", "))
+		}
 		if p.replaceName != "" && !msg.IsInteractive() {
 			errs.Add("replaceName", "applies only to interactive template cards")
 		}
@@ -339,8 +342,13 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 	if mentions {
 		return to, errs
 	}
-	if len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
-		errs.Add("to", "names nobody: give users, wecomUsers, departments, tags, all or linked")
+	if len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags)+len(to.Chats) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
+		errs.Add("to", "names nobody: give users, wecomUsers, departments, tags, all, linked or chats")
+	}
+	for _, id := range to.Chats {
+		if !wecom.ValidChatID(id) {
+			errs.Add("to.chats", fmt.Sprintf("%q is not a chatid: 1 to 32 letters or digits", id))
+		}
 	}
 	if to.All && len(to.Users)+len(to.WeComUsers)+len(to.Departments)+len(to.Tags) > 0 {
 		errs.Add("to.all", "cannot be combined with other recipients")

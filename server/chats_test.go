@@ -139,3 +139,61 @@ func TestChatRefusals(t *testing.T) {
 		t.Errorf("a viewer listing chats: %d %s", res.Status, res.Body)
 	}
 }
+
+// A send to chats and a person is one message: a message/send for the person and an
+// appchat/send per chat, each recorded with its answer; WeCom's chats show the post.
+func TestChatSendMixedWithPeople(t *testing.T) {
+	e := newDeliveryEnv(t, deliveryOptions{})
+	e.must(201, "POST", "/api/v1/channels/1/chats", map[string]any{"users": []any{"local-zhangsan", "local-lisi"}, "chatid": "inc42"})
+	m := e.waitFinal(e.send(map[string]any{"msgtype": "markdown", "markdown": map[string]any{"content": "**db-1** is down"},
+		"to": map[string]any{"users": []any{"local-wangwu"}, "chats": []any{"inc42", e.demo.ChatID, "inc42"}}}))
+	reqs, _ := m["requests"].([]any)
+	if m["status"] != "sent" || len(reqs) != 3 {
+		t.Fatalf("message %v", m)
+	}
+	var got []string
+	for _, r := range reqs {
+		r := r.(map[string]any)
+		if r["status"] != "sent" || r["errcode"] != float64(0) || r["errmsg"] != "ok" {
+			t.Errorf("request %v", r)
+		}
+		got = append(got, fmt.Sprint(r["touser"], "/", r["chatid"]))
+	}
+	if fmt.Sprint(got) != fmt.Sprintf("[wangwu/<nil> <nil>/inc42 <nil>/%s]", e.demo.ChatID) {
+		t.Errorf("requests %v", got)
+	}
+	for _, chat := range []string{"inc42", e.demo.ChatID} {
+		posts := e.sim.ChatMessages(e.demo.CorpID, chat)
+		if len(posts) != 1 || posts[0].MsgType != "markdown" || !strings.Contains(string(posts[0].Body), "**db-1** is down") {
+			t.Errorf("chat %s holds %+v", chat, posts)
+		}
+	}
+
+	// WeCom's answer for a chat it does not know fails that request, with its errcode.
+	m = e.waitFinal(e.send(map[string]any{"msgtype": "text", "text": map[string]any{"content": "hello"},
+		"to": map[string]any{"chats": []any{"nosuchchat"}}}))
+	if r := m["requests"].([]any)[0].(map[string]any); m["status"] != "failed" || r["errcode"] != float64(86003) {
+		t.Errorf("a send to an unknown chat: %v", m)
+	}
+}
+
+// What appchat/send cannot take is refused before anything is stored.
+func TestChatSendRefusals(t *testing.T) {
+	e := newDeliveryEnv(t, deliveryOptions{noSender: true})
+	card := map[string]any{"card_type": "text_notice", "main_title": map[string]any{"title": "Deploy done"},
+		"card_action": map[string]any{"type": 1, "url": "https://example.com"}}
+	cases := []map[string]any{
+		{"msgtype": "template_card", "template_card": card, "to": map[string]any{"users": []any{"local-lisi"}, "chats": []any{"inc42"}}},
+		{"msgtype": "text", "text": map[string]any{"content": "hi"}, "to": map[string]any{"chats": []any{"inc-42"}}},
+	}
+	for _, body := range cases {
+		body["channel"] = "ops"
+		res := e.do("POST", "/api/v1/messages", body)
+		if res.Status != 422 || !strings.Contains(string(res.Body), `"to.chats":`) {
+			t.Errorf("%v: %d %s", body["msgtype"], res.Status, res.Body)
+		}
+	}
+	if _, rows := e.rows("SELECT id FROM messages"); len(rows) != 0 {
+		t.Errorf("%d messages stored", len(rows))
+	}
+}

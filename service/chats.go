@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -23,8 +22,6 @@ const (
 	chatMembersMin = 2
 	chatMembersMax = 2000
 )
-
-var chatIDRe = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
 
 // ChatInput is the body of a chat create: people as local userids (resolved to their wechatwk
 // binding) or as WeCom userids.
@@ -106,7 +103,7 @@ func (s *Service) CreateChat(ctx context.Context, channelID uint64, in ChatInput
 	if utf8.RuneCountInString(in.Name) > chatNameMax {
 		errs.Add("name", fmt.Sprintf("must be at most %d characters", chatNameMax))
 	}
-	if in.ChatID != "" && !chatIDRe.MatchString(in.ChatID) {
+	if in.ChatID != "" && !wecom.ValidChatID(in.ChatID) {
 		errs.Add("chatid", "must be 1 to 32 letters or digits")
 	}
 	users, err := s.chatPeople(ctx, "users", in.Users, "wecomUsers", in.WeComUsers, errs)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 
 	"github.com/silenceper/wechat/v2/util"
 )
@@ -13,6 +15,17 @@ import (
 // of 2–2000 members (appchat/create), changes it (appchat/update), reads it (appchat/get) and
 // posts into it (appchat/send). Only the creating app may touch a chat, and WeCom has no list
 // call: the chats an app made are remembered by the caller.
+
+// ChatMsgTypes are the msgtypes appchat/send takes: message/send's but miniprogram_notice and
+// template_card.
+func ChatMsgTypes() []string {
+	return slices.DeleteFunc(MsgTypes(), func(t string) bool { return t == MsgMiniprogramNotice || t == MsgTemplateCard })
+}
+
+var chatIDRe = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
+
+// ValidChatID reports whether id is a chatid WeCom accepts: 1 to 32 letters or digits.
+func ValidChatID(id string) bool { return chatIDRe.MatchString(id) }
 
 // Chat is an app group chat as WeCom holds it.
 type Chat struct {
@@ -71,11 +84,9 @@ func (c *Client) GetChat(ctx context.Context, chatID string) (*Chat, error) {
 	return &res.ChatInfo, nil
 }
 
-// SendChat posts a message into a chat: body is the object under msgtype, as message/send takes it.
-func (c *Client) SendChat(ctx context.Context, chatID, msgType string, body json.RawMessage, safe int) error {
-	payload, err := json.Marshal(map[string]any{"chatid": chatID, "msgtype": msgType, msgType: body, "safe": safe})
-	if err != nil {
-		return err
-	}
-	return c.call(ctx, "appchat/send", http.MethodPost, nil, "application/json", payload, &plainResponse{})
+// SendChat posts a prepared appchat/send body (see Payload). WeCom answers errcode and errmsg only.
+func (c *Client) SendChat(ctx context.Context, payload []byte) (*SendResult, error) {
+	var res SendResult
+	err := c.call(ctx, "appchat/send", http.MethodPost, nil, "application/json", payload, &res)
+	return &res, err
 }
