@@ -356,6 +356,18 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 	return to, errs
 }
 
+// IDList reads a rendered value as a list of ids, the way recipients are read: a list expands,
+// numbers become their text, empty strings vanish, one string is a list of one.
+func IDList(v any) []string {
+	var out []string
+	for _, e := range flatten([]any{v}).([]any) {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // flatten turns ["a", ["b", "c"], 3] into ["a", "b", "c", "3"] and drops empty strings: a
 // template variable that yields a list expands into it, one that yields nothing vanishes.
 func flatten(v any) any {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/service"
+	"github.com/wecomflow/wecomflow/workflow"
 )
 
 // chatRoutes are a wecom channel's app group chats (SPEC §9.3).
@@ -16,6 +17,12 @@ func (s *Server) chatRoutes(api *gin.RouterGroup) {
 	api.POST("/channels/:id/chats", s.handle(s.createChat))
 	api.GET("/channels/:id/chats/:chatid", s.handle(s.getChat))
 	api.PATCH("/channels/:id/chats/:chatid", s.handle(s.updateChat))
+}
+
+// createChatNode makes a workflow chat node's chat through the service, as the REST route does.
+func (s *Server) createChatNode(ctx context.Context, spec workflow.ChatSpec) (string, error) {
+	chat, err := s.svc.CreateChatOn(ctx, spec.Channel, service.ChatInput{Name: spec.Name, Owner: spec.Owner, Users: spec.Users, ChatID: spec.ChatID})
+	return chat.ChatID, err
 }
 
 func (s *Server) listChats(c *gin.Context) error {

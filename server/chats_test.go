@@ -197,3 +197,34 @@ func TestChatSendRefusals(t *testing.T) {
 		t.Errorf("%d messages stored", len(rows))
 	}
 }
+
+// A chat node creates the chat from the trigger's data; a later notification sends to it
+// through the node's result.
+func TestChatNodeThenNotifyTheChat(t *testing.T) {
+	e := newWorkflowEnv(t, deliveryOptions{})
+	def := wf("incident",
+		node("room", "chat", map[string]any{"channel": "ops", "name": "Incident {{$context.data.id}}",
+			"users": "{{$context.data.people}}", "chatid": "inc{{$context.data.id}}"}, nil),
+		notify("tell", map[string]any{"to": map[string]any{"chats": []any{"{{$jobs.room.chatid}}"}}}))
+	w := e.must(201, "POST", "/api/v1/workflows", def).Data()
+	trigger := fmt.Sprintf("/api/v1/workflows/%v/trigger", w["id"])
+	x := e.must(202, "POST", trigger, map[string]any{"data": map[string]any{"id": 42, "name": "db-1",
+		"people": []any{"local-zhangsan", "local-lisi"}}}).Data()
+	x = e.waitExecution(x["id"].(string), "resolved", "failed", "error")
+	if x["status"] != "resolved" || fmt.Sprint(jobOf(x, "room")["result"]) != "map[chatid:inc42]" {
+		t.Fatalf("execution %v", x)
+	}
+	if sim := e.simChat("inc42"); sim.Name != "Incident 42" || !slices.Equal(sim.Members, []string{"zhangsan", "lisi"}) {
+		t.Errorf("WeCom holds %+v", sim)
+	}
+	if posts := e.sim.ChatMessages(e.demo.CorpID, "inc42"); len(posts) != 1 || !strings.Contains(string(posts[0].Body), "hello db-1") {
+		t.Errorf("the chat holds %+v", posts)
+	}
+
+	// The same incident again: the chatid is this channel's already, so the node fails with the 409's sentence.
+	x = e.must(202, "POST", trigger, map[string]any{"data": map[string]any{"id": 42, "people": []any{"local-zhangsan", "local-lisi"}}}).Data()
+	x = e.waitExecution(x["id"].(string), "resolved", "failed", "error")
+	if x["status"] != "failed" || !strings.Contains(fmt.Sprint(jobOf(x, "room")["error"]), "already has a chat") {
+		t.Errorf("a second execution %v", x)
+	}
+}

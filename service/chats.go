@@ -146,6 +146,15 @@ func (s *Service) CreateChat(ctx context.Context, channelID uint64, in ChatInput
 	return chatView(c), nil
 }
 
+// CreateChatOn is CreateChat on the channel of that name (a workflow's chat node).
+func (s *Service) CreateChatOn(ctx context.Context, channel string, in ChatInput) (Chat, error) {
+	ch, err := s.store.GetChannelByName(ctx, channel)
+	if err != nil {
+		return Chat{}, problem.StoreError("Channel "+channel, err)
+	}
+	return s.CreateChat(ctx, ch.ID, in)
+}
+
 // GetChat reads a chat the channel created, as WeCom holds it now (appchat/get); the record
 // follows what WeCom answers.
 func (s *Service) GetChat(ctx context.Context, channelID uint64, chatID string) (Chat, error) {
