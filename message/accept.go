@@ -104,7 +104,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 	if err != nil {
 		return nil, problem.StoreError("Channel", err)
 	}
-	if err := channelAllowed(ctx, ch.Name); err != nil {
+	if err := access.ChannelAllowed(ctx, ch.Name); err != nil {
 		return nil, err
 	}
 	p.channel = ch
@@ -394,13 +394,4 @@ func flatten(v any) any {
 		}
 	}
 	return out
-}
-
-// channelAllowed refuses a channel outside the caller's channel scope (a token made for some
-// channels only): 403 naming it.
-func channelAllowed(ctx context.Context, name string) error {
-	if !access.From(ctx).MayUseChannel(name) {
-		return problem.Errorf(problem.CodeForbidden, "This token may not use channel %q: its channel scope does not include it.", name)
-	}
-	return nil
 }

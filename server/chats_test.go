@@ -78,7 +78,8 @@ func TestChatCreateListGetPatch(t *testing.T) {
 }
 
 // Bad input is a 422 naming the field and reaches neither WeCom nor the database; a chatid in use
-// is a 409; chats are only on app channels; a viewer may not create one.
+// is a 409; chats are only on app channels; a viewer, or a token scoped to other channels, may not
+// create one.
 func TestChatRefusals(t *testing.T) {
 	e := newDeliveryEnv(t, deliveryOptions{noSender: true})
 	e.must(201, "POST", "/api/v1/channels/1/chats", map[string]any{"users": []any{"local-zhangsan", "local-lisi"}, "chatid": "inc42"})
@@ -137,6 +138,11 @@ func TestChatRefusals(t *testing.T) {
 	}
 	if res := e.raw("GET", "/api/v1/channels/1/chats", "", nil, viewer); res.Status != 200 {
 		t.Errorf("a viewer listing chats: %d %s", res.Status, res.Body)
+	}
+	// A token scoped to other channels may not make chats on this one.
+	scoped := e.must(201, "POST", "/api/v1/tokens", map[string]any{"name": "erp", "role": "operator", "channels": []string{"ops_group"}}).Data()["token"].(string)
+	if res := e.raw("POST", "/api/v1/channels/1/chats", "application/json", strings.NewReader(`{"users": ["local-zhangsan", "local-lisi"]}`), scoped); res.Status != 403 {
+		t.Errorf("a token scoped to another channel creating a chat: %d %s", res.Status, res.Body)
 	}
 }
 

@@ -64,7 +64,8 @@ func chatFields(c *models.Chat) map[string]any {
 	return map[string]any{"chatid": c.ChatID, "name": c.Name, "owner": c.Owner, "users": strings.Join(c.Users, "|")}
 }
 
-// chatClient is the WeCom client of a channel that has chats: an app (wecom) channel only.
+// chatClient is the WeCom client of a channel that has chats: an app (wecom) channel only, in
+// the caller's channel scope (a chat is an audience of that channel).
 func (s *Service) chatClient(ctx context.Context, channelID uint64) (*models.Channel, *wecom.Client, error) {
 	ch, err := s.store.GetChannel(ctx, channelID)
 	if err != nil {
@@ -73,6 +74,9 @@ func (s *Service) chatClient(ctx context.Context, channelID uint64) (*models.Cha
 	if ch.Type != wecom.Type {
 		return nil, nil, problem.Errorf(problem.CodeNotFound,
 			"Channel %q is a %s channel: app group chats exist only on wecom (app) channels.", ch.Name, ch.Type)
+	}
+	if err := access.ChannelAllowed(ctx, ch.Name); err != nil {
+		return nil, nil, err
 	}
 	app, _, err := s.apps.App(ctx, ch.AuthenticatorID)
 	if err != nil {
