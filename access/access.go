@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"github.com/wecomflow/wecomflow/problem"
 )
 
 // Role is what an account or a token may do.
@@ -118,6 +120,15 @@ func System() Principal { return Principal{Kind: KindSystem, Name: "system", Rol
 // MayUseChannel reports whether the principal's channel scope lets it send on name.
 func (p Principal) MayUseChannel(name string) bool {
 	return len(p.Channels) == 0 || slices.Contains(p.Channels, name)
+}
+
+// ChannelAllowed refuses a channel outside the caller's channel scope (a token made for some
+// channels only): 403 naming it.
+func ChannelAllowed(ctx context.Context, name string) error {
+	if !From(ctx).MayUseChannel(name) {
+		return problem.Errorf(problem.CodeForbidden, "This token may not use channel %q: its channel scope does not include it.", name)
+	}
+	return nil
 }
 
 // Client is where a request comes from, for the audit log.

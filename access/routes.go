@@ -16,6 +16,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 	case "GET /api/v1/openapi.json", "GET /api/v1/accounts/me",
 		"GET /api/v1/authenticators", "GET /api/v1/authenticators/:id",
 		"GET /api/v1/channels", "GET /api/v1/channels/:id",
+		"GET /api/v1/channels/:id/chats", "GET /api/v1/channels/:id/chats/:chatid",
 		"GET /api/v1/users", "GET /api/v1/users/:id", "GET /api/v1/users/import/template",
 		"GET /api/v1/messages", "GET /api/v1/messages/:id", "POST /api/v1/render",
 		"GET /api/v1/callback-events", "GET /api/v1/callback-events/:id",
@@ -40,6 +41,8 @@ func RouteRight(method, route string) (need Right, ok bool) {
 
 	case "POST /api/v1/messages", "POST /api/v1/messages/:id/retry", "POST /api/v1/messages/:id/cancel",
 		"POST /api/v1/messages/:id/recall", "POST /api/v1/media", "POST /api/v1/channels/:id/test",
+		// A chat is an audience to send to: making or changing one is part of sending.
+		"POST /api/v1/channels/:id/chats", "PATCH /api/v1/channels/:id/chats/:chatid",
 		"POST /api/v1/workflows/:id/trigger", "POST /api/v1/executions/:id/cancel",
 		"POST /ui/messages/:id/retry", "POST /ui/messages/:id/cancel", "POST /ui/messages/:id/recall",
 		"POST /ui/channels/:id/test", "POST /ui/workflows/:id/trigger", "POST /ui/executions/:id/cancel",

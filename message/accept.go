@@ -104,7 +104,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 	if err != nil {
 		return nil, problem.StoreError("Channel", err)
 	}
-	if err := channelAllowed(ctx, ch.Name); err != nil {
+	if err := access.ChannelAllowed(ctx, ch.Name); err != nil {
 		return nil, err
 	}
 	p.channel = ch
@@ -143,6 +143,9 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 		warnings, verrs := msg.Validate(wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All})
 		errs.AddAll("", verrs)
 		p.msg, p.warnings = msg, warnings
+		if len(to.Chats) > 0 && !slices.Contains(wecom.ChatMsgTypes(), msgtype) {
+			errs.Add("to.chats", "cannot take a "+msgtype+": a chat is sent "+strings.Join(wecom.ChatMsgTypes(), ", "))
+		}
 		if p.replaceName != "" && !msg.IsInteractive() {
 			errs.Add("replaceName", "applies only to interactive template cards")
 		}
@@ -341,13 +344,30 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 		return to, errs
 	}
 	people := len(to.Users) + len(to.WeComUsers) + len(to.Mobiles) + len(to.Emails) + len(to.Departments) + len(to.Tags)
-	if people == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
-		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all or linked")
+	if people+len(to.Chats) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
+		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all, linked or chats")
+	}
+	for _, id := range to.Chats {
+		if !wecom.ValidChatID(id) {
+			errs.Add("to.chats", fmt.Sprintf("%q is not a chatid: 1 to 32 letters or digits", id))
+		}
 	}
 	if to.All && people > 0 {
 		errs.Add("to.all", "cannot be combined with other recipients")
 	}
 	return to, errs
+}
+
+// IDList reads a rendered value as a list of ids, the way recipients are read: a list expands,
+// numbers become their text, empty strings vanish, one string is a list of one.
+func IDList(v any) []string {
+	var out []string
+	for _, e := range flatten([]any{v}).([]any) {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // flatten turns ["a", ["b", "c"], 3] into ["a", "b", "c", "3"] and drops empty strings: a
@@ -376,13 +396,4 @@ func flatten(v any) any {
 		}
 	}
 	return out
-}
-
-// channelAllowed refuses a channel outside the caller's channel scope (a token made for some
-// channels only): 403 naming it.
-func channelAllowed(ctx context.Context, name string) error {
-	if !access.From(ctx).MayUseChannel(name) {
-		return problem.Errorf(problem.CodeForbidden, "This token may not use channel %q: its channel scope does not include it.", name)
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
@@ -54,7 +55,7 @@ func (s *Service) UploadMedia(ctx context.Context, channel, mediaType, filename 
 	if err != nil {
 		return MediaView{}, problem.StoreError("Channel", err)
 	}
-	if err := channelAllowed(ctx, ch.Name); err != nil {
+	if err := access.ChannelAllowed(ctx, ch.Name); err != nil {
 		return MediaView{}, err
 	}
 	if err := checkMedia(mediaType, int64(len(content))); err != nil {

@@ -134,6 +134,7 @@ type RequestView struct {
 	ToUser       string     `json:"touser,omitempty"`
 	ToParty      string     `json:"toparty,omitempty"`
 	ToTag        string     `json:"totag,omitempty"`
+	ChatID       string     `json:"chatid,omitempty"`
 	Status       string     `json:"status"`
 	ErrCode      int        `json:"errcode"`
 	ErrMsg       string     `json:"errmsg"`
@@ -180,7 +181,7 @@ func view(m *models.Message, reqs []models.MessageRequest) View {
 		Attempts:   m.Attempts, NextAttemptAt: m.NextAttemptAt, Reason: m.Reason, Warnings: jsonList(m.Warnings), Body: json.RawMessage(m.Body),
 		CreatedAt: m.CreatedAt, SentAt: m.SentAt, RecalledAt: m.RecalledAt}
 	for _, r := range reqs {
-		rv := RequestView{ToUser: r.ToUser, ToParty: r.ToParty, ToTag: r.ToTag, Status: r.Status, ErrCode: r.ErrCode, ErrMsg: r.ErrMsg,
+		rv := RequestView{ToUser: r.ToUser, ToParty: r.ToParty, ToTag: r.ToTag, ChatID: r.ChatID, Status: r.Status, ErrCode: r.ErrCode, ErrMsg: r.ErrMsg,
 			MsgID: r.MsgID, ResponseCode: r.ResponseCode, Attempts: r.Attempts, Reason: r.Reason, SentAt: r.SentAt}
 		if r.ToAll {
 			rv.ToUser = "@all"

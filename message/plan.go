@@ -75,6 +75,10 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 			ToParty: strings.Join(chunk(parties, i, maxPartiesPerRequest), "|"),
 			ToTag:   strings.Join(chunk(tags, i, maxTagsPerRequest), "|")})
 	}
+	// A chat's members are WeCom's business: each chat is one appchat/send.
+	for _, id := range dedupeStrings(p.to.Chats) {
+		reqs = append(reqs, models.MessageRequest{Seq: len(reqs), ChatID: id, Status: models.RequestPending, NotBefore: now})
+	}
 	if len(reqs) == 0 {
 		m.Status = models.MessageFailed
 		m.Reason = "No recipient could be resolved: " + strings.Join(unbound, ", ") + " have no WeCom binding (wechatwk) or are unknown to WeCom."

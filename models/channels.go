@@ -67,7 +67,16 @@ func saveOrCreate(ctx context.Context, tx *gorm.DB, c *Channel) error {
 	return save(ctx, tx, "channel", c)
 }
 
-// DeleteChannel removes one channel.
+// DeleteChannel removes one channel and the record of the chats it created: they stay in WeCom,
+// but no other channel may post to them.
 func (s *Store) DeleteChannel(ctx context.Context, id uint64) error {
-	return s.audited(ctx, &id, func(tx *gorm.DB) error { return deleteByID[Channel](ctx, tx, "channel", id) })
+	return s.audited(ctx, &id, func(tx *gorm.DB) error {
+		if err := deleteByID[Channel](ctx, tx, "channel", id); err != nil {
+			return err
+		}
+		if err := tx.WithContext(ctx).Where("channel_id = ?", id).Delete(&Chat{}).Error; err != nil {
+			return fmt.Errorf("store: unable to delete the channel's chats: %w", err)
+		}
+		return nil
+	})
 }

@@ -89,7 +89,9 @@ type MessageRequest struct {
 	ToParty string `gorm:"type:text;not null"`
 	ToTag   string `gorm:"type:text;not null"`
 	ToAll   bool   `gorm:"not null"`
-	Status  string `gorm:"size:16;not null;index:idx_requests_due,priority:1"`
+	// ChatID is the app group chat the request posts to (appchat/send) instead of the To fields.
+	ChatID string `gorm:"size:32;not null;default:''"`
+	Status string `gorm:"size:16;not null;index:idx_requests_due,priority:1"`
 	// NotBefore is when the request may be sent: now, after a backoff, or when a member's rate
 	// window frees up.
 	NotBefore  time.Time  `gorm:"not null;index:idx_requests_due,priority:2"`

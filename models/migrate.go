@@ -63,6 +63,9 @@ var migrations = []migration{
 	{12, "people by mobile or email: cached lookups and the daily failure count", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&UserLookup{}, &LookupFailure{})
 	}},
+	{13, "app group chats: the chats a channel created, the chat a request posts to", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Chat{}, &MessageRequest{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.

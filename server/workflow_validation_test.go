@@ -174,7 +174,7 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 		{"node title not a string", wf("wf1", merge(notify("a", nil), map[string]any{"title": 5})), 422, "nodes[0].title", "must be a string"},
 		{"unknown node field", wf("wf1", merge(notify("a", nil), map[string]any{"next": "b"})), 422, "nodes[0].next", "unknown field"},
 		{"node config not an object", wf("wf1", node("a", "end", nil, nil), map[string]any{"key": "b", "type": "end", "config": "x"}), 422, "nodes[1].config", "must be an object"},
-		{"unknown node type", wf("wf1", node("a", "email", map[string]any{}, nil)), 422, "nodes.a.type", "must be one of notification, condition, delay, end"},
+		{"unknown node type", wf("wf1", node("a", "email", map[string]any{}, nil)), 422, "nodes.a.type", "must be one of notification, condition, delay, end, chat"},
 		{"node type missing", wf("wf1", map[string]any{"key": "a", "config": map[string]any{}}), 422, "nodes.a.type", "must be one of"},
 		{"branches on a non-condition node", wf("wf1", merge(notify("a", nil), map[string]any{"branches": map[string]any{"true": []any{}}})), 422, "nodes.a.branches", "only condition nodes"},
 		{"unknown branch name", wf("wf1", cond("a", "true", map[string]any{"maybe": []any{}})), 422, "nodes[0].branches.maybe", "unknown branch"},

@@ -29,7 +29,16 @@ const (
 	NodeCondition    = "condition"
 	NodeDelay        = "delay"
 	NodeEnd          = "end"
+	// NodeChat creates an app group chat (SPEC §9.3); its result is {"chatid": …}.
+	NodeChat = "chat"
 )
+
+// ChatSpec is what a chat node asks for, its templates rendered: owner and users are local
+// userids.
+type ChatSpec struct {
+	Channel, Name, Owner, ChatID string
+	Users                        []string
+}
 
 // Definition is what runs: the trigger, the nodes, and an optional time limit. An execution
 // runs the Definition of the version it started with.

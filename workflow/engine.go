@@ -44,6 +44,9 @@ type Options struct {
 	WaitPoll time.Duration
 	// Hooks let tests stop the process at chosen points.
 	Hooks Hooks
+	// CreateChat makes the chat of a chat node and returns its chatid; a *problem.Error other
+	// than internal fails the job, any other error the step (which is tried again).
+	CreateChat func(ctx context.Context, spec ChatSpec) (string, error)
 }
 
 // Hooks are called at points of a step; tests use them to crash the engine there.
@@ -100,6 +103,11 @@ func New(store *models.Store, messages *message.Service, log *slog.Logger, opts 
 		opts.WaitPoll = 500 * time.Millisecond
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	if opts.CreateChat == nil {
+		opts.CreateChat = func(context.Context, ChatSpec) (string, error) {
+			return "", problem.Errorf(problem.CodeConflict, "This server does not create chats.")
+		}
+	}
 	return &Engine{store: store, messages: messages, log: log, opts: opts, wake: worker.NewWakeup(), schedSeen: map[uint64]time.Time{},
 		waiters: worker.NewWaiters(maxWaiters)}
 }

@@ -314,6 +314,8 @@ func (r *run) begin(ctx context.Context, n *Node) (*models.Job, error) {
 		r.end(j, models.JobResolved, "")
 	case NodeNotification:
 		return j, r.notify(ctx, n, j)
+	case NodeChat:
+		return j, r.createChat(ctx, n, j)
 	default:
 		r.end(j, models.JobError, "unknown node type "+n.Type)
 	}
@@ -349,6 +351,31 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 		until := r.now.Add(timeout)
 		j.WaitUntil = &until
 	case !flag(n.Config, "waitForDelivery", true):
+		r.end(j, models.JobResolved, "")
+	}
+	return nil
+}
+
+// createChat renders the node's chat and creates it now. It happens outside the step's
+// transaction: a step that is not recorded (a crash) runs again and meets the chat it made, which
+// fails the job when the node names a chatid and makes a second chat when it does not.
+func (r *run) createChat(ctx context.Context, n *Node, j *models.Job) error {
+	rendered, err := template.RenderValue(n.Config, r.templateVars())
+	if err != nil {
+		r.end(j, models.JobFailed, err.Error())
+		return nil
+	}
+	cfg, _ := rendered.(map[string]any)
+	id, err := r.e.opts.CreateChat(ctx, ChatSpec{Channel: str(cfg, "channel"), Name: str(cfg, "name"), Owner: str(cfg, "owner"),
+		ChatID: str(cfg, "chatid"), Users: message.IDList(cfg["users"])})
+	var se *problem.Error
+	switch {
+	case errors.As(err, &se) && se.Code != problem.CodeInternal:
+		r.end(j, models.JobFailed, se.Message)
+	case err != nil:
+		return err
+	default:
+		r.setResult(j, map[string]any{"chatid": id})
 		r.end(j, models.JobResolved, "")
 	}
 	return nil

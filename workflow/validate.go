@@ -176,8 +176,24 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 		}
 	case NodeNotification:
 		return e.validateNotification(ctx, n, at, keys, errs)
+	case NodeChat:
+		only("channel", "name", "owner", "users", "chatid")
+		if s, _ := cfg["channel"].(string); s == "" {
+			errs.Add(at+"channel", "is required: the name of a wecom channel")
+		}
+		if cfg["users"] == nil {
+			errs.Add(at+"users", "is required: the local userids of at least 2 members")
+		}
+		for _, k := range []string{"name", "owner", "chatid"} {
+			if v, ok := cfg[k]; ok {
+				if _, isStr := v.(string); !isStr {
+					errs.Add(at+k, "must be a string")
+				}
+			}
+		}
+		checkJobRefs(jobRefs(cfg), at, keys, errs)
 	default:
-		errs.Add(prefix+".type", "must be one of notification, condition, delay, end")
+		errs.Add(prefix+".type", "must be one of notification, condition, delay, end, chat")
 	}
 	return nil
 }

@@ -290,7 +290,8 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 		return
 	}
 	// Pacing applies to named members. A request that may already have reached WeCom is resent
-	// unchanged instead, so WeCom's duplicate check can drop the twin.
+	// unchanged instead, so WeCom's duplicate check can drop the twin. A chat's request names no
+	// member: WeCom limits chat sends per corp, and its 45009 is retried like any other.
 	if r.ToUser != "" && r.ToUser != "@all" && !r.Ambiguous && !m.Linked {
 		allowed, deferred, at := s.limiter.Take(m.AuthenticatorID, strings.Split(r.ToUser, "|"), now, opts.DailyQuota)
 		if len(deferred) > 0 {
@@ -320,9 +321,12 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	}
 	client := s.clients.Client(app)
 	var res *SendResult
-	if m.Linked {
+	switch {
+	case r.ChatID != "":
+		res, err = client.SendChat(ctx, payload)
+	case m.Linked:
 		res, err = client.SendLinked(ctx, payload)
-	} else {
+	default:
 		res, err = client.Send(ctx, payload)
 	}
 	s.attempted(ctx, log, &r, &m, now, res, err)
@@ -531,17 +535,29 @@ type linkedHead struct {
 	Safe    int      `json:"safe"`
 }
 
-// Payload is the exact body of a request's WeCom call. Every message/send carries
-// enable_duplicate_check: it is what makes a resend after an unknown outcome safe.
+// chatHead is the common part of an appchat/send body. It has no duplicate check: a resend after
+// an unknown outcome may post twice.
+type chatHead struct {
+	ChatID  string `json:"chatid"`
+	MsgType string `json:"msgtype"`
+	Safe    int    `json:"safe"`
+}
+
+// Payload is the exact body of a request's WeCom call: message/send, the linked-corp send or, for
+// a chat's request, appchat/send. Every message/send carries enable_duplicate_check: it is what
+// makes a resend after an unknown outcome safe.
 func Payload(m models.Message, r models.MessageRequest, agentID int64, o SendOptions) ([]byte, error) {
 	var head any
-	if m.Linked {
+	switch {
+	case r.ChatID != "":
+		head = chatHead{ChatID: r.ChatID, MsgType: m.MsgType, Safe: o.Safe}
+	case m.Linked:
 		h := linkedHead{ToUser: splitIDs(r.ToUser), ToParty: splitIDs(r.ToParty), ToTag: splitIDs(r.ToTag), MsgType: m.MsgType, AgentID: agentID, Safe: o.Safe}
 		if r.ToAll {
 			h.ToAll = 1
 		}
 		head = h
-	} else {
+	default:
 		interval := o.DuplicateCheckInterval
 		if interval <= 0 {
 			interval = 1800
