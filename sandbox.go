@@ -77,6 +77,9 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {
 		return fmt.Errorf("sandbox: seeding: %w", err)
 	}
+	if err := seedChat(ctx, a.store, srv.Service(), sim, demo); err != nil {
+		return fmt.Errorf("sandbox: seeding the group chat: %w", err)
+	}
 	wf, err := seedSampleWorkflow(ctx, srv.Workflows())
 	if err != nil {
 		return fmt.Errorf("sandbox: seeding the sample workflow: %w", err)
@@ -93,6 +96,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
     Simulator    %s
     Channel      sandbox     (authenticator "sandbox", corp %s, AgentId %d)
     Robot        sandbox_group   (the 运维值班群 group's robot: its posts show in the inbox)
+    Group chat   %s   (the 值班 app group chat: send with "to": {"chats": ["%s"]} on the sandbox channel)
 
   Send a text card to zhangsan:
 
@@ -102,7 +106,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 
     curl -s -H 'Authorization: Bearer %s' %s/api/v1/workflows/%d/trigger -d '{"data": {"id": 42, "amount": 5000, "approver": "lisi", "owner": "zhangsan"}}'
 
-`, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, base, simURL, demo.CorpID, demo.AgentID, cfg.AdminToken, base, cfg.AdminToken, base, wf)
+`, demo.CorpID, len(demo.UserIDs), base, cfg.AdminToken, base, base, simURL, demo.CorpID, demo.AgentID, demo.ChatID, demo.ChatID, cfg.AdminToken, base, cfg.AdminToken, base, wf)
 	log.Info("wecomflow sandbox started", "addr", ln.Addr().String(), "db", cfg.DB, "simulator", simURL)
 	return srv.Run(ctx, ln, cfg.ShutdownGrace)
 }
@@ -197,6 +201,30 @@ func seedRobot(ctx context.Context, svc *service.Service, authID uint64, key str
 	}
 	_, err = svc.CreateChannel(ctx, service.ChannelInput{Name: &name, Type: &typ, AuthenticatorID: &authID, Options: opts})
 	return err
+}
+
+// seedChat records the demo app's 值班 group chat as one the sandbox channel created: the
+// simulator's demo app made it (WeCom has no list of chats to find it by), and `to.chats` and the
+// chat pages then know it.
+func seedChat(ctx context.Context, store *models.Store, svc *service.Service, sim *wecomtest.Server, demo wecomtest.Demo) error {
+	chans, err := svc.ListChannels(ctx, "sandbox", 0, models.Page{Size: 200})
+	if err != nil {
+		return err
+	}
+	for _, ch := range chans.Items {
+		if ch.Name != "sandbox" {
+			continue
+		}
+		if _, err := store.GetChat(ctx, ch.ID, demo.ChatID); !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+		for _, c := range sim.Chats(demo.CorpID) {
+			if c.ChatID == demo.ChatID {
+				return store.SaveChat(ctx, &models.Chat{ChannelID: ch.ID, ChatID: c.ChatID, Name: c.Name, Owner: c.Owner, Users: c.Members})
+			}
+		}
+	}
+	return nil
 }
 
 // sampleWorkflow is the sandbox's approval workflow: SPEC §4.1's example on the sandbox channel.

@@ -225,3 +225,32 @@ func TestSandboxRobotPostsIntoItsGroup(t *testing.T) {
 		t.Fatalf("the group shows %v", posts)
 	}
 }
+
+// The sandbox channel knows the demo app's group chat: a send to it shows in the inbox's chat.
+func TestSandboxPostsIntoTheGroupChat(t *testing.T) {
+	m := startSandbox(t, `(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, m[1]+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sandboxToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}
+	if chats := call("GET", "/api/v1/channels/1/chats", "")["data"].([]any); len(chats) != 1 {
+		t.Fatalf("the sandbox channel's chats: %v", chats)
+	}
+	sent := call("POST", "/api/v1/messages?wait=5s", `{"channel": "sandbox", "to": {"chats": ["oncall"]}, "msgtype": "text", "text": {"content": "standup in 5"}}`)
+	if d, _ := sent["data"].(map[string]any); d == nil || d["status"] != "sent" {
+		t.Fatalf("the chat message: %v", sent)
+	}
+	posts, _ := call("GET", "/sandbox/inbox", "")["data"].(map[string]any)["chat:值班"].([]any)
+	if len(posts) != 1 || posts[0].(map[string]any)["body"].(map[string]any)["content"] != "standup in 5" {
+		t.Fatalf("the chat shows %v", posts)
+	}
+}

@@ -53,6 +53,16 @@ type channelPage struct {
 	Test *message.View
 }
 
+// KeySet says whether the channel stores a secret key (a robot's webhook key): the form then says
+// it is set, and an empty field keeps it.
+func (p channelPage) KeySet() bool {
+	if p.Channel == nil {
+		return false
+	}
+	set, _ := p.Channel.Options["webhookKeySet"].(bool)
+	return set
+}
+
 // channelPage is the form's data for a channel (nil: a new one).
 func (u *UI) channelPage(ch *service.Channel, auths []service.Authenticator) channelPage {
 	return channelPage{Channel: ch, Authenticators: auths, Types: u.d.Service.ChannelTypes()}
@@ -232,9 +242,6 @@ func (u *UI) channelAndChoices(c *gin.Context) (service.Channel, []service.Authe
 func channelForm(ch service.Channel, content string) map[string]string {
 	f := map[string]string{"name": ch.Name, "title": ch.Title, "description": ch.Description, "type": ch.Type,
 		"authenticatorId": strconv.FormatUint(ch.AuthenticatorID, 10), "text.content": content}
-	if set, _ := ch.Options["webhookKeySet"].(bool); set {
-		f["options.webhookKeySet"] = "true"
-	}
 	if n, ok := ch.Options["safe"].(float64); ok && n == 1 {
 		f["options.safe"] = "on"
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
+	"github.com/wecomflow/wecomflow/plugin/wecomrobot"
 	"github.com/wecomflow/wecomflow/workflow"
 )
 
@@ -95,6 +96,7 @@ var dynamicKeys = map[string][]string{
 	"sync.status.":     {models.SyncInit, models.SyncProcessing, models.SyncSuccess, models.SyncFailed},
 	"sync.trigger.":    {wecom.TriggerAPI, wecom.TriggerSchedule},
 	"user.source.":     {models.SourceManual, models.SourceImport, models.SourceSync},
+	"channel.type.":    {wecom.Type, wecomrobot.Type},
 	// A WeCom member's status: active, disabled, not activated, left (0 when WeCom did not say).
 	"dir.status.": {"0", "1", "2", "4", "5"},
 	"role.":       roleNames(),

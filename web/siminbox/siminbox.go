@@ -35,8 +35,8 @@ func (s *Inbox) SetCaller(c *wecomtest.CallbackCaller) {
 	s.caller = c
 }
 
-// Inboxes are the members' deliveries, oldest first, and each robot's group conversation (as
-// "group:<chat name>"). A card replaced by update_template_card shows as the new card, as it does
+// Inboxes are the members' deliveries, oldest first, each app group chat's conversation (as
+// "chat:<name>") and each robot's group's (as "group:<chat name>"). A card replaced by update_template_card shows as the new card, as it does
 // in WeCom.
 func (s *Inbox) Inboxes() map[string][]web.InboxMessage {
 	out := map[string][]web.InboxMessage{}
@@ -50,6 +50,13 @@ func (s *Inbox) Inboxes() map[string][]web.InboxMessage {
 			msgs[i] = web.InboxMessage{MsgType: d.MsgType, Body: body, At: d.At, Recalled: d.Recalled, ReplacedWith: d.ReplacedWith}
 		}
 		out[user] = msgs
+	}
+	for _, c := range s.sim.Chats(s.corpID) {
+		var msgs []web.InboxMessage
+		for _, m := range s.sim.ChatMessages(s.corpID, c.ChatID) {
+			msgs = append(msgs, web.InboxMessage{MsgType: m.MsgType, Body: m.Body, At: m.At})
+		}
+		out["chat:"+c.Name] = msgs
 	}
 	for _, r := range s.sim.Robots(s.corpID) {
 		var msgs []web.InboxMessage
