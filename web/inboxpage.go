@@ -14,6 +14,10 @@ import (
 type inboxMember struct {
 	UserID   string         `json:"userid"`
 	Messages []InboxMessage `json:"messages"`
+	// Group is "robot" or "chat" for a group conversation (an InboxSource key "group:<name>" or
+	// "chat:<name>"), Name its name.
+	Group string `json:"group,omitempty"`
+	Name  string `json:"name,omitempty"`
 }
 
 // inboxPage is the sandbox inbox's data; inbox.js renders Members from the page's JSON.
@@ -27,12 +31,22 @@ func (u *UI) inboxData() inboxPage {
 	var p inboxPage
 	for id, msgs := range u.d.Inbox.Inboxes() {
 		m := inboxMember{UserID: id, Messages: make([]InboxMessage, 0, len(msgs))}
+		if kind, name, ok := strings.Cut(id, ":"); ok {
+			m.Group, m.Name = map[string]string{"group": "robot", "chat": "chat"}[kind], name
+		}
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m.Messages = append(m.Messages, msgs[i])
 		}
 		p.Members = append(p.Members, m)
 	}
-	sort.Slice(p.Members, func(i, j int) bool { return p.Members[i].UserID < p.Members[j].UserID })
+	// The group conversations first, as WeCom lists the chats with news at the top.
+	sort.Slice(p.Members, func(i, j int) bool {
+		a, b := p.Members[i], p.Members[j]
+		if (a.Group == "") != (b.Group == "") {
+			return a.Group != ""
+		}
+		return a.UserID < b.UserID
+	})
 	return p
 }
 

@@ -97,6 +97,7 @@ var dynamicKeys = map[string][]string{
 	"sync.trigger.":    {wecom.TriggerAPI, wecom.TriggerSchedule},
 	"user.source.":     {models.SourceManual, models.SourceImport, models.SourceSync},
 	"channel.type.":    {wecom.Type, wecomrobot.Type},
+	"inbox.group.":     {"robot", "chat"},
 	// A WeCom member's status: active, disabled, not activated, left (0 when WeCom did not say).
 	"dir.status.": {"0", "1", "2", "4", "5"},
 	"role.":       roleNames(),
