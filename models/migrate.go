@@ -63,6 +63,9 @@ var migrations = []migration{
 	{12, "people by mobile or email: cached lookups and the daily failure count", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&UserLookup{}, &LookupFailure{})
 	}},
+	{15, "saved templates, the template a message was sent by", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Template{}, &Message{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.
