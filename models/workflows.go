@@ -96,10 +96,14 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter, p Page) ([]
 	})
 }
 
-// EnabledWorkflows lists the enabled workflows with a trigger type.
+// EnabledWorkflows lists the enabled workflows with a trigger type ("": every one).
 func (s *Store) EnabledWorkflows(ctx context.Context, triggerType string) ([]Workflow, error) {
 	var out []Workflow
-	if err := s.Read.WithContext(ctx).Where("trigger_type = ? AND enabled = ?", triggerType, true).Order("id").Find(&out).Error; err != nil {
+	q := s.Read.WithContext(ctx).Where("enabled = ?", true)
+	if triggerType != "" {
+		q = q.Where("trigger_type = ?", triggerType)
+	}
+	if err := q.Order("id").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to list workflows: %w", err)
 	}
 	return out, nil

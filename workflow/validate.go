@@ -208,6 +208,11 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 		}
 	}
 	body := messageBody(cfg)
+	// The message of a saved template the node names: what can be clicked, which nodes it reads.
+	full, err := e.messages.ExpandTemplate(ctx, body)
+	if err != nil {
+		return err
+	}
 	if w, ok := cfg["waitForResponse"]; ok && w != nil {
 		wr, isMap := w.(map[string]any)
 		if !isMap {
@@ -227,7 +232,7 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 					errs.Add(at+"waitForResponse.replaceName", "must be the button text to show after a click, 1–10 characters")
 				}
 			}
-			if !message.IsInteractive(body) {
+			if !message.IsInteractive(full) {
 				errs.Add(at+"waitForResponse", "needs an interactive template card (button_interaction, vote_interaction or multiple_interaction): nothing else can be clicked")
 			}
 		}
@@ -239,7 +244,7 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 	for k, v := range problems {
 		errs.Add(at+k, v)
 	}
-	checkJobRefs(jobRefs(body), at, keys, errs)
+	checkJobRefs(jobRefs(full), at, keys, errs)
 	return nil
 }
 
