@@ -63,6 +63,7 @@ var migrations = []migration{
 	{12, "people by mobile or email: cached lookups and the daily failure count", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&UserLookup{}, &LookupFailure{})
 	}},
+	{14, "webhook workflows saved so far keep their body-only signature (legacySignature)", markLegacyWebhooks},
 }
 
 // namedIndex is an index a model declares in its gorm tags.
