@@ -195,7 +195,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		Location: loc, Wake: s.syncWake, Leading: s.elector.Leading, OnFinish: s.metrics.observeSync})
 	s.workflows = workflow.New(store, s.messages, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
 		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
-		OnFinished: s.metrics.observeExecution, WaitPoll: cfg.WaitPoll, CreateChat: s.createChatNode})
+		OnFinished: s.metrics.observeExecution, OnRefused: s.metrics.observeWebhookRefusal, WaitPoll: cfg.WaitPoll, CreateChat: s.createChatNode})
 	s.callbacks = callback.NewHandler(s.apps.Callback, store, cfg.CallbackMaxSkew, store.Now, log)
 	// Each subscriber lives with its feature: card clicks with messages, contact changes with the
 	// directory syncer, wecom_event triggers with the workflows.

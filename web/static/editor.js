@@ -598,12 +598,22 @@
         fs.append(h("p", {class: "help"}, t("wf.trigger.manual.help")));
         break;
       case "webhook": {
-        ctl("secret", {value: c.secret || "", help: t(c.secretSet ? "wf.trigger.secret.keep" : "wf.trigger.secret.help"), limit: null});
-        fs.append(btn("wf-trigger-secret-generate", t("wf.trigger.secret.generate"), null, () => {
-          const inp = $("wf-trigger-secret");
-          inp.value = window.wf.random(32);
-          inp.dispatchEvent(new Event("input", {bubbles: true}));
-        }));
+        const auth = c.auth || {type: "hmac"};
+        if (auth.type === "hmac") {
+          ctl("secret", {value: c.secret || "", help: t(auth.secretSet ? "wf.trigger.secret.keep" : "wf.trigger.secret.help"), limit: null});
+          fs.append(btn("wf-trigger-secret-generate", t("wf.trigger.secret.generate"), null, () => {
+            const inp = $("wf-trigger-secret");
+            inp.value = window.wf.random(32);
+            inp.dispatchEvent(new Event("input", {bubbles: true}));
+          }));
+        } else {
+          // Other modes are set through the API; the page shows which one, never the credential.
+          fs.append(h("p", {id: "wf-trigger-auth", class: "help"}, t("wf.trigger.auth.other", auth.type)));
+        }
+        if (c.legacySignature !== undefined) {
+          ctl("legacySignature", {kind: "check", value: c.legacySignature === true, help: t("wf.trigger.legacySignature.help"),
+            set: (v) => { c.legacySignature = v; }});
+        }
         const out = h("code", {id: "wf-webhook-url"}, hookBase + (def.key || "…"));
         fs.append(h("div", {class: "copy"}, h("span", {}, t("wf.trigger.url")), " ", out, " ",
           btn("wf-webhook-url-copy", t("wf.copy"), null, (e) => {
@@ -673,7 +683,6 @@
     });
     tidy(nodes);
     const config = Object.assign({}, def.trigger.config);
-    delete config.secretSet;
     return {key: def.key || "", title: def.title || "", enabled: def.enabled !== false, timeout: def.timeout || "",
       trigger: {type: def.trigger.type, config}, nodes};
   }
@@ -731,7 +740,11 @@
     if (r.status === 200 && data) {
       clearErrors();
       def.version = data.version;
-      if (def.trigger.type === "webhook" && def.trigger.config.secret) { delete def.trigger.config.secret; def.trigger.config.secretSet = true; render("save-workflow"); }
+      if (def.trigger.type === "webhook" && def.trigger.config.secret) {
+        delete def.trigger.config.secret;
+        def.trigger.config.auth = {type: "hmac", secretSet: true};
+        render("save-workflow");
+      }
       const v = $("wf-version");
       if (v) v.textContent = t("wf.versionN", data.version);
       $("save-status").textContent = t("wf.saved", data.version);
