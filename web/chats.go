@@ -86,7 +86,7 @@ func (u *UI) createChat(c *gin.Context) error {
 		return lerr
 	}
 	return u.chatFormError(c, "chats", err, p, map[string]string{
-		"users": "users", "wecomUsers": "wecomUsers", "owner": "wecomOwner", "wecomOwner": "wecomOwner", "name": "name", "chatid": "chatid"})
+		"users": "wecomUsers", "users[]": "users", "wecomUsers": "wecomUsers", "owner": "wecomOwner", "wecomOwner": "wecomOwner", "name": "name", "chatid": "chatid"})
 }
 
 func (u *UI) chat(c *gin.Context) error {
@@ -127,15 +127,18 @@ func (u *UI) updateChat(c *gin.Context) error {
 	return u.redirect(c, chatPath(p.Channel.ID, chatID), "flash.saved")
 }
 
-// chatFormError shows the service's refusal on the form's fields: fields maps the API's field
-// (without an index: users[1] is users) to the form's.
+// chatFormError shows the service's refusal on the form's fields: fields maps the API's field to
+// the form's, an indexed one (users[1]) by "users[]" when given, else by its name.
 func (u *UI) chatFormError(c *gin.Context, page string, err error, data chatsPage, fields map[string]string) error {
 	var se *problem.Error
 	if !errors.As(err, &se) || (se.Code != problem.CodeValidation && se.Code != problem.CodeConflict) {
 		return err
 	}
 	folded := foldFieldErrors(se, func(path string) string {
-		base, _, _ := strings.Cut(path, "[")
+		base, _, indexed := strings.Cut(path, "[")
+		if f, ok := fields[base+"[]"]; ok && indexed {
+			return f
+		}
 		return fields[base]
 	})
 	return u.formError(c, page, &problem.Error{Code: se.Code, Message: se.Message, Fields: folded, Err: se}, data)
