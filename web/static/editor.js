@@ -37,7 +37,7 @@
   const uid = (n) => { if (!uids.has(n)) uids.set(n, "n" + (++seq)); return uids.get(n); };
   const meta = (n) => { if (!stash.has(n)) stash.set(n, {types: {}, bodies: {}, card: {}}); return stash.get(n); };
   const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-  const NODE_TYPES = ["notification", "condition", "delay", "end"];
+  const NODE_TYPES = ["notification", "chat", "condition", "delay", "end"];
   const TRIGGERS = ["manual", "webhook", "schedule", "wecom_event"];
   const INTERACTIVE = ["button_interaction", "vote_interaction", "multiple_interaction"];
 
@@ -204,7 +204,7 @@
     }
     return out;
   }
-  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"]};
+  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"], chat: ["chatid"]};
   // variables are the groups the picker offers at control c: the trigger's $context, $system, and
   // the results of the nodes that run before c's node (not those of the other branch).
   function variables(c) {
@@ -400,11 +400,12 @@
       case "notification": return {channel: channels.length ? channels[0].name : "", to: {}, msgtype: "text", text: {}};
       case "condition": return {expression: ""};
       case "delay": return {duration: "10m"};
+      case "chat": return {channel: appChannels().length ? appChannels()[0].name : "", users: []};
       default: return {status: "resolved"};
     }
   }
   function newNode(type) {
-    const n = {key: newKey({notification: "notify", condition: "check", delay: "wait", end: "stop"}[type]), type, config: defaultConfig(type)};
+    const n = {key: newKey({notification: "notify", chat: "chat", condition: "check", delay: "wait", end: "stop"}[type]), type, config: defaultConfig(type)};
     if (type === "condition") n.branches = {true: [], false: []};
     return n;
   }
@@ -462,6 +463,7 @@
     li.append(box);
     switch (n.type) {
       case "notification": notificationForm(n, box); break;
+      case "chat": chatForm(n, box); break;
       case "condition":
         box.append(control({id: u + "-expression", label: t("wf.cond.expression"), rel: "config.expression", value: cfg.expression,
           vars: "x", help: t("wf.cond.expression.help"), set: (v) => set(cfg, ["expression"], v)}));
@@ -497,6 +499,22 @@
     return out.map((x) => x.trim()).filter(Boolean).map((x) => (numeric && /^[1-9]\d{0,15}$/.test(x) ? Number(x) : x));
   }
   const listText = (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "" : String(v));
+  // Chats exist on app (wecom) channels only, not on robots.
+  const appChannels = () => channels.filter((c) => c.type === "wecom");
+  // chatForm edits a chat node: it creates an app group chat; later nodes send to $jobs.<key>.chatid.
+  function chatForm(n, box) {
+    const cfg = n.config, u = uid(n);
+    const names = appChannels().map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
+    if (cfg.channel && !names.some((c) => c[0] === cfg.channel)) names.push([cfg.channel, cfg.channel]);
+    box.append(control({id: u + "-channel", label: t("wf.n.channel"), rel: "config.channel", kind: "select", value: cfg.channel || "",
+      options: [["", t("wf.n.channel.choose")]].concat(names), help: t("wf.chat.channel.help"), set: (v) => set(cfg, ["channel"], v)}));
+    for (const k of ["name", "owner", "chatid"]) {
+      box.append(control({id: u + "-chat-" + k, label: t("wf.chat." + k), rel: "config." + k, value: cfg[k], vars: "t",
+        help: t("wf.chat." + k + ".help"), set: (v) => set(cfg, [k], v || undefined)}));
+    }
+    box.append(control({id: u + "-chat-users", label: t("wf.chat.users"), rel: "config.users", value: listText(cfg.users), vars: "t",
+      help: t("wf.chat.users.help"), set: (v) => set(cfg, ["users"], splitList(v, false))}));
+  }
   function notificationForm(n, box) {
     const cfg = n.config, u = uid(n);
     const names = channels.map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
