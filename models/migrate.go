@@ -66,6 +66,9 @@ var migrations = []migration{
 	{13, "app group chats: the chats a channel created, the chat a request posts to", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Chat{}, &MessageRequest{})
 	}},
+	{18, "department leaders: the departments a member leads", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Member{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.
