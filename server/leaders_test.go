@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,92 @@ func TestLeadersFollowChangeContact(t *testing.T) {
 	change(wecomtest.User{UserID: "chenyi", Name: "陈一", Departments: []int{4}, LeaderOf: []int{4}}, map[string]string{"UserID": "chenyi"})
 	if m := e.member("chenyi"); toString(m["leaderOf"]) != "[4]" {
 		t.Fatalf("chenyi: %v", m)
+	}
+}
+
+// escalationWorkflow is docs/workflows.md's "approve or escalate": the owner is asked to
+// acknowledge; without an "ack" within the hour, the leaders of the owner's departments are told.
+func escalationWorkflow() map[string]any {
+	return map[string]any{"key": "escalate", "title": "Acknowledge or escalate",
+		"trigger": map[string]any{"type": "webhook", "config": map[string]any{"secret": hookSecret}},
+		"nodes": []any{
+			map[string]any{"key": "ask", "type": "notification", "config": map[string]any{
+				"channel": "ops", "to": map[string]any{"users": []any{"{{$context.data.owner}}"}},
+				"msgtype": "template_card",
+				"template_card": map[string]any{"card_type": "button_interaction", "task_id": "alert_{{$context.data.id}}",
+					"main_title":  map[string]any{"title": "Alert {{$context.data.id}}: acknowledge?"},
+					"button_list": []any{map[string]any{"text": "Ack", "key": "ack"}, map[string]any{"text": "Not mine", "key": "pass", "style": 2}}},
+				"waitForResponse": map[string]any{"timeout": "1h"}, "ignoreFail": true}},
+			map[string]any{"key": "unanswered", "type": "condition",
+				"config": map[string]any{"expression": `$jobs.ask.response == nil || $jobs.ask.response.eventKey != "ack"`},
+				"branches": map[string]any{"true": []any{
+					map[string]any{"key": "escalate", "type": "notification", "config": map[string]any{
+						"channel": "ops", "to": map[string]any{"leadersOf": []any{"{{$context.data.owner}}"}},
+						"msgtype": "text", "text": map[string]any{"content": "Alert {{$context.data.id}} was not acknowledged by {{$context.data.owner}}"}}},
+				}, "false": []any{}}},
+		}}
+}
+
+// The escalation end to end: a card nobody answers times out and the owner's leader is told; an
+// "ack" escalates nothing; "pass" escalates at once.
+func TestEscalationToLeadersWhenACardTimesOut(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{})
+	dir := &directoryEnv{deliveryEnv: e.deliveryEnv}
+	if task, _ := dir.waitTask(dir.startSync()["id"]); task["status"] != "success" {
+		t.Fatalf("sync: %v", task)
+	}
+	e.must(201, "POST", "/api/v1/workflows", escalationWorkflow())
+	start := func(id int, owner string) string {
+		t.Helper()
+		status, x := e.hook("escalate", map[string]any{"id": id, "owner": "local-" + owner}, hookSecret)
+		if status != 202 {
+			t.Fatalf("webhook: %d", status)
+		}
+		return x
+	}
+
+	// dengli (运维组) does not answer: after the hour, wujiu (its leader) is told, lisi (研发部, the
+	// parent) is not.
+	timedOut := start(1, "dengli")
+	e.waitInbox("dengli", 1)
+	e.waitExecution(timedOut, "waiting")
+	e.clock.Advance(2 * time.Hour)
+	e.srv.Workflows().Wake()
+	x := e.waitExecution(timedOut, "resolved")
+	if jobOf(x, "ask")["status"] != "failed" || jobOf(x, "escalate")["status"] != "resolved" {
+		t.Fatalf("jobs: %v", x["jobs"])
+	}
+	if in := e.waitInbox("wujiu", 1); !strings.Contains(string(in[0].Body), "Alert 1 was not acknowledged by local-dengli") {
+		t.Fatalf("escalation: %s", in[0].Body)
+	}
+	if n := len(e.sim.Inbox(e.demo.CorpID, "lisi")); n != 0 {
+		t.Fatalf("the parent department's leader got %d messages", n)
+	}
+
+	// wangwu (研发部) acknowledges: nothing escalates; fengyi passes: lisi is told at once.
+	for _, c := range []struct {
+		id       int
+		owner    string
+		key      string
+		escalate bool
+	}{{2, "wangwu", "ack", false}, {3, "fengyi", "pass", true}} {
+		x := start(c.id, c.owner)
+		e.waitInbox(c.owner, 1)
+		e.waitExecution(x, "waiting")
+		xml, err := e.sim.ClickCard(e.demo.CorpID, c.owner, "alert_"+strconv.Itoa(c.id), c.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body, err := e.caller.Post(context.Background(), xml); err != nil || status != 200 {
+			t.Fatalf("click: %d %q %v", status, body, err)
+		}
+		done := e.waitExecution(x, "resolved")
+		if got := jobOf(done, "escalate") != nil; got != c.escalate {
+			t.Fatalf("%s: escalated %v, want %v: %v", c.key, got, c.escalate, done["jobs"])
+		}
+	}
+	if in := e.waitInbox("lisi", 1); !strings.Contains(string(in[0].Body), "Alert 3 was not acknowledged by local-fengyi") {
+		t.Fatalf("lisi: %s", in[0].Body)
 	}
 }
