@@ -321,7 +321,7 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 		errs.Add("to", "must be an object")
 		return to, errs
 	}
-	for _, k := range []string{"users", "wecomUsers", "departments", "tags", "mobiles", "emails", "chats"} {
+	for _, k := range []string{"users", "wecomUsers", "departments", "tags", "mobiles", "emails", "chats", "leadersOf"} {
 		if v, ok := m[k]; ok {
 			m[k] = flatten(v)
 		}
@@ -348,9 +348,9 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 	if mentions {
 		return to, errs
 	}
-	people := len(to.Users) + len(to.WeComUsers) + len(to.Mobiles) + len(to.Emails) + len(to.Departments) + len(to.Tags)
+	people := len(to.Users) + len(to.WeComUsers) + len(to.Mobiles) + len(to.Emails) + len(to.Departments) + len(to.Tags) + len(to.LeadersOf)
 	if people+len(to.Chats) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
-		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all, linked or chats")
+		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all, linked, chats or leadersOf")
 	}
 	for _, id := range to.Chats {
 		if !wecom.ValidChatID(id) {

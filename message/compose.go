@@ -37,7 +37,7 @@ func (s *Service) prepareComposed(ctx context.Context, c plugin.Composer, p *par
 	to, toErrs := s.renderRecipients(body["to"], vars, true)
 	errs.AddAll("", toErrs)
 	for field, n := range map[string]int{"to.departments": len(to.Departments), "to.tags": len(to.Tags), "to.emails": len(to.Emails),
-		"to.chats": len(to.Chats)} {
+		"to.chats": len(to.Chats), "to.leadersOf": len(to.LeadersOf)} {
 		if n > 0 {
 			errs.Add(field, "cannot be used on a "+p.channel.Type+" channel: it posts to its group, mentioning users, wecomUsers, mobiles or all")
 		}

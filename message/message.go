@@ -107,6 +107,8 @@ type Recipients struct {
 	Emails  []string `json:"emails,omitempty"`
 	// Chats are app group chats (appchat) of the channel's app, by chatid (SPEC §9.3).
 	Chats []string `json:"chats,omitempty"`
+	// LeadersOf are local userids whose department leaders receive the message (SPEC §11).
+	LeadersOf []string `json:"leadersOf,omitempty"`
 }
 
 // LinkedRecipients address connected enterprises: "CorpID/userid", "LinkedID/partyid".

@@ -31,6 +31,11 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 	if err != nil {
 		return nil, nil, err
 	}
+	leaders, err := s.resolveLeaders(ctx, p.channel, p.to.LeadersOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	contacts.add(leaders)
 	if len(contacts.warnings) > 0 {
 		w, _ := json.Marshal(slices.Concat(p.warnings, contacts.warnings))
 		m.Warnings = string(w)

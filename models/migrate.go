@@ -70,6 +70,9 @@ var migrations = []migration{
 	{15, "saved templates, the template a message was sent by", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Template{}, &Message{})
 	}},
+	{18, "department leaders: the departments a member leads", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Member{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.
