@@ -28,6 +28,30 @@ func remindWorkflow(key, timeout, every string, times int, people ...string) map
 				"text": map[string]any{"content": "Order {{$context.data.id}} still waits for your answer"}}}}}}}
 }
 
+// advance moves the fake clock once every message of the execution is final: a send still in
+// flight when the clock jumps past its lease looks abandoned and is sent again, and a reminder,
+// sent without WeCom's duplicate check, would then arrive twice.
+func (e *workflowEnv) advance(executionID string, d time.Duration) {
+	e.t.Helper()
+	msgs := e.must(200, "GET", "/api/v1/messages?executionId="+executionID, nil).JSON()
+	for _, m := range msgs["data"].([]any) {
+		e.waitFinal(m.(map[string]any)["id"].(string))
+	}
+	e.clock.Advance(d)
+}
+
+// waitReminders polls until n reminders are stored.
+func (e *workflowEnv) waitReminders(n int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.reminders() != n {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d reminders stored, want %d", e.reminders(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // reminders counts the stored reminders.
 func (e *workflowEnv) reminders() int64 {
 	e.t.Helper()
@@ -72,12 +96,17 @@ func TestRemindUntilEachResponds(t *testing.T) {
 		var card struct {
 			TaskID string `json:"task_id"`
 		}
-		_ = json.Unmarshal(e.waitInbox(p, 1)[0].Body, &card)
+		in := e.waitInbox(p, 1)[0]
+		_ = json.Unmarshal(in.Body, &card)
 		taskID = card.TaskID
+		// Only reminders go without the duplicate check.
+		if !strings.Contains(string(in.Request), `"enable_duplicate_check":1`) {
+			t.Fatalf("the card was sent as %s", in.Request)
+		}
 	}
 	e.waitExecution(id, "waiting")
 
-	e.clock.Advance(30 * time.Minute)
+	e.advance(id, 30*time.Minute)
 	for _, p := range people {
 		checkReminder(t, e.waitInbox(p, 2)[1], "42")
 	}
@@ -94,7 +123,7 @@ func TestRemindUntilEachResponds(t *testing.T) {
 		t.Fatalf("job ask: %v", ask)
 	}
 
-	e.clock.Advance(30 * time.Minute)
+	e.advance(id, 30*time.Minute)
 	for _, p := range others {
 		checkReminder(t, e.waitInbox(p, 3)[2], "42")
 	}
@@ -102,7 +131,7 @@ func TestRemindUntilEachResponds(t *testing.T) {
 	if n := e.reminders(); n != 0 {
 		t.Fatalf("%d reminders after the last round, want 0", n)
 	}
-	e.clock.Advance(2 * time.Hour)
+	e.advance(id, 2*time.Hour)
 	e.waitInbox(clicker, 2)
 	for _, p := range others {
 		e.waitInbox(p, 3)
@@ -123,7 +152,7 @@ func TestRemindEndsAtTheTimeout(t *testing.T) {
 	e.waitInbox(p, 1)
 	e.waitExecution(id, "waiting")
 	for round := 1; round <= 2; round++ {
-		e.clock.Advance(20 * time.Minute)
+		e.advance(id, 20*time.Minute)
 		checkReminder(t, e.waitInbox(p, 1+round)[round], "7")
 	}
 	in := e.sim.Inbox(e.demo.CorpID, p)
@@ -134,10 +163,32 @@ func TestRemindEndsAtTheTimeout(t *testing.T) {
 	if n := e.reminders(); n != 0 {
 		t.Fatalf("%d reminders left, want 0", n)
 	}
-	e.clock.Advance(time.Hour)
+	e.advance(id, time.Hour)
 	e.srv.Workflows().Wake()
 	if ask := jobOf(e.waitExecution(id, "failed"), "ask"); !strings.Contains(ask["error"].(string), "no response within 50m") {
 		t.Fatalf("job ask: %v", ask)
 	}
 	e.waitInbox(p, 3)
+}
+
+// Canceling the execution ends the reminding: the next round finds the job canceled and sends
+// nothing.
+func TestRemindEndsWhenTheExecutionIsCanceled(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{})
+	p := e.demo.UserIDs[2]
+	e.must(201, "POST", "/api/v1/workflows", remindWorkflow("remind", "24h", "10m", 3, p))
+	status, id := e.hook("remind", map[string]any{"id": 9}, hookSecret)
+	if status != 202 {
+		t.Fatalf("webhook: %d", status)
+	}
+	e.waitInbox(p, 1)
+	e.waitExecution(id, "waiting")
+	e.must(200, "POST", "/api/v1/executions/"+id+"/cancel", nil)
+	e.waitReminders(1)
+	e.advance(id, 10*time.Minute)
+	e.waitReminders(0)
+	if msgs := e.must(200, "GET", "/api/v1/messages?executionId="+id, nil).JSON(); msgs["total"] != float64(1) {
+		t.Fatalf("the execution has %v messages after the cancel, want only the card", msgs["total"])
+	}
 }
