@@ -173,6 +173,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 	var chOpts wecom.ChannelOptions
 	_ = json.Unmarshal([]byte(ch.Options), &chOpts)
 	p.opts.Safe, p.opts.EnableIDTrans, p.opts.DuplicateCheckInterval = chOpts.Safe, chOpts.EnableIDTrans, chOpts.DuplicateCheckInterval
+	p.opts.NoDuplicateCheck = in.NoDuplicateCheck
 	if p.body, err = p.msg.Body(); err != nil {
 		return nil, problem.Invalidf(msgtype, "cannot be encoded: %v", err)
 	}

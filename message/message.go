@@ -129,6 +129,8 @@ type Request struct {
 	Context map[string]any
 	// Jobs is the template $jobs (workflows).
 	Jobs map[string]any
+	// NoDuplicateCheck sends without WeCom's duplicate check (a card's reminder, which repeats).
+	NoDuplicateCheck bool
 }
 
 // RecipientSummary is how the recipients resolved.

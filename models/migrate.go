@@ -73,6 +73,9 @@ var migrations = []migration{
 	{18, "department leaders: the departments a member leads", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Member{})
 	}},
+	{20, "reminders of the recipients of a card who have not clicked", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Reminder{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.

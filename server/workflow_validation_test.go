@@ -101,6 +101,9 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 		return map[string]any{"msgtype": "template_card", "template_card": c, "text": nil}
 	}
 	merge := func(a, b map[string]any) map[string]any { return with(a, b) }
+	remindNode := func(remind any) map[string]any {
+		return wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "24h", "remind": remind}})))
+	}
 
 	if !strings.Contains(e.storedWorkflows(), `workflows.key="taken"`) {
 		t.Fatal("the snapshot does not show the stored workflows")
@@ -250,6 +253,27 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 			422, "nodes.n.config.waitForResponse.replaceName", "1–10 characters"},
 		{"replaceName empty", wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "1h", "replaceName": ""}}))),
 			422, "nodes.n.config.waitForResponse.replaceName", "1–10 characters"},
+		{"remind too often", remindNode(map[string]any{"every": "30s", "times": 2, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.every", "at least \"1m\""},
+		{"remind without every", remindNode(map[string]any{"times": 2, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.every", "is required"},
+		{"remind zero times", remindNode(map[string]any{"every": "30m", "times": 0, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.times", "from 1 to 10"},
+		{"remind too many times", remindNode(map[string]any{"every": "30m", "times": 11, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.times", "from 1 to 10"},
+		{"remind fractional times", remindNode(map[string]any{"every": "30m", "times": 2.5, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.times", "whole number"},
+		{"remind without text", remindNode(map[string]any{"every": "30m", "times": 2}),
+			422, "nodes.n.config.waitForResponse.remind.text", "is required"},
+		{"remind empty text", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": " "}}),
+			422, "nodes.n.config.waitForResponse.remind.text.content", "is required"},
+		{"remind text template error", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": "order {{$context.data.id"}}),
+			422, "nodes.n.config.waitForResponse.remind.text.content", "line 1, column"},
+		{"remind text reads a missing node", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": "{{$jobs.nope.status}}"}}),
+			422, "nodes.n.config.waitForResponse.remind", `reads $jobs.nope, but no node has the key "nope"`},
+		{"remind unknown field", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": "?"}, "to": "boss"}),
+			422, "nodes.n.config.waitForResponse.remind.to", "unknown field"},
+		{"remind not an object", remindNode("30m"), 422, "nodes.n.config.waitForResponse.remind", "must be an object"},
 		{"waitForDelivery not a bool", wf("wf1", notify("n", map[string]any{"waitForDelivery": "yes"})), 422, "nodes.n.config.waitForDelivery", "true or false"},
 		{"ignoreFail not a bool", wf("wf1", notify("n", map[string]any{"ignoreFail": 1})), 422, "nodes.n.config.ignoreFail", "true or false"},
 		{"$jobs of a missing node", wf("wf1", notify("n", map[string]any{"text": map[string]any{"content": "{{$jobs.nope.status}}"}})),

@@ -25,9 +25,15 @@ const maxStepFailures = 10
 // sender wakes it sooner, in the transaction that records the delivery.
 const deliveryRecheck = time.Minute
 
-// Run drives due executions until ctx ends, with Options.Loops claim loops side by side.
+// Run drives due executions until ctx ends, with Options.Loops claim loops side by side, and
+// sends the cards' reminders.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.runReminders(ctx)
+	}()
 	for range e.opts.Loops {
 		wg.Add(1)
 		go func() {
@@ -330,6 +336,11 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 	if name := str(wr, "replaceName"); name != "" {
 		body["replaceName"] = name
 	}
+	remindText, err := r.remindText(wr)
+	if err != nil {
+		r.end(j, models.JobFailed, err.Error())
+		return nil
+	}
 	m, reqs, err := r.e.messages.Plan(ctx, message.Request{Body: body, TriggerFrom: message.FromWorkflow,
 		ExecutionID: &r.x.ID, Context: r.context, Jobs: r.results})
 	var se *problem.Error
@@ -341,7 +352,7 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 		return err
 	}
 	j.MessageID = &m.ID
-	r.step.Messages = append(r.step.Messages, models.MessageWithRequests{Message: m, Requests: reqs})
+	stored := models.MessageWithRequests{Message: m, Requests: reqs}
 	r.setResult(j, notificationResult(m, nil, nil))
 	switch {
 	case m.Status == models.MessageFailed:
@@ -350,9 +361,11 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 		timeout, _ := parseDuration(str(wr, "timeout"))
 		until := r.now.Add(timeout)
 		j.WaitUntil = &until
+		stored.Reminder = r.reminder(wr, remindText, m, reqs, until)
 	case !flag(n.Config, "waitForDelivery", true):
 		r.end(j, models.JobResolved, "")
 	}
+	r.step.Messages = append(r.step.Messages, stored)
 	return nil
 }
 

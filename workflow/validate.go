@@ -222,12 +222,15 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 	if w, ok := cfg["waitForResponse"]; ok && w != nil {
 		wr, isMap := w.(map[string]any)
 		if !isMap {
-			errs.Add(at+"waitForResponse", "must be an object with timeout and replaceName")
+			errs.Add(at+"waitForResponse", "must be an object with timeout, replaceName and remind")
 		} else {
 			for k := range wr {
-				if k != "timeout" && k != "replaceName" {
+				if k != "timeout" && k != "replaceName" && k != "remind" {
 					errs.Add(at+"waitForResponse."+k, "unknown field")
 				}
+			}
+			if rm, ok := wr["remind"]; ok {
+				validateRemind(rm, at, keys, errs)
 			}
 			s, _ := wr["timeout"].(string)
 			if d, err := parseDuration(s); err != nil || d <= 0 {

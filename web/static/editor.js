@@ -576,9 +576,28 @@
         opts.append(control({id: u + "-waitForResponse-replaceName", label: t("wf.n.wfr.replaceName"), api: "replaceName",
           rel: "config.waitForResponse.replaceName", value: w.replaceName, limit: 10, help: t("wf.n.wfr.replaceName.help"),
           set: (v) => set(w, ["replaceName"], v)}));
+        remindFields(n, w, u, opts);
       }
     }
     box.append(opts);
+  }
+
+  // The reminders of a card waiting for a response (waitForResponse.remind): off by default.
+  function remindFields(n, w, u, opts) {
+    const r = w.remind;
+    opts.append(control({id: u + "-remind", label: t("wf.n.wfr.remind"), rel: "config.waitForResponse.remind", kind: "check",
+      value: !!r, help: t("wf.n.wfr.remind.help"), redraw: true, set: (v) => {
+        if (v) w.remind = meta(n).remind || {every: "30m", times: 3, text: {content: ""}};
+        else { meta(n).remind = w.remind; delete w.remind; }
+      }}));
+    if (!r) return;
+    opts.append(control({id: u + "-remind-every", label: t("wf.n.wfr.remind.every"), api: "every", rel: "config.waitForResponse.remind.every",
+      value: r.every, help: t("wf.n.wfr.remind.every.help"), set: (v) => set(r, ["every"], v.trim())}));
+    opts.append(control({id: u + "-remind-times", label: t("wf.n.wfr.remind.times"), api: "times", rel: "config.waitForResponse.remind.times",
+      type: "number", value: r.times, help: t("wf.range", 1, 10), set: (v) => set(r, ["times"], v === "" || isNaN(Number(v)) ? undefined : Number(v))}));
+    opts.append(control({id: u + "-remind-text", label: t("wf.n.wfr.remind.text"), api: "text.content", rel: "config.waitForResponse.remind.text.content",
+      kind: "textarea", value: r.text && r.text.content, vars: "t", help: t("wf.n.wfr.remind.text.help"),
+      set: (v) => set(r, ["text", "content"], v)}));
   }
 
   // ---- the workflow's own fields and its trigger ----
