@@ -100,14 +100,19 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); d.recorder() }()
 	sem := make(chan struct{}, d.o.Concurrency)
+	freed := worker.NewWakeup()
 	var wg sync.WaitGroup
 	defer func() { wg.Wait(); close(d.records); <-recorded }()
 	worker.Run(ctx, d.wake, d.o.Poll, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			free := d.o.Concurrency - len(sem)
-			if free <= 0 {
-				sem <- struct{}{}
-				<-sem
+			if free < max(1, d.o.Concurrency/2) {
+				// Wait for attempts to finish, then claim many at once: a claim is a write
+				// transaction, and claiming each freed slot alone would spend the writer on claims.
+				select {
+				case <-freed:
+				case <-ctx.Done():
+				}
 				continue
 			}
 			evs, err := d.store.ClaimHookEvents(ctx, d.o.Owner, d.o.Lease, free)
@@ -127,7 +132,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 				sem <- struct{}{}
 				wg.Add(1)
 				go func() {
-					defer func() { <-sem; wg.Done() }()
+					defer func() { <-sem; wg.Done(); freed.Notify() }()
 					// An attempt under way finishes at shutdown: its outcome must be logged.
 					r := record{out: d.attempt(context.WithoutCancel(ctx), e, hooks[e.HookID]), done: make(chan struct{})}
 					d.records <- r

@@ -277,23 +277,37 @@ type HookOutcome struct {
 
 // RecordHookAttempts writes attempts and their events' new status in one transaction, each only
 // where owner still holds the event's lease (a deliverer that lost it was overtaken and its
-// attempt is the other's to log).
+// attempt is the other's to log). Delivered events, nearly all of them, are updated by one
+// statement; an event to retry keeps its body, so the retry sends the same bytes.
 func (s *Store) RecordHookAttempts(ctx context.Context, owner string, outs []HookOutcome) error {
 	now := s.Now()
+	ids := make([]uint64, len(outs))
+	for i, o := range outs {
+		ids[i] = o.Event.ID
+	}
 	return s.retryDeadlock(ctx, func(tx *gorm.DB) error {
+		var held []uint64
+		if err := lockForUpdate(tx, s.Dialect).Model(&HookEvent{}).Where("id IN ? AND lease_owner = ?", ids, owner).
+			Pluck("id", &held).Error; err != nil {
+			return fmt.Errorf("store: unable to read hook event leases: %w", err)
+		}
+		var delivered []uint64
 		var attempts []HookAttempt
 		for _, o := range outs {
 			e := o.Event
-			u := map[string]any{"status": o.Status, "body": e.Body, "lease_owner": "", "lease_until": nil, "updated_at": now}
-			if o.NextAttemptAt != nil {
-				u["not_before"] = *o.NextAttemptAt
-			}
-			res := tx.Model(&HookEvent{}).Where("id = ? AND lease_owner = ?", e.ID, owner).Updates(u)
-			if res.Error != nil {
-				return fmt.Errorf("store: unable to record a hook event: %w", res.Error)
-			}
-			if res.RowsAffected == 0 {
+			if !slices.Contains(held, e.ID) {
 				continue
+			}
+			if o.Status == HookDelivered {
+				delivered = append(delivered, e.ID)
+			} else {
+				u := map[string]any{"status": o.Status, "body": e.Body, "lease_owner": "", "lease_until": nil, "updated_at": now}
+				if o.NextAttemptAt != nil {
+					u["not_before"] = *o.NextAttemptAt
+				}
+				if err := tx.Model(&HookEvent{}).Where("id = ?", e.ID).Updates(u).Error; err != nil {
+					return fmt.Errorf("store: unable to record a hook event: %w", err)
+				}
 			}
 			errText := o.Error
 			if len(errText) > hookErrorMaxBytes {
@@ -302,6 +316,12 @@ func (s *Store) RecordHookAttempts(ctx context.Context, owner string, outs []Hoo
 			attempts = append(attempts, HookAttempt{HookID: e.HookID, HookEventID: e.ID, EventID: e.EventID, Type: e.Type,
 				Subject: e.Subject, Attempt: e.Attempts, StatusCode: o.StatusCode, Error: errText,
 				DurationMS: o.Duration.Milliseconds(), NextAttemptAt: o.NextAttemptAt, At: now})
+		}
+		if len(delivered) > 0 {
+			if err := tx.Model(&HookEvent{}).Where("id IN ?", delivered).Updates(map[string]any{"status": HookDelivered,
+				"lease_owner": "", "lease_until": nil, "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("store: unable to record delivered hook events: %w", err)
+			}
 		}
 		if len(attempts) == 0 {
 			return nil
