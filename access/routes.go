@@ -26,6 +26,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /api/v1/templates", "GET /api/v1/templates/:id",
 		"GET /api/v1/mass-messages", "GET /api/v1/mass-messages/:id",
 		"GET /api/v1/executions", "GET /api/v1/executions/:id",
+		"GET /api/v1/event-hooks", "GET /api/v1/event-hooks/:id", "GET /api/v1/event-hooks/:id/deliveries",
 		// Tokens: everybody has their own; the service keeps others' out of reach.
 		"GET /api/v1/tokens", "POST /api/v1/tokens", "DELETE /api/v1/tokens/:id",
 		"GET /ui/", "POST /ui/logout", "GET /ui/tokens", "POST /ui/tokens", "POST /ui/tokens/:id/revoke",
@@ -69,6 +70,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 
 	case "POST /api/v1/workflows", "PATCH /api/v1/workflows/:id", "DELETE /api/v1/workflows/:id",
 		"POST /api/v1/templates", "PATCH /api/v1/templates/:id", "DELETE /api/v1/templates/:id",
+		"POST /api/v1/event-hooks", "PATCH /api/v1/event-hooks/:id", "DELETE /api/v1/event-hooks/:id",
 		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete":
 		return Design, true
 

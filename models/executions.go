@@ -201,6 +201,10 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("store: execution %s: lease lost: %w", st.ExecutionID, ErrInUse)
 		}
+		// A step that ends the execution is the only one that sets a final status.
+		if err := s.emit(tx, executionEvent(st.ExecutionID, u["status"])...); err != nil {
+			return err
+		}
 		for _, j := range st.Finished {
 			if err := tx.Model(&Job{}).Where("id = ?", j.ID).
 				Select("status", "result", "error", "wait_until", "finished_at").Updates(j).Error; err != nil {
@@ -233,7 +237,7 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 		}
 	}
 	if len(msgs) > 0 {
-		return insertMessageRows(tx, msgs)
+		return s.insertMessageRows(tx, msgs)
 	}
 	return nil
 }

@@ -192,11 +192,12 @@ type acceptJob struct {
 // insertMessages stores a batch in one transaction with multi-row inserts; if that fails, each
 // message on its own, so one bad message cannot fail the others.
 func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) []error {
-	return inBatchOrEach(ctx, s, batch, insertMessageRows)
+	return inBatchOrEach(ctx, s, batch, s.insertMessageRows)
 }
 
-// insertMessageRows inserts messages and their requests with multi-row statements.
-func insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
+// insertMessageRows inserts messages and their requests with multi-row statements, and queues the
+// events of the messages that are final from the start (nobody to send to: failed).
+func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 	msgs := make([]*Message, len(jobs))
 	var reqs []MessageRequest
 	for i, j := range jobs {
@@ -210,6 +211,13 @@ func insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 	}
 	if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
 		return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+	}
+	var events []hookEvent
+	for _, m := range msgs {
+		events = append(events, messageEvent(m.ID, m.Status)...)
+	}
+	if err := s.emit(tx, events...); err != nil {
+		return err
 	}
 	if len(reqs) > 0 {
 		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {

@@ -70,6 +70,9 @@ var migrations = []migration{
 	{15, "saved templates, the template a message was sent by", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Template{}, &Message{})
 	}},
+	{16, "event hooks: hooks, their queued events, the delivery log", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&EventHook{}, &HookEvent{}, &HookAttempt{})
+	}},
 	{18, "department leaders: the departments a member leads", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Member{})
 	}},

@@ -82,6 +82,6 @@ func (s *Store) RecordReminder(ctx context.Context, owner string, r *Reminder, d
 		if m == nil {
 			return nil
 		}
-		return insertMessageRows(tx, []acceptJob{{m: m.Message, reqs: m.Requests}})
+		return s.insertMessageRows(tx, []acceptJob{{m: m.Message, reqs: m.Requests}})
 	})
 }
