@@ -23,7 +23,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /api/v1/sync-tasks", "GET /api/v1/sync-tasks/:id",
 		"GET /api/v1/directory/departments", "GET /api/v1/directory/members",
 		"GET /api/v1/workflows", "GET /api/v1/workflows/:id",
-		"GET /api/v1/templates", "GET /api/v1/templates/:id",
+		"GET /api/v1/templates", "GET /api/v1/templates/:id", "GET /api/v1/recipes",
 		"GET /api/v1/mass-messages", "GET /api/v1/mass-messages/:id",
 		"GET /api/v1/executions", "GET /api/v1/executions/:id",
 		// Tokens: everybody has their own; the service keeps others' out of reach.
@@ -69,6 +69,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 
 	case "POST /api/v1/workflows", "PATCH /api/v1/workflows/:id", "DELETE /api/v1/workflows/:id",
 		"POST /api/v1/templates", "PATCH /api/v1/templates/:id", "DELETE /api/v1/templates/:id",
+		"POST /api/v1/recipes/:name/install",
 		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete":
 		return Design, true
 

@@ -320,6 +320,7 @@ func (s *Server) routes() *gin.Engine {
 	s.chatRoutes(api)
 	s.workflowRoutes(api)
 	s.templateRoutes(api)
+	s.recipeRoutes(api)
 	s.massMessageRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))
 
