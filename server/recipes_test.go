@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fixture reads a tool's webhook body from testdata/recipes.
@@ -200,6 +202,7 @@ func TestRecipeInstall(t *testing.T) {
 		{"/api/v1/recipes/grafana/install", map[string]any{"channel": "nope"}, 422, "channel"},
 		{"/api/v1/recipes/grafana/install", map[string]any{}, 422, "channel"},
 		{"/api/v1/recipes/grafana/install", map[string]any{"channel": "ops", "colour": "red"}, 422, "colour"},
+		{"/api/v1/recipes/approval-card/install", map[string]any{"channel": "ops", "to": map[string]any{"users": []any{"local-" + e.demo.UserIDs[0]}}}, 201, ""},
 	} {
 		res := e.do("POST", c.path, c.body)
 		if res.Status != c.status {
@@ -211,4 +214,30 @@ func TestRecipeInstall(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkRecipeAlertmanagerToDelivered is BenchmarkWorkflowWebhookToDelivered for the
+// alertmanager recipe: b.N Alertmanager notifications (the fixture, one group each, routed to a
+// member by a label) posted with Authorization: Bearer, each rendered into its markdown message
+// and delivered to an app channel.
+func BenchmarkRecipeAlertmanagerToDelivered(b *testing.B) {
+	const members = 2000
+	clk := &deliveryClock{at: map[int]time.Time{}}
+	e := newDeliveryEnv(b, deliveryOptions{members: members, start: time.Now(), simWrap: clk.wrap})
+	api := httptest.NewServer(e.srv.Handler())
+	defer api.Close()
+	out := e.must(201, "POST", "/api/v1/recipes/alertmanager/install", map[string]any{"key": "bench", "channel": "ops",
+		"to": map[string]any{"users": []any{"{{$context.data.commonLabels.owner}}"}}}).Data()
+	token := out["credential"].(map[string]any)["token"].(string)
+	var payload map[string]any
+	_ = json.Unmarshal(fixture(b, "alertmanager.json"), &payload)
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		payload["groupLabels"] = map[string]any{"alertname": fmt.Sprintf("Bench#%d", i)}
+		payload["commonLabels"] = map[string]any{"owner": "local-" + memberID(i%members)}
+		bodies[i], _ = json.Marshal(payload)
+	}
+	driveWebhooks(b, e, clk, api.URL+"/hooks/bench", bodies, 0, func(h http.Header, _ []byte) {
+		h.Set("Authorization", "Bearer "+token)
+	})
 }
