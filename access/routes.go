@@ -23,7 +23,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /api/v1/sync-tasks", "GET /api/v1/sync-tasks/:id",
 		"GET /api/v1/directory/departments", "GET /api/v1/directory/members",
 		"GET /api/v1/workflows", "GET /api/v1/workflows/:id",
-		"GET /api/v1/templates", "GET /api/v1/templates/:id",
+		"GET /api/v1/templates", "GET /api/v1/templates/:id", "GET /api/v1/recipes",
 		"GET /api/v1/mass-messages", "GET /api/v1/mass-messages/:id",
 		"GET /api/v1/executions", "GET /api/v1/executions/:id",
 		"GET /api/v1/event-hooks", "GET /api/v1/event-hooks/:id", "GET /api/v1/event-hooks/:id/deliveries",
@@ -71,6 +71,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 	case "POST /api/v1/workflows", "PATCH /api/v1/workflows/:id", "DELETE /api/v1/workflows/:id",
 		"POST /api/v1/templates", "PATCH /api/v1/templates/:id", "DELETE /api/v1/templates/:id",
 		"POST /api/v1/event-hooks", "PATCH /api/v1/event-hooks/:id", "DELETE /api/v1/event-hooks/:id",
+		"POST /api/v1/recipes/:name/install",
 		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete":
 		return Design, true
 

@@ -335,6 +335,7 @@ func (s *Server) routes() *gin.Engine {
 	s.chatRoutes(api)
 	s.workflowRoutes(api)
 	s.templateRoutes(api)
+	s.recipeRoutes(api)
 	s.massMessageRoutes(api)
 	s.eventHookRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))
