@@ -66,6 +66,9 @@ var migrations = []migration{
 	{13, "app group chats: the chats a channel created, the chat a request posts to", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Chat{}, &MessageRequest{})
 	}},
+	{19, "digest windows and their items", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&DigestWindow{}, &DigestItem{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.
