@@ -106,7 +106,7 @@ var dynamicKeys = map[string][]string{
 	"audit.count.": {"created", "updated", "failed"},
 
 	// editor.js and cards.js.
-	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeEnd},
+	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd},
 	"wf.msg.":         wecom.MsgTypes(),
 	"wf.card.":        wecom.CardTypes(),
 	"wf.cards.":       {"image", "voice", "video", "file"},
