@@ -72,7 +72,8 @@ func (s *Store) JoinDigest(ctx context.Context, in DigestEntry) (DigestJoin, err
 	sum := sha256.Sum256([]byte(in.Key))
 	hash := hex.EncodeToString(sum[:])
 	var out DigestJoin
-	err := insertOnce(ctx, s, func(tx *gorm.DB) error {
+	join := func(tx *gorm.DB) error {
+		out = DigestJoin{} // what a rolled-back attempt found does not hold
 		now := s.Now()
 		var mine DigestItem
 		err := tx.Where("execution_id = ? AND node_key = ?", in.ExecutionID, in.NodeKey).Take(&mine).Error
@@ -128,7 +129,17 @@ func (s *Store) JoinDigest(ctx context.Context, in DigestEntry) (DigestJoin, err
 			return nil // the opener is the one running: it sees the window closed
 		}
 		return s.nudge(tx, "id = ?", w.ExecutionID)
-	})
+	}
+	// Executions that arrive at once at a key with no open window all try to open one; on MySQL
+	// all but one fail on the unique index, or as deadlock victims, and join the winner's next
+	// time. Every round lets at least one through.
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return duplicate(join(tx)) })
+		if !errors.Is(err, ErrDuplicate) && !isDeadlock(err) {
+			break
+		}
+	}
 	return out, err
 }
 
