@@ -23,6 +23,8 @@ type parsedSend struct {
 	channel     *models.Channel
 	replaceName string
 	msgtype     string
+	// template is the saved template the send names, or "".
+	template string
 	// msg is an app message; nil for a channel type with its own composer.
 	msg  *wecom.Message
 	body json.RawMessage
@@ -108,6 +110,9 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 		return nil, err
 	}
 	p.channel = ch
+	if body, p.template, err = s.withTemplate(ctx, ch, body); err != nil {
+		return nil, err
+	}
 	if k, ok := body["idempotencyKey"]; ok && k != nil {
 		key, isStr := k.(string)
 		if !isStr || key == "" || len(key) > 128 {

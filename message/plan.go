@@ -17,7 +17,7 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 	opts, _ := json.Marshal(p.opts)
 	warnings, _ := json.Marshal(nonNil(p.warnings))
 	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, ChannelType: p.channel.Type,
-		AuthenticatorID: p.channel.AuthenticatorID, MsgType: p.msgtype, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
+		AuthenticatorID: p.channel.AuthenticatorID, MsgType: p.msgtype, Template: p.template, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
 		ReplaceName: p.replaceName, Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
 		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}
 	if p.msg == nil {

@@ -41,7 +41,9 @@ type Message struct {
 	ChannelType     string `gorm:"size:32;not null;default:wecom"`
 	AuthenticatorID uint64 `gorm:"not null"`
 	MsgType         string `gorm:"size:32;not null"`
-	Body            string `gorm:"type:mediumtext;not null"`
+	// Template is the name of the saved template the message was sent by, or "".
+	Template string `gorm:"size:64;not null;default:''"`
+	Body     string `gorm:"type:mediumtext;not null"`
 	// TaskID is an interactive card's task_id, by which a click (template_card_event) finds it.
 	TaskID string `gorm:"size:128;not null;index"`
 	// ReplaceName, when set, is what the clicked card's button says after a click: the server calls

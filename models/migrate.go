@@ -66,6 +66,10 @@ var migrations = []migration{
 	{13, "app group chats: the chats a channel created, the chat a request posts to", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Chat{}, &MessageRequest{})
 	}},
+	{14, "webhook workflows saved so far keep their body-only signature (legacySignature)", markLegacyWebhooks},
+	{15, "saved templates, the template a message was sent by", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Template{}, &Message{})
+	}},
 	{19, "digest windows and their items", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&DigestWindow{}, &DigestItem{})
 	}},

@@ -162,7 +162,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	s.svc = service.New(store, types, s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
 		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase, Owner: so.Owner + "/mass"}, log)
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
-		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels}, log)
+		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels,
+		TemplateUsers: workflow.TemplateUsers(store)}, log)
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
@@ -194,7 +195,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		Location: loc, Wake: s.syncWake, Leading: s.elector.Leading, OnFinish: s.metrics.observeSync})
 	s.workflows = workflow.New(store, s.messages, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
 		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
-		OnFinished: s.metrics.observeExecution, WaitPoll: cfg.WaitPoll, CreateChat: s.createChatNode})
+		OnFinished: s.metrics.observeExecution, OnRefused: s.metrics.observeWebhookRefusal, WaitPoll: cfg.WaitPoll, CreateChat: s.createChatNode})
 	s.callbacks = callback.NewHandler(s.apps.Callback, store, cfg.CallbackMaxSkew, store.Now, log)
 	// Each subscriber lives with its feature: card clicks with messages, contact changes with the
 	// directory syncer, wecom_event triggers with the workflows.
@@ -318,6 +319,7 @@ func (s *Server) routes() *gin.Engine {
 	s.directoryRoutes(api)
 	s.chatRoutes(api)
 	s.workflowRoutes(api)
+	s.templateRoutes(api)
 	s.massMessageRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))
 

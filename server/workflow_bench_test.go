@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/wecomflow/wecomflow/workflow"
 )
 
 // deliveryClock timestamps, in real time, when the simulator accepted each benchmark message,
@@ -96,8 +94,8 @@ func benchmarkWorkflow(b *testing.B, rate int) {
 			defer wg.Done()
 			for i := range next {
 				req, _ := http.NewRequest("POST", api.URL+"/hooks/bench", bytes.NewReader(bodies[i]))
-				req.Header.Set(workflow.SignatureHeader, workflow.Sign(bodies[i], hookSecret))
 				sentAt[i] = time.Now()
+				signWebhook(req.Header, bodies[i], hookSecret, e.clock.Now())
 				res, err := client.Do(req)
 				if err != nil || res.StatusCode != 202 {
 					b.Errorf("webhook: %v %v", err, res)

@@ -350,8 +350,9 @@ func TestWorkflowPatch(t *testing.T) {
 	if strings.Contains(string(e.must(200, "GET", "/api/v1/workflows/1", nil).Body), hookSecret) {
 		t.Fatal("GET returns the webhook secret")
 	}
-	if got := created["trigger"].(map[string]any)["config"]; !equalJSON(got, map[string]any{"secretSet": true}) {
-		t.Fatalf("trigger config as created: %v, want only secretSet: true", got)
+	hmacSet := map[string]any{"auth": map[string]any{"type": "hmac", "secretSet": true}}
+	if got := created["trigger"].(map[string]any)["config"]; !equalJSON(got, hmacSet) {
+		t.Fatalf("trigger config as created: %v, want only auth {type: hmac, secretSet: true}", got)
 	}
 	if created["version"] != float64(1) {
 		t.Fatalf("version %v", created["version"])
@@ -408,12 +409,12 @@ func TestWorkflowPatch(t *testing.T) {
 
 	// A PATCH without the secret keeps it, and still does not show it.
 	res := e.must(200, "PATCH", "/api/v1/workflows/1", map[string]any{"title": "Renamed",
-		"trigger": map[string]any{"type": "webhook", "config": map[string]any{"secretSet": true}}})
+		"trigger": map[string]any{"type": "webhook", "config": hmacSet}})
 	got := res.Data()
 	if got["version"] != float64(2) || got["title"] != "Renamed" || strings.Contains(string(res.Body), hookSecret) {
 		t.Fatalf("after PATCH: %s", res.Body)
 	}
-	if cfg := got["trigger"].(map[string]any)["config"]; !equalJSON(cfg, map[string]any{"secretSet": true}) {
+	if cfg := got["trigger"].(map[string]any)["config"]; !equalJSON(cfg, hmacSet) {
 		t.Fatalf("trigger config after PATCH: %v", cfg)
 	}
 	w, err := e.store.GetWorkflow(t.Context(), 1)

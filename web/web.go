@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -126,6 +127,10 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/channels/:id", u.handle(u.updateChannel))
 	g.POST("/channels/:id/test", u.handle(u.testChannel))
 	g.POST("/channels/:id/delete", u.handle(u.deleteChannel))
+	g.GET("/channels/:id/chats", u.handle(u.chats))
+	g.POST("/channels/:id/chats", u.handle(u.createChat))
+	g.GET("/channels/:id/chats/:chatid", u.handle(u.chat))
+	g.POST("/channels/:id/chats/:chatid", u.handle(u.updateChat))
 
 	g.GET("/users", u.handle(u.users))
 	g.GET("/users/new", u.handle(u.newUser))
@@ -148,6 +153,14 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/messages/:id/retry", u.handle(u.messageAction(u.d.Messages.Retry, "msg.flash.retried")))
 	g.POST("/messages/:id/cancel", u.handle(u.messageAction(u.d.Messages.Cancel, "msg.flash.canceled")))
 	g.POST("/messages/:id/recall", u.handle(u.messageAction(u.d.Messages.Recall, "msg.flash.recalled")))
+
+	g.GET("/mass-messages", u.handle(u.massMessages))
+	g.GET("/mass-messages/new", u.handle(u.newMassMessage))
+	g.POST("/mass-messages", u.handle(u.createMassMessage))
+	g.GET("/mass-messages/:id", u.handle(u.massMessage))
+	g.POST("/mass-messages/:id/refresh", u.handle(u.massMessageAction(u.d.Service.RefreshMassMessage, "mass.flash.refreshed")))
+	g.POST("/mass-messages/:id/remind", u.handle(u.massMessageAction(u.d.Service.RemindMassMessage, "mass.flash.reminded")))
+	g.POST("/mass-messages/:id/cancel", u.handle(u.massMessageAction(u.d.Service.CancelMassMessage, "mass.flash.canceled")))
 
 	g.GET("/callback-events", u.handle(u.callbackEvents))
 	g.GET("/callback-events/:id", u.handle(u.callbackEvent))
@@ -319,9 +332,11 @@ type view struct {
 	// Errors are field errors by path ("options.corpId"), shown next to the fields.
 	Errors problem.Fields
 	// Form holds submitted values to show again after a failed save.
-	Form  map[string]string
-	Flash string
-	Inbox bool
+	Form map[string]string
+	// Picked holds every value of a submitted field that has several (a <select multiple>).
+	Picked url.Values
+	Flash  string
+	Inbox  bool
 	// Who is the signed-in principal (zero on the log-in page).
 	Who access.Principal
 	u   *UI
@@ -340,7 +355,7 @@ func nav(path, key string) navEntry { return navEntry{Path: path, Key: key} }
 func (v *view) Nav() []navEntry {
 	entries := []navEntry{nav("/ui/authenticators", "nav.authenticators"), nav("/ui/channels", "nav.channels"),
 		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"),
-		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/callback-events", "nav.events"),
+		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/mass-messages", "nav.massMessages"), nav("/ui/callback-events", "nav.events"),
 		nav("/ui/sync-tasks", "nav.syncTasks")}
 	if v.Inbox {
 		entries = append(entries, nav("/ui/inbox", "nav.inbox"))
@@ -374,6 +389,9 @@ func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, k
 
 // Err is the error of a field, or "".
 func (v *view) Err(field string) string { return v.Errors[field] }
+
+// IsPicked reports whether value was among the submitted values of a field with several.
+func (v *view) IsPicked(field, value string) bool { return slices.Contains(v.Picked[field], value) }
 
 // Value is the submitted value of a form field, or def when the form was not submitted.
 func (v *view) Value(field string, def any) string {
@@ -450,7 +468,7 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 		fields = problem.Fields{"": se.Message}
 	}
 	// The fields carry the details; the banner says so in the page's language.
-	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Flash: u.cat.text(u.language(c), "form.invalid")})
+	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Picked: c.Request.PostForm, Flash: u.cat.text(u.language(c), "form.invalid")})
 	return nil
 }
 

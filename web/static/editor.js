@@ -37,7 +37,7 @@
   const uid = (n) => { if (!uids.has(n)) uids.set(n, "n" + (++seq)); return uids.get(n); };
   const meta = (n) => { if (!stash.has(n)) stash.set(n, {types: {}, bodies: {}, card: {}}); return stash.get(n); };
   const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-  const NODE_TYPES = ["notification", "condition", "delay", "digest", "end"];
+  const NODE_TYPES = ["notification", "chat", "condition", "delay", "digest", "end"];
   const TRIGGERS = ["manual", "webhook", "schedule", "wecom_event"];
   const INTERACTIVE = ["button_interaction", "vote_interaction", "multiple_interaction"];
 
@@ -204,7 +204,7 @@
     }
     return out;
   }
-  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"],
+  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"], chat: ["chatid"],
     digest: ["key", "count", "items"]};
   // variables are the groups the picker offers at control c: the trigger's $context, $system, and
   // the results of the nodes that run before c's node (not those of the other branch).
@@ -401,12 +401,14 @@
       case "notification": return {channel: channels.length ? channels[0].name : "", to: {}, msgtype: "text", text: {}};
       case "condition": return {expression: ""};
       case "delay": return {duration: "10m"};
+      case "chat": return {channel: appChannels().length ? appChannels()[0].name : "", users: []};
       case "digest": return {window: "5m", key: "", maxItems: 50};
       default: return {status: "resolved"};
     }
   }
   function newNode(type) {
-    const n = {key: newKey({notification: "notify", condition: "check", delay: "wait", digest: "batch", end: "stop"}[type]), type, config: defaultConfig(type)};
+    const n = {key: newKey({notification: "notify", chat: "chat", condition: "check", delay: "wait", digest: "batch", end: "stop"}[type]), type,
+      config: defaultConfig(type)};
     if (type === "condition") n.branches = {true: [], false: []};
     return n;
   }
@@ -464,6 +466,7 @@
     li.append(box);
     switch (n.type) {
       case "notification": notificationForm(n, box); break;
+      case "chat": chatForm(n, box); break;
       case "condition":
         box.append(control({id: u + "-expression", label: t("wf.cond.expression"), rel: "config.expression", value: cfg.expression,
           vars: "x", help: t("wf.cond.expression.help"), set: (v) => set(cfg, ["expression"], v)}));
@@ -507,6 +510,22 @@
     return out.map((x) => x.trim()).filter(Boolean).map((x) => (numeric && /^[1-9]\d{0,15}$/.test(x) ? Number(x) : x));
   }
   const listText = (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "" : String(v));
+  // Chats exist on app (wecom) channels only, not on robots.
+  const appChannels = () => channels.filter((c) => c.type === "wecom");
+  // chatForm edits a chat node: it creates an app group chat; later nodes send to $jobs.<key>.chatid.
+  function chatForm(n, box) {
+    const cfg = n.config, u = uid(n);
+    const names = appChannels().map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
+    if (cfg.channel && !names.some((c) => c[0] === cfg.channel)) names.push([cfg.channel, cfg.channel]);
+    box.append(control({id: u + "-channel", label: t("wf.n.channel"), rel: "config.channel", kind: "select", value: cfg.channel || "",
+      options: [["", t("wf.n.channel.choose")]].concat(names), help: t("wf.chat.channel.help"), set: (v) => set(cfg, ["channel"], v)}));
+    for (const k of ["name", "owner", "chatid"]) {
+      box.append(control({id: u + "-chat-" + k, label: t("wf.chat." + k), rel: "config." + k, value: cfg[k], vars: "t",
+        help: t("wf.chat." + k + ".help"), set: (v) => set(cfg, [k], v || undefined)}));
+    }
+    box.append(control({id: u + "-chat-users", label: t("wf.chat.users"), rel: "config.users", value: listText(cfg.users), vars: "t",
+      help: t("wf.chat.users.help"), set: (v) => set(cfg, ["users"], splitList(v, false))}));
+  }
   function notificationForm(n, box) {
     const cfg = n.config, u = uid(n);
     const names = channels.map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
@@ -608,12 +627,22 @@
         fs.append(h("p", {class: "help"}, t("wf.trigger.manual.help")));
         break;
       case "webhook": {
-        ctl("secret", {value: c.secret || "", help: t(c.secretSet ? "wf.trigger.secret.keep" : "wf.trigger.secret.help"), limit: null});
-        fs.append(btn("wf-trigger-secret-generate", t("wf.trigger.secret.generate"), null, () => {
-          const inp = $("wf-trigger-secret");
-          inp.value = window.wf.random(32);
-          inp.dispatchEvent(new Event("input", {bubbles: true}));
-        }));
+        const auth = c.auth || {type: "hmac"};
+        if (auth.type === "hmac") {
+          ctl("secret", {value: c.secret || "", help: t(auth.secretSet ? "wf.trigger.secret.keep" : "wf.trigger.secret.help"), limit: null});
+          fs.append(btn("wf-trigger-secret-generate", t("wf.trigger.secret.generate"), null, () => {
+            const inp = $("wf-trigger-secret");
+            inp.value = window.wf.random(32);
+            inp.dispatchEvent(new Event("input", {bubbles: true}));
+          }));
+        } else {
+          // Other modes are set through the API; the page shows which one, never the credential.
+          fs.append(h("p", {id: "wf-trigger-auth", class: "help"}, t("wf.trigger.auth.other", auth.type)));
+        }
+        if (c.legacySignature !== undefined) {
+          ctl("legacySignature", {kind: "check", value: c.legacySignature === true, help: t("wf.trigger.legacySignature.help"),
+            set: (v) => { c.legacySignature = v; }});
+        }
         const out = h("code", {id: "wf-webhook-url"}, hookBase + (def.key || "…"));
         fs.append(h("div", {class: "copy"}, h("span", {}, t("wf.trigger.url")), " ", out, " ",
           btn("wf-webhook-url-copy", t("wf.copy"), null, (e) => {
@@ -683,7 +712,6 @@
     });
     tidy(nodes);
     const config = Object.assign({}, def.trigger.config);
-    delete config.secretSet;
     return {key: def.key || "", title: def.title || "", enabled: def.enabled !== false, timeout: def.timeout || "",
       trigger: {type: def.trigger.type, config}, nodes};
   }
@@ -741,7 +769,11 @@
     if (r.status === 200 && data) {
       clearErrors();
       def.version = data.version;
-      if (def.trigger.type === "webhook" && def.trigger.config.secret) { delete def.trigger.config.secret; def.trigger.config.secretSet = true; render("save-workflow"); }
+      if (def.trigger.type === "webhook" && def.trigger.config.secret) {
+        delete def.trigger.config.secret;
+        def.trigger.config.auth = {type: "hmac", secretSet: true};
+        render("save-workflow");
+      }
       const v = $("wf-version");
       if (v) v.textContent = t("wf.versionN", data.version);
       $("save-status").textContent = t("wf.saved", data.version);
