@@ -76,6 +76,9 @@ var migrations = []migration{
 	{18, "department leaders: the departments a member leads", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Member{})
 	}},
+	{19, "digest windows and their items", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&DigestWindow{}, &DigestItem{})
+	}},
 	{20, "reminders of the recipients of a card who have not clicked", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Reminder{})
 	}},

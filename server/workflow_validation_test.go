@@ -201,6 +201,16 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 		{"delay template error", wf("wf1", node("d", "delay", map[string]any{"duration": "{{$context.data.wait"}, nil)), 422, "nodes.d.config.duration", "line 1, column"},
 		{"end unknown config field", wf("wf1", node("e", "end", map[string]any{"status": "failed", "reason": "x"}, nil)), 422, "nodes.e.config.reason", "unknown field for a node of type end"},
 		{"end bad status", wf("wf1", node("e", "end", map[string]any{"status": "done"}, nil)), 422, "nodes.e.config.status", "resolved or failed"},
+		{"digest without window", wf("wf1", node("g", "digest", map[string]any{"key": "k"}, nil)), 422, "nodes.g.config.window", "from 1s to 24h"},
+		{"digest window too short", wf("wf1", node("g", "digest", map[string]any{"window": "500ms"}, nil)), 422, "nodes.g.config.window", "from 1s to 24h"},
+		{"digest window too long", wf("wf1", node("g", "digest", map[string]any{"window": "25h"}, nil)), 422, "nodes.g.config.window", "from 1s to 24h"},
+		{"digest maxItems zero", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "maxItems": 0}, nil)), 422, "nodes.g.config.maxItems", "from 1 to 1000"},
+		{"digest maxItems too many", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "maxItems": 1001}, nil)), 422, "nodes.g.config.maxItems", "from 1 to 1000"},
+		{"digest maxItems fraction", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "maxItems": 2.5}, nil)), 422, "nodes.g.config.maxItems", "whole number"},
+		{"digest key not a string", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "key": 7}, nil)), 422, "nodes.g.config.key", "must be a string"},
+		{"digest key template error", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "key": "{{$context.data.k"}, nil)), 422, "nodes.g.config.key", "line 1, column"},
+		{"digest key reads an unknown job", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "key": "{{$jobs.nope.x}}"}, nil)), 422, "nodes.g.config", `no node has the key "nope"`},
+		{"digest unknown config field", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "every": "1m"}, nil)), 422, "nodes.g.config.every", "unknown field for a node of type digest"},
 
 		// Notification nodes: the channel, the recipients and the message.
 		{"notification missing channel", wf("wf1", notify("n", map[string]any{"channel": nil})), 422, "nodes.n.config.channel", "is required"},

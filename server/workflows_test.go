@@ -49,7 +49,7 @@ type workflowEnv struct {
 	url    string
 }
 
-func newWorkflowEnv(t *testing.T, o deliveryOptions) *workflowEnv {
+func newWorkflowEnv(t testing.TB, o deliveryOptions) *workflowEnv {
 	e := newDeliveryEnv(t, o)
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)

@@ -109,7 +109,7 @@ var dynamicKeys = map[string][]string{
 	"mass.member.":   {models.MassMemberSent, models.MassMemberUnsent},
 
 	// editor.js and cards.js.
-	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeEnd, workflow.NodeChat},
+	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd, workflow.NodeChat},
 	"wf.msg.":         wecom.MsgTypes(),
 	"wf.card.":        wecom.CardTypes(),
 	"wf.cards.":       {"image", "voice", "video", "file"},

@@ -2,11 +2,9 @@ package workflow
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,17 +65,6 @@ func validateRemind(v any, at string, keys map[string]int, errs problem.Fields) 
 		}
 	}
 	checkJobRefs(jobRefs(text), at+".", keys, errs)
-}
-
-// wholeNumber reads a whole number of decoded JSON: a json.Number in a stored definition, a
-// float64 in a request.
-func wholeNumber(v any) (int, bool) {
-	switch v.(type) {
-	case json.Number, float64:
-		n, err := strconv.Atoi(fmt.Sprint(v))
-		return n, err == nil
-	}
-	return 0, false
 }
 
 // remindText renders the reminder text of a card's waitForResponse, with the card's variables;

@@ -242,6 +242,11 @@ func (r *run) walk(ctx context.Context, nodes []Node) (bool, error) {
 				if stopped, err := r.walk(ctx, n.Branches[branch]); stopped || err != nil {
 					return stopped, err
 				}
+			case NodeDigest:
+				if v, _ := r.results[n.Key].(map[string]any); v["digestedInto"] != nil {
+					r.finish(models.ExecutionResolved, "")
+					return true, nil
+				}
 			case NodeEnd:
 				status, _ := n.Config["status"].(string)
 				if status == "" {
@@ -322,6 +327,8 @@ func (r *run) begin(ctx context.Context, n *Node) (*models.Job, error) {
 		return j, r.notify(ctx, n, j)
 	case NodeChat:
 		return j, r.createChat(ctx, n, j)
+	case NodeDigest:
+		return j, r.joinDigest(ctx, n, j)
 	default:
 		r.end(j, models.JobError, "unknown node type "+n.Type)
 	}
@@ -402,6 +409,8 @@ func (r *run) check(ctx context.Context, n *Node, j *models.Job) error {
 			r.end(j, models.JobResolved, "")
 		}
 		return nil
+	case NodeDigest:
+		return r.closeDigest(ctx, j)
 	case NodeNotification:
 	default:
 		r.end(j, models.JobError, "a "+n.Type+" node cannot wait")
@@ -491,7 +500,7 @@ func (r *run) endPending(status, errText string) {
 // wait parks the execution until the pending job may have moved (or the workflow times out).
 func (r *run) wait(j *models.Job) {
 	wake := r.now.Add(deliveryRecheck)
-	if j.WaitUntil != nil && (j.Type == NodeDelay || j.WaitUntil.Before(wake)) {
+	if j.WaitUntil != nil && (j.Type == NodeDelay || j.Type == NodeDigest || j.WaitUntil.Before(wake)) {
 		wake = *j.WaitUntil
 	}
 	if r.x.TimeoutAt != nil && r.x.TimeoutAt.Before(wake) {

@@ -182,6 +182,13 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 		}
 	case NodeNotification:
 		return e.validateNotification(ctx, n, at, keys, errs)
+	case NodeDigest:
+		only("window", "key", "maxItems")
+		_, _, problems := digestConfig(cfg)
+		for k, v := range problems {
+			errs.Add(at+k, v)
+		}
+		checkJobRefs(jobRefs(cfg["key"]), at, keys, errs)
 	case NodeChat:
 		only("channel", "name", "owner", "users", "chatid")
 		if s, _ := cfg["channel"].(string); s == "" {
@@ -199,7 +206,7 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 		}
 		checkJobRefs(jobRefs(cfg), at, keys, errs)
 	default:
-		errs.Add(prefix+".type", "must be one of notification, condition, delay, end, chat")
+		errs.Add(prefix+".type", "must be one of notification, condition, delay, end, chat, digest")
 	}
 	return nil
 }

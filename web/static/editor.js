@@ -37,7 +37,7 @@
   const uid = (n) => { if (!uids.has(n)) uids.set(n, "n" + (++seq)); return uids.get(n); };
   const meta = (n) => { if (!stash.has(n)) stash.set(n, {types: {}, bodies: {}, card: {}}); return stash.get(n); };
   const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-  const NODE_TYPES = ["notification", "chat", "condition", "delay", "end"];
+  const NODE_TYPES = ["notification", "chat", "condition", "delay", "digest", "end"];
   const TRIGGERS = ["manual", "webhook", "schedule", "wecom_event"];
   const INTERACTIVE = ["button_interaction", "vote_interaction", "multiple_interaction"];
 
@@ -204,7 +204,8 @@
     }
     return out;
   }
-  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"], chat: ["chatid"]};
+  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"], chat: ["chatid"],
+    digest: ["key", "count", "items"]};
   // variables are the groups the picker offers at control c: the trigger's $context, $system, and
   // the results of the nodes that run before c's node (not those of the other branch).
   function variables(c) {
@@ -401,11 +402,13 @@
       case "condition": return {expression: ""};
       case "delay": return {duration: "10m"};
       case "chat": return {channel: appChannels().length ? appChannels()[0].name : "", users: []};
+      case "digest": return {window: "5m", key: "", maxItems: 50};
       default: return {status: "resolved"};
     }
   }
   function newNode(type) {
-    const n = {key: newKey({notification: "notify", chat: "chat", condition: "check", delay: "wait", end: "stop"}[type]), type, config: defaultConfig(type)};
+    const n = {key: newKey({notification: "notify", chat: "chat", condition: "check", delay: "wait", digest: "batch", end: "stop"}[type]), type,
+      config: defaultConfig(type)};
     if (type === "condition") n.branches = {true: [], false: []};
     return n;
   }
@@ -478,6 +481,14 @@
       case "delay":
         box.append(control({id: u + "-duration", label: t("wf.delay.duration"), rel: "config.duration", value: cfg.duration, vars: "t",
           help: t("wf.delay.duration.help"), set: (v) => set(cfg, ["duration"], v)}));
+        break;
+      case "digest":
+        box.append(control({id: u + "-window", label: t("wf.digest.window"), rel: "config.window", value: cfg.window,
+          help: t("wf.digest.window.help"), set: (v) => set(cfg, ["window"], v)}));
+        box.append(control({id: u + "-dkey", label: t("wf.digest.key"), rel: "config.key", value: cfg.key, vars: "t",
+          help: t("wf.digest.key.help"), set: (v) => set(cfg, ["key"], v)}));
+        box.append(control({id: u + "-maxItems", label: t("wf.digest.maxItems"), rel: "config.maxItems", type: "number", value: cfg.maxItems,
+          help: t("wf.digest.maxItems.help"), set: (v) => set(cfg, ["maxItems"], v === "" || isNaN(Number(v)) ? undefined : Number(v))}));
         break;
       case "end":
         box.append(control({id: u + "-status", label: t("wf.end.status"), rel: "config.status", kind: "select", value: cfg.status || "resolved",
