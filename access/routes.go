@@ -37,7 +37,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /ui/directory", "GET /ui/sync-tasks", "GET /ui/sync-tasks/:id",
 		"GET /ui/messages", "GET /ui/messages/:id",
 		"GET /ui/callback-events", "GET /ui/callback-events/:id",
-		"GET /ui/workflows", "GET /ui/workflows/:id",
+		"GET /ui/workflows", "GET /ui/workflows/:id", "GET /ui/templates", "GET /ui/templates/:id",
 		"GET /ui/executions", "GET /ui/executions/:id",
 		"GET /ui/inbox", "GET /sandbox/inbox":
 		return Read, true
@@ -69,7 +69,8 @@ func RouteRight(method, route string) (need Right, ok bool) {
 
 	case "POST /api/v1/workflows", "PATCH /api/v1/workflows/:id", "DELETE /api/v1/workflows/:id",
 		"POST /api/v1/templates", "PATCH /api/v1/templates/:id", "DELETE /api/v1/templates/:id",
-		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete":
+		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete",
+		"GET /ui/templates/new", "POST /ui/templates", "POST /ui/templates/:id", "POST /ui/templates/:id/delete":
 		return Design, true
 
 	case "POST /api/v1/authenticators", "PATCH /api/v1/authenticators/:id", "DELETE /api/v1/authenticators/:id",
