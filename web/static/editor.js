@@ -913,9 +913,10 @@
       node.config.channel = pick.value || undefined;
     };
     draw = () => {
-      const box = $("template-body");
-      box.replaceChildren();
+      // A node's box: its inputs take their paths (data-path) from it, as in the workflow form.
+      const box = h("div", {class: "wf-node", id: uid(node)});
       messageForm(node, box);
+      $("template-body").replaceChildren(box);
     };
     typeIn.closest(".field").hidden = bodyIn.closest(".field").hidden = true;
     if (chType.tagName === "SELECT") chType.addEventListener("change", () => { onType(); render(); });
