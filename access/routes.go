@@ -38,7 +38,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /ui/directory", "GET /ui/sync-tasks", "GET /ui/sync-tasks/:id",
 		"GET /ui/messages", "GET /ui/messages/:id",
 		"GET /ui/callback-events", "GET /ui/callback-events/:id",
-		"GET /ui/workflows", "GET /ui/workflows/:id",
+		"GET /ui/workflows", "GET /ui/workflows/:id", "GET /ui/templates", "GET /ui/templates/:id",
 		"GET /ui/executions", "GET /ui/executions/:id",
 		"GET /ui/inbox", "GET /sandbox/inbox":
 		return Read, true
@@ -72,7 +72,8 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"POST /api/v1/templates", "PATCH /api/v1/templates/:id", "DELETE /api/v1/templates/:id",
 		"POST /api/v1/event-hooks", "PATCH /api/v1/event-hooks/:id", "DELETE /api/v1/event-hooks/:id",
 		"POST /api/v1/recipes/:name/install",
-		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete":
+		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete",
+		"GET /ui/templates/new", "POST /ui/templates", "POST /ui/templates/:id", "POST /ui/templates/:id/delete":
 		return Design, true
 
 	case "POST /api/v1/authenticators", "PATCH /api/v1/authenticators/:id", "DELETE /api/v1/authenticators/:id",

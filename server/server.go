@@ -222,7 +222,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
+	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, ChannelTypes: types.Channels, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
 		Lockout: s.lockout})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.

@@ -47,7 +47,7 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 	e.createManualWorkflow("daily", "Daily")
 	e.must(202, "POST", "/api/v1/authenticators/1/sync", nil) // queued: no runner takes it here
 
-	readable := []string{"/ui/authenticators", "/ui/channels", "/ui/users", "/ui/directory", "/ui/workflows", "/ui/executions",
+	readable := []string{"/ui/authenticators", "/ui/channels", "/ui/users", "/ui/directory", "/ui/workflows", "/ui/templates", "/ui/executions",
 		"/ui/messages", "/ui/mass-messages", "/ui/callback-events", "/ui/sync-tasks", "/ui/tokens"}
 	// What each role may use, by the page and the element that offers it.
 	offers := []struct {

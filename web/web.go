@@ -20,6 +20,7 @@ import (
 	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
+	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/workflow"
@@ -47,7 +48,9 @@ type Deps struct {
 	Service   *service.Service
 	Messages  *message.Service
 	Workflows *workflow.Engine
-	Log       *slog.Logger
+	// ChannelTypes are the channel types by name: a saved template offers its type's msgtypes.
+	ChannelTypes map[string]plugin.ChannelType
+	Log          *slog.Logger
 	// PublicURL decides whether the session cookie is Secure (https).
 	PublicURL string
 	// Inbox, when set (the sandbox), adds the inbox page.
@@ -171,6 +174,13 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/workflows/:id/enabled", u.handle(u.setWorkflowEnabled))
 	g.POST("/workflows/:id/delete", u.handle(u.deleteWorkflow))
 	g.POST("/workflows/:id/trigger", u.handle(u.triggerWorkflow))
+
+	g.GET("/templates", u.handle(u.templateList))
+	g.GET("/templates/new", u.handle(u.newTemplate))
+	g.POST("/templates", u.handle(u.createTemplate))
+	g.GET("/templates/:id", u.handle(u.editTemplate))
+	g.POST("/templates/:id", u.handle(u.updateTemplate))
+	g.POST("/templates/:id/delete", u.handle(u.deleteTemplate))
 
 	g.GET("/executions", u.handle(u.executions))
 	g.GET("/executions/:id", u.handle(u.execution))
@@ -354,7 +364,7 @@ func nav(path, key string) navEntry { return navEntry{Path: path, Key: key} }
 // Nav is the header's links: the pages the viewer's role may open, the current one marked.
 func (v *view) Nav() []navEntry {
 	entries := []navEntry{nav("/ui/authenticators", "nav.authenticators"), nav("/ui/channels", "nav.channels"),
-		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"),
+		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"), nav("/ui/templates", "nav.templates"),
 		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/mass-messages", "nav.massMessages"), nav("/ui/callback-events", "nav.events"),
 		nav("/ui/sync-tasks", "nav.syncTasks")}
 	if v.Inbox {
@@ -389,6 +399,10 @@ func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, k
 
 // Err is the error of a field, or "".
 func (v *view) Err(field string) string { return v.Errors[field] }
+
+// FieldErrors are the field errors as a plain map, for a page's script: html/template would
+// write problem.Fields, an error, as its message.
+func (v *view) FieldErrors() map[string]string { return v.Errors }
 
 // IsPicked reports whether value was among the submitted values of a field with several.
 func (v *view) IsPicked(field, value string) bool { return slices.Contains(v.Picked[field], value) }

@@ -123,6 +123,11 @@ var dynamicKeys = map[string][]string{
 	// styles and types, checkbox modes, link types.
 	"wf.enum.": {"color.0", "color.1", "color.2", "color.3", "hz.0", "hz.1", "hz.2", "hz.3", "style.1", "style.2", "style.3",
 		"style.4", "btn.0", "btn.1", "mode.0", "mode.1", "link.0", "link.1", "link.2"},
+	// A webhook trigger's auth modes, their credentials and help, and its body formats.
+	"wf.auth.":      webhookAuthTypes,
+	"wf.auth.cred.": webhookAuthTypes,
+	"wf.auth.help.": webhookAuthTypes,
+	"wf.format.":    {workflow.FormatJSON, workflow.FormatForm},
 	// A field's label falls back to the field's API name by design.
 	"wf.f.": nil,
 }
@@ -135,6 +140,8 @@ func roleNames() []string {
 	}
 	return out
 }
+
+var webhookAuthTypes = []string{workflow.AuthHMAC, workflow.AuthBearer, workflow.AuthBasic, workflow.AuthGrafana}
 
 var workflowTriggers = []string{workflow.TriggerManual, workflow.TriggerWebhook, workflow.TriggerSchedule, workflow.TriggerWeComEvent}
 

@@ -39,6 +39,21 @@
   const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
   const NODE_TYPES = ["notification", "chat", "condition", "delay", "digest", "end"];
   const TRIGGERS = ["manual", "webhook", "schedule", "wecom_event"];
+  // A webhook's auth modes and the write-only field each keeps its credential in (SPEC §10.1).
+  const CREDENTIAL = {hmac: "secret", bearer: "token", basic: "password", grafana: "secret"};
+  const AUTH_TYPES = Object.keys(CREDENTIAL);
+  // storedAuth is the saved webhook auth (its mode, whether a credential is set): the page says
+  // "set" while the mode is that one. storedLegacy: the saved workflow accepts the old signature.
+  let storedAuth = {}, storedLegacy = false;
+  // signSnippet is a shell sender of a signed call to hook, for hmac.
+  const signSnippet = (hook, isForm) => [
+    "SECRET='…'",
+    isForm ? "BODY='id=42&status=paid'" : "BODY='{\"id\": 42}'",
+    "TS=$(date +%s)",
+    "SIG=$(printf '%s.%s' \"$TS\" \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | sed 's/^.* //')",
+    "curl -X POST '" + hook + "' -H 'Content-Type: " + (isForm ? "application/x-www-form-urlencoded" : "application/json") + "' \\",
+    "  -H \"X-Wecomflow-Timestamp: $TS\" -H \"X-Wecomflow-Signature: sha256=$SIG\" --data-binary \"$BODY\"",
+  ].join("\n");
   const INTERACTIVE = ["button_interaction", "vote_interaction", "multiple_interaction"];
 
   const get = (o, p) => p.reduce((x, k) => (x == null ? undefined : x[k]), o);
@@ -244,6 +259,8 @@
   const BODY = {
     text: [txt("content", 2048, 1)],
     markdown: [{k: "content", ty: "t", lim: 2048, bytes: 1, rows: 8}],
+    // A group robot's; its markdown takes 4096 bytes.
+    markdown_v2: [{k: "content", ty: "t", lim: 4096, bytes: 1, rows: 8}],
     image: [MEDIA], voice: [MEDIA], file: [MEDIA],
     video: [MEDIA, str("title", 128, 1), txt("description", 512, 1)],
     textcard: [str("title", 128), txt("description", 512), url("url"), str("btntxt", 4)],
@@ -526,6 +543,30 @@
     box.append(control({id: u + "-chat-users", label: t("wf.chat.users"), rel: "config.users", value: listText(cfg.users), vars: "t",
       help: t("wf.chat.users.help"), set: (v) => set(cfg, ["users"], splitList(v, false))}));
   }
+  // switchMsgtype gives n the body of msgtype v: the one it had before, or a blank one; the body
+  // of the old type is put aside for a switch back.
+  function switchMsgtype(n, v) {
+    const cfg = n.config, st = meta(n);
+    if (cfg.msgtype && cfg[cfg.msgtype]) st.bodies[cfg.msgtype] = cfg[cfg.msgtype];
+    delete cfg[cfg.msgtype];
+    cfg.msgtype = v;
+    cfg[v] = st.bodies[v] || (v === "news" || v === "mpnews" ? {articles: [{}]} : v === "template_card" ? {card_type: "text_notice"} : {});
+    fixWaitForResponse(n);
+  }
+  // messageForm is the msgtype and its body form: a notification node's, and a saved template's.
+  function messageForm(n, box) {
+    const cfg = n.config, u = uid(n);
+    box.append(control({id: u + "-msgtype", label: t("wf.n.msgtype"), rel: "config.msgtype", kind: "select", value: cfg.msgtype || "", redraw: true,
+      options: msgtypes.map((m) => [m, t("wf.msg." + m)]), set: (v) => switchMsgtype(n, v)}));
+    const body = h("fieldset", {class: "wf-body"}, h("legend", {}, t("wf.n.body"), " ", h("code", {}, cfg.msgtype || "")));
+    body.dataset.rel = "config." + (cfg.msgtype || "msgtype");
+    if (cfg.msgtype === "template_card") cardForm(n, body);
+    else if (BODY[cfg.msgtype]) {
+      cfg[cfg.msgtype] = cfg[cfg.msgtype] || {};
+      for (const f of BODY[cfg.msgtype]) body.append(fieldFor(n, [cfg.msgtype], f, true));
+    }
+    box.append(body);
+  }
   function notificationForm(n, box) {
     const cfg = n.config, u = uid(n);
     const names = channels.map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
@@ -552,23 +593,7 @@
     }
     to.append(linked);
     box.append(to);
-    box.append(control({id: u + "-msgtype", label: t("wf.n.msgtype"), rel: "config.msgtype", kind: "select", value: cfg.msgtype || "", redraw: true,
-      options: msgtypes.map((m) => [m, t("wf.msg." + m)]), set: (v) => {
-        const st = meta(n);
-        if (cfg.msgtype && cfg[cfg.msgtype]) st.bodies[cfg.msgtype] = cfg[cfg.msgtype];
-        delete cfg[cfg.msgtype];
-        cfg.msgtype = v;
-        cfg[v] = st.bodies[v] || (v === "news" || v === "mpnews" ? {articles: [{}]} : v === "template_card" ? {card_type: "text_notice"} : {});
-        fixWaitForResponse(n);
-      }}));
-    const body = h("fieldset", {class: "wf-body"}, h("legend", {}, t("wf.n.body"), " ", h("code", {}, cfg.msgtype || "")));
-    body.dataset.rel = "config." + (cfg.msgtype || "msgtype");
-    if (cfg.msgtype === "template_card") cardForm(n, body);
-    else if (BODY[cfg.msgtype]) {
-      cfg[cfg.msgtype] = cfg[cfg.msgtype] || {};
-      for (const f of BODY[cfg.msgtype]) body.append(fieldFor(n, [cfg.msgtype], f, true));
-    }
-    box.append(body);
+    messageForm(n, box);
     const opts = h("fieldset", {class: "wf-opts"}, h("legend", {}, t("wf.n.options")));
     opts.append(control({id: u + "-waitForDelivery", label: t("wf.n.waitForDelivery"), rel: "config.waitForDelivery", kind: "check",
       value: cfg.waitForDelivery !== false, help: t("wf.n.waitForDelivery.help"), set: (v) => set(cfg, ["waitForDelivery"], v ? undefined : false)}));
@@ -616,8 +641,9 @@
     const fs = h("fieldset", {}, h("legend", {}, t("wf.basics")));
     fs.append(control({id: "wf-key", label: t("wf.key"), path: "key", value: def.key, help: t("wf.key.help"), set: (v) => {
       def.key = v.trim();
-      const out = $("wf-webhook-url");
+      const out = $("wf-webhook-url"), snippet = $("wf-sign-snippet");
       if (out) out.textContent = hookBase + (def.key || "…");
+      if (snippet) snippet.textContent = signSnippet(out.textContent, def.trigger.config.format === "form");
     }}));
     fs.append(control({id: "wf-title", label: t("wf.title"), path: "title", value: def.title, limit: 255, set: (v) => { def.title = v; }}));
     fs.append(control({id: "wf-enabled", label: t("wf.enabled"), path: "enabled", kind: "check", value: def.enabled !== false,
@@ -646,29 +672,45 @@
         fs.append(h("p", {class: "help"}, t("wf.trigger.manual.help")));
         break;
       case "webhook": {
-        const auth = c.auth || {type: "hmac"};
-        if (auth.type === "hmac") {
-          ctl("secret", {value: c.secret || "", help: t(auth.secretSet ? "wf.trigger.secret.keep" : "wf.trigger.secret.help"), limit: null});
-          fs.append(btn("wf-trigger-secret-generate", t("wf.trigger.secret.generate"), null, () => {
-            const inp = $("wf-trigger-secret");
-            inp.value = window.wf.random(32);
-            inp.dispatchEvent(new Event("input", {bubbles: true}));
-          }));
-        } else {
-          // Other modes are set through the API; the page shows which one, never the credential.
-          fs.append(h("p", {id: "wf-trigger-auth", class: "help"}, t("wf.trigger.auth.other", auth.type)));
+        const auth = c.auth = c.auth || {type: "hmac"}, AP = "trigger.config.auth.";
+        fs.append(control({id: "wf-trigger-auth-type", label: t("wf.trigger.auth"), path: AP + "type", kind: "select", value: auth.type,
+          redraw: true, options: AUTH_TYPES.map((x) => [x, t("wf.auth." + x)]), set: (v) => {
+            for (const f of Object.values(CREDENTIAL)) delete auth[f];
+            auth.type = v;
+            // The old signature belongs to hmac: another mode drops it.
+            if (v !== "hmac" && c.legacySignature) c.legacySignature = false;
+          }}));
+        if (auth.type === "basic") {
+          fs.append(control({id: "wf-trigger-auth-username", label: t("wf.trigger.auth.username"), path: AP + "username",
+            value: auth.username, set: (v) => set(auth, ["username"], v.trim())}));
         }
-        if (c.legacySignature !== undefined) {
+        const field = CREDENTIAL[auth.type], kept = storedAuth.set && storedAuth.type === auth.type;
+        fs.append(control({id: "wf-trigger-credential", label: t("wf.auth.cred." + auth.type), path: AP + field, value: auth[field],
+          help: t(kept ? "wf.trigger.credential.keep" : "wf.trigger.credential.help"), set: (v) => set(auth, [field], v)}));
+        fs.append(btn("wf-trigger-credential-generate", t("wf.trigger.credential.generate"), null, () => {
+          const inp = $("wf-trigger-credential");
+          inp.value = window.wf.random(32);
+          inp.dispatchEvent(new Event("input", {bubbles: true}));
+        }));
+        fs.append(control({id: "wf-trigger-format", label: t("wf.trigger.format"), path: P + "format", kind: "select", value: c.format || "json",
+          redraw: true, options: ["json", "form"].map((x) => [x, t("wf.format." + x)]), set: (v) => set(c, ["format"], v === "json" ? undefined : v)}));
+        // Shown only while the stored workflow has it, to be dropped: it can never be set.
+        if (storedLegacy && auth.type === "hmac") {
           ctl("legacySignature", {kind: "check", value: c.legacySignature === true, help: t("wf.trigger.legacySignature.help"),
             set: (v) => { c.legacySignature = v; }});
         }
-        const out = h("code", {id: "wf-webhook-url"}, hookBase + (def.key || "…"));
+        const hook = hookBase + (def.key || "…");
+        const out = h("code", {id: "wf-webhook-url"}, hook);
         fs.append(h("div", {class: "copy"}, h("span", {}, t("wf.trigger.url")), " ", out, " ",
           btn("wf-webhook-url-copy", t("wf.copy"), null, (e) => {
             if (navigator.clipboard) navigator.clipboard.writeText(out.textContent);
             e.currentTarget.classList.add("done");
           })));
-        fs.append(h("p", {class: "help"}, t("wf.trigger.sign.help")));
+        fs.append(h("p", {class: "help", id: "wf-trigger-auth-help"}, t("wf.auth.help." + auth.type)));
+        if (auth.type === "hmac") {
+          fs.append(h("p", {class: "help"}, t("wf.trigger.sign.snippet")),
+            h("pre", {id: "wf-sign-snippet"}, signSnippet(hook, c.format === "form")));
+        }
         break;
       }
       case "schedule": {
@@ -698,9 +740,9 @@
   }
 
   // ---- render, save, errors ----
-  function render(focusId) {
-    closeVars();
-    const y = window.scrollY;
+  // drawWorkflow builds the workflow form; render calls draw, which a saved template's page
+  // replaces with its message form.
+  function drawWorkflow() {
     const top = h("section", {class: "wf-nodes-top", "aria-labelledby": "wf-nodes-heading"}, h("h2", {id: "wf-nodes-heading"}, t("wf.nodes")),
       h("p", {class: "help"}, t("wf.nodes.help")));
     const [ol, add] = nodeList(def.nodes, "add-node", t("wf.node.addType"));
@@ -710,6 +752,12 @@
     if (!readOnly) parts.push(h("div", {class: "wf-savebar"}, h("button", {type: "submit", id: "save-workflow"}, t("wf.save")),
       h("span", {id: "save-status", role: "status"})));
     form.replaceChildren(...parts);
+  }
+  let draw = drawWorkflow;
+  function render(focusId) {
+    closeVars();
+    const y = window.scrollY;
+    draw();
     if (readOnly) form.querySelectorAll("input, select, textarea, button").forEach((el) => { el.disabled = true; });
     syncPaths();
     fillPreviewNodes();
@@ -731,6 +779,13 @@
     });
     tidy(nodes);
     const config = Object.assign({}, def.trigger.config);
+    if (def.trigger.type === "webhook") {
+      // The mode, a basic username, and the credential only when one was entered (none keeps it).
+      const a = config.auth, f = CREDENTIAL[a.type];
+      config.auth = {type: a.type};
+      if (a.type === "basic") config.auth.username = a.username || "";
+      if (a[f]) config.auth[f] = a[f];
+    }
     return {key: def.key || "", title: def.title || "", enabled: def.enabled !== false, timeout: def.timeout || "",
       trigger: {type: def.trigger.type, config}, nodes};
   }
@@ -788,9 +843,12 @@
     if (r.status === 200 && data) {
       clearErrors();
       def.version = data.version;
-      if (def.trigger.type === "webhook" && def.trigger.config.secret) {
-        delete def.trigger.config.secret;
-        def.trigger.config.auth = {type: "hmac", secretSet: true};
+      if (def.trigger.type === "webhook") {
+        // Saved: the credential is set (a new mode needs one), and is not kept in the page.
+        const c = def.trigger.config;
+        delete c.auth[CREDENTIAL[c.auth.type]];
+        storedAuth = {type: c.auth.type, set: true};
+        storedLegacy = c.legacySignature === true;
         render("save-workflow");
       }
       const v = $("wf-version");
@@ -812,6 +870,7 @@
   function fillPreviewNodes() {
     const sel = $("preview-node"), list = notifications();
     if (!list.some((e) => uid(e.n) === current)) current = list.length ? uid(list[0].n) : "";
+    if (!sel) return; // a saved template's page previews its one message
     sel.replaceChildren(...list.map((e) => h("option", {value: uid(e.n)}, (e.n.key || "?") + " · " + t("wf.msg." + (e.n.config.msgtype || "text")))));
     sel.value = current;
     sel.disabled = !list.length;
@@ -860,37 +919,91 @@
     for (const [k, v] of Object.entries(fields)) errs.append(h("li", {}, k ? h("code", {}, k) : null, k ? ": " : null, v));
   }
 
-  function init() {
-    form = $("workflow-form");
-    if (!form || !$("definition")) return;
-    S = readJSON("strings") || {};
-    def = readJSON("definition") || {};
-    def.nodes = def.nodes || [];
-    def.trigger = def.trigger || {type: "manual", config: {}};
-    channels = readJSON("channels") || [];
-    auths = readJSON("authenticators") || [];
-    msgtypes = readJSON("msgtypes") || [];
-    cardtypes = readJSON("cardtypes") || [];
-    const ed = $("editor");
-    wfId = ed.dataset.id || "";
-    hookBase = ed.dataset.hookBase || "";
-    readOnly = ed.dataset.readOnly !== undefined;
-    if (def.trigger.type === "schedule" && def.trigger.config && def.trigger.config.data !== undefined) {
-      $("sample-data").value = JSON.stringify(def.trigger.config.data, null, 2);
+  // ---- a saved template: a notification node's message form, alone ----
+  // The page's form posts name, title, channelType, msgtype and the body as JSON, which works
+  // without script; here the JSON field gives way to the body form and is filled from it on submit.
+  function initTemplate() {
+    const typeIn = $("f-msgtype"), bodyIn = $("f-body"), chType = $("f-channelType"), pick = $("preview-channel");
+    let body;
+    def = {nodes: []};
+    try { body = JSON.parse(bodyIn.value.trim() || "{}"); } catch (e) { return; } // the JSON field stays, with its error
+    const byType = readJSON("msgtypes") || {}, msgtype = typeIn.value || "text";
+    const node = {key: "template", type: "notification", config: {msgtype, [msgtype]: body}};
+    def = {nodes: [node]};
+    current = uid(node);
+    const channelType = () => chType.value || chType.dataset.value;
+    // onType offers the channel type's msgtypes, and its channels to preview on.
+    const onType = () => {
+      msgtypes = byType[channelType()] || [];
+      if (!msgtypes.includes(node.config.msgtype)) switchMsgtype(node, msgtypes[0]);
+      const mine = channels.filter((c) => c.type === channelType());
+      pick.replaceChildren(...mine.map((c) => h("option", {value: c.name}, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name)));
+      pick.disabled = !mine.length;
+      $("preview-channel-none").hidden = mine.length > 0;
+      node.config.channel = pick.value || undefined;
+    };
+    draw = () => {
+      // A node's box: its inputs take their paths (data-path) from it, as in the workflow form.
+      const box = h("div", {class: "wf-node", id: uid(node)});
+      messageForm(node, box);
+      $("template-body").replaceChildren(box);
+    };
+    typeIn.closest(".field").hidden = bodyIn.closest(".field").hidden = true;
+    if (chType.tagName === "SELECT") chType.addEventListener("change", () => { onType(); render(); });
+    pick.addEventListener("change", () => { node.config.channel = pick.value; schedulePreview(); });
+    form.addEventListener("submit", () => {
+      typeIn.value = node.config.msgtype;
+      bodyIn.value = JSON.stringify(node.config[node.config.msgtype] || {});
+    });
+    onType();
+    render();
+    // The server's errors on the body (text.content) go next to its fields; its own fields
+    // (name, title, channelType) the page already marks.
+    const fields = {};
+    for (const [k, v] of Object.entries(readJSON("errors") || {})) {
+      if (!["", "name", "title", "channelType", "body"].includes(k)) fields["nodes.template.config." + k] = v;
     }
-    form.addEventListener("submit", save);
+    if (Object.keys(fields).length) { $("body-errors").hidden = true; showErrors(fields); }
+  }
+
+  function init() {
+    const tform = $("template-form");
+    form = tform || $("workflow-form");
+    if (!form || !$("strings")) return;
+    S = readJSON("strings") || {};
+    channels = readJSON("channels") || [];
+    cardtypes = readJSON("cardtypes") || [];
     form.addEventListener("input", schedulePreview);
     form.addEventListener("change", schedulePreview);
-    form.addEventListener("focusin", (e) => {
-      const node = e.target.closest && e.target.closest(".wf-node-notification");
-      if (node && node.id !== current) { current = node.id; $("preview-node").value = current; schedulePreview(); }
-    });
-    $("preview-node").addEventListener("change", (e) => { current = e.target.value; schedulePreview(); });
     $("sample-data").addEventListener("input", schedulePreview);
     $("sample-jobs").addEventListener("input", schedulePreview);
     document.addEventListener("click", (e) => {
       if (pop && !pop.el.contains(e.target) && !pop.btn.contains(e.target)) closeVars();
     });
+    if (tform) return initTemplate();
+    def = readJSON("definition") || {};
+    def.nodes = def.nodes || [];
+    def.trigger = def.trigger || {type: "manual", config: {}};
+    auths = readJSON("authenticators") || [];
+    msgtypes = readJSON("msgtypes") || [];
+    const ed = $("editor");
+    wfId = ed.dataset.id || "";
+    hookBase = ed.dataset.hookBase || "";
+    readOnly = ed.dataset.readOnly !== undefined;
+    const saved = def.trigger.config || {};
+    if (def.trigger.type === "webhook" && saved.auth) {
+      storedAuth = {type: saved.auth.type, set: saved.auth[CREDENTIAL[saved.auth.type] + "Set"] === true};
+      storedLegacy = saved.legacySignature === true;
+    }
+    if (def.trigger.type === "schedule" && def.trigger.config && def.trigger.config.data !== undefined) {
+      $("sample-data").value = JSON.stringify(def.trigger.config.data, null, 2);
+    }
+    form.addEventListener("submit", save);
+    form.addEventListener("focusin", (e) => {
+      const node = e.target.closest && e.target.closest(".wf-node-notification");
+      if (node && node.id !== current) { current = node.id; $("preview-node").value = current; schedulePreview(); }
+    });
+    $("preview-node").addEventListener("change", (e) => { current = e.target.value; schedulePreview(); });
     render();
   }
   // After app.js has wired the page (its listener was added first), so its data-limit counters
