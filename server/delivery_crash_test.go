@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ const (
 	crashAtEnv  = "WECOMFLOW_TEST_CRASH_AT"
 	crashDSNEnv = "WECOMFLOW_TEST_CRASH_DSN"
 	crashSimEnv = "WECOMFLOW_TEST_CRASH_SIM"
-	// crashClaimsEnv: with "after_claims", the sender dies on this claim (1 = the first).
+	// crashClaimsEnv: with "after_claims", the sender is SIGKILLed on this claim (1 = the first).
 	crashClaimsEnv = "WECOMFLOW_TEST_CRASH_CLAIMS"
 )
 
@@ -54,9 +55,10 @@ func crashingSender(at string) int {
 		hooks.AfterSend = die
 	case "after_claims":
 		n, _ := strconv.Atoi(os.Getenv(crashClaimsEnv))
-		hooks.AfterClaim = func(r *models.MessageRequest) {
+		hooks.AfterClaim = func(*models.MessageRequest) {
 			if n--; n == 0 {
-				die(r)
+				// The signal a kill -9 sends: nothing of the process runs after it.
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			}
 		}
 	}
