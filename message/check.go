@@ -40,6 +40,8 @@ func (s *Service) Check(ctx context.Context, body map[string]any, extra ...strin
 		}
 		ch = c
 	}
+	checkTiming(body, errs)
+	extra = slices.Concat(extra, timingFields)
 	sample := sampleOf(body).(map[string]any)
 	if c, ok := s.composer(ch); ok {
 		s.checkComposed(c, sample, errs, extra)

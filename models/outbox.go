@@ -53,7 +53,7 @@ func (s *Store) ClaimRequests(ctx context.Context, owner string, lease time.Dura
 		for _, r := range reqs {
 			msgIDs = append(msgIDs, r.MessageID)
 		}
-		if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", msgIDs, []string{MessageQueued, MessageRetrying}).
+		if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", msgIDs, []string{MessageScheduled, MessageQueued, MessageRetrying}).
 			Updates(map[string]any{"status": MessageSending, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("store: unable to mark messages sending: %w", err)
 		}

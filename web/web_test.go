@@ -134,7 +134,7 @@ func roleNames() []string {
 
 var workflowTriggers = []string{workflow.TriggerManual, workflow.TriggerWebhook, workflow.TriggerSchedule, workflow.TriggerWeComEvent}
 
-var everyMessageStatus = []string{models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
+var everyMessageStatus = []string{models.MessageScheduled, models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
 	models.MessagePartial, models.MessageFailed, models.MessageCanceled}
 
 var (
