@@ -38,6 +38,11 @@ func TestScheduledSendAtWaitsThenSendsOnce(t *testing.T) {
 	later["sendAt"] = at.In(time.FixedZone("CST", 8*3600)).Format(time.RFC3339)
 	id := e.send(later)
 	e.assertScheduled(id, at, ops)
+	// A message for later is no backlog: the outbox gauge counts it apart.
+	if metrics := string(e.raw("GET", "/metrics", "", nil, "").Body); !strings.Contains(metrics, `wecomflow_outbox_requests{status="waiting"} 1`) ||
+		!strings.Contains(metrics, `wecomflow_outbox_requests{status="pending"} 0`) {
+		t.Fatalf("the outbox gauge does not count the scheduled message as waiting:\n%s", metrics)
+	}
 
 	dropped := textTo([]string{"local-" + dev}, "never")
 	dropped["sendAt"] = at.Format(time.RFC3339)
