@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -254,5 +255,41 @@ func TestScheduledSurvivesRestartAndIsSentOnce(t *testing.T) {
 	}
 	if n := len(e.inbox(ops)); n != 1 {
 		t.Fatalf("%s received %d messages, want exactly 1", ops, n)
+	}
+}
+
+// The channel form sets a robot's quiet hours, names a bad part on its field, shows them again
+// and removes them when all three are left empty.
+func TestWebChannelFormQuietHours(t *testing.T) {
+	e := newEnv(t)
+	w := e.webLogin()
+	quiet := func(start, end, tz string) url.Values {
+		return url.Values{"options.quietHours.start": {start}, "options.quietHours.end": {end}, "options.quietHours.timezone": {tz}}
+	}
+	create := quiet("22:00", "08:00", "Asia/Shanghai")
+	create.Set("name", "ops_group")
+	create.Set("type", "wecom_robot")
+	create.Set("options.webhookKey", "693a91f6-7b2c-4bc4-97a0-0ec2f1a5aaaa")
+	if res := w.post("/ui/channels", create); res.Status != 303 {
+		t.Fatalf("create: %d %s", res.Status, res.Body)
+	}
+	opts := func() map[string]any {
+		return e.must(200, "GET", "/api/v1/channels/1", nil).Data()["options"].(map[string]any)
+	}
+	if q, _ := opts()["quietHours"].(map[string]any); q["start"] != "22:00" || q["timezone"] != "Asia/Shanghai" {
+		t.Fatalf("stored options: %v", opts())
+	}
+	if page := string(w.get("/ui/channels/1").Body); !strings.Contains(page, `value="Asia/Shanghai"`) {
+		t.Fatalf("the form does not show the quiet hours: %s", page)
+	}
+	res := w.post("/ui/channels/1", quiet("22:00", "", "Asia/Shanghai"))
+	if res.Status != 422 || !strings.Contains(string(res.Body), `id="f-options-quietHours-end-error"`) {
+		t.Fatalf("an empty end: %d %s", res.Status, res.Body)
+	}
+	if res := w.post("/ui/channels/1", quiet("", "", "")); res.Status != 303 {
+		t.Fatalf("clearing: %d %s", res.Status, res.Body)
+	}
+	if q, ok := opts()["quietHours"]; ok || opts()["webhookKeySet"] != true {
+		t.Fatalf("after clearing: quietHours %v, options %v", q, opts())
 	}
 }
