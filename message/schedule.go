@@ -34,6 +34,7 @@ type timing struct {
 
 // readTiming renders and reads a send's sendAt and priority, adding a problem for each that is
 // not one: sendAt an RFC 3339 time at most 30 days after now, priority normal or urgent.
+// A template that renders empty counts as left out.
 func readTiming(body map[string]any, vars template.Vars, now time.Time, errs problem.Fields) timing {
 	var t timing
 	rendered := map[string]any{}
@@ -42,6 +43,11 @@ func readTiming(body map[string]any, vars template.Vars, now time.Time, errs pro
 			r, err := template.RenderValue(v, vars)
 			if err != nil {
 				errs.Add(k, err.Error())
+				continue
+			}
+			// A variable that yields nothing leaves the field out, as in recipients: an event
+			// without a time is sent now.
+			if s, _ := v.(string); strings.Contains(s, "{{") && (r == nil || r == "") {
 				continue
 			}
 			rendered[k] = r

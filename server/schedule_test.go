@@ -220,6 +220,9 @@ func TestScheduledNotificationNode(t *testing.T) {
 	if n := len(e.inbox(ops)); n != 1 {
 		t.Fatalf("%s received %d messages, want 1", ops, n)
 	}
+	// An event without a time: the variable renders empty and the message goes now.
+	now := e.must(202, "POST", fmt.Sprintf("/api/v1/workflows/%v/trigger", id), map[string]any{"data": map[string]any{}}).Data()
+	e.waitExecution(now["id"].(string), "resolved")
 }
 
 // A scheduled message survives the process that accepted it, and a sender killed after sending it
