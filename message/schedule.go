@@ -122,10 +122,10 @@ func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.
 	// A channel test is someone trying the channel now: it goes through like an urgent send.
 	if q := opts.QuietHours; q != nil && !p.timing.urgent && in.TriggerFrom != FromTest {
 		if end, inside := q.Until(due); inside {
+			// end is in the window's zone: the warning reads as the channel's people read clocks.
 			due = end
-			loc, _ := time.LoadLocation(q.Timezone)
 			warnings := append(jsonList(m.Warnings), fmt.Sprintf("deferred by the channel's quiet hours (%s) until %s %s",
-				q, end.In(loc).Format("2006-01-02 15:04"), q.Timezone))
+				q, end.Format("2006-01-02 15:04"), q.Timezone))
 			w, _ := json.Marshal(warnings)
 			m.Warnings = string(w)
 		}

@@ -35,7 +35,8 @@ func (q QuietHours) Check(errs problem.Fields, prefix string) {
 	}
 }
 
-// Until says whether t falls inside the window and, if so, when the window ends. Window edges
+// Until says whether t falls inside the window and, if so, when the window ends (in the
+// window's zone). Window edges
 // are built with time.Date in the zone, so a window that crosses midnight or a DST change is
 // measured in the zone's wall clock whatever the host's zone.
 func (q QuietHours) Until(t time.Time) (time.Time, bool) {

@@ -281,7 +281,7 @@ func channelInput(c *gin.Context, stored *service.Channel) service.ChannelInput 
 	}
 	in.Options["quietHours"] = quietHoursInput(c)
 	if typ == "wecom_robot" {
-		// A robot's one option is its key, write-only: left empty on an edit, the stored one stays.
+		// A robot's key is write-only: left empty on an edit, the stored one stays.
 		if key := strings.TrimSpace(c.PostForm("options.webhookKey")); key != "" || stored == nil {
 			in.Options["webhookKey"] = key
 		}
