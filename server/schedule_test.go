@@ -52,6 +52,10 @@ func TestScheduledSendAtWaitsThenSendsOnce(t *testing.T) {
 	if list["total"] != float64(2) {
 		t.Fatalf("?status=scheduled lists %v messages, want 2", list["total"])
 	}
+	page := string(e.webLogin().get("/ui/messages?status=scheduled").Body)
+	if !strings.Contains(page, id) || !strings.Contains(page, `<option value="scheduled" selected`) {
+		t.Fatalf("the message log page does not list the scheduled messages: %s", page)
+	}
 	if m := e.must(200, "POST", "/api/v1/messages/"+canceled+"/cancel", nil).Data(); m["status"] != "canceled" {
 		t.Fatalf("cancel: %v", m)
 	}
