@@ -20,19 +20,7 @@ import (
 func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 	m := startSandbox(t, `(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
 	base := m[1]
-	call := func(method, path, body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+sandboxToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return out
-	}
+	call := sandboxAPI(t, base)
 	x := call("POST", "/api/v1/workflows/"+m[2]+"/trigger", `{"data": {"id": 42, "amount": 5000, "approver": "lisi", "owner": "zhangsan"}}`)["data"].(map[string]any)
 	var task string
 	for deadline := time.Now().Add(15 * time.Second); task == ""; time.Sleep(20 * time.Millisecond) {
@@ -108,6 +96,23 @@ func TestSandboxSampleApprovalWorkflow(t *testing.T) {
 func mustJSON(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)
+}
+
+// sandboxAPI calls the sandbox at base with its token and decodes the JSON answer.
+func sandboxAPI(t *testing.T, base string) func(method, path, body string) map[string]any {
+	return func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sandboxToken)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}
 }
 
 // The sandbox's admin token is public, so it listens on loopback only unless told otherwise.
@@ -198,29 +203,12 @@ func startSandbox(t *testing.T, banner string) []string {
 // The sandbox's robot channel posts into the 运维值班群 group, whose conversation the inbox shows.
 func TestSandboxRobotPostsIntoItsGroup(t *testing.T) {
 	m := startSandbox(t, `(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
-	req, _ := http.NewRequest("POST", m[1]+"/api/v1/messages?wait=5s",
-		strings.NewReader(`{"channel": "sandbox_group", "msgtype": "markdown", "markdown": {"content": "**db-1** is down"}, "to": {"users": ["zhangsan"]}}`))
-	req.Header.Set("Authorization", "Bearer "+sandboxToken)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	call := sandboxAPI(t, m[1])
+	sent := call("POST", "/api/v1/messages?wait=5s", `{"channel": "sandbox_group", "msgtype": "markdown", "markdown": {"content": "**db-1** is down"}, "to": {"users": ["zhangsan"]}}`)
+	if d, _ := sent["data"].(map[string]any); d == nil || d["status"] != "sent" {
+		t.Fatalf("the robot's message: %v", sent)
 	}
-	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	res.Body.Close()
-	if d, _ := out["data"].(map[string]any); d == nil || d["status"] != "sent" {
-		t.Fatalf("the robot's message: %v", out)
-	}
-	req, _ = http.NewRequest("GET", m[1]+"/sandbox/inbox?format=json", nil)
-	req.Header.Set("Authorization", "Bearer "+sandboxToken)
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var inbox map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&inbox)
-	posts, _ := inbox["data"].(map[string]any)["group:运维值班群"].([]any)
+	posts, _ := call("GET", "/sandbox/inbox", "")["data"].(map[string]any)["group:运维值班群"].([]any)
 	if len(posts) != 1 || posts[0].(map[string]any)["body"].(map[string]any)["content"] != "**db-1** is down\n<@zhangsan>" {
 		t.Fatalf("the group shows %v", posts)
 	}
@@ -229,19 +217,7 @@ func TestSandboxRobotPostsIntoItsGroup(t *testing.T) {
 // The sandbox channel knows the demo app's group chat: a send to it shows in the inbox's chat.
 func TestSandboxPostsIntoTheGroupChat(t *testing.T) {
 	m := startSandbox(t, `(http://127\.0\.0\.1:\d+)/api/v1/workflows/(\d+)/trigger`)
-	call := func(method, path, body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(method, m[1]+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+sandboxToken)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return out
-	}
+	call := sandboxAPI(t, m[1])
 	if chats := call("GET", "/api/v1/channels/1/chats", "")["data"].([]any); len(chats) != 1 {
 		t.Fatalf("the sandbox channel's chats: %v", chats)
 	}

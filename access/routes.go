@@ -23,18 +23,22 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /api/v1/sync-tasks", "GET /api/v1/sync-tasks/:id",
 		"GET /api/v1/directory/departments", "GET /api/v1/directory/members",
 		"GET /api/v1/workflows", "GET /api/v1/workflows/:id",
+		"GET /api/v1/templates", "GET /api/v1/templates/:id", "GET /api/v1/recipes",
 		"GET /api/v1/mass-messages", "GET /api/v1/mass-messages/:id",
 		"GET /api/v1/executions", "GET /api/v1/executions/:id",
+		"GET /api/v1/event-hooks", "GET /api/v1/event-hooks/:id", "GET /api/v1/event-hooks/:id/deliveries",
 		// Tokens: everybody has their own; the service keeps others' out of reach.
 		"GET /api/v1/tokens", "POST /api/v1/tokens", "DELETE /api/v1/tokens/:id",
 		"GET /ui/", "POST /ui/logout", "GET /ui/tokens", "POST /ui/tokens", "POST /ui/tokens/:id/revoke",
 		"GET /ui/authenticators", "GET /ui/authenticators/:id",
 		"GET /ui/channels", "GET /ui/channels/:id",
+		"GET /ui/channels/:id/chats", "GET /ui/channels/:id/chats/:chatid",
+		"GET /ui/mass-messages", "GET /ui/mass-messages/:id",
 		"GET /ui/users", "GET /ui/users/:id", "GET /ui/users/import/template",
 		"GET /ui/directory", "GET /ui/sync-tasks", "GET /ui/sync-tasks/:id",
 		"GET /ui/messages", "GET /ui/messages/:id",
 		"GET /ui/callback-events", "GET /ui/callback-events/:id",
-		"GET /ui/workflows", "GET /ui/workflows/:id",
+		"GET /ui/workflows", "GET /ui/workflows/:id", "GET /ui/templates", "GET /ui/templates/:id",
 		"GET /ui/executions", "GET /ui/executions/:id",
 		"GET /ui/inbox", "GET /sandbox/inbox":
 		return Read, true
@@ -45,7 +49,8 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"POST /api/v1/channels/:id/chats", "PATCH /api/v1/channels/:id/chats/:chatid",
 		"POST /api/v1/workflows/:id/trigger", "POST /api/v1/executions/:id/cancel",
 		"POST /ui/messages/:id/retry", "POST /ui/messages/:id/cancel", "POST /ui/messages/:id/recall",
-		"POST /ui/channels/:id/test", "POST /ui/workflows/:id/trigger", "POST /ui/executions/:id/cancel",
+		"POST /ui/channels/:id/test", "POST /ui/channels/:id/chats", "POST /ui/channels/:id/chats/:chatid",
+		"POST /ui/workflows/:id/trigger", "POST /ui/executions/:id/cancel",
 		// The sandbox's simulated member clicking a card button.
 		"POST /ui/inbox/click", "POST /sandbox/click":
 		return Send, true
@@ -58,11 +63,17 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"POST /api/v1/mass-messages/:id/remind", "POST /api/v1/mass-messages/:id/cancel",
 		"GET /ui/users/new", "POST /ui/users", "POST /ui/users/:id", "POST /ui/users/:id/delete",
 		"GET /ui/users/import", "POST /ui/users/import",
-		"POST /ui/authenticators/:id/sync", "POST /ui/sync-tasks/:id/retry":
+		"POST /ui/authenticators/:id/sync", "POST /ui/sync-tasks/:id/retry",
+		"GET /ui/mass-messages/new", "POST /ui/mass-messages", "POST /ui/mass-messages/:id/refresh",
+		"POST /ui/mass-messages/:id/remind", "POST /ui/mass-messages/:id/cancel":
 		return People, true
 
 	case "POST /api/v1/workflows", "PATCH /api/v1/workflows/:id", "DELETE /api/v1/workflows/:id",
-		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete":
+		"POST /api/v1/templates", "PATCH /api/v1/templates/:id", "DELETE /api/v1/templates/:id",
+		"POST /api/v1/event-hooks", "PATCH /api/v1/event-hooks/:id", "DELETE /api/v1/event-hooks/:id",
+		"POST /api/v1/recipes/:name/install",
+		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete",
+		"GET /ui/templates/new", "POST /ui/templates", "POST /ui/templates/:id", "POST /ui/templates/:id/delete":
 		return Design, true
 
 	case "POST /api/v1/authenticators", "PATCH /api/v1/authenticators/:id", "DELETE /api/v1/authenticators/:id",

@@ -45,6 +45,9 @@ type Options struct {
 	// Allow opens ranges the fetcher otherwise refuses (WECOMFLOW_FETCH_ALLOW): tests serving
 	// files on loopback, a sandbox, an intranet file server the operator means to reach.
 	Allow []netip.Prefix
+	// IdleConnsPerHost is how many idle connections to one host are kept for reuse (default 2):
+	// event hooks post many small requests to few receivers.
+	IdleConnsPerHost int
 }
 
 // Fetcher fetches URLs given by users. It is safe for concurrent use and keeps connections to the
@@ -57,6 +60,9 @@ type Fetcher struct {
 // New builds a Fetcher.
 func New(o Options) *Fetcher {
 	f := &Fetcher{allow: normalizeAllow(o.Allow)}
+	if o.IdleConnsPerHost <= 0 {
+		o.IdleConnsPerHost = 2
+	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: f.checkDial}
 	f.transport = &http.Transport{
 		// Never a proxy: it would connect to the target itself, past the address check.
@@ -64,8 +70,8 @@ func New(o Options) *Fetcher {
 		DialContext:            dialer.DialContext,
 		ForceAttemptHTTP2:      true,
 		TLSHandshakeTimeout:    10 * time.Second,
-		MaxIdleConns:           16,
-		MaxIdleConnsPerHost:    2,
+		MaxIdleConns:           max(16, o.IdleConnsPerHost),
+		MaxIdleConnsPerHost:    o.IdleConnsPerHost,
 		IdleConnTimeout:        30 * time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
@@ -92,6 +98,30 @@ func (f *Fetcher) permits(a netip.Addr) bool {
 		return true
 	}
 	return !internal(a)
+}
+
+// Check judges a URL before it is stored for later fetches (an event hook's target): it must be
+// http or https and its host must resolve only to addresses the fetcher may connect to. Every
+// fetch checks the address it dials again, so a name that changes its answer later gains nothing;
+// this only tells the user at once. Failures are *Error, Refused when the URL is not acceptable.
+func (f *Fetcher) Check(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		if err == nil {
+			err = fmt.Errorf("scheme %q, host %q", u.Scheme, u.Host)
+		}
+		return &Error{Refused: true, Reason: reasonScheme, Err: err}
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
+	if err != nil {
+		return failure(err, false)
+	}
+	for _, a := range addrs {
+		if !f.permits(a) {
+			return &Error{Refused: true, Reason: reasonInternal, Err: fmt.Errorf("%s: %w", a, ErrInternalAddress)}
+		}
+	}
+	return nil
 }
 
 // Request is one fetch.

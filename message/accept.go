@@ -23,6 +23,8 @@ type parsedSend struct {
 	channel     *models.Channel
 	replaceName string
 	msgtype     string
+	// template is the saved template the send names, or "".
+	template string
 	// msg is an app message; nil for a channel type with its own composer.
 	msg  *wecom.Message
 	body json.RawMessage
@@ -109,6 +111,9 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 		return nil, err
 	}
 	p.channel = ch
+	if body, p.template, err = s.withTemplate(ctx, ch, body); err != nil {
+		return nil, err
+	}
 	if k, ok := body["idempotencyKey"]; ok && k != nil {
 		key, isStr := k.(string)
 		if !isStr || key == "" || len(key) > 128 {
@@ -170,6 +175,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 	var chOpts wecom.ChannelOptions
 	_ = json.Unmarshal([]byte(ch.Options), &chOpts)
 	p.opts.Safe, p.opts.EnableIDTrans, p.opts.DuplicateCheckInterval = chOpts.Safe, chOpts.EnableIDTrans, chOpts.DuplicateCheckInterval
+	p.opts.NoDuplicateCheck = in.NoDuplicateCheck
 	if p.body, err = p.msg.Body(); err != nil {
 		return nil, problem.Invalidf(msgtype, "cannot be encoded: %v", err)
 	}
@@ -320,7 +326,7 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 		errs.Add("to", "must be an object")
 		return to, errs
 	}
-	for _, k := range []string{"users", "wecomUsers", "departments", "tags", "mobiles", "emails", "chats"} {
+	for _, k := range []string{"users", "wecomUsers", "departments", "tags", "mobiles", "emails", "chats", "leadersOf"} {
 		if v, ok := m[k]; ok {
 			m[k] = flatten(v)
 		}
@@ -347,9 +353,9 @@ func (s *Service) renderRecipients(raw any, vars template.Vars, mentions bool) (
 	if mentions {
 		return to, errs
 	}
-	people := len(to.Users) + len(to.WeComUsers) + len(to.Mobiles) + len(to.Emails) + len(to.Departments) + len(to.Tags)
+	people := len(to.Users) + len(to.WeComUsers) + len(to.Mobiles) + len(to.Emails) + len(to.Departments) + len(to.Tags) + len(to.LeadersOf)
 	if people+len(to.Chats) == 0 && !to.All && (to.Linked == nil || len(to.Linked.Users)+len(to.Linked.Departments) == 0) {
-		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all, linked or chats")
+		errs.Add("to", "names nobody: give users, wecomUsers, mobiles, emails, departments, tags, all, linked, chats or leadersOf")
 	}
 	for _, id := range to.Chats {
 		if !wecom.ValidChatID(id) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wecomflow/wecomflow/models"
+	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/template"
@@ -15,15 +16,12 @@ import (
 // Check validates a message that will be rendered later (a workflow's notification node):
 // everything that can be known before the data exists. Template syntax is checked everywhere;
 // WeCom's rules are checked on every field that holds no variable — a field with a variable is
-// only known when it renders. extra names further allowed top-level fields. The returned field
-// errors are the problems; err is a failure to check at all.
+// only known when it renders. A saved template the message names must exist and suit the
+// channel. extra names further allowed top-level fields. The returned field errors are the
+// problems; err is a failure to check at all.
 func (s *Service) Check(ctx context.Context, body map[string]any, extra ...string) (problem.Fields, error) {
 	errs := problem.Fields{}
-	for _, p := range template.Problems(body, s.envNames()) {
-		if !p.Err.Warning {
-			errs.Add(p.Path, p.Err.Error())
-		}
-	}
+	s.checkSyntax(body, errs)
 	channelName, _ := body["channel"].(string)
 	var ch *models.Channel
 	switch {
@@ -40,49 +38,50 @@ func (s *Service) Check(ctx context.Context, body map[string]any, extra ...strin
 		}
 		ch = c
 	}
+	if ch != nil {
+		merged, _, err := s.withTemplate(ctx, ch, body)
+		var pe *problem.Error
+		if errors.As(err, &pe) && pe.Code == problem.CodeValidation {
+			errs.AddAll("", pe.Fields)
+			return errs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		body = merged
+	}
 	checkTiming(body, errs)
 	extra = slices.Concat(extra, timingFields)
 	sample := sampleOf(body).(map[string]any)
 	if c, ok := s.composer(ch); ok {
-		s.checkComposed(c, sample, errs, extra)
-		return errs, nil
+		msgtype, _ := sample["msgtype"].(string)
+		for k := range sample {
+			if k != "channel" && k != "to" && k != "msgtype" && k != msgtype && !slices.Contains(extra, k) {
+				errs.Add(k, "unknown field")
+			}
+		}
+		_, toErrs := s.renderRecipients(sample["to"], template.Vars{}, true)
+		errs.AddAll("", toErrs)
+		return errs, s.checkComposed(ctx, c, body, sample, errs)
 	}
-	msgBody, rest := wecom.SplitMessage(sample)
+	_, rest := wecom.SplitMessage(sample)
 	for k := range rest {
 		switch {
-		case k == "channel" || k == "to" || k == "replaceName":
+		// A template without a channel to look it up for: the channel's error says it.
+		case k == "channel" || k == "to" || k == "replaceName" || k == "template":
 		case slices.Contains(extra, k):
 		default:
 			errs.Add(k, "unknown field")
 		}
 	}
-	templated := func(path string) bool {
-		v, _, ok := locate(body, path)
-		str, isStr := v.(string)
-		return ok && isStr && strings.Contains(str, "{{")
-	}
-	msg, ferrs := parseRendered(msgBody)
-	for k, v := range ferrs {
-		if !templated(k) {
-			errs.Add(k, v)
-		}
-	}
 	to, toErrs := s.renderRecipients(sample["to"], template.Vars{}, false)
-	for k, v := range toErrs {
-		errs.Add(k, v)
-	}
-	if msg == nil || len(ferrs) > 0 {
+	errs.AddAll("", toErrs)
+	msg := checkApp(body, sample, wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All}, errs)
+	if msg == nil {
 		return errs, nil
 	}
 	if replaceName(body, errs) != "" && !msg.IsInteractive() {
 		errs.Add("replaceName", "applies only to interactive template cards")
-	}
-	msg.EnsureTaskID(func() string { return "check" })
-	_, verrs := msg.Validate(wecom.ValidateOptions{LinkedCorp: to.Linked != nil, ToAll: to.All})
-	for k, v := range verrs {
-		if !templated(k) {
-			errs.Add(k, v)
-		}
 	}
 	if msg.IsInteractive() && ch != nil {
 		if err := s.checkCallback(ctx, ch, errs); err != nil {
@@ -90,6 +89,61 @@ func (s *Service) Check(ctx context.Context, body map[string]any, extra ...strin
 		}
 	}
 	return errs, nil
+}
+
+// checkDesign is Check for a saved template's message ({"msgtype", <msgtype>}) on channels of a
+// type: the same rules, with no channel or audience yet.
+func (s *Service) checkDesign(ctx context.Context, channelType string, msg map[string]any, errs problem.Fields) error {
+	s.checkSyntax(msg, errs)
+	sample := sampleOf(msg).(map[string]any)
+	if c, ok := s.channelTypes[channelType].(plugin.Composer); ok {
+		return s.checkComposed(ctx, c, msg, sample, errs)
+	}
+	checkApp(msg, sample, wecom.ValidateOptions{}, errs)
+	return nil
+}
+
+// checkSyntax adds the template syntax errors of body (not its warnings).
+func (s *Service) checkSyntax(body map[string]any, errs problem.Fields) {
+	for _, p := range template.Problems(body, s.envNames()) {
+		if !p.Err.Warning {
+			errs.Add(p.Path, p.Err.Error())
+		}
+	}
+}
+
+// checkApp checks an app message's msgtype and body, sample standing in for body's variables,
+// and returns it parsed (nil when it does not parse).
+func checkApp(body, sample map[string]any, opts wecom.ValidateOptions, errs problem.Fields) *wecom.Message {
+	msgBody, _ := wecom.SplitMessage(sample)
+	templated := templatedIn(body)
+	msg, ferrs := parseRendered(msgBody)
+	for k, v := range ferrs {
+		if !templated(k) {
+			errs.Add(k, v)
+		}
+	}
+	if msg == nil || len(ferrs) > 0 {
+		return nil
+	}
+	msg.EnsureTaskID(func() string { return "check" })
+	_, verrs := msg.Validate(opts)
+	for k, v := range verrs {
+		if !templated(k) {
+			errs.Add(k, v)
+		}
+	}
+	return msg
+}
+
+// templatedIn reports whether the field at a path of body holds a variable: only known when it
+// renders, so WeCom's rules are not applied to it before.
+func templatedIn(body map[string]any) func(path string) bool {
+	return func(path string) bool {
+		v, _, ok := locate(body, path)
+		str, isStr := v.(string)
+		return ok && isStr && strings.Contains(str, "{{")
+	}
 }
 
 // IsInteractive reports whether a message body is an interactive template card (one WeCom calls

@@ -2,6 +2,7 @@ package message
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -36,7 +37,7 @@ func (s *Service) prepareComposed(ctx context.Context, c plugin.Composer, p *par
 	to, toErrs := s.renderRecipients(body["to"], vars, true)
 	errs.AddAll("", toErrs)
 	for field, n := range map[string]int{"to.departments": len(to.Departments), "to.tags": len(to.Tags), "to.emails": len(to.Emails),
-		"to.chats": len(to.Chats)} {
+		"to.chats": len(to.Chats), "to.leadersOf": len(to.LeadersOf)} {
 		if n > 0 {
 			errs.Add(field, "cannot be used on a "+p.channel.Type+" channel: it posts to its group, mentioning users, wecomUsers, mobiles or all")
 		}
@@ -88,20 +89,33 @@ func (s *Service) composer(ch *models.Channel) (plugin.Composer, bool) {
 	return c, ok
 }
 
-// checkComposed is Check for a channel whose type composes its own sends: the msgtype and the
-// audience; the body's rules are applied when it renders.
-func (s *Service) checkComposed(c plugin.Composer, sample map[string]any, errs problem.Fields, extra []string) {
+// checkComposed is Check of the message of a send to a channel whose type composes its own
+// (msgtype and its object), sample standing in for body's variables: the type composes the
+// sample as a preview would — no mentions, no media fetched — and its errors count on every
+// field without a variable.
+func (s *Service) checkComposed(ctx context.Context, c plugin.Composer, body, sample map[string]any, errs problem.Fields) error {
 	msgtype, _ := sample["msgtype"].(string)
 	if !slices.Contains(c.MsgTypes(), msgtype) {
 		errs.Add("msgtype", "must be one of "+strings.Join(c.MsgTypes(), ", "))
+		return nil
 	}
-	for k := range sample {
-		if k != "channel" && k != "to" && k != "msgtype" && k != msgtype && !slices.Contains(extra, k) {
-			errs.Add(k, "unknown field")
+	raw, ok := sample[msgtype].(map[string]any)
+	if !ok {
+		errs.Add(msgtype, "is required when msgtype is "+msgtype+" (an object)")
+		return nil
+	}
+	_, err := c.Compose(ctx, plugin.Compose{MsgType: msgtype, Body: raw})
+	var pe *problem.Error
+	if !errors.As(err, &pe) || pe.Code != problem.CodeValidation {
+		return err
+	}
+	templated := templatedIn(body)
+	for k, v := range pe.Fields {
+		if !templated(k) {
+			errs.Add(k, v)
 		}
 	}
-	_, toErrs := s.renderRecipients(sample["to"], template.Vars{}, true)
-	errs.AddAll("", toErrs)
+	return nil
 }
 
 // mediaContent reads a composed send's media source: a prior upload of the channel's

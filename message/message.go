@@ -1,6 +1,7 @@
 package message
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"time"
@@ -29,6 +30,9 @@ type Config struct {
 	// ChannelTypes are the server's channel types; one with a composer (a robot) prepares its own
 	// sends, the others send app messages.
 	ChannelTypes map[string]plugin.ChannelType
+	// TemplateUsers names the enabled workflows that use a saved template by name: a template
+	// they use is not deleted or renamed under them. Nil means none do.
+	TemplateUsers func(ctx context.Context, name string) ([]string, error)
 }
 
 // maxWaiters bounds the Waits registered for notifications; one more polls every WaitPoll only.
@@ -46,9 +50,10 @@ type Service struct {
 	fetcher *fetch.Fetcher
 	log     *slog.Logger
 	// waiters are the Waits in progress, woken when this process records or cancels their message.
-	waiters      *worker.Waiters
-	waitPoll     time.Duration
-	channelTypes map[string]plugin.ChannelType
+	waiters       *worker.Waiters
+	waitPoll      time.Duration
+	channelTypes  map[string]plugin.ChannelType
+	templateUsers func(ctx context.Context, name string) ([]string, error)
 }
 
 // New builds the message service over a store, WeCom's clients and the authenticators' apps.
@@ -62,11 +67,15 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 	if cfg.Fetcher == nil {
 		cfg.Fetcher = fetch.New(fetch.Options{})
 	}
+	if cfg.TemplateUsers == nil {
+		cfg.TemplateUsers = func(context.Context, string) ([]string, error) { return nil, nil }
+	}
 	if cfg.WaitPoll == 0 {
 		cfg.WaitPoll = 500 * time.Millisecond
 	}
 	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, env: cfg.TemplateEnv, loc: cfg.Location,
-		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll, channelTypes: cfg.ChannelTypes}
+		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll, channelTypes: cfg.ChannelTypes,
+		templateUsers: cfg.TemplateUsers}
 }
 
 // Trigger sources of a message.
@@ -98,6 +107,8 @@ type Recipients struct {
 	Emails  []string `json:"emails,omitempty"`
 	// Chats are app group chats (appchat) of the channel's app, by chatid (SPEC §9.3).
 	Chats []string `json:"chats,omitempty"`
+	// LeadersOf are local userids whose department leaders receive the message (SPEC §11).
+	LeadersOf []string `json:"leadersOf,omitempty"`
 }
 
 // LinkedRecipients address connected enterprises: "CorpID/userid", "LinkedID/partyid".
@@ -118,6 +129,8 @@ type Request struct {
 	Context map[string]any
 	// Jobs is the template $jobs (workflows).
 	Jobs map[string]any
+	// NoDuplicateCheck sends without WeCom's duplicate check (a card's reminder, which repeats).
+	NoDuplicateCheck bool
 }
 
 // RecipientSummary is how the recipients resolved.
@@ -148,9 +161,11 @@ type RequestView struct {
 
 // View is a message as the API shows it.
 type View struct {
-	ID            string           `json:"id"`
-	Channel       string           `json:"channel"`
-	MsgType       string           `json:"msgtype"`
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	MsgType string `json:"msgtype"`
+	// Template is the saved template the message was sent by, when it was.
+	Template      string           `json:"template,omitempty"`
 	Status        string           `json:"status"`
 	TriggerFrom   string           `json:"triggerFrom"`
 	ExecutionID   *string          `json:"executionId"`
@@ -176,7 +191,7 @@ func jsonList(s string) []string {
 }
 
 func view(m *models.Message, reqs []models.MessageRequest) View {
-	v := View{ID: m.ID, Channel: m.Channel, MsgType: m.MsgType, Status: m.Status, TriggerFrom: m.TriggerFrom, ExecutionID: m.ExecutionID,
+	v := View{ID: m.ID, Channel: m.Channel, MsgType: m.MsgType, Template: m.Template, Status: m.Status, TriggerFrom: m.TriggerFrom, ExecutionID: m.ExecutionID,
 		Recipients: RecipientSummary{Requested: m.Requested, Resolved: m.Resolved, Unbound: jsonList(m.Unbound), Invalid: jsonList(m.Invalid), Unlicensed: jsonList(m.Unlicensed)},
 		Attempts:   m.Attempts, NextAttemptAt: m.NextAttemptAt, Reason: m.Reason, Warnings: jsonList(m.Warnings), Body: json.RawMessage(m.Body),
 		CreatedAt: m.CreatedAt, SentAt: m.SentAt, RecalledAt: m.RecalledAt}

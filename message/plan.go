@@ -17,7 +17,7 @@ func (s *Service) planRequests(ctx context.Context, p *parsedSend, in Request) (
 	opts, _ := json.Marshal(p.opts)
 	warnings, _ := json.Marshal(nonNil(p.warnings))
 	m := &models.Message{ID: ulid.Make().String(), ChannelID: p.channel.ID, Channel: p.channel.Name, ChannelType: p.channel.Type,
-		AuthenticatorID: p.channel.AuthenticatorID, MsgType: p.msgtype, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
+		AuthenticatorID: p.channel.AuthenticatorID, MsgType: p.msgtype, Template: p.template, Body: string(p.body), SendOptions: string(opts), Linked: p.to.Linked != nil,
 		ReplaceName: p.replaceName, Status: models.MessageQueued, TriggerFrom: in.TriggerFrom, ExecutionID: in.ExecutionID, IdempotencyKey: p.idemKey,
 		Invalid: "[]", Unlicensed: "[]", Warnings: string(warnings), CreatedAt: now, UpdatedAt: now}
 	if p.msg == nil {
@@ -31,6 +31,11 @@ func (s *Service) planRequests(ctx context.Context, p *parsedSend, in Request) (
 	if err != nil {
 		return nil, nil, err
 	}
+	leaders, err := s.resolveLeaders(ctx, p.channel, p.to.LeadersOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	contacts.add(leaders)
 	if len(contacts.warnings) > 0 {
 		w, _ := json.Marshal(slices.Concat(p.warnings, contacts.warnings))
 		m.Warnings = string(w)

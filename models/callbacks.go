@@ -202,6 +202,9 @@ func (s *Store) SaveCardResponse(ctx context.Context, r *CardResponse) (*CardRes
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}
+		if err := s.emit(tx, hookEvent{EventMessageResponse, r.MessageID}); err != nil {
+			return err
+		}
 		// A workflow waiting for this click goes on now.
 		return s.nudge(tx, "id = (SELECT execution_id FROM messages WHERE id = ?)", r.MessageID)
 	})

@@ -24,14 +24,17 @@ type Member struct {
 	WeComUserID     string `gorm:"column:wecom_userid;primaryKey;size:64"`
 	Name            string `gorm:"size:255;not null"`
 	// Departments is the JSON list of department ids.
-	Departments    string  `gorm:"type:text;not null"`
-	MainDepartment int64   `gorm:"not null"`
-	Position       string  `gorm:"size:255;not null"`
-	Mobile         string  `gorm:"size:64;not null"`
-	Email          string  `gorm:"size:255;not null"`
-	Status         int     `gorm:"not null"`
-	Deleted        bool    `gorm:"not null;index"`
-	UserID         *uint64 `gorm:"index"`
+	Departments    string `gorm:"type:text;not null"`
+	MainDepartment int64  `gorm:"not null"`
+	Position       string `gorm:"size:255;not null"`
+	Mobile         string `gorm:"size:64;not null"`
+	Email          string `gorm:"size:255;not null"`
+	Status         int    `gorm:"not null"`
+	// LeaderOf is the JSON list of the member's departments it leads (WeCom's is_leader_in_dept),
+	// always a subset of Departments.
+	LeaderOf string  `gorm:"size:1024;not null;default:'[]'"`
+	Deleted  bool    `gorm:"not null;index"`
+	UserID   *uint64 `gorm:"index"`
 	// SyncMark is the id of the full sync task that last saw the member; one that did not see it
 	// after completing marks it deleted.
 	SyncMark  uint64 `gorm:"not null"`

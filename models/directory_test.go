@@ -285,3 +285,47 @@ func TestRenameMember(t *testing.T) {
 		t.Fatalf("x still there: %v", err)
 	}
 }
+
+// is_leader_in_dept is kept per department: aligned with the departments it came with (or the
+// stored ones), dropped for a department the member leaves; DepartmentLeaders reads it back.
+func TestDepartmentLeaders(t *testing.T) {
+	t.Parallel()
+	s, _, auth := directoryStore(t)
+	ctx := context.Background()
+	boss := full("boss", "Boss", 1, 11)
+	boss.IsLeaderInDept = []int{0, 1}
+	deputy := full("deputy", "Deputy", 111, 11)
+	deputy.IsLeaderInDept = []int{1, 1}
+	if _, err := s.SyncMembers(ctx, auth, []models.MemberUpdate{boss, deputy, full("staff", "Staff", 11)}, models.MemberSyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	leaders := func() map[int64][]string {
+		t.Helper()
+		got, err := s.DepartmentLeaders(ctx, auth, []int64{1, 11, 111})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := fmt.Sprint(leaders()); got != "map[11:[boss deputy] 111:[deputy]]" {
+		t.Fatalf("leaders: %s", got)
+	}
+	// update_user with IsLeaderInDept alone is read against the stored departments.
+	steps := []models.MemberUpdate{
+		{WeComUserID: "staff", IsLeaderInDept: []int{1}, Fields: models.MemberLeaderOf},
+		// deputy leaves 11 (the event carries no IsLeaderInDept): it no longer leads it.
+		{WeComUserID: "deputy", Departments: []int64{111}, Fields: models.MemberDepartments},
+	}
+	if _, err := s.SyncMembers(ctx, auth, steps, models.MemberSyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(leaders()); got != "map[11:[boss staff] 111:[deputy]]" {
+		t.Fatalf("after the changes: %s", got)
+	}
+	if err := s.MarkMemberDeleted(ctx, auth, "boss"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(leaders()); got != "map[11:[staff] 111:[deputy]]" {
+		t.Fatalf("after boss left: %s", got)
+	}
+}

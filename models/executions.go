@@ -173,6 +173,8 @@ type Step struct {
 type MessageWithRequests struct {
 	Message  *Message
 	Requests []MessageRequest
+	// Reminder, on a card that reminds who has not clicked, is stored with it.
+	Reminder *Reminder
 }
 
 // CommitSteps writes runner steps in one transaction, or each in its own when that fails, and
@@ -184,6 +186,7 @@ func (s *Store) CommitSteps(ctx context.Context, steps []*Step) []error {
 
 func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 	var msgs []acceptJob
+	var reminders []*Reminder
 	for _, st := range steps {
 		u := st.Execution
 		u["lease_owner"], u["lease_until"], u["updated_at"], u["failures"] = "", nil, s.Now(), 0
@@ -198,6 +201,10 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("store: execution %s: lease lost: %w", st.ExecutionID, ErrInUse)
 		}
+		// A step that ends the execution is the only one that sets a final status.
+		if err := s.emit(tx, executionEvent(st.ExecutionID, u["status"])...); err != nil {
+			return err
+		}
 		for _, j := range st.Finished {
 			if err := tx.Model(&Job{}).Where("id = ?", j.ID).
 				Select("status", "result", "error", "wait_until", "finished_at").Updates(j).Error; err != nil {
@@ -206,6 +213,10 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 		}
 		for _, m := range st.Messages {
 			msgs = append(msgs, acceptJob{m: m.Message, reqs: m.Requests})
+			if m.Reminder != nil {
+				m.Reminder.ID = 0 // a rolled-back batch may have left an id behind
+				reminders = append(reminders, m.Reminder)
+			}
 		}
 	}
 	var jobs []*Job
@@ -220,8 +231,13 @@ func (s *Store) writeSteps(tx *gorm.DB, steps []*Step) error {
 			return fmt.Errorf("store: unable to store jobs: %w", err)
 		}
 	}
+	if len(reminders) > 0 {
+		if err := tx.Create(reminders).Error; err != nil {
+			return fmt.Errorf("store: unable to store reminders: %w", err)
+		}
+	}
 	if len(msgs) > 0 {
-		return insertMessageRows(tx, msgs)
+		return s.insertMessageRows(tx, msgs)
 	}
 	return nil
 }

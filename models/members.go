@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -26,10 +27,12 @@ const (
 	MemberMobile
 	MemberEmail
 	MemberStatus
+	// MemberLeaderOf is is_leader_in_dept: which of its departments the member leads.
+	MemberLeaderOf
 	// MemberContact is mobile and email, which only the contacts secret reads.
 	MemberContact = MemberMobile | MemberEmail
 	// MemberDetails is what user/list answers to an app secret (no mobile or email).
-	MemberDetails = MemberName | MemberDepartments | MemberMainDepartment | MemberPosition | MemberStatus
+	MemberDetails = MemberName | MemberDepartments | MemberMainDepartment | MemberPosition | MemberStatus | MemberLeaderOf
 	MemberAll     = MemberDetails | MemberContact
 )
 
@@ -42,6 +45,9 @@ type MemberUpdate struct {
 	Position       string
 	Mobile, Email  string
 	Status         int
+	// IsLeaderInDept is WeCom's is_leader_in_dept: 1 where the member leads the department at the
+	// same index of Departments — or, when Departments is not known, of the stored departments.
+	IsLeaderInDept []int
 	// Fields are the fields above that are known. An empty Name is never known: every WeCom
 	// member has one, so an empty one means WeCom did not send it.
 	Fields MemberFields
@@ -79,7 +85,7 @@ func (r *MemberSyncResult) Add(o MemberSyncResult) {
 
 // memberColumns are the columns an upsert of a member writes (all but the key).
 var memberColumns = []string{"name", "departments", "main_department", "position", "mobile", "email", "status",
-	"deleted", "user_id", "sync_mark", "updated_at"}
+	"leader_of", "deleted", "user_id", "sync_mark", "updated_at"}
 
 // EncodeDepartments is the stored form of a member's department list: compact JSON, "[1,2]".
 func EncodeDepartments(ids []int64) string {
@@ -151,7 +157,7 @@ func (s *Store) SyncMembers(ctx context.Context, authenticatorID uint64, batch [
 		var write []Member
 		for _, m := range sorted {
 			old := byID[m.WeComUserID]
-			row := Member{AuthenticatorID: authenticatorID, WeComUserID: m.WeComUserID, Departments: "[]"}
+			row := Member{AuthenticatorID: authenticatorID, WeComUserID: m.WeComUserID, Departments: "[]", LeaderOf: "[]"}
 			if old != nil {
 				row = *old
 			}
@@ -236,6 +242,19 @@ func (m MemberUpdate) apply(row *Member) {
 	if m.Fields&MemberStatus != 0 {
 		row.Status = m.Status
 	}
+	depts := DecodeDepartments(row.Departments)
+	leads := DecodeDepartments(row.LeaderOf)
+	if m.Fields&MemberLeaderOf != 0 {
+		leads = leads[:0]
+		for i, flag := range m.IsLeaderInDept {
+			if flag == 1 && i < len(depts) {
+				leads = append(leads, depts[i])
+			}
+		}
+	}
+	// A member who leaves a department stops leading it, whether or not the change said so.
+	leads = slices.DeleteFunc(leads, func(id int64) bool { return !containsID(depts, id) })
+	row.LeaderOf = EncodeDepartments(leads)
 }
 
 func containsID(ids []int64, id int64) bool {
@@ -251,7 +270,7 @@ func containsID(ids []int64, id int64) bool {
 func sameMember(a, b Member) bool {
 	sameLink := (a.UserID == nil) == (b.UserID == nil) && (a.UserID == nil || *a.UserID == *b.UserID)
 	return sameLink && a.Name == b.Name && a.Departments == b.Departments && a.MainDepartment == b.MainDepartment &&
-		a.Position == b.Position && a.Mobile == b.Mobile && a.Email == b.Email && a.Status == b.Status && a.Deleted == b.Deleted
+		a.Position == b.Position && a.Mobile == b.Mobile && a.Email == b.Email && a.Status == b.Status && a.LeaderOf == b.LeaderOf && a.Deleted == b.Deleted
 }
 
 // usersBoundTo maps WeCom userids to the local user bound to each (its wechatwk binding); when
@@ -501,10 +520,7 @@ func (s *Store) ListMembers(ctx context.Context, f DirectoryFilter, p Page) ([]M
 		q = q.Where("authenticator_id = ?", f.AuthenticatorID)
 	}
 	if f.DepartmentID != 0 {
-		// departments is compact JSON ("[1,2]"): the id as a whole element.
-		id := strconv.FormatInt(f.DepartmentID, 10)
-		q = q.Where("(departments = ? OR departments LIKE ? OR departments LIKE ? OR departments LIKE ?)",
-			"["+id+"]", "["+id+",%", "%,"+id+",%", "%,"+id+"]")
+		q = q.Where(listHas("departments", f.DepartmentID))
 	}
 	if f.Deleted != nil {
 		q = q.Where("deleted = ?", *f.Deleted)
@@ -520,4 +536,58 @@ func (s *Store) GetMember(ctx context.Context, authenticatorID uint64, userid st
 		return nil, fmt.Errorf("store: unable to get member: %w", notFound(err))
 	}
 	return &m, nil
+}
+
+// listHas is a condition on a column holding a compact JSON list of ids ("[1,2]"): it has id as
+// a whole element.
+func listHas(column string, id int64) clause.Expr {
+	v := strconv.FormatInt(id, 10)
+	return gorm.Expr("("+column+" = ? OR "+column+" LIKE ? OR "+column+" LIKE ? OR "+column+" LIKE ?)",
+		"["+v+"]", "["+v+",%", "%,"+v+",%", "%,"+v+"]")
+}
+
+// DepartmentLeaders maps each of the departments of an authenticator to the WeCom userids of
+// the live members who lead it, by userid. Departments nobody leads are absent.
+func (s *Store) DepartmentLeaders(ctx context.Context, authenticatorID uint64, deptIDs []int64) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	// A few departments per query: each is four LIKE terms.
+	const perQuery = 50
+	for start := 0; start < len(deptIDs); start += perQuery {
+		chunk := deptIDs[start:min(start+perQuery, len(deptIDs))]
+		led := s.Read.WithContext(ctx)
+		for _, id := range chunk {
+			led = led.Or(listHas("leader_of", id))
+		}
+		var rows []Member
+		if err := s.Read.WithContext(ctx).Select("wecom_userid", "leader_of").
+			Where("authenticator_id = ? AND deleted = ?", authenticatorID, false).Where(led).
+			Order("wecom_userid").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("store: unable to read department leaders: %w", err)
+		}
+		for _, m := range rows {
+			for _, id := range DecodeDepartments(m.LeaderOf) {
+				if slices.Contains(chunk, id) {
+					out[id] = append(out[id], m.WeComUserID)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// MembersByUserID reads the live members of an authenticator with these WeCom userids.
+func (s *Store) MembersByUserID(ctx context.Context, authenticatorID uint64, userids []string) (map[string]Member, error) {
+	out := make(map[string]Member, len(userids))
+	for start := 0; start < len(userids); start += upsertBatch {
+		var rows []Member
+		chunk := userids[start:min(start+upsertBatch, len(userids))]
+		if err := s.Read.WithContext(ctx).Where("authenticator_id = ? AND deleted = ? AND wecom_userid IN ?", authenticatorID, false, chunk).
+			Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("store: unable to read members: %w", err)
+		}
+		for _, m := range rows {
+			out[m.WeComUserID] = m
+		}
+	}
+	return out, nil
 }

@@ -45,7 +45,9 @@ type Message struct {
 	ChannelType     string `gorm:"size:32;not null;default:wecom"`
 	AuthenticatorID uint64 `gorm:"not null"`
 	MsgType         string `gorm:"size:32;not null"`
-	Body            string `gorm:"type:mediumtext;not null"`
+	// Template is the name of the saved template the message was sent by, or "".
+	Template string `gorm:"size:64;not null;default:''"`
+	Body     string `gorm:"type:mediumtext;not null"`
 	// TaskID is an interactive card's task_id, by which a click (template_card_event) finds it.
 	TaskID string `gorm:"size:128;not null;index"`
 	// ReplaceName, when set, is what the clicked card's button says after a click: the server calls
@@ -194,11 +196,12 @@ type acceptJob struct {
 // insertMessages stores a batch in one transaction with multi-row inserts; if that fails, each
 // message on its own, so one bad message cannot fail the others.
 func (s *Store) insertMessages(ctx context.Context, batch []acceptJob) []error {
-	return inBatchOrEach(ctx, s, batch, insertMessageRows)
+	return inBatchOrEach(ctx, s, batch, s.insertMessageRows)
 }
 
-// insertMessageRows inserts messages and their requests with multi-row statements.
-func insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
+// insertMessageRows inserts messages and their requests with multi-row statements, and queues the
+// events of the messages that are final from the start (nobody to send to: failed).
+func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 	msgs := make([]*Message, len(jobs))
 	var reqs []MessageRequest
 	for i, j := range jobs {
@@ -212,6 +215,13 @@ func insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 	}
 	if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
 		return fmt.Errorf("store: unable to store message: %w", duplicate(err))
+	}
+	var events []hookEvent
+	for _, m := range msgs {
+		events = append(events, messageEvent(m.ID, m.Status)...)
+	}
+	if err := s.emit(tx, events...); err != nil {
+		return err
 	}
 	if len(reqs) > 0 {
 		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {

@@ -66,6 +66,22 @@ var migrations = []migration{
 	{13, "app group chats: the chats a channel created, the chat a request posts to", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Chat{}, &MessageRequest{})
 	}},
+	{14, "webhook workflows saved so far keep their body-only signature (legacySignature)", markLegacyWebhooks},
+	{15, "saved templates, the template a message was sent by", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Template{}, &Message{})
+	}},
+	{16, "event hooks: hooks, their queued events, the delivery log", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&EventHook{}, &HookEvent{}, &HookAttempt{})
+	}},
+	{18, "department leaders: the departments a member leads", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Member{})
+	}},
+	{19, "digest windows and their items", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&DigestWindow{}, &DigestItem{})
+	}},
+	{20, "reminders of the recipients of a card who have not clicked", func(tx *gorm.DB) error {
+		return tx.AutoMigrate(&Reminder{})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.

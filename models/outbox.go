@@ -162,11 +162,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 				// The only request decides the message: no need to read it back.
 				u := deriveStatus(*m, []MessageRequest{*r}, s.Now())
 				u["updated_at"] = s.Now()
-				if err := tx.Model(&Message{}).Where("id = ? AND status <> ?", m.ID, MessageCanceled).Updates(u).Error; err != nil {
-					return fmt.Errorf("store: unable to update message status: %w", err)
+				res := tx.Model(&Message{}).Where("id = ? AND status <> ?", m.ID, MessageCanceled).Updates(u)
+				if res.Error != nil {
+					return fmt.Errorf("store: unable to update message status: %w", res.Error)
 				}
 				if err := s.wakeIfFinal(tx, m.ExecutionID, u); err != nil {
 					return err
+				}
+				// Claiming made it sending, so a final status here is a change; a canceled
+				// message (no row updated) has none.
+				if res.RowsAffected > 0 {
+					if err := s.emit(tx, messageEvent(m.ID, u["status"])...); err != nil {
+						return err
+					}
 				}
 				continue
 			}
@@ -226,6 +234,11 @@ func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
 	u["updated_at"] = s.Now()
 	if err := tx.Model(&Message{}).Where("id = ?", id).Updates(u).Error; err != nil {
 		return fmt.Errorf("store: unable to update message status: %w", err)
+	}
+	if u["status"] != m.Status {
+		if err := s.emit(tx, messageEvent(id, u["status"])...); err != nil {
+			return err
+		}
 	}
 	return s.wakeIfFinal(tx, m.ExecutionID, u)
 }

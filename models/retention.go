@@ -28,7 +28,7 @@ var finalExecutionStatuses = []string{ExecutionResolved, ExecutionFailed, Execut
 //   - messages in a final status (sent, partial, failed, canceled), with their message_requests and
 //     card_responses — but not a message of an unfinished execution, which a waiting job may read;
 //   - callback_events processed or failed for good;
-//   - executions in a final status, with their jobs;
+//   - executions in a final status, with their jobs, their digest items and the digest windows they opened;
 //   - sync_tasks that succeeded or failed;
 //   - mass messages no longer refreshed (finished, canceled or past their refresh window), with
 //     their members;
@@ -95,6 +95,8 @@ func (s *Store) deleteExecutions(ctx context.Context, before time.Time, batch in
 	}, func(tx *gorm.DB, ids []string, n map[string]int64) error {
 		return deleteEach(tx, n,
 			deletion{"jobs", &Job{}, "execution_id IN ?", ids},
+			deletion{"digest_items", &DigestItem{}, "execution_id IN ?", ids},
+			deletion{"digest_windows", &DigestWindow{}, "execution_id IN ?", ids},
 			deletion{"executions", &Execution{}, "id IN ?", ids})
 	})
 }

@@ -193,7 +193,7 @@ func TestDeleteFinishedRemovesOnlyOldFinishedData(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]int64{
-		"executions": 5, "jobs": 10,
+		"executions": 5, "jobs": 10, "digest_items": 0, "digest_windows": 0,
 		"messages": 6, "message_requests": 4*2 + 1 + 1, "card_responses": 4 + 1,
 		"callback_events": 2, "sync_tasks": 2, "sessions": 1, "leaders": 1, "sign_in_states": 1, "audit_entries": 1,
 	}

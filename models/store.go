@@ -39,6 +39,7 @@ type Store struct {
 	accepts    groupCommit[acceptJob]
 	events     groupCommit[*eventJob]
 	executions groupCommit[*Execution]
+	hookCache  hookCache
 }
 
 // Options configure Open.

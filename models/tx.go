@@ -126,12 +126,18 @@ func (s *Store) retryDeadlock(ctx context.Context, fn func(tx *gorm.DB) error) e
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		err = s.DB.WithContext(ctx).Transaction(fn)
-		var me *mysqldriver.MySQLError
-		if !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+		if !isDeadlock(err) {
 			return err
 		}
 	}
 	return err
+}
+
+// isDeadlock reports whether MySQL picked the transaction as a deadlock victim or its lock wait
+// timed out.
+func isDeadlock(err error) bool {
+	var me *mysqldriver.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // insertOnce runs find-or-insert in a transaction, again when a concurrent transaction inserted

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -96,10 +97,14 @@ func (s *Store) ListWorkflows(ctx context.Context, f WorkflowFilter, p Page) ([]
 	})
 }
 
-// EnabledWorkflows lists the enabled workflows with a trigger type.
+// EnabledWorkflows lists the enabled workflows with a trigger type ("": every one).
 func (s *Store) EnabledWorkflows(ctx context.Context, triggerType string) ([]Workflow, error) {
 	var out []Workflow
-	if err := s.Read.WithContext(ctx).Where("trigger_type = ? AND enabled = ?", triggerType, true).Order("id").Find(&out).Error; err != nil {
+	q := s.Read.WithContext(ctx).Where("enabled = ?", true)
+	if triggerType != "" {
+		q = q.Where("trigger_type = ?", triggerType)
+	}
+	if err := q.Order("id").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("store: unable to list workflows: %w", err)
 	}
 	return out, nil
@@ -136,4 +141,64 @@ func (s *Store) GetWorkflowVersion(ctx context.Context, workflowID uint64, versi
 		return nil, fmt.Errorf("store: unable to read workflow version: %w", notFound(err))
 	}
 	return v, nil
+}
+
+// markLegacyWebhooks sets trigger.config.legacySignature on every webhook workflow's definition,
+// and on the version its executions start from: their senders sign the body only, and keep
+// working until someone drops the flag. A definition that has the flag already is left as it is,
+// so running this again changes nothing.
+func markLegacyWebhooks(tx *gorm.DB) error {
+	var ws []Workflow
+	if err := tx.Select("id", "version", "definition").Where("trigger_type = ?", "webhook").Find(&ws).Error; err != nil {
+		return fmt.Errorf("read webhook workflows: %w", err)
+	}
+	for _, w := range ws {
+		def, changed, err := withLegacySignature(w.Definition)
+		if err != nil {
+			return fmt.Errorf("workflow %d: %w", w.ID, err)
+		}
+		if !changed {
+			continue
+		}
+		if err := tx.Model(&Workflow{}).Where("id = ?", w.ID).UpdateColumn("definition", def).Error; err != nil {
+			return fmt.Errorf("workflow %d: %w", w.ID, err)
+		}
+		if err := tx.Model(&WorkflowVersion{}).Where("workflow_id = ? AND version = ?", w.ID, w.Version).UpdateColumn("definition", def).Error; err != nil {
+			return fmt.Errorf("workflow %d version %d: %w", w.ID, w.Version, err)
+		}
+	}
+	return nil
+}
+
+func withLegacySignature(def string) (string, bool, error) {
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(def), &d); err != nil {
+		return "", false, err
+	}
+	var trigger map[string]json.RawMessage
+	if err := json.Unmarshal(d["trigger"], &trigger); err != nil {
+		return "", false, err
+	}
+	var cfg map[string]json.RawMessage
+	if raw := trigger["config"]; len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return "", false, err
+		}
+	}
+	if _, ok := cfg["legacySignature"]; ok {
+		return def, false, nil
+	}
+	if cfg == nil {
+		cfg = map[string]json.RawMessage{}
+	}
+	cfg["legacySignature"] = json.RawMessage("true")
+	var err error
+	if trigger["config"], err = json.Marshal(cfg); err != nil {
+		return "", false, err
+	}
+	if d["trigger"], err = json.Marshal(trigger); err != nil {
+		return "", false, err
+	}
+	out, err := json.Marshal(d)
+	return string(out), true, err
 }

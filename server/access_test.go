@@ -95,7 +95,7 @@ func newRoleEnv(t *testing.T) *roleEnv {
 func (e *roleEnv) state() string {
 	var b strings.Builder
 	for _, table := range []string{"authenticators", "channels", "users", "api_tokens", "accounts", "workflows", "messages",
-		"executions", "sync_tasks", "media", "audit_entries"} {
+		"executions", "sync_tasks", "media", "templates", "audit_entries"} {
 		cols, rows := e.rows("SELECT * FROM " + table + " ORDER BY 1")
 		for _, vals := range rows {
 			for i, v := range vals {

@@ -23,6 +23,7 @@ type metrics struct {
 	events     *prometheus.CounterVec
 	syncs      *prometheus.HistogramVec
 	executions *prometheus.CounterVec
+	refusals   *prometheus.CounterVec
 }
 
 // queueDepth reports the unfinished outbox requests by status, counted in the database at scrape
@@ -80,11 +81,14 @@ func newMetrics(version, commit string) *metrics {
 	m.executions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wecomflow_executions_finished_total", Help: "Workflow executions finished, by status.",
 	}, []string{"status"})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wecomflow_webhook_refusals_total", Help: "Webhook calls refused (401), by workflow id and the header at fault.",
+	}, []string{"workflow_id", "header"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "wecomflow_build_info", Help: "Always 1; the labels say which build runs.",
 	}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(version, commit, runtime.Version()).Set(1)
-	m.reg.MustRegister(build, m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs, m.executions,
+	m.reg.MustRegister(build, m.requests, m.duration, m.sends, m.tokens, m.callbacks, m.events, m.syncs, m.executions, m.refusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -120,6 +124,12 @@ func (m *metrics) observeSync(status string, d time.Duration) {
 func (m *metrics) observeEvent(status string) { m.events.WithLabelValues(status).Inc() }
 
 func (m *metrics) observeExecution(status string) { m.executions.WithLabelValues(status).Inc() }
+
+// observeWebhookRefusal counts by workflow id, not key: a key is whatever a caller puts in the
+// URL, while ids exist only for stored workflows; the header is one of the contract's names.
+func (m *metrics) observeWebhookRefusal(workflowID uint64, header string) {
+	m.refusals.WithLabelValues(strconv.FormatUint(workflowID, 10), header).Inc()
+}
 
 func (m *metrics) observeTokenFetch(_ uint64, err error) {
 	result := "ok"

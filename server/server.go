@@ -17,6 +17,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/wecomflow/wecomflow/callback"
+	"github.com/wecomflow/wecomflow/eventhook"
 	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
@@ -66,7 +67,7 @@ type Config struct {
 	// Retention is how long finished messages, callback events, executions and sync tasks are
 	// kept; the leader deletes older ones hourly. 0 keeps everything.
 	Retention time.Duration
-	// FetchAllow opens address ranges that URLs given by users (media.url) may reach despite being
+	// FetchAllow opens address ranges that URLs given by users (media.url, event hooks) may reach despite being
 	// loopback, private or otherwise internal (WECOMFLOW_FETCH_ALLOW).
 	FetchAllow []netip.Prefix
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client: a request from any
@@ -74,6 +75,9 @@ type Config struct {
 	// log's remote field read it).
 	TrustedProxies []netip.Prefix
 }
+
+// hookConcurrency bounds the event hook attempts in flight on one instance.
+const hookConcurrency = 64
 
 // leaderLease is how long the leader's role lasts unrenewed: a dead leader's periodic work moves to
 // another instance within it.
@@ -101,6 +105,7 @@ type Server struct {
 	callbacks *callback.Handler
 	processor *callback.Processor
 	workflows *workflow.Engine
+	hooks     *eventhook.Deliverer
 	// elector makes one instance the leader, which runs the periodic work: schedule triggers,
 	// scheduled directory syncs.
 	elector *worker.Elector
@@ -159,10 +164,16 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	types := plugins(s.clients)
 	s.limiter = wecom.NewLimiter(loc)
 	so.Deliverers = map[string]wecom.Deliverer{wecomrobot.Type: wecomrobot.NewDeliverer(s.clients, s.limiter, store)}
+	// One fetcher for every URL a user gives, keeping enough idle connections for the hook
+	// deliverer's attempts in flight.
+	fetcher := fetch.New(fetch.Options{Allow: cfg.FetchAllow, IdleConnsPerHost: hookConcurrency})
 	s.svc = service.New(store, types, s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
-		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase, Owner: so.Owner + "/mass"}, log)
+		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase, Owner: so.Owner + "/mass", Fetcher: fetcher}, log)
 	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
-		Location: loc, Fetcher: fetch.New(fetch.Options{Allow: cfg.FetchAllow}), WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels}, log)
+		Location: loc, Fetcher: fetcher, WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels,
+		TemplateUsers: workflow.TemplateUsers(store)}, log)
+	s.hooks = eventhook.New(store, fetcher, s.hookData, log, eventhook.Options{Owner: so.Owner, Now: store.Now, Poll: so.Poll,
+		Concurrency: hookConcurrency})
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)
@@ -176,6 +187,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	so.OnResult = s.metrics.observeSend
 	so.OnRecorded = func(outs []models.Outcome) {
 		s.messages.Recorded(outs)
+		// A message that became final queued its events in the same commit.
+		s.hooks.Wake()
 		for _, o := range outs {
 			if o.Message != nil && o.Message.ExecutionID != nil {
 				s.workflows.Wake()
@@ -194,7 +207,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		Location: loc, Wake: s.syncWake, Leading: s.elector.Leading, OnFinish: s.metrics.observeSync})
 	s.workflows = workflow.New(store, s.messages, log, workflow.Options{Owner: so.Owner, PublicURL: cfg.PublicURL,
 		TemplateEnv: cfg.TemplateEnv, Location: loc, Poll: so.Poll, Loops: loops, Hooks: cfg.WorkflowHooks,
-		OnFinished: s.metrics.observeExecution, WaitPoll: cfg.WaitPoll, CreateChat: s.createChatNode})
+		OnFinished: func(status string) { s.metrics.observeExecution(status); s.hooks.Wake() }, OnRefused: s.metrics.observeWebhookRefusal,
+		WaitPoll: cfg.WaitPoll, CreateChat: s.createChatNode})
 	s.callbacks = callback.NewHandler(s.apps.Callback, store, cfg.CallbackMaxSkew, store.Now, log)
 	// Each subscriber lives with its feature: card clicks with messages, contact changes with the
 	// directory syncer, wecom_event triggers with the workflows.
@@ -203,10 +217,12 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		callback.SubscriberFunc(s.workflows.HandleEvent)}, log,
 		callback.ProcessorOptions{Owner: so.Owner, Now: store.Now, Poll: so.Poll, OnProcessed: func(status string) {
 			s.metrics.observeEvent(status)
+			// A click queues message.response.
+			s.hooks.Wake()
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
+	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, ChannelTypes: types.Channels, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
 		Lockout: s.lockout})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.
@@ -318,7 +334,10 @@ func (s *Server) routes() *gin.Engine {
 	s.directoryRoutes(api)
 	s.chatRoutes(api)
 	s.workflowRoutes(api)
+	s.templateRoutes(api)
+	s.recipeRoutes(api)
 	s.massMessageRoutes(api)
+	s.eventHookRoutes(api)
 	r.POST("/hooks/:key", s.handle(s.webhook))
 
 	api.GET("/callback-events", s.handle(s.listCallbackEvents))
@@ -363,11 +382,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 }
 
 // RunWorkers runs the background work — the sender, the callback processor, the directory sync
-// runner, the workflow runner, the schedule triggers and the mass message refreshes — until ctx ends, and returns when all of
-// it has stopped. Run starts it; tests that drive the handler directly call it themselves.
+// runner, the workflow runner, the event hook deliverer, the schedule triggers and the mass message refreshes — until ctx ends,
+// and returns when all of it has stopped. Run starts it; tests that drive the handler directly call it themselves.
 func (s *Server) RunWorkers(ctx context.Context) error {
 	var wg sync.WaitGroup
-	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.syncer.Run,
+	runs := []func(context.Context) error{s.sender.Run, s.processor.Run, s.syncer.Run, s.hooks.Run,
 		func(ctx context.Context) error { s.workflows.Run(ctx); return nil },
 		func(ctx context.Context) error { s.elector.Run(ctx); return nil }, s.runPresence, s.runMassRefresh}
 	if !s.cfg.NoSchedules {

@@ -90,6 +90,8 @@ var adminDay = []browserStep{
 	{"see the execution resolved", stepExecutionResolved},
 	{"see the message sent", stepMessageSent},
 	{"see the card in the inbox", stepInboxCard},
+	{"save a template", stepSaveTemplate},
+	{"choose a webhook's auth", stepWebhookAuth},
 }
 
 // stepLogIn picks the walk's language on the login page, tries a wrong token, then logs in.
@@ -445,6 +447,49 @@ func stepMessageSent(b *browserWalk) {
 	b.expectText(row+" .status", b.tr("msg.status.sent"))
 	b.checkWidths("messages")
 	b.screenshot("messages")
+}
+
+// stepSaveTemplate makes a saved template with the editor's body form and live preview: the
+// server's refusal lands on its field, then the template is saved.
+func stepSaveTemplate(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/templates"]`)
+	b.navigate("#new-template")
+	b.waitVisible("#n1-msgtype") // editor.js has put the body form in place of the JSON field
+	b.fill("#f-name", "order-paid")
+	b.choose("#n1-msgtype", "textcard")
+	b.fill("#n1-textcard-title", cardTitle)
+	b.fill("#n1-textcard-description", "{{$context.data.note}}")
+	b.waitText("#preview-errors", "textcard.url")
+	b.navigate("#save-template")
+	b.waitVisible("#n1-textcard-url[aria-invalid=true]")
+	b.fill("#n1-textcard-url", cardURL)
+	b.fill("#sample-data", triggerData)
+	b.waitText("#preview .wfc-textcard .wfc-title", "Order 42 paid")
+	b.waitText("#preview .wfc-textcard", triggerNote)
+	b.expectNoMarkup()
+	b.checkWidths("template")
+	b.screenshot("template")
+	b.navigate("#save-template")
+	b.expectPath("/ui/templates/1")
+	b.waitVisible("#n1-textcard-url")
+	b.expectValue("#n1-textcard-url", cardURL)
+}
+
+// stepWebhookAuth switches a new workflow's trigger to a webhook: hmac with the signing snippet,
+// then bearer, which says what the caller sends.
+func stepWebhookAuth(b *browserWalk) {
+	b.open("/ui/workflows/new", "#wf-key")
+	b.fill("#wf-key", "alerts")
+	b.choose("#wf-trigger-type", "webhook")
+	b.expectValue("#wf-trigger-auth-type", "hmac")
+	b.waitText("#wf-sign-snippet", "/hooks/alerts")
+	b.choose("#wf-trigger-auth-type", "bearer")
+	b.waitText("#wf-trigger-auth-help", "Authorization: Bearer")
+	b.click("#wf-trigger-credential-generate")
+	if v := b.value("#wf-trigger-credential"); len(v) != 32 {
+		b.t.Fatalf("the generated token is %q", v)
+	}
+	b.screenshot("workflow-webhook-auth")
 }
 
 // stepInboxCard opens the sandbox inbox: zhangsan got the card.

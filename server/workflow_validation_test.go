@@ -101,6 +101,9 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 		return map[string]any{"msgtype": "template_card", "template_card": c, "text": nil}
 	}
 	merge := func(a, b map[string]any) map[string]any { return with(a, b) }
+	remindNode := func(remind any) map[string]any {
+		return wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "24h", "remind": remind}})))
+	}
 
 	if !strings.Contains(e.storedWorkflows(), `workflows.key="taken"`) {
 		t.Fatal("the snapshot does not show the stored workflows")
@@ -198,6 +201,16 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 		{"delay template error", wf("wf1", node("d", "delay", map[string]any{"duration": "{{$context.data.wait"}, nil)), 422, "nodes.d.config.duration", "line 1, column"},
 		{"end unknown config field", wf("wf1", node("e", "end", map[string]any{"status": "failed", "reason": "x"}, nil)), 422, "nodes.e.config.reason", "unknown field for a node of type end"},
 		{"end bad status", wf("wf1", node("e", "end", map[string]any{"status": "done"}, nil)), 422, "nodes.e.config.status", "resolved or failed"},
+		{"digest without window", wf("wf1", node("g", "digest", map[string]any{"key": "k"}, nil)), 422, "nodes.g.config.window", "from 1s to 24h"},
+		{"digest window too short", wf("wf1", node("g", "digest", map[string]any{"window": "500ms"}, nil)), 422, "nodes.g.config.window", "from 1s to 24h"},
+		{"digest window too long", wf("wf1", node("g", "digest", map[string]any{"window": "25h"}, nil)), 422, "nodes.g.config.window", "from 1s to 24h"},
+		{"digest maxItems zero", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "maxItems": 0}, nil)), 422, "nodes.g.config.maxItems", "from 1 to 1000"},
+		{"digest maxItems too many", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "maxItems": 1001}, nil)), 422, "nodes.g.config.maxItems", "from 1 to 1000"},
+		{"digest maxItems fraction", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "maxItems": 2.5}, nil)), 422, "nodes.g.config.maxItems", "whole number"},
+		{"digest key not a string", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "key": 7}, nil)), 422, "nodes.g.config.key", "must be a string"},
+		{"digest key template error", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "key": "{{$context.data.k"}, nil)), 422, "nodes.g.config.key", "line 1, column"},
+		{"digest key reads an unknown job", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "key": "{{$jobs.nope.x}}"}, nil)), 422, "nodes.g.config", `no node has the key "nope"`},
+		{"digest unknown config field", wf("wf1", node("g", "digest", map[string]any{"window": "5m", "every": "1m"}, nil)), 422, "nodes.g.config.every", "unknown field for a node of type digest"},
 
 		// Notification nodes: the channel, the recipients and the message.
 		{"notification missing channel", wf("wf1", notify("n", map[string]any{"channel": nil})), 422, "nodes.n.config.channel", "is required"},
@@ -250,6 +263,27 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 			422, "nodes.n.config.waitForResponse.replaceName", "1–10 characters"},
 		{"replaceName empty", wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "1h", "replaceName": ""}}))),
 			422, "nodes.n.config.waitForResponse.replaceName", "1–10 characters"},
+		{"remind too often", remindNode(map[string]any{"every": "30s", "times": 2, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.every", "at least \"1m\""},
+		{"remind without every", remindNode(map[string]any{"times": 2, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.every", "is required"},
+		{"remind zero times", remindNode(map[string]any{"every": "30m", "times": 0, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.times", "from 1 to 10"},
+		{"remind too many times", remindNode(map[string]any{"every": "30m", "times": 11, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.times", "from 1 to 10"},
+		{"remind fractional times", remindNode(map[string]any{"every": "30m", "times": 2.5, "text": map[string]any{"content": "?"}}),
+			422, "nodes.n.config.waitForResponse.remind.times", "whole number"},
+		{"remind without text", remindNode(map[string]any{"every": "30m", "times": 2}),
+			422, "nodes.n.config.waitForResponse.remind.text", "is required"},
+		{"remind empty text", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": " "}}),
+			422, "nodes.n.config.waitForResponse.remind.text.content", "is required"},
+		{"remind text template error", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": "order {{$context.data.id"}}),
+			422, "nodes.n.config.waitForResponse.remind.text.content", "line 1, column"},
+		{"remind text reads a missing node", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": "{{$jobs.nope.status}}"}}),
+			422, "nodes.n.config.waitForResponse.remind", `reads $jobs.nope, but no node has the key "nope"`},
+		{"remind unknown field", remindNode(map[string]any{"every": "30m", "times": 2, "text": map[string]any{"content": "?"}, "to": "boss"}),
+			422, "nodes.n.config.waitForResponse.remind.to", "unknown field"},
+		{"remind not an object", remindNode("30m"), 422, "nodes.n.config.waitForResponse.remind", "must be an object"},
 		{"waitForDelivery not a bool", wf("wf1", notify("n", map[string]any{"waitForDelivery": "yes"})), 422, "nodes.n.config.waitForDelivery", "true or false"},
 		{"ignoreFail not a bool", wf("wf1", notify("n", map[string]any{"ignoreFail": 1})), 422, "nodes.n.config.ignoreFail", "true or false"},
 		{"$jobs of a missing node", wf("wf1", notify("n", map[string]any{"text": map[string]any{"content": "{{$jobs.nope.status}}"}})),
@@ -340,8 +374,9 @@ func TestWorkflowPatch(t *testing.T) {
 	if strings.Contains(string(e.must(200, "GET", "/api/v1/workflows/1", nil).Body), hookSecret) {
 		t.Fatal("GET returns the webhook secret")
 	}
-	if got := created["trigger"].(map[string]any)["config"]; !equalJSON(got, map[string]any{"secretSet": true}) {
-		t.Fatalf("trigger config as created: %v, want only secretSet: true", got)
+	hmacSet := map[string]any{"auth": map[string]any{"type": "hmac", "secretSet": true}}
+	if got := created["trigger"].(map[string]any)["config"]; !equalJSON(got, hmacSet) {
+		t.Fatalf("trigger config as created: %v, want only auth {type: hmac, secretSet: true}", got)
 	}
 	if created["version"] != float64(1) {
 		t.Fatalf("version %v", created["version"])
@@ -398,12 +433,12 @@ func TestWorkflowPatch(t *testing.T) {
 
 	// A PATCH without the secret keeps it, and still does not show it.
 	res := e.must(200, "PATCH", "/api/v1/workflows/1", map[string]any{"title": "Renamed",
-		"trigger": map[string]any{"type": "webhook", "config": map[string]any{"secretSet": true}}})
+		"trigger": map[string]any{"type": "webhook", "config": hmacSet}})
 	got := res.Data()
 	if got["version"] != float64(2) || got["title"] != "Renamed" || strings.Contains(string(res.Body), hookSecret) {
 		t.Fatalf("after PATCH: %s", res.Body)
 	}
-	if cfg := got["trigger"].(map[string]any)["config"]; !equalJSON(cfg, map[string]any{"secretSet": true}) {
+	if cfg := got["trigger"].(map[string]any)["config"]; !equalJSON(cfg, hmacSet) {
 		t.Fatalf("trigger config after PATCH: %v", cfg)
 	}
 	w, err := e.store.GetWorkflow(t.Context(), 1)

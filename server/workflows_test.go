@@ -49,7 +49,7 @@ type workflowEnv struct {
 	url    string
 }
 
-func newWorkflowEnv(t *testing.T, o deliveryOptions) *workflowEnv {
+func newWorkflowEnv(t testing.TB, o deliveryOptions) *workflowEnv {
 	e := newDeliveryEnv(t, o)
 	hs := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(hs.Close)
@@ -73,7 +73,7 @@ func (e *workflowEnv) hookWith(key string, data any, secret string, header http.
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if secret != "" {
-		req.Header.Set(workflow.SignatureHeader, workflow.Sign(body, secret))
+		signWebhook(req.Header, body, secret, e.clock.Now())
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -90,6 +90,13 @@ func (e *workflowEnv) hookWith(key string, data any, secret string, header http.
 	}
 	_ = json.NewDecoder(res.Body).Decode(&out)
 	return res.StatusCode, out.Data.ID, out.Error.Message
+}
+
+// signWebhook sets the timestamp and signature headers of an hmac webhook call sent at t.
+func signWebhook(h http.Header, body []byte, secret string, t time.Time) {
+	ts, sig := workflow.Sign(secret, t, body)
+	h.Set(workflow.TimestampHeader, ts)
+	h.Set(workflow.SignatureHeader, sig)
 }
 
 // execution reads an execution with its jobs.
@@ -264,19 +271,24 @@ func TestApprovalTimeoutWithIgnoreFailContinues(t *testing.T) {
 
 // A webhook call repeated with the same Idempotency-Key — one after the other or at the same
 // moment — starts one execution and answers each repeat with it; the decision reaches the owner
-// once. A bad key is a 400 that names the header and stores nothing.
+// once. A bad key is a 400 that names the header and stores nothing. (A bearer workflow: an hmac
+// one dedups by its signature.)
 func TestWebhookIdempotencyKeyStartsOneExecution(t *testing.T) {
 	t.Parallel()
 	e := newWorkflowEnv(t, deliveryOptions{})
 	owner := e.demo.UserIDs[1]
-	wf := e.must(201, "POST", "/api/v1/workflows", approvalWorkflow("order-paid", "24h", false)).Data()
+	def := approvalWorkflow("order-paid", "24h", false)
+	def["trigger"] = map[string]any{"type": "webhook", "config": map[string]any{"auth": map[string]any{"type": "bearer", "token": hookSecret}}}
+	wf := e.must(201, "POST", "/api/v1/workflows", def).Data()
 	small := map[string]any{"id": 50, "amount": 10, "approver": "local-" + e.demo.UserIDs[0], "owner": "local-" + owner}
-	keyed := func(key ...string) http.Header { return http.Header{workflow.IdempotencyHeader: key} }
+	keyed := func(key ...string) http.Header {
+		return http.Header{workflow.IdempotencyHeader: key, "Authorization": {"Bearer " + hookSecret}}
+	}
 	executions := func() float64 {
 		return e.must(200, "GET", fmt.Sprintf("/api/v1/executions?workflowId=%v", wf["id"]), nil).JSON()["total"].(float64)
 	}
 
-	status, first, _ := e.hookWith("order-paid", small, hookSecret, keyed("order-50-paid"))
+	status, first, _ := e.hookWith("order-paid", small, "", keyed("order-50-paid"))
 	if status != 202 || first == "" {
 		t.Fatalf("first call: %d %q", status, first)
 	}
@@ -287,7 +299,7 @@ func TestWebhookIdempotencyKeyStartsOneExecution(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i], ids[i], _ = e.hookWith("order-paid", small, hookSecret, keyed("order-50-paid"))
+			statuses[i], ids[i], _ = e.hookWith("order-paid", small, "", keyed("order-50-paid"))
 		}()
 	}
 	wg.Wait()
@@ -306,7 +318,7 @@ func TestWebhookIdempotencyKeyStartsOneExecution(t *testing.T) {
 
 	// Another key is another execution.
 	other := map[string]any{"id": 51, "amount": 10, "approver": small["approver"], "owner": small["owner"]}
-	if status, id, _ := e.hookWith("order-paid", other, hookSecret, keyed("order-51-paid")); status != 202 || id == first {
+	if status, id, _ := e.hookWith("order-paid", other, "", keyed("order-51-paid")); status != 202 || id == first {
 		t.Fatalf("another key: %d %q", status, id)
 	}
 	for name, h := range map[string]http.Header{
@@ -314,7 +326,7 @@ func TestWebhookIdempotencyKeyStartsOneExecution(t *testing.T) {
 		"too long":  keyed(strings.Repeat("k", 121)),
 		"two given": keyed("a", "b"),
 	} {
-		status, id, msg := e.hookWith("order-paid", small, hookSecret, h)
+		status, id, msg := e.hookWith("order-paid", small, "", h)
 		if status != 400 || id != "" || !strings.Contains(msg, "Idempotency-Key") {
 			t.Fatalf("%s key: %d %q %q, want 400 naming the header", name, status, id, msg)
 		}

@@ -49,18 +49,20 @@ func syncTaskView(t *models.SyncTask) SyncTask {
 
 // Department is a WeCom department as last synced.
 type Department struct {
-	AuthenticatorID uint64    `json:"authenticatorId"`
-	ID              int64     `json:"id"`
-	ParentID        int64     `json:"parentId"`
-	Name            string    `json:"name"`
-	Order           int64     `json:"order"`
-	Deleted         bool      `json:"deleted"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	AuthenticatorID uint64 `json:"authenticatorId"`
+	ID              int64  `json:"id"`
+	ParentID        int64  `json:"parentId"`
+	Name            string `json:"name"`
+	Order           int64  `json:"order"`
+	// Leaders are the WeCom userids of the live members who lead it (department_leader).
+	Leaders   []string  `json:"leaders"`
+	Deleted   bool      `json:"deleted"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func departmentView(d *models.Department) Department {
 	return Department{AuthenticatorID: d.AuthenticatorID, ID: d.DeptID, ParentID: d.ParentID, Name: d.Name, Order: d.Order,
-		Deleted: d.Deleted, UpdatedAt: d.UpdatedAt}
+		Leaders: []string{}, Deleted: d.Deleted, UpdatedAt: d.UpdatedAt}
 }
 
 // Member is a WeCom member as last synced; UserID is the local user it is linked to.
@@ -70,9 +72,11 @@ type Member struct {
 	Name            string  `json:"name"`
 	Departments     []int64 `json:"departments"`
 	MainDepartment  int64   `json:"mainDepartment"`
-	Position        string  `json:"position"`
-	Mobile          string  `json:"mobile"`
-	Email           string  `json:"email"`
+	// LeaderOf are the departments (of Departments) the member leads.
+	LeaderOf []int64 `json:"leaderOf"`
+	Position string  `json:"position"`
+	Mobile   string  `json:"mobile"`
+	Email    string  `json:"email"`
 	// Status is WeCom's: 1 active, 2 disabled, 4 not activated, 5 left; 0 not known (read without details).
 	Status    int       `json:"status"`
 	Deleted   bool      `json:"deleted"`
@@ -82,7 +86,8 @@ type Member struct {
 
 func memberView(m *models.Member) Member {
 	return Member{AuthenticatorID: m.AuthenticatorID, WeComUserID: m.WeComUserID, Name: m.Name,
-		Departments: models.DecodeDepartments(m.Departments), MainDepartment: m.MainDepartment, Position: m.Position,
+		Departments: models.DecodeDepartments(m.Departments), MainDepartment: m.MainDepartment,
+		LeaderOf: models.DecodeDepartments(m.LeaderOf), Position: m.Position,
 		Mobile: m.Mobile, Email: m.Email, Status: m.Status, Deleted: m.Deleted, UserID: m.UserID, UpdatedAt: m.UpdatedAt}
 }
 
@@ -105,7 +110,24 @@ func (s *Service) ListDepartments(ctx context.Context, f DirectoryFilter, p mode
 	if err != nil {
 		return models.List[Department]{}, problem.StoreError("Department", err)
 	}
-	return models.NewList(items, total, p, departmentView), nil
+	list := models.NewList(items, total, p, departmentView)
+	// The page's departments by authenticator: their leaders are one read per authenticator.
+	byAuth := map[uint64][]int64{}
+	for _, d := range list.Items {
+		byAuth[d.AuthenticatorID] = append(byAuth[d.AuthenticatorID], d.ID)
+	}
+	for auth, ids := range byAuth {
+		leaders, err := s.store.DepartmentLeaders(ctx, auth, ids)
+		if err != nil {
+			return models.List[Department]{}, problem.StoreError("Department", err)
+		}
+		for i, d := range list.Items {
+			if l, ok := leaders[d.ID]; ok && d.AuthenticatorID == auth {
+				list.Items[i].Leaders = l
+			}
+		}
+	}
+	return list, nil
 }
 
 // ListMembers pages through synced members.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wecomflow/wecomflow/fetch"
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
@@ -22,6 +23,8 @@ type Config struct {
 	WakeSync func()
 	// Owner names this instance on the leases of mass message refreshes.
 	Owner string
+	// Fetcher judges event hook targets by the outbound rules (SPEC §8.6).
+	Fetcher *fetch.Fetcher
 }
 
 // Service is the operations on wecomflow's resources.

@@ -39,6 +39,8 @@
 //	                   "2006-01-02 15:04:05", "2006-01-02", and unix times (numbers or digit
 //	                   strings; 13 digits and more are milliseconds). Other values show unchanged.
 //	escape             HTML-escapes & < > " ' (for textcard descriptions, which WeCom reads as HTML)
+//	where "f" "v"      the items of a list whose field f shows as v (firing alerts, then resolved)
+//	length             the number of items of a list or object, or of characters of text
 //
 // Filter arguments are quoted with " or ' (a backslash escapes the next character; \n and \t
 // are a newline and a tab).
@@ -53,7 +55,9 @@
 // list, or a map in key order; inside it this is the item, a bare name is a field of the item
 // (name is this.name), and @index (from 0), @first, @last and @key (the map key, or the index)
 // describe the position. Root variables ($context, $jobs, …) remain available. {{else}} in an
-// {{#each}} renders when there are no items.
+// {{#each}} renders when there are no items. {{#each list maxBytes=1500 more="… and {n} more"}}
+// keeps whole items while they fit in 1500 bytes and then says how many it left out, so that a
+// message stays within WeCom's size limit however long the list.
 //
 // Also: {{! comment }} and {{!-- comment with }} inside --}} render nothing; \{{ is a literal
 // {{; a ~ inside the braces trims the whitespace on that side: "a  {{~ $context.x ~}}  b".

@@ -21,6 +21,7 @@ const (
 	anyArg            // a literal or a variable (default)
 	stringArg         // a quoted text (join, date)
 	countArg          // a positive whole number (truncate)
+	pairArg           // two quoted texts (where)
 )
 
 type filter struct {
@@ -30,7 +31,7 @@ type filter struct {
 }
 
 // filterNames lists the filters in the order the documentation gives them.
-const filterNames = "default, upper, lower, trim, json, join, truncate, date and escape"
+const filterNames = "default, upper, lower, trim, json, join, truncate, date, escape, where and length"
 
 var filters = map[string]*filter{
 	"default":  {arg: anyArg, example: `default "-"`, apply: filterDefault},
@@ -42,6 +43,42 @@ var filters = map[string]*filter{
 	"truncate": {arg: countArg, example: `truncate 20`, apply: filterTruncate},
 	"date":     {arg: stringArg, example: `date "2006-01-02 15:04"`, apply: filterDate},
 	"escape":   {apply: func(st *state, v any, _ *filterCall) any { return html.EscapeString(st.text(v)) }},
+	"where":    {arg: pairArg, example: `where "status" "firing"`, apply: filterWhere},
+	"length":   {apply: filterLength},
+}
+
+// filterWhere keeps the items of a list (or an object's values, in key order) whose field shows
+// as the given text, so that one list can be shown in parts: firing alerts, then resolved ones.
+// Anything else has no items.
+func filterWhere(st *state, v any, f *filterCall) any {
+	field, want := segment{key: f.arg.lit.(string), index: -1}, f.arg.lit2
+	out := []any{}
+	iterate(v, func(item any, _, _ int, _ any) bool {
+		if got, ok := lookup(item, field); ok && st.text(got) == want {
+			out = append(out, item)
+		}
+		return true
+	})
+	return out
+}
+
+// filterLength is the number of items of a list or entries of an object, or of characters of
+// text; missing is 0.
+func filterLength(st *state, v any, _ *filterCall) any {
+	switch x := v.(type) {
+	case nil:
+		return 0
+	case string:
+		return utf8.RuneCountInString(x)
+	case map[string]any:
+		return len(x)
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return rv.Len()
+	}
+	return utf8.RuneCountInString(st.text(v))
 }
 
 // filterDefault replaces a missing, null or empty value ("", [], {}) by its argument; zero and

@@ -38,7 +38,18 @@ type node struct {
 	expr *expr
 	body []node
 	alt  []node
+	fit  *fit // an {{#each}} with maxBytes
 }
+
+// fit is an {{#each … maxBytes=N more="…"}}: the items that fit in N bytes, then the more
+// sentence with {n} the number left out.
+type fit struct {
+	maxBytes int
+	more     string
+}
+
+// defaultMore is the sentence after the items an {{#each}} with maxBytes leaves out.
+const defaultMore = "… and {n} more"
 
 type rootKind uint8
 
@@ -67,8 +78,9 @@ type path struct {
 
 // arg is a filter argument: a literal, or (for default) a variable.
 type arg struct {
-	lit  any // string, json.Number or bool
-	n    int // truncate's length
+	lit  any    // string, json.Number or bool
+	lit2 string // where's value
+	n    int    // truncate's length
 	path *path
 }
 
@@ -452,18 +464,69 @@ func (p *parser) open(start int, name string, chained bool) error {
 	if err != nil {
 		return err
 	}
+	n := node{pos: start, expr: e, kind: ifNode}
+	switch name {
+	case "unless":
+		n.kind = unlessNode
+	case "each":
+		n.kind = eachNode
+		if n.fit, err = p.eachOptions(); err != nil {
+			return err
+		}
+	}
 	if err := p.tagEnd(); err != nil {
 		return err
 	}
-	kind := ifNode
-	switch name {
-	case "unless":
-		kind = unlessNode
-	case "each":
-		kind = eachNode
-	}
-	p.stack = append(p.stack, openBlock{node: node{kind: kind, pos: start, expr: e}, name: name, chained: chained})
+	p.stack = append(p.stack, openBlock{node: n, name: name, chained: chained})
 	return nil
+}
+
+// eachOptions parses the options after an {{#each}}'s list: maxBytes=N and more="…".
+func (p *parser) eachOptions() (*fit, error) {
+	var f *fit
+	moreAt := -1
+	for {
+		p.skipSpace()
+		at := p.i
+		opt := p.word()
+		if opt == "" || p.i >= p.end || p.src[p.i] != '=' {
+			p.i = at
+			break
+		}
+		p.i++
+		switch opt {
+		case "maxBytes":
+			k := p.i
+			for k < p.end && '0' <= p.src[k] && p.src[k] <= '9' {
+				k++
+			}
+			n, err := strconv.Atoi(p.src[p.i:k])
+			if err != nil || n <= 0 {
+				return nil, p.errorf(p.i, "maxBytes needs a positive whole number of bytes, e.g. maxBytes=1500")
+			}
+			p.i = k
+			if f == nil {
+				f = &fit{more: defaultMore}
+			}
+			f.maxBytes = n
+		case "more":
+			k, ok := skipString(p.src, p.i)
+			if p.i >= p.end || (p.src[p.i] != '"' && p.src[p.i] != '\'') || !ok || k > p.end {
+				return nil, p.errorf(p.i, `more needs a quoted text, e.g. more="… and {n} more"`)
+			}
+			if f == nil {
+				f = &fit{}
+			}
+			f.more, moreAt = unquote(p.src[p.i:k]), at
+			p.i = k
+		default:
+			return nil, p.errorf(at, "unknown option "+strconv.Quote(opt)+" of {{#each}}; options are maxBytes and more")
+		}
+	}
+	if f != nil && f.maxBytes == 0 {
+		return nil, p.errorf(moreAt, "more belongs with maxBytes, e.g. {{#each $context.data.items maxBytes=1500 more=\"… and {n} more\"}}")
+	}
+	return f, nil
 }
 
 func (p *parser) close(start int) error {
@@ -678,6 +741,18 @@ func (p *parser) filterArg(f *filterCall) error {
 		if _, ok := f.arg.lit.(string); !ok {
 			return p.errorf(at, "filter "+f.name+" needs a quoted text argument, e.g. "+spec.example)
 		}
+	case pairArg:
+		_, ok := f.arg.lit.(string)
+		p.skipSpace()
+		if !ok || p.i >= p.end || (p.src[p.i] != '"' && p.src[p.i] != '\'') {
+			return p.errorf(at, "filter "+f.name+" needs two quoted texts, e.g. "+spec.example)
+		}
+		k, ok := skipString(p.src, p.i)
+		if !ok || k > p.end {
+			return p.errorf(p.i, "unterminated string")
+		}
+		f.arg.lit2 = unquote(p.src[p.i:k])
+		p.i = k
 	case countArg:
 		num, _ := f.arg.lit.(json.Number)
 		n, err := strconv.Atoi(string(num))

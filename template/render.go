@@ -3,6 +3,7 @@ package template
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -243,18 +244,63 @@ func (st *state) text(v any) string {
 }
 
 func (st *state) each(n *node) {
-	body := func(item any, i, count int, key any) bool {
+	if n.fit != nil {
+		st.eachFit(n)
+		return
+	}
+	if !st.items(n, nil) {
+		st.nodes(n.alt)
+	}
+}
+
+// items renders n's body for each item of its list and reports whether there was one. more,
+// when given, is asked after each item whether to go on.
+func (st *state) items(n *node, more func(count int) bool) bool {
+	return iterate(st.eval(n.expr), func(item any, i, count int, key any) bool {
 		if !st.step() {
 			return false
 		}
 		st.frames = append(st.frames, frame{item: item, index: i, count: count, key: key})
 		st.nodes(n.body)
 		st.frames = st.frames[:len(st.frames)-1]
-		return st.err == nil
-	}
-	if !iterate(st.eval(n.expr), body) {
+		return st.err == nil && (more == nil || more(count))
+	})
+}
+
+// eachFit renders an {{#each}} with maxBytes: whole items while they fit, and when some do not,
+// the more sentence saying how many were left out, all within maxBytes. A message then stays
+// one message however long the list: an alert group of 200 is shortened, never split.
+func (st *state) eachFit(n *node) {
+	// The items render apart so that the last ones can be taken back. outer goes back into the
+	// same field, so the Builder's copy check still sees its own address.
+	outer := st.out
+	st.out = strings.Builder{}
+	var ends []int // the length after each item
+	total := 0
+	had := st.items(n, func(count int) bool {
+		total = count
+		ends = append(ends, st.out.Len())
+		return st.out.Len() <= n.fit.maxBytes
+	})
+	rendered := st.out.String()
+	st.out = outer
+	if !had {
 		st.nodes(n.alt)
+		return
 	}
+	kept := len(ends)
+	if kept == total && ends[kept-1] <= n.fit.maxBytes {
+		st.out.WriteString(rendered)
+		return
+	}
+	more := func(k int) string { return strings.ReplaceAll(n.fit.more, "{n}", strconv.Itoa(total-k)) }
+	for kept > 0 && ends[kept-1]+len(more(kept)) > n.fit.maxBytes {
+		kept--
+	}
+	if kept > 0 {
+		st.out.WriteString(rendered[:ends[kept-1]])
+	}
+	st.out.WriteString(more(kept))
 }
 
 // eval computes an expression: the variable, then each filter in turn.

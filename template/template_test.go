@@ -371,7 +371,7 @@ func TestParseErrors(t *testing.T) {
 		{"word after variable", `{{$context.a default}}`, `line 1, column 14: unexpected "default"; use | to apply a filter, e.g. {{path | default "-"}}`},
 
 		// filters
-		{"unknown filter", "名字：{{$context.name | capitalize}}", `line 1, column 22: unknown filter "capitalize"; filters are default, upper, lower, trim, json, join, truncate, date and escape`},
+		{"unknown filter", "名字：{{$context.name | capitalize}}", `line 1, column 22: unknown filter "capitalize"; filters are default, upper, lower, trim, json, join, truncate, date, escape, where and length`},
 		{"missing filter name", "{{$context.name | }}", "line 1, column 19: expected a filter name after |"},
 		{"filter needs arg", "{{$context.name | default}}", `line 1, column 19: filter default needs an argument, e.g. default "-"`},
 		{"filter takes none", `{{$context.name | upper "x"}}`, "line 1, column 25: filter upper takes no argument"},

@@ -16,10 +16,6 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
-// memberChoices is how many directory members the account form offers at once; accounts.js asks
-// the API for the ones matching what is typed when a directory has more.
-const memberChoices = 200
-
 // accountsPage is the account list's data.
 type accountsPage struct {
 	List  models.List[service.Account]
@@ -74,12 +70,9 @@ func (u *UI) accountPageData(ctx context.Context, acc *service.Account, authID s
 	if p.MemberAuthenticator == 0 {
 		return p, nil
 	}
-	members, err := u.d.Service.ListMembers(ctx, service.DirectoryFilter{AuthenticatorID: p.MemberAuthenticator, Deleted: new(false)},
-		models.Page{Page: 1, Size: memberChoices})
-	if err != nil {
+	if p.Members, p.AllMembers, err = u.memberChoices(ctx, p.MemberAuthenticator); err != nil {
 		return accountPage{}, err
 	}
-	p.Members, p.AllMembers = members.Items, members.Total <= int64(len(members.Items))
 	return p, nil
 }
 

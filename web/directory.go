@@ -15,6 +15,22 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
+// maxMemberChoices is how many directory members a member picker (an account's link, a chat's
+// members) offers at once; accounts.js asks the API for the ones matching what is typed when a
+// directory has more.
+const maxMemberChoices = 200
+
+// memberChoices are the first maxMemberChoices members of an authenticator's directory that WeCom
+// still lists; all says they are the whole directory.
+func (u *UI) memberChoices(ctx context.Context, authID uint64) (members []service.Member, all bool, err error) {
+	list, err := u.d.Service.ListMembers(ctx, service.DirectoryFilter{AuthenticatorID: authID, Deleted: new(false)},
+		models.Page{Page: 1, Size: maxMemberChoices})
+	if err != nil {
+		return nil, false, err
+	}
+	return list.Items, list.Total <= int64(len(list.Items)), nil
+}
+
 // maxTreeDepartments bounds the department tree a page reads (200 a page).
 const maxTreeDepartments = 5000
 

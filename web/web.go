@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/wecomflow/wecomflow/access"
 	"github.com/wecomflow/wecomflow/lockout"
 	"github.com/wecomflow/wecomflow/message"
+	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/service"
 	"github.com/wecomflow/wecomflow/workflow"
@@ -46,7 +48,9 @@ type Deps struct {
 	Service   *service.Service
 	Messages  *message.Service
 	Workflows *workflow.Engine
-	Log       *slog.Logger
+	// ChannelTypes are the channel types by name: a saved template offers its type's msgtypes.
+	ChannelTypes map[string]plugin.ChannelType
+	Log          *slog.Logger
 	// PublicURL decides whether the session cookie is Secure (https).
 	PublicURL string
 	// Inbox, when set (the sandbox), adds the inbox page.
@@ -126,6 +130,10 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/channels/:id", u.handle(u.updateChannel))
 	g.POST("/channels/:id/test", u.handle(u.testChannel))
 	g.POST("/channels/:id/delete", u.handle(u.deleteChannel))
+	g.GET("/channels/:id/chats", u.handle(u.chats))
+	g.POST("/channels/:id/chats", u.handle(u.createChat))
+	g.GET("/channels/:id/chats/:chatid", u.handle(u.chat))
+	g.POST("/channels/:id/chats/:chatid", u.handle(u.updateChat))
 
 	g.GET("/users", u.handle(u.users))
 	g.GET("/users/new", u.handle(u.newUser))
@@ -149,6 +157,14 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/messages/:id/cancel", u.handle(u.messageAction(u.d.Messages.Cancel, "msg.flash.canceled")))
 	g.POST("/messages/:id/recall", u.handle(u.messageAction(u.d.Messages.Recall, "msg.flash.recalled")))
 
+	g.GET("/mass-messages", u.handle(u.massMessages))
+	g.GET("/mass-messages/new", u.handle(u.newMassMessage))
+	g.POST("/mass-messages", u.handle(u.createMassMessage))
+	g.GET("/mass-messages/:id", u.handle(u.massMessage))
+	g.POST("/mass-messages/:id/refresh", u.handle(u.massMessageAction(u.d.Service.RefreshMassMessage, "mass.flash.refreshed")))
+	g.POST("/mass-messages/:id/remind", u.handle(u.massMessageAction(u.d.Service.RemindMassMessage, "mass.flash.reminded")))
+	g.POST("/mass-messages/:id/cancel", u.handle(u.massMessageAction(u.d.Service.CancelMassMessage, "mass.flash.canceled")))
+
 	g.GET("/callback-events", u.handle(u.callbackEvents))
 	g.GET("/callback-events/:id", u.handle(u.callbackEvent))
 
@@ -158,6 +174,13 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/workflows/:id/enabled", u.handle(u.setWorkflowEnabled))
 	g.POST("/workflows/:id/delete", u.handle(u.deleteWorkflow))
 	g.POST("/workflows/:id/trigger", u.handle(u.triggerWorkflow))
+
+	g.GET("/templates", u.handle(u.templateList))
+	g.GET("/templates/new", u.handle(u.newTemplate))
+	g.POST("/templates", u.handle(u.createTemplate))
+	g.GET("/templates/:id", u.handle(u.editTemplate))
+	g.POST("/templates/:id", u.handle(u.updateTemplate))
+	g.POST("/templates/:id/delete", u.handle(u.deleteTemplate))
 
 	g.GET("/executions", u.handle(u.executions))
 	g.GET("/executions/:id", u.handle(u.execution))
@@ -319,9 +342,11 @@ type view struct {
 	// Errors are field errors by path ("options.corpId"), shown next to the fields.
 	Errors problem.Fields
 	// Form holds submitted values to show again after a failed save.
-	Form  map[string]string
-	Flash string
-	Inbox bool
+	Form map[string]string
+	// Picked holds every value of a submitted field that has several (a <select multiple>).
+	Picked url.Values
+	Flash  string
+	Inbox  bool
 	// Who is the signed-in principal (zero on the log-in page).
 	Who access.Principal
 	u   *UI
@@ -339,8 +364,8 @@ func nav(path, key string) navEntry { return navEntry{Path: path, Key: key} }
 // Nav is the header's links: the pages the viewer's role may open, the current one marked.
 func (v *view) Nav() []navEntry {
 	entries := []navEntry{nav("/ui/authenticators", "nav.authenticators"), nav("/ui/channels", "nav.channels"),
-		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"),
-		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/callback-events", "nav.events"),
+		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"), nav("/ui/templates", "nav.templates"),
+		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/mass-messages", "nav.massMessages"), nav("/ui/callback-events", "nav.events"),
 		nav("/ui/sync-tasks", "nav.syncTasks")}
 	if v.Inbox {
 		entries = append(entries, nav("/ui/inbox", "nav.inbox"))
@@ -374,6 +399,13 @@ func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, k
 
 // Err is the error of a field, or "".
 func (v *view) Err(field string) string { return v.Errors[field] }
+
+// FieldErrors are the field errors as a plain map, for a page's script: html/template would
+// write problem.Fields, an error, as its message.
+func (v *view) FieldErrors() map[string]string { return v.Errors }
+
+// IsPicked reports whether value was among the submitted values of a field with several.
+func (v *view) IsPicked(field, value string) bool { return slices.Contains(v.Picked[field], value) }
 
 // Value is the submitted value of a form field, or def when the form was not submitted.
 func (v *view) Value(field string, def any) string {
@@ -450,7 +482,7 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 		fields = problem.Fields{"": se.Message}
 	}
 	// The fields carry the details; the banner says so in the page's language.
-	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Flash: u.cat.text(u.language(c), "form.invalid")})
+	u.renderView(c, se.Code.Status(), page, &view{Data: data, Errors: fields, Form: form, Picked: c.Request.PostForm, Flash: u.cat.text(u.language(c), "form.invalid")})
 	return nil
 }
 

@@ -103,10 +103,13 @@ var dynamicKeys = map[string][]string{
 	"role.":       roleNames(),
 	"audit.kind.": {access.KindAccount, access.KindToken, access.KindSystem},
 	// A bulk change's counts in the audit log.
-	"audit.count.": {"created", "updated", "failed"},
+	"audit.count.":   {"created", "updated", "failed"},
+	"mass.status.":   {models.MassCreated, models.MassSending, models.MassFinished, models.MassCanceled},
+	"mass.chatType.": {"single", "group"},
+	"mass.member.":   {models.MassMemberSent, models.MassMemberUnsent},
 
 	// editor.js and cards.js.
-	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeEnd},
+	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd, workflow.NodeChat},
 	"wf.msg.":         wecom.MsgTypes(),
 	"wf.card.":        wecom.CardTypes(),
 	"wf.cards.":       {"image", "voice", "video", "file"},
@@ -115,10 +118,16 @@ var dynamicKeys = map[string][]string{
 	"wf.media.":       {"media_id", "url", "id"},
 	"wf.n.to.":        {"users", "wecomUsers", "departments", "tags"},
 	"wf.n.to.linked.": {"users", "departments"},
+	"wf.chat.":        {"name", "owner", "chatid", "name.help", "owner.help", "chatid.help"},
 	// A template card's enumerations, as set.value: colors, horizontal content types, button
 	// styles and types, checkbox modes, link types.
 	"wf.enum.": {"color.0", "color.1", "color.2", "color.3", "hz.0", "hz.1", "hz.2", "hz.3", "style.1", "style.2", "style.3",
 		"style.4", "btn.0", "btn.1", "mode.0", "mode.1", "link.0", "link.1", "link.2"},
+	// A webhook trigger's auth modes, their credentials and help, and its body formats.
+	"wf.auth.":      webhookAuthTypes,
+	"wf.auth.cred.": webhookAuthTypes,
+	"wf.auth.help.": webhookAuthTypes,
+	"wf.format.":    {workflow.FormatJSON, workflow.FormatForm},
 	// A field's label falls back to the field's API name by design.
 	"wf.f.": nil,
 }
@@ -131,6 +140,8 @@ func roleNames() []string {
 	}
 	return out
 }
+
+var webhookAuthTypes = []string{workflow.AuthHMAC, workflow.AuthBearer, workflow.AuthBasic, workflow.AuthGrafana}
 
 var workflowTriggers = []string{workflow.TriggerManual, workflow.TriggerWebhook, workflow.TriggerSchedule, workflow.TriggerWeComEvent}
 

@@ -52,6 +52,8 @@ type workflowPage struct {
 type editorChoice struct {
 	Name  string `json:"name"`
 	Title string `json:"title"`
+	// Type is a channel's type: chat nodes take app channels, a template previews on its type.
+	Type string `json:"type,omitempty"`
 }
 
 func (u *UI) newWorkflow(c *gin.Context) error {
@@ -82,23 +84,31 @@ func (u *UI) editWorkflow(c *gin.Context) error {
 	return nil
 }
 
+// editorChannels are the channels the editor offers (the first 200), with their types.
+func (u *UI) editorChannels(c *gin.Context) ([]editorChoice, error) {
+	channels, err := u.d.Service.ListChannels(c.Request.Context(), "", 0, models.Page{Size: 200})
+	if err != nil {
+		return nil, err
+	}
+	out := []editorChoice{}
+	for _, ch := range channels.Items {
+		out = append(out, editorChoice{Name: ch.Name, Title: ch.Title, Type: ch.Type})
+	}
+	return out, nil
+}
+
 func (u *UI) workflowPageData(c *gin.Context, w *workflow.Workflow, def any) (workflowPage, error) {
-	ctx := c.Request.Context()
-	all := models.Page{Size: 200}
-	channels, err := u.d.Service.ListChannels(ctx, "", 0, all)
+	channels, err := u.editorChannels(c)
 	if err != nil {
 		return workflowPage{}, err
 	}
-	auths, err := u.d.Service.ListAuthenticators(ctx, "", all)
+	auths, err := u.d.Service.ListAuthenticators(c.Request.Context(), "", models.Page{Size: 200})
 	if err != nil {
 		return workflowPage{}, err
 	}
 	p := workflowPage{Workflow: w, Definition: def, MsgTypes: wecom.MsgTypes(), CardTypes: wecom.CardTypes(),
-		Channels: []editorChoice{}, Authenticators: []editorChoice{},
+		Channels: channels, Authenticators: []editorChoice{},
 		Strings: u.editorStrings(u.language(c)), HookBase: strings.TrimRight(u.d.PublicURL, "/") + "/hooks/"}
-	for _, ch := range channels.Items {
-		p.Channels = append(p.Channels, editorChoice{Name: ch.Name, Title: ch.Title})
-	}
 	for _, a := range auths.Items {
 		p.Authenticators = append(p.Authenticators, editorChoice{Name: a.Name, Title: a.Title})
 	}

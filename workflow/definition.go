@@ -31,6 +31,9 @@ const (
 	NodeEnd          = "end"
 	// NodeChat creates an app group chat (SPEC §9.3); its result is {"chatid": …}.
 	NodeChat = "chat"
+	// NodeDigest gathers the executions that reach it with one key within a window into the first
+	// (SPEC §11).
+	NodeDigest = "digest"
 )
 
 // ChatSpec is what a chat node asks for, its templates rendered: owner and users are local

@@ -39,6 +39,9 @@ type Options struct {
 	Concurrency, Loops int
 	// OnFinished is told of every finished execution (metrics): its status.
 	OnFinished func(status string)
+	// OnRefused is told of every refused webhook call (metrics): the workflow and the header
+	// at fault.
+	OnRefused func(workflowID uint64, header string)
 	// WaitPoll is how often a trigger's ?wait= reads its execution again unless this process
 	// notifies it of the end (default 500 ms: an execution another instance finishes).
 	WaitPoll time.Duration
@@ -96,6 +99,9 @@ func New(store *models.Store, messages *message.Service, log *slog.Logger, opts 
 	if opts.OnFinished == nil {
 		opts.OnFinished = func(string) {}
 	}
+	if opts.OnRefused == nil {
+		opts.OnRefused = func(uint64, string) {}
+	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
@@ -136,10 +142,7 @@ func (e *Engine) view(w *models.Workflow) (Workflow, error) {
 	}
 	v := Workflow{ID: w.ID, Key: w.Key, Title: w.Title, Enabled: w.Enabled, Version: w.Version, Definition: d, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 	if d.Trigger.Type == TriggerWebhook {
-		if v.Trigger.Config == nil {
-			v.Trigger.Config = map[string]any{}
-		}
-		v.Trigger.Config["secretSet"] = w.WebhookSecret.Set()
+		v.Trigger.Config = webhookView(v.Trigger.Config, w.WebhookSecret.Set())
 		v.WebhookURL = e.opts.PublicURL + "/hooks/" + w.Key
 	}
 	return v, nil
@@ -162,6 +165,10 @@ func (e *Engine) UpdateWorkflow(ctx context.Context, id uint64, patch map[string
 		return Workflow{}, fmt.Errorf("workflow: stored definition of %d is unreadable: %w", id, err)
 	}
 	d.Secret = w.WebhookSecret.Plain
+	if d.Def.Trigger.Type == TriggerWebhook {
+		c := readWebhookConfig(d.Def.Trigger.Config)
+		d.PrevAuth, d.WasLegacy = c.AuthType, c.LegacySignature
+	}
 	return e.save(ctx, w, d, patch)
 }
 
@@ -205,6 +212,10 @@ func (e *Engine) save(ctx context.Context, w *models.Workflow, d *draft, body ma
 		default:
 			errs.Add(k, "unknown field")
 		}
+	}
+	if d.Def.Trigger.Type == TriggerWebhook && !d.SecretGiven && readWebhookConfig(d.Def.Trigger.Config).AuthType != d.PrevAuth {
+		// A credential never changes its use: a bearer token must not become an HMAC secret.
+		d.Secret = ""
 	}
 	if len(errs) == 0 {
 		if err := e.validate(ctx, d, errs); err != nil {
@@ -258,15 +269,10 @@ func (e *Engine) decodeTrigger(v any, d *draft, errs problem.Fields) {
 			errs.Add("trigger."+k, "unknown field")
 		}
 	}
-	if s, ok := t.Config["secret"]; ok {
-		str, isStr := s.(string)
-		switch {
-		case t.Type != TriggerWebhook:
-			errs.Add("trigger.config.secret", "unknown field for a "+t.Type+" trigger: only webhooks have a secret")
-		case !isStr:
-			errs.Add("trigger.config.secret", "must be a string")
-		}
-		d.Secret = str
+	if t.Type == TriggerWebhook {
+		decodeWebhookAuth(t.Config, d, errs)
+	} else if _, ok := t.Config["secret"]; ok {
+		errs.Add("trigger.config.secret", "unknown field for a "+t.Type+" trigger: only webhooks have a secret")
 		delete(t.Config, "secret")
 	}
 	delete(t.Config, "secretSet")

@@ -2,18 +2,12 @@ package workflow
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wecomflow/wecomflow/message"
 	"github.com/wecomflow/wecomflow/models"
@@ -144,87 +138,6 @@ func (e *Engine) TriggerWorkflow(ctx context.Context, id uint64, data any) (Exec
 		return Execution{}, err
 	}
 	return executionView(x), nil
-}
-
-// SignatureHeader carries a webhook request's signature: "sha256=" + hex HMAC-SHA256 of the body.
-const SignatureHeader = "X-Wecomflow-Signature"
-
-// Webhook starts the enabled webhook workflow key when the body's signature is right. The
-// execution (with the body as $context.data) is stored before this returns.
-func (e *Engine) Webhook(ctx context.Context, key string, body []byte, header http.Header, query url.Values) (Execution, error) {
-	w, err := e.store.GetWorkflowByKey(ctx, key)
-	if err != nil || !w.Enabled || w.TriggerType != TriggerWebhook {
-		if err != nil && !errors.Is(err, models.ErrNotFound) {
-			return Execution{}, problem.StoreError("Workflow", err)
-		}
-		return Execution{}, problem.Errorf(problem.CodeNotFound, "No enabled webhook workflow has the key %q.", key)
-	}
-	if !validSignature(body, header.Get(SignatureHeader), w.WebhookSecret.Plain) {
-		return Execution{}, problem.Errorf(problem.CodeUnauthorized,
-			"The %s header is missing or wrong: it must be sha256=<hex HMAC-SHA256 of the body with the workflow's secret>.", SignatureHeader)
-	}
-	var data any
-	if len(strings.TrimSpace(string(body))) > 0 {
-		if err := decodeJSON(string(body), &data); err != nil {
-			return Execution{}, problem.Errorf(problem.CodeBadRequest, "The body is not valid JSON: %v.", err)
-		}
-	}
-	var dedup string
-	if keys, ok := header[IdempotencyHeader]; ok {
-		if len(keys) != 1 || keys[0] == "" || utf8.RuneCountInString(keys[0]) > maxIdempotencyKey {
-			return Execution{}, problem.Errorf(problem.CodeBadRequest,
-				"The %s header must be given once, 1–%d characters.", IdempotencyHeader, maxIdempotencyKey)
-		}
-		dedup = "webhook:" + keys[0]
-	}
-	headers := map[string]any{}
-	for k, v := range header {
-		if k != "Authorization" && k != "Cookie" && k != SignatureHeader {
-			headers[k] = strings.Join(v, ", ")
-		}
-	}
-	q := map[string]any{}
-	for k, v := range query {
-		q[k] = strings.Join(v, ",")
-	}
-	x, started, err := e.start(ctx, w, TriggerWebhook, map[string]any{"data": data, "headers": headers, "query": q}, dedup)
-	if err != nil {
-		return Execution{}, err
-	}
-	if !started {
-		// A repeat of a call that started an execution: that execution, and nothing new.
-		if x, err = e.store.ExecutionByDedup(ctx, w.ID, dedup); err != nil {
-			return Execution{}, problem.StoreError("Execution", err)
-		}
-	}
-	return executionView(x), nil
-}
-
-// IdempotencyHeader names the webhook call that a retry repeats; maxIdempotencyKey bounds it so
-// that "webhook:" and the key fit the executions' dedup column.
-const (
-	IdempotencyHeader = "Idempotency-Key"
-	maxIdempotencyKey = 120
-)
-
-func validSignature(body []byte, header, secret string) bool {
-	got, ok := strings.CutPrefix(header, "sha256=")
-	if !ok || secret == "" {
-		return false
-	}
-	sig, err := hex.DecodeString(got)
-	return err == nil && hmac.Equal(sig, bodyMAC(body, secret))
-}
-
-func bodyMAC(body []byte, secret string) []byte {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return mac.Sum(nil)
-}
-
-// Sign is the signature header value of body for secret, for webhook senders and tests.
-func Sign(body []byte, secret string) string {
-	return "sha256=" + hex.EncodeToString(bodyMAC(body, secret))
 }
 
 // Render previews a message without sending it (POST /api/v1/render): a direct send's body, or a

@@ -25,9 +25,15 @@ const maxStepFailures = 10
 // sender wakes it sooner, in the transaction that records the delivery.
 const deliveryRecheck = time.Minute
 
-// Run drives due executions until ctx ends, with Options.Loops claim loops side by side.
+// Run drives due executions until ctx ends, with Options.Loops claim loops side by side, and
+// sends the cards' reminders.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.runReminders(ctx)
+	}()
 	for range e.opts.Loops {
 		wg.Add(1)
 		go func() {
@@ -236,6 +242,11 @@ func (r *run) walk(ctx context.Context, nodes []Node) (bool, error) {
 				if stopped, err := r.walk(ctx, n.Branches[branch]); stopped || err != nil {
 					return stopped, err
 				}
+			case NodeDigest:
+				if v, _ := r.results[n.Key].(map[string]any); v["digestedInto"] != nil {
+					r.finish(models.ExecutionResolved, "")
+					return true, nil
+				}
 			case NodeEnd:
 				status, _ := n.Config["status"].(string)
 				if status == "" {
@@ -316,6 +327,8 @@ func (r *run) begin(ctx context.Context, n *Node) (*models.Job, error) {
 		return j, r.notify(ctx, n, j)
 	case NodeChat:
 		return j, r.createChat(ctx, n, j)
+	case NodeDigest:
+		return j, r.joinDigest(ctx, n, j)
 	default:
 		r.end(j, models.JobError, "unknown node type "+n.Type)
 	}
@@ -330,6 +343,11 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 	if name := str(wr, "replaceName"); name != "" {
 		body["replaceName"] = name
 	}
+	remindText, err := r.remindText(wr)
+	if err != nil {
+		r.end(j, models.JobFailed, err.Error())
+		return nil
+	}
 	m, reqs, err := r.e.messages.Plan(ctx, message.Request{Body: body, TriggerFrom: message.FromWorkflow,
 		ExecutionID: &r.x.ID, Context: r.context, Jobs: r.results})
 	var se *problem.Error
@@ -341,7 +359,7 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 		return err
 	}
 	j.MessageID = &m.ID
-	r.step.Messages = append(r.step.Messages, models.MessageWithRequests{Message: m, Requests: reqs})
+	stored := models.MessageWithRequests{Message: m, Requests: reqs}
 	r.setResult(j, notificationResult(m, nil, nil))
 	switch {
 	case m.Status == models.MessageFailed:
@@ -350,9 +368,11 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 		timeout, _ := parseDuration(str(wr, "timeout"))
 		until := r.now.Add(timeout)
 		j.WaitUntil = &until
+		stored.Reminder = r.reminder(wr, remindText, m, reqs, until)
 	case !flag(n.Config, "waitForDelivery", true):
 		r.end(j, models.JobResolved, "")
 	}
+	r.step.Messages = append(r.step.Messages, stored)
 	return nil
 }
 
@@ -389,6 +409,8 @@ func (r *run) check(ctx context.Context, n *Node, j *models.Job) error {
 			r.end(j, models.JobResolved, "")
 		}
 		return nil
+	case NodeDigest:
+		return r.closeDigest(ctx, j)
 	case NodeNotification:
 	default:
 		r.end(j, models.JobError, "a "+n.Type+" node cannot wait")
@@ -478,7 +500,7 @@ func (r *run) endPending(status, errText string) {
 // wait parks the execution until the pending job may have moved (or the workflow times out).
 func (r *run) wait(j *models.Job) {
 	wake := r.now.Add(deliveryRecheck)
-	if j.WaitUntil != nil && (j.Type == NodeDelay || j.WaitUntil.Before(wake)) {
+	if j.WaitUntil != nil && (j.Type == NodeDelay || j.Type == NodeDigest || j.WaitUntil.Before(wake)) {
 		wake = *j.WaitUntil
 	}
 	if r.x.TimeoutAt != nil && r.x.TimeoutAt.Before(wake) {

@@ -23,8 +23,16 @@ type draft struct {
 	Key, Title string
 	Enabled    bool
 	Def        Definition
-	// Secret is the webhook secret; kept when an update does not give one.
+	// Secret is the webhook's credential (hmac or grafana secret, bearer token, basic
+	// password); kept when an update does not give one and keeps the auth type.
 	Secret string
+	// SecretGiven says the request gave Secret, at SecretPath.
+	SecretGiven bool
+	SecretPath  string
+	// PrevAuth is the stored auth type ("" for none); WasLegacy whether the stored trigger
+	// accepts the body-only signature.
+	PrevAuth  string
+	WasLegacy bool
 }
 
 // validate checks everything about a draft that can be known before it runs. Node problems are
@@ -74,7 +82,7 @@ func (e *Engine) validate(ctx context.Context, d *draft, errs problem.Fields) er
 func (e *Engine) validateTrigger(ctx context.Context, d *draft, errs problem.Fields) error {
 	t := d.Def.Trigger
 	cfg := t.Config
-	known := map[string][]string{TriggerManual: nil, TriggerWebhook: {"secret"}, TriggerSchedule: {"cron", "timezone", "data"},
+	known := map[string][]string{TriggerManual: nil, TriggerWebhook: {"auth", "format", "legacySignature"}, TriggerSchedule: {"cron", "timezone", "data"},
 		TriggerWeComEvent: {"authenticator", "events", "expression"}}
 	fields, ok := known[t.Type]
 	if !ok {
@@ -88,9 +96,7 @@ func (e *Engine) validateTrigger(ctx context.Context, d *draft, errs problem.Fie
 	}
 	switch t.Type {
 	case TriggerWebhook:
-		if len(d.Secret) < 16 {
-			errs.Add("trigger.config.secret", "is required: at least 16 characters, shared with the sender to sign requests (X-Wecomflow-Signature)")
-		}
+		validateWebhook(d, errs)
 	case TriggerSchedule:
 		spec, _ := cfg["cron"].(string)
 		if _, err := worker.ParseSchedule(spec, time.UTC); err != nil || spec == "" {
@@ -176,6 +182,13 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 		}
 	case NodeNotification:
 		return e.validateNotification(ctx, n, at, keys, errs)
+	case NodeDigest:
+		only("window", "key", "maxItems")
+		_, _, problems := digestConfig(cfg)
+		for k, v := range problems {
+			errs.Add(at+k, v)
+		}
+		checkJobRefs(jobRefs(cfg["key"]), at, keys, errs)
 	case NodeChat:
 		only("channel", "name", "owner", "users", "chatid")
 		if s, _ := cfg["channel"].(string); s == "" {
@@ -193,7 +206,7 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 		}
 		checkJobRefs(jobRefs(cfg), at, keys, errs)
 	default:
-		errs.Add(prefix+".type", "must be one of notification, condition, delay, end, chat")
+		errs.Add(prefix+".type", "must be one of notification, condition, delay, end, chat, digest")
 	}
 	return nil
 }
@@ -208,15 +221,23 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 		}
 	}
 	body := messageBody(cfg)
+	// The message of a saved template the node names: what can be clicked, which nodes it reads.
+	full, err := e.messages.ExpandTemplate(ctx, body)
+	if err != nil {
+		return err
+	}
 	if w, ok := cfg["waitForResponse"]; ok && w != nil {
 		wr, isMap := w.(map[string]any)
 		if !isMap {
-			errs.Add(at+"waitForResponse", "must be an object with timeout and replaceName")
+			errs.Add(at+"waitForResponse", "must be an object with timeout, replaceName and remind")
 		} else {
 			for k := range wr {
-				if k != "timeout" && k != "replaceName" {
+				if k != "timeout" && k != "replaceName" && k != "remind" {
 					errs.Add(at+"waitForResponse."+k, "unknown field")
 				}
+			}
+			if rm, ok := wr["remind"]; ok {
+				validateRemind(rm, at, keys, errs)
 			}
 			s, _ := wr["timeout"].(string)
 			if d, err := parseDuration(s); err != nil || d <= 0 {
@@ -227,7 +248,7 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 					errs.Add(at+"waitForResponse.replaceName", "must be the button text to show after a click, 1–10 characters")
 				}
 			}
-			if !message.IsInteractive(body) {
+			if !message.IsInteractive(full) {
 				errs.Add(at+"waitForResponse", "needs an interactive template card (button_interaction, vote_interaction or multiple_interaction): nothing else can be clicked")
 			}
 		}
@@ -239,7 +260,7 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 	for k, v := range problems {
 		errs.Add(at+k, v)
 	}
-	checkJobRefs(jobRefs(body), at, keys, errs)
+	checkJobRefs(jobRefs(full), at, keys, errs)
 	return nil
 }
 

@@ -412,17 +412,27 @@ func (r *uploadResponse) errcode() (int64, string) { return r.ErrCode, r.ErrMsg 
 
 // UploadMedia uploads a temporary media file (valid 3 days) and returns its media_id.
 func (c *Client) UploadMedia(ctx context.Context, mediaType, filename string, content []byte) (string, error) {
+	body, contentType, err := mediaForm(filename, content)
+	if err != nil {
+		return "", err
+	}
+	var res uploadResponse
+	if err := c.call(ctx, "media/upload", http.MethodPost, url.Values{"type": {mediaType}}, contentType, body, &res); err != nil {
+		return "", err
+	}
+	return res.MediaID, nil
+}
+
+// mediaForm is the multipart body of an upload: the file in the part "media", as WeCom's upload
+// APIs take it.
+func mediaForm(filename string, content []byte) (body []byte, contentType string, err error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, err := mw.CreateFormFile("media", filename)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	_, _ = fw.Write(content)
 	_ = mw.Close()
-	var res uploadResponse
-	if err := c.call(ctx, "media/upload", http.MethodPost, url.Values{"type": {mediaType}}, mw.FormDataContentType(), buf.Bytes(), &res); err != nil {
-		return "", err
-	}
-	return res.MediaID, nil
+	return buf.Bytes(), mw.FormDataContentType(), nil
 }

@@ -32,6 +32,8 @@ type Member struct {
 	Email          string  `json:"email"`
 	// Status: 1 active, 2 disabled, 4 not activated, 5 left.
 	Status int `json:"status"`
+	// IsLeaderInDept is 1 where the member leads the department at the same index of Department.
+	IsLeaderInDept []int `json:"is_leader_in_dept"`
 }
 
 // SimpleMember is a member as user/simplelist answers it.

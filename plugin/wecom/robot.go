@@ -1,9 +1,7 @@
 package wecom
 
 import (
-	"bytes"
 	"context"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"time"
@@ -27,18 +25,14 @@ func (cs *Clients) RobotSend(ctx context.Context, key string, body []byte) (*Sen
 // RobotUpload uploads a file or voice (webhook/upload_media) for the robot and returns its
 // media_id, which only that robot can send (for 3 days).
 func (cs *Clients) RobotUpload(ctx context.Context, key, mediaType, filename string, content []byte) (string, error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, err := mw.CreateFormFile("media", filename)
+	body, contentType, err := mediaForm(filename, content)
 	if err != nil {
 		return "", err
 	}
-	_, _ = fw.Write(content)
-	_ = mw.Close()
 	var res uploadResponse
 	q := url.Values{"key": {key}, "type": {mediaType}}
 	if err := cs.robotClient().do(ctx, "webhook/upload_media", http.MethodPost, cs.base+"/cgi-bin/webhook/upload_media?"+q.Encode(),
-		mw.FormDataContentType(), buf.Bytes(), &res); err != nil {
+		contentType, body, &res); err != nil {
 		return "", err
 	}
 	return res.MediaID, nil

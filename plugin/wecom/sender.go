@@ -22,6 +22,10 @@ type SendOptions struct {
 	DuplicateCheckInterval int  `json:"duplicateCheckInterval"`
 	// DailyQuota is the app's person-sends per day (0 = unlimited), from the authenticator.
 	DailyQuota int `json:"dailyQuota,omitempty"`
+	// NoDuplicateCheck sends without WeCom's duplicate check: a reminder repeats its text on
+	// purpose, and the check would drop the repeat. Its resend after an unknown outcome may
+	// then arrive twice.
+	NoDuplicateCheck bool `json:"noDuplicateCheck,omitempty"`
 }
 
 // Outbox is the store the sender works from.
@@ -544,8 +548,8 @@ type chatHead struct {
 }
 
 // Payload is the exact body of a request's WeCom call: message/send, the linked-corp send or, for
-// a chat's request, appchat/send. Every message/send carries enable_duplicate_check: it is what
-// makes a resend after an unknown outcome safe.
+// a chat's request, appchat/send. Every message/send carries enable_duplicate_check (unless its
+// options say NoDuplicateCheck): it is what makes a resend after an unknown outcome safe.
 func Payload(m models.Message, r models.MessageRequest, agentID int64, o SendOptions) ([]byte, error) {
 	var head any
 	switch {
@@ -564,6 +568,9 @@ func Payload(m models.Message, r models.MessageRequest, agentID int64, o SendOpt
 		}
 		h := sendHead{ToUser: r.ToUser, ToParty: r.ToParty, ToTag: r.ToTag, MsgType: m.MsgType, AgentID: agentID, Safe: o.Safe,
 			EnableDuplicateCheck: 1, DuplicateCheckInterval: interval}
+		if o.NoDuplicateCheck {
+			h.EnableDuplicateCheck = 0
+		}
 		if r.ToAll {
 			h.ToUser = "@all"
 		}

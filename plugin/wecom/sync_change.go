@@ -55,6 +55,16 @@ func (c change) number(k string) (int64, bool) {
 	return n, err == nil
 }
 
+// flags reads a list like IsLeaderInDept "1,0".
+func (c change) flags(k string) ([]int, bool) {
+	ids, ok := c.ids(k)
+	out := make([]int, len(ids))
+	for i, v := range ids {
+		out[i] = int(v)
+	}
+	return out, ok
+}
+
 func (c change) ids(k string) ([]int64, bool) {
 	s, ok := c.str(k)
 	if !ok {
@@ -136,6 +146,7 @@ func (s *Syncer) applyMember(ctx context.Context, log *slog.Logger, app App, opt
 	take(c.ids, "Department", &m.Departments, &m.Fields, models.MemberDepartments)
 	take(c.number, "MainDepartment", &m.MainDepartment, &m.Fields, models.MemberMainDepartment)
 	take(c.str, "Position", &m.Position, &m.Fields, models.MemberPosition)
+	take(c.flags, "IsLeaderInDept", &m.IsLeaderInDept, &m.Fields, models.MemberLeaderOf)
 	take(c.str, "Mobile", &m.Mobile, &m.Fields, models.MemberMobile)
 	take(c.str, "Email", &m.Email, &m.Fields, models.MemberEmail)
 	if v, ok := c.number("Status"); ok {
@@ -165,7 +176,7 @@ func (s *Syncer) readMember(ctx context.Context, app App, opts Options, userid s
 		var m *Member
 		if m, err = c.client.GetMember(ctx, userid); err == nil {
 			return models.MemberUpdate{WeComUserID: userid, Name: m.Name, Departments: m.Department, MainDepartment: m.MainDepartment,
-				Position: m.Position, Mobile: m.Mobile, Email: m.Email, Status: m.Status, Fields: c.fields}, nil
+				Position: m.Position, Mobile: m.Mobile, Email: m.Email, Status: m.Status, IsLeaderInDept: m.IsLeaderInDept, Fields: c.fields}, nil
 		}
 	}
 	return models.MemberUpdate{}, err

@@ -169,7 +169,8 @@ func (r *syncRun) useMembers(ctx context.Context, ms []Member) error {
 		}
 		r.seen[m.UserID] = struct{}{}
 		r.batch = append(r.batch, models.MemberUpdate{WeComUserID: m.UserID, Name: m.Name, Departments: m.Department,
-			MainDepartment: m.MainDepartment, Position: m.Position, Mobile: m.Mobile, Email: m.Email, Status: m.Status, Fields: r.fields})
+			MainDepartment: m.MainDepartment, Position: m.Position, Mobile: m.Mobile, Email: m.Email, Status: m.Status,
+			IsLeaderInDept: m.IsLeaderInDept, Fields: r.fields})
 		if len(r.batch) >= r.s.o.Batch {
 			if err := r.flush(ctx); err != nil {
 				return err

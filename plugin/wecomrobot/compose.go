@@ -110,9 +110,11 @@ func (ChannelType) validated(in plugin.Compose, into any, errs problem.Fields) [
 	}
 	warnings, ferrs := msg.Validate(wecom.ValidateOptions{})
 	errs.AddAll("", ferrs)
-	raw, _ := json.Marshal(map[string]any{"image": msg.Image, "file": msg.File, "voice": msg.Voice, "text": msg.Text, "news": msg.News,
-		"template_card": msg.TemplateCard}[in.MsgType])
-	_ = json.Unmarshal(raw, into)
+	// The validated (truncated) body is the one under the msgtype key of the message.
+	var parts map[string]json.RawMessage
+	raw, _ := json.Marshal(msg)
+	_ = json.Unmarshal(raw, &parts)
+	_ = json.Unmarshal(parts[in.MsgType], into)
 	return warnings
 }
 

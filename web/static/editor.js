@@ -37,8 +37,23 @@
   const uid = (n) => { if (!uids.has(n)) uids.set(n, "n" + (++seq)); return uids.get(n); };
   const meta = (n) => { if (!stash.has(n)) stash.set(n, {types: {}, bodies: {}, card: {}}); return stash.get(n); };
   const KEY_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-  const NODE_TYPES = ["notification", "condition", "delay", "end"];
+  const NODE_TYPES = ["notification", "chat", "condition", "delay", "digest", "end"];
   const TRIGGERS = ["manual", "webhook", "schedule", "wecom_event"];
+  // A webhook's auth modes and the write-only field each keeps its credential in (SPEC §10.1).
+  const CREDENTIAL = {hmac: "secret", bearer: "token", basic: "password", grafana: "secret"};
+  const AUTH_TYPES = Object.keys(CREDENTIAL);
+  // storedAuth is the saved webhook auth (its mode, whether a credential is set): the page says
+  // "set" while the mode is that one. storedLegacy: the saved workflow accepts the old signature.
+  let storedAuth = {}, storedLegacy = false;
+  // signSnippet is a shell sender of a signed call to hook, for hmac.
+  const signSnippet = (hook, isForm) => [
+    "SECRET='…'",
+    isForm ? "BODY='id=42&status=paid'" : "BODY='{\"id\": 42}'",
+    "TS=$(date +%s)",
+    "SIG=$(printf '%s.%s' \"$TS\" \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | sed 's/^.* //')",
+    "curl -X POST '" + hook + "' -H 'Content-Type: " + (isForm ? "application/x-www-form-urlencoded" : "application/json") + "' \\",
+    "  -H \"X-Wecomflow-Timestamp: $TS\" -H \"X-Wecomflow-Signature: sha256=$SIG\" --data-binary \"$BODY\"",
+  ].join("\n");
   const INTERACTIVE = ["button_interaction", "vote_interaction", "multiple_interaction"];
 
   const get = (o, p) => p.reduce((x, k) => (x == null ? undefined : x[k]), o);
@@ -204,7 +219,8 @@
     }
     return out;
   }
-  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"]};
+  const JOB_FIELDS = {notification: ["messageId", "status", "msgid", "recipients.resolved"], condition: ["value"], delay: ["until"], chat: ["chatid"],
+    digest: ["key", "count", "items"]};
   // variables are the groups the picker offers at control c: the trigger's $context, $system, and
   // the results of the nodes that run before c's node (not those of the other branch).
   function variables(c) {
@@ -243,6 +259,8 @@
   const BODY = {
     text: [txt("content", 2048, 1)],
     markdown: [{k: "content", ty: "t", lim: 2048, bytes: 1, rows: 8}],
+    // A group robot's; its markdown takes 4096 bytes.
+    markdown_v2: [{k: "content", ty: "t", lim: 4096, bytes: 1, rows: 8}],
     image: [MEDIA], voice: [MEDIA], file: [MEDIA],
     video: [MEDIA, str("title", 128, 1), txt("description", 512, 1)],
     textcard: [str("title", 128), txt("description", 512), url("url"), str("btntxt", 4)],
@@ -400,11 +418,14 @@
       case "notification": return {channel: channels.length ? channels[0].name : "", to: {}, msgtype: "text", text: {}};
       case "condition": return {expression: ""};
       case "delay": return {duration: "10m"};
+      case "chat": return {channel: appChannels().length ? appChannels()[0].name : "", users: []};
+      case "digest": return {window: "5m", key: "", maxItems: 50};
       default: return {status: "resolved"};
     }
   }
   function newNode(type) {
-    const n = {key: newKey({notification: "notify", condition: "check", delay: "wait", end: "stop"}[type]), type, config: defaultConfig(type)};
+    const n = {key: newKey({notification: "notify", chat: "chat", condition: "check", delay: "wait", digest: "batch", end: "stop"}[type]), type,
+      config: defaultConfig(type)};
     if (type === "condition") n.branches = {true: [], false: []};
     return n;
   }
@@ -462,6 +483,7 @@
     li.append(box);
     switch (n.type) {
       case "notification": notificationForm(n, box); break;
+      case "chat": chatForm(n, box); break;
       case "condition":
         box.append(control({id: u + "-expression", label: t("wf.cond.expression"), rel: "config.expression", value: cfg.expression,
           vars: "x", help: t("wf.cond.expression.help"), set: (v) => set(cfg, ["expression"], v)}));
@@ -476,6 +498,14 @@
       case "delay":
         box.append(control({id: u + "-duration", label: t("wf.delay.duration"), rel: "config.duration", value: cfg.duration, vars: "t",
           help: t("wf.delay.duration.help"), set: (v) => set(cfg, ["duration"], v)}));
+        break;
+      case "digest":
+        box.append(control({id: u + "-window", label: t("wf.digest.window"), rel: "config.window", value: cfg.window,
+          help: t("wf.digest.window.help"), set: (v) => set(cfg, ["window"], v)}));
+        box.append(control({id: u + "-dkey", label: t("wf.digest.key"), rel: "config.key", value: cfg.key, vars: "t",
+          help: t("wf.digest.key.help"), set: (v) => set(cfg, ["key"], v)}));
+        box.append(control({id: u + "-maxItems", label: t("wf.digest.maxItems"), rel: "config.maxItems", type: "number", value: cfg.maxItems,
+          help: t("wf.digest.maxItems.help"), set: (v) => set(cfg, ["maxItems"], v === "" || isNaN(Number(v)) ? undefined : Number(v))}));
         break;
       case "end":
         box.append(control({id: u + "-status", label: t("wf.end.status"), rel: "config.status", kind: "select", value: cfg.status || "resolved",
@@ -497,6 +527,46 @@
     return out.map((x) => x.trim()).filter(Boolean).map((x) => (numeric && /^[1-9]\d{0,15}$/.test(x) ? Number(x) : x));
   }
   const listText = (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "" : String(v));
+  // Chats exist on app (wecom) channels only, not on robots.
+  const appChannels = () => channels.filter((c) => c.type === "wecom");
+  // chatForm edits a chat node: it creates an app group chat; later nodes send to $jobs.<key>.chatid.
+  function chatForm(n, box) {
+    const cfg = n.config, u = uid(n);
+    const names = appChannels().map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
+    if (cfg.channel && !names.some((c) => c[0] === cfg.channel)) names.push([cfg.channel, cfg.channel]);
+    box.append(control({id: u + "-channel", label: t("wf.n.channel"), rel: "config.channel", kind: "select", value: cfg.channel || "",
+      options: [["", t("wf.n.channel.choose")]].concat(names), help: t("wf.chat.channel.help"), set: (v) => set(cfg, ["channel"], v)}));
+    for (const k of ["name", "owner", "chatid"]) {
+      box.append(control({id: u + "-chat-" + k, label: t("wf.chat." + k), rel: "config." + k, value: cfg[k], vars: "t",
+        help: t("wf.chat." + k + ".help"), set: (v) => set(cfg, [k], v || undefined)}));
+    }
+    box.append(control({id: u + "-chat-users", label: t("wf.chat.users"), rel: "config.users", value: listText(cfg.users), vars: "t",
+      help: t("wf.chat.users.help"), set: (v) => set(cfg, ["users"], splitList(v, false))}));
+  }
+  // switchMsgtype gives n the body of msgtype v: the one it had before, or a blank one; the body
+  // of the old type is put aside for a switch back.
+  function switchMsgtype(n, v) {
+    const cfg = n.config, st = meta(n);
+    if (cfg.msgtype && cfg[cfg.msgtype]) st.bodies[cfg.msgtype] = cfg[cfg.msgtype];
+    delete cfg[cfg.msgtype];
+    cfg.msgtype = v;
+    cfg[v] = st.bodies[v] || (v === "news" || v === "mpnews" ? {articles: [{}]} : v === "template_card" ? {card_type: "text_notice"} : {});
+    fixWaitForResponse(n);
+  }
+  // messageForm is the msgtype and its body form: a notification node's, and a saved template's.
+  function messageForm(n, box) {
+    const cfg = n.config, u = uid(n);
+    box.append(control({id: u + "-msgtype", label: t("wf.n.msgtype"), rel: "config.msgtype", kind: "select", value: cfg.msgtype || "", redraw: true,
+      options: msgtypes.map((m) => [m, t("wf.msg." + m)]), set: (v) => switchMsgtype(n, v)}));
+    const body = h("fieldset", {class: "wf-body"}, h("legend", {}, t("wf.n.body"), " ", h("code", {}, cfg.msgtype || "")));
+    body.dataset.rel = "config." + (cfg.msgtype || "msgtype");
+    if (cfg.msgtype === "template_card") cardForm(n, body);
+    else if (BODY[cfg.msgtype]) {
+      cfg[cfg.msgtype] = cfg[cfg.msgtype] || {};
+      for (const f of BODY[cfg.msgtype]) body.append(fieldFor(n, [cfg.msgtype], f, true));
+    }
+    box.append(body);
+  }
   function notificationForm(n, box) {
     const cfg = n.config, u = uid(n);
     const names = channels.map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
@@ -523,23 +593,7 @@
     }
     to.append(linked);
     box.append(to);
-    box.append(control({id: u + "-msgtype", label: t("wf.n.msgtype"), rel: "config.msgtype", kind: "select", value: cfg.msgtype || "", redraw: true,
-      options: msgtypes.map((m) => [m, t("wf.msg." + m)]), set: (v) => {
-        const st = meta(n);
-        if (cfg.msgtype && cfg[cfg.msgtype]) st.bodies[cfg.msgtype] = cfg[cfg.msgtype];
-        delete cfg[cfg.msgtype];
-        cfg.msgtype = v;
-        cfg[v] = st.bodies[v] || (v === "news" || v === "mpnews" ? {articles: [{}]} : v === "template_card" ? {card_type: "text_notice"} : {});
-        fixWaitForResponse(n);
-      }}));
-    const body = h("fieldset", {class: "wf-body"}, h("legend", {}, t("wf.n.body"), " ", h("code", {}, cfg.msgtype || "")));
-    body.dataset.rel = "config." + (cfg.msgtype || "msgtype");
-    if (cfg.msgtype === "template_card") cardForm(n, body);
-    else if (BODY[cfg.msgtype]) {
-      cfg[cfg.msgtype] = cfg[cfg.msgtype] || {};
-      for (const f of BODY[cfg.msgtype]) body.append(fieldFor(n, [cfg.msgtype], f, true));
-    }
-    box.append(body);
+    messageForm(n, box);
     const opts = h("fieldset", {class: "wf-opts"}, h("legend", {}, t("wf.n.options")));
     opts.append(control({id: u + "-waitForDelivery", label: t("wf.n.waitForDelivery"), rel: "config.waitForDelivery", kind: "check",
       value: cfg.waitForDelivery !== false, help: t("wf.n.waitForDelivery.help"), set: (v) => set(cfg, ["waitForDelivery"], v ? undefined : false)}));
@@ -558,9 +612,28 @@
         opts.append(control({id: u + "-waitForResponse-replaceName", label: t("wf.n.wfr.replaceName"), api: "replaceName",
           rel: "config.waitForResponse.replaceName", value: w.replaceName, limit: 10, help: t("wf.n.wfr.replaceName.help"),
           set: (v) => set(w, ["replaceName"], v)}));
+        remindFields(n, w, u, opts);
       }
     }
     box.append(opts);
+  }
+
+  // The reminders of a card waiting for a response (waitForResponse.remind): off by default.
+  function remindFields(n, w, u, opts) {
+    const r = w.remind;
+    opts.append(control({id: u + "-remind", label: t("wf.n.wfr.remind"), rel: "config.waitForResponse.remind", kind: "check",
+      value: !!r, help: t("wf.n.wfr.remind.help"), redraw: true, set: (v) => {
+        if (v) w.remind = meta(n).remind || {every: "30m", times: 3, text: {content: ""}};
+        else { meta(n).remind = w.remind; delete w.remind; }
+      }}));
+    if (!r) return;
+    opts.append(control({id: u + "-remind-every", label: t("wf.n.wfr.remind.every"), api: "every", rel: "config.waitForResponse.remind.every",
+      value: r.every, help: t("wf.n.wfr.remind.every.help"), set: (v) => set(r, ["every"], v.trim())}));
+    opts.append(control({id: u + "-remind-times", label: t("wf.n.wfr.remind.times"), api: "times", rel: "config.waitForResponse.remind.times",
+      type: "number", value: r.times, help: t("wf.range", 1, 10), set: (v) => set(r, ["times"], v === "" || isNaN(Number(v)) ? undefined : Number(v))}));
+    opts.append(control({id: u + "-remind-text", label: t("wf.n.wfr.remind.text"), api: "text.content", rel: "config.waitForResponse.remind.text.content",
+      kind: "textarea", value: r.text && r.text.content, vars: "t", help: t("wf.n.wfr.remind.text.help"),
+      set: (v) => set(r, ["text", "content"], v)}));
   }
 
   // ---- the workflow's own fields and its trigger ----
@@ -568,8 +641,9 @@
     const fs = h("fieldset", {}, h("legend", {}, t("wf.basics")));
     fs.append(control({id: "wf-key", label: t("wf.key"), path: "key", value: def.key, help: t("wf.key.help"), set: (v) => {
       def.key = v.trim();
-      const out = $("wf-webhook-url");
+      const out = $("wf-webhook-url"), snippet = $("wf-sign-snippet");
       if (out) out.textContent = hookBase + (def.key || "…");
+      if (snippet) snippet.textContent = signSnippet(out.textContent, def.trigger.config.format === "form");
     }}));
     fs.append(control({id: "wf-title", label: t("wf.title"), path: "title", value: def.title, limit: 255, set: (v) => { def.title = v; }}));
     fs.append(control({id: "wf-enabled", label: t("wf.enabled"), path: "enabled", kind: "check", value: def.enabled !== false,
@@ -598,19 +672,45 @@
         fs.append(h("p", {class: "help"}, t("wf.trigger.manual.help")));
         break;
       case "webhook": {
-        ctl("secret", {value: c.secret || "", help: t(c.secretSet ? "wf.trigger.secret.keep" : "wf.trigger.secret.help"), limit: null});
-        fs.append(btn("wf-trigger-secret-generate", t("wf.trigger.secret.generate"), null, () => {
-          const inp = $("wf-trigger-secret");
+        const auth = c.auth = c.auth || {type: "hmac"}, AP = "trigger.config.auth.";
+        fs.append(control({id: "wf-trigger-auth-type", label: t("wf.trigger.auth"), path: AP + "type", kind: "select", value: auth.type,
+          redraw: true, options: AUTH_TYPES.map((x) => [x, t("wf.auth." + x)]), set: (v) => {
+            for (const f of Object.values(CREDENTIAL)) delete auth[f];
+            auth.type = v;
+            // The old signature belongs to hmac: another mode drops it.
+            if (v !== "hmac" && c.legacySignature) c.legacySignature = false;
+          }}));
+        if (auth.type === "basic") {
+          fs.append(control({id: "wf-trigger-auth-username", label: t("wf.trigger.auth.username"), path: AP + "username",
+            value: auth.username, set: (v) => set(auth, ["username"], v.trim())}));
+        }
+        const field = CREDENTIAL[auth.type], kept = storedAuth.set && storedAuth.type === auth.type;
+        fs.append(control({id: "wf-trigger-credential", label: t("wf.auth.cred." + auth.type), path: AP + field, value: auth[field],
+          help: t(kept ? "wf.trigger.credential.keep" : "wf.trigger.credential.help"), set: (v) => set(auth, [field], v)}));
+        fs.append(btn("wf-trigger-credential-generate", t("wf.trigger.credential.generate"), null, () => {
+          const inp = $("wf-trigger-credential");
           inp.value = window.wf.random(32);
           inp.dispatchEvent(new Event("input", {bubbles: true}));
         }));
-        const out = h("code", {id: "wf-webhook-url"}, hookBase + (def.key || "…"));
+        fs.append(control({id: "wf-trigger-format", label: t("wf.trigger.format"), path: P + "format", kind: "select", value: c.format || "json",
+          redraw: true, options: ["json", "form"].map((x) => [x, t("wf.format." + x)]), set: (v) => set(c, ["format"], v === "json" ? undefined : v)}));
+        // Shown only while the stored workflow has it, to be dropped: it can never be set.
+        if (storedLegacy && auth.type === "hmac") {
+          ctl("legacySignature", {kind: "check", value: c.legacySignature === true, help: t("wf.trigger.legacySignature.help"),
+            set: (v) => { c.legacySignature = v; }});
+        }
+        const hook = hookBase + (def.key || "…");
+        const out = h("code", {id: "wf-webhook-url"}, hook);
         fs.append(h("div", {class: "copy"}, h("span", {}, t("wf.trigger.url")), " ", out, " ",
           btn("wf-webhook-url-copy", t("wf.copy"), null, (e) => {
             if (navigator.clipboard) navigator.clipboard.writeText(out.textContent);
             e.currentTarget.classList.add("done");
           })));
-        fs.append(h("p", {class: "help"}, t("wf.trigger.sign.help")));
+        fs.append(h("p", {class: "help", id: "wf-trigger-auth-help"}, t("wf.auth.help." + auth.type)));
+        if (auth.type === "hmac") {
+          fs.append(h("p", {class: "help"}, t("wf.trigger.sign.snippet")),
+            h("pre", {id: "wf-sign-snippet"}, signSnippet(hook, c.format === "form")));
+        }
         break;
       }
       case "schedule": {
@@ -640,9 +740,9 @@
   }
 
   // ---- render, save, errors ----
-  function render(focusId) {
-    closeVars();
-    const y = window.scrollY;
+  // drawWorkflow builds the workflow form; render calls draw, which a saved template's page
+  // replaces with its message form.
+  function drawWorkflow() {
     const top = h("section", {class: "wf-nodes-top", "aria-labelledby": "wf-nodes-heading"}, h("h2", {id: "wf-nodes-heading"}, t("wf.nodes")),
       h("p", {class: "help"}, t("wf.nodes.help")));
     const [ol, add] = nodeList(def.nodes, "add-node", t("wf.node.addType"));
@@ -652,6 +752,12 @@
     if (!readOnly) parts.push(h("div", {class: "wf-savebar"}, h("button", {type: "submit", id: "save-workflow"}, t("wf.save")),
       h("span", {id: "save-status", role: "status"})));
     form.replaceChildren(...parts);
+  }
+  let draw = drawWorkflow;
+  function render(focusId) {
+    closeVars();
+    const y = window.scrollY;
+    draw();
     if (readOnly) form.querySelectorAll("input, select, textarea, button").forEach((el) => { el.disabled = true; });
     syncPaths();
     fillPreviewNodes();
@@ -673,7 +779,13 @@
     });
     tidy(nodes);
     const config = Object.assign({}, def.trigger.config);
-    delete config.secretSet;
+    if (def.trigger.type === "webhook") {
+      // The mode, a basic username, and the credential only when one was entered (none keeps it).
+      const a = config.auth, f = CREDENTIAL[a.type];
+      config.auth = {type: a.type};
+      if (a.type === "basic") config.auth.username = a.username || "";
+      if (a[f]) config.auth[f] = a[f];
+    }
     return {key: def.key || "", title: def.title || "", enabled: def.enabled !== false, timeout: def.timeout || "",
       trigger: {type: def.trigger.type, config}, nodes};
   }
@@ -731,7 +843,14 @@
     if (r.status === 200 && data) {
       clearErrors();
       def.version = data.version;
-      if (def.trigger.type === "webhook" && def.trigger.config.secret) { delete def.trigger.config.secret; def.trigger.config.secretSet = true; render("save-workflow"); }
+      if (def.trigger.type === "webhook") {
+        // Saved: the credential is set (a new mode needs one), and is not kept in the page.
+        const c = def.trigger.config;
+        delete c.auth[CREDENTIAL[c.auth.type]];
+        storedAuth = {type: c.auth.type, set: true};
+        storedLegacy = c.legacySignature === true;
+        render("save-workflow");
+      }
       const v = $("wf-version");
       if (v) v.textContent = t("wf.versionN", data.version);
       $("save-status").textContent = t("wf.saved", data.version);
@@ -751,6 +870,7 @@
   function fillPreviewNodes() {
     const sel = $("preview-node"), list = notifications();
     if (!list.some((e) => uid(e.n) === current)) current = list.length ? uid(list[0].n) : "";
+    if (!sel) return; // a saved template's page previews its one message
     sel.replaceChildren(...list.map((e) => h("option", {value: uid(e.n)}, (e.n.key || "?") + " · " + t("wf.msg." + (e.n.config.msgtype || "text")))));
     sel.value = current;
     sel.disabled = !list.length;
@@ -799,37 +919,91 @@
     for (const [k, v] of Object.entries(fields)) errs.append(h("li", {}, k ? h("code", {}, k) : null, k ? ": " : null, v));
   }
 
-  function init() {
-    form = $("workflow-form");
-    if (!form || !$("definition")) return;
-    S = readJSON("strings") || {};
-    def = readJSON("definition") || {};
-    def.nodes = def.nodes || [];
-    def.trigger = def.trigger || {type: "manual", config: {}};
-    channels = readJSON("channels") || [];
-    auths = readJSON("authenticators") || [];
-    msgtypes = readJSON("msgtypes") || [];
-    cardtypes = readJSON("cardtypes") || [];
-    const ed = $("editor");
-    wfId = ed.dataset.id || "";
-    hookBase = ed.dataset.hookBase || "";
-    readOnly = ed.dataset.readOnly !== undefined;
-    if (def.trigger.type === "schedule" && def.trigger.config && def.trigger.config.data !== undefined) {
-      $("sample-data").value = JSON.stringify(def.trigger.config.data, null, 2);
+  // ---- a saved template: a notification node's message form, alone ----
+  // The page's form posts name, title, channelType, msgtype and the body as JSON, which works
+  // without script; here the JSON field gives way to the body form and is filled from it on submit.
+  function initTemplate() {
+    const typeIn = $("f-msgtype"), bodyIn = $("f-body"), chType = $("f-channelType"), pick = $("preview-channel");
+    let body;
+    def = {nodes: []};
+    try { body = JSON.parse(bodyIn.value.trim() || "{}"); } catch (e) { return; } // the JSON field stays, with its error
+    const byType = readJSON("msgtypes") || {}, msgtype = typeIn.value || "text";
+    const node = {key: "template", type: "notification", config: {msgtype, [msgtype]: body}};
+    def = {nodes: [node]};
+    current = uid(node);
+    const channelType = () => chType.value || chType.dataset.value;
+    // onType offers the channel type's msgtypes, and its channels to preview on.
+    const onType = () => {
+      msgtypes = byType[channelType()] || [];
+      if (!msgtypes.includes(node.config.msgtype)) switchMsgtype(node, msgtypes[0]);
+      const mine = channels.filter((c) => c.type === channelType());
+      pick.replaceChildren(...mine.map((c) => h("option", {value: c.name}, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name)));
+      pick.disabled = !mine.length;
+      $("preview-channel-none").hidden = mine.length > 0;
+      node.config.channel = pick.value || undefined;
+    };
+    draw = () => {
+      // A node's box: its inputs take their paths (data-path) from it, as in the workflow form.
+      const box = h("div", {class: "wf-node", id: uid(node)});
+      messageForm(node, box);
+      $("template-body").replaceChildren(box);
+    };
+    typeIn.closest(".field").hidden = bodyIn.closest(".field").hidden = true;
+    if (chType.tagName === "SELECT") chType.addEventListener("change", () => { onType(); render(); });
+    pick.addEventListener("change", () => { node.config.channel = pick.value; schedulePreview(); });
+    form.addEventListener("submit", () => {
+      typeIn.value = node.config.msgtype;
+      bodyIn.value = JSON.stringify(node.config[node.config.msgtype] || {});
+    });
+    onType();
+    render();
+    // The server's errors on the body (text.content) go next to its fields; its own fields
+    // (name, title, channelType) the page already marks.
+    const fields = {};
+    for (const [k, v] of Object.entries(readJSON("errors") || {})) {
+      if (!["", "name", "title", "channelType", "body"].includes(k)) fields["nodes.template.config." + k] = v;
     }
-    form.addEventListener("submit", save);
+    if (Object.keys(fields).length) { $("body-errors").hidden = true; showErrors(fields); }
+  }
+
+  function init() {
+    const tform = $("template-form");
+    form = tform || $("workflow-form");
+    if (!form || !$("strings")) return;
+    S = readJSON("strings") || {};
+    channels = readJSON("channels") || [];
+    cardtypes = readJSON("cardtypes") || [];
     form.addEventListener("input", schedulePreview);
     form.addEventListener("change", schedulePreview);
-    form.addEventListener("focusin", (e) => {
-      const node = e.target.closest && e.target.closest(".wf-node-notification");
-      if (node && node.id !== current) { current = node.id; $("preview-node").value = current; schedulePreview(); }
-    });
-    $("preview-node").addEventListener("change", (e) => { current = e.target.value; schedulePreview(); });
     $("sample-data").addEventListener("input", schedulePreview);
     $("sample-jobs").addEventListener("input", schedulePreview);
     document.addEventListener("click", (e) => {
       if (pop && !pop.el.contains(e.target) && !pop.btn.contains(e.target)) closeVars();
     });
+    if (tform) return initTemplate();
+    def = readJSON("definition") || {};
+    def.nodes = def.nodes || [];
+    def.trigger = def.trigger || {type: "manual", config: {}};
+    auths = readJSON("authenticators") || [];
+    msgtypes = readJSON("msgtypes") || [];
+    const ed = $("editor");
+    wfId = ed.dataset.id || "";
+    hookBase = ed.dataset.hookBase || "";
+    readOnly = ed.dataset.readOnly !== undefined;
+    const saved = def.trigger.config || {};
+    if (def.trigger.type === "webhook" && saved.auth) {
+      storedAuth = {type: saved.auth.type, set: saved.auth[CREDENTIAL[saved.auth.type] + "Set"] === true};
+      storedLegacy = saved.legacySignature === true;
+    }
+    if (def.trigger.type === "schedule" && def.trigger.config && def.trigger.config.data !== undefined) {
+      $("sample-data").value = JSON.stringify(def.trigger.config.data, null, 2);
+    }
+    form.addEventListener("submit", save);
+    form.addEventListener("focusin", (e) => {
+      const node = e.target.closest && e.target.closest(".wf-node-notification");
+      if (node && node.id !== current) { current = node.id; $("preview-node").value = current; schedulePreview(); }
+    });
+    $("preview-node").addEventListener("change", (e) => { current = e.target.value; schedulePreview(); });
     render();
   }
   // After app.js has wired the page (its listener was added first), so its data-limit counters

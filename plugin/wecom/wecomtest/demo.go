@@ -57,30 +57,32 @@ func SeedDemo(s *Server) Demo {
 	} {
 		s.AddDepartment(d.CorpID, dept)
 	}
+	// The department leaders: 张三 of Acme, 李四 of 研发部, 吴九 of 运维组, 黄梅 of 市场部.
 	members := []struct {
 		id, name, position string
 		depts              []int
+		leads              []int
 	}{
-		{"zhangsan", "张三", "CEO", []int{1}},
-		{"lisi", "李四", "研发经理", []int{2}},
-		{"wangwu", "王五", "后端工程师", []int{2}},
-		{"zhaoliu", "赵六", "前端工程师", []int{2}},
-		{"sunqi", "孙七", "测试工程师", []int{2}},
-		{"zhouba", "周八", "产品经理", []int{2, 3}},
-		{"wujiu", "吴九", "运维主管", []int{4}},
-		{"zhengshi", "郑十", "SRE", []int{4}},
-		{"chenyi", "陈一", "SRE", []int{4}},
-		{"liner", "林二", "DBA", []int{4}},
-		{"huangmei", "黄梅", "市场总监", []int{3}},
-		{"heping", "何平", "市场专员", []int{3}},
-		{"gaofei", "高飞", "销售", []int{3}},
-		{"luoyu", "罗雨", "销售", []int{3}},
-		{"liangchen", "梁晨", "设计师", []int{3}},
-		{"songjia", "宋佳", "行政", []int{1}},
-		{"tangning", "唐宁", "财务", []int{1}},
-		{"hanxue", "韩雪", "HR", []int{1}},
-		{"fengyi", "冯毅", "后端工程师", []int{2}},
-		{"dengli", "邓丽", "运维工程师", []int{4}},
+		{"zhangsan", "张三", "CEO", []int{1}, []int{1}},
+		{"lisi", "李四", "研发经理", []int{2}, []int{2}},
+		{"wangwu", "王五", "后端工程师", []int{2}, nil},
+		{"zhaoliu", "赵六", "前端工程师", []int{2}, nil},
+		{"sunqi", "孙七", "测试工程师", []int{2}, nil},
+		{"zhouba", "周八", "产品经理", []int{2, 3}, nil},
+		{"wujiu", "吴九", "运维主管", []int{4}, []int{4}},
+		{"zhengshi", "郑十", "SRE", []int{4}, nil},
+		{"chenyi", "陈一", "SRE", []int{4}, nil},
+		{"liner", "林二", "DBA", []int{4}, nil},
+		{"huangmei", "黄梅", "市场总监", []int{3}, []int{3}},
+		{"heping", "何平", "市场专员", []int{3}, nil},
+		{"gaofei", "高飞", "销售", []int{3}, nil},
+		{"luoyu", "罗雨", "销售", []int{3}, nil},
+		{"liangchen", "梁晨", "设计师", []int{3}, nil},
+		{"songjia", "宋佳", "行政", []int{1}, nil},
+		{"tangning", "唐宁", "财务", []int{1}, nil},
+		{"hanxue", "韩雪", "HR", []int{1}, nil},
+		{"fengyi", "冯毅", "后端工程师", []int{2}, nil},
+		{"dengli", "邓丽", "运维工程师", []int{4}, nil},
 	}
 	for i, m := range members {
 		gender := "1"
@@ -91,7 +93,7 @@ func SeedDemo(s *Server) Demo {
 			UserID: m.id, Name: m.name, Position: m.position, Gender: gender,
 			Mobile: "1380000" + pad4(i+1),
 			Email:  m.id + "@acme.example", BizMail: m.id + "@acme.example",
-			Departments: m.depts, Status: 1,
+			Departments: m.depts, LeaderOf: m.leads, Status: 1,
 		})
 		d.UserIDs = append(d.UserIDs, m.id)
 	}

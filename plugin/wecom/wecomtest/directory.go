@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,8 +60,16 @@ type departmentJSON struct {
 	Order            int      `json:"order"`
 }
 
-func toDepartmentJSON(d *Department) departmentJSON {
-	return departmentJSON{ID: d.ID, Name: d.Name, NameEn: d.NameEn, DepartmentLeader: []string{}, ParentID: d.ParentID, Order: d.Order}
+// departmentJSON is d as WeCom answers it, department_leader being its members who lead it.
+// Callers hold mu.
+func (c *corp) departmentJSON(d *Department) departmentJSON {
+	leaders := []string{}
+	for _, key := range c.deptUsers[d.ID] {
+		if u := c.users[key]; slices.Contains(u.LeaderOf, d.ID) {
+			leaders = append(leaders, u.UserID)
+		}
+	}
+	return departmentJSON{ID: d.ID, Name: d.Name, NameEn: d.NameEn, DepartmentLeader: leaders, ParentID: d.ParentID, Order: d.Order}
 }
 
 type simpleDepartmentJSON struct {
@@ -102,7 +111,7 @@ func (s *Server) handleDepartmentList(r *http.Request, ip string) any {
 		}
 		out := make([]departmentJSON, len(depts))
 		for i, d := range depts {
-			out[i] = toDepartmentJSON(d)
+			out[i] = sess.c.departmentJSON(d)
 		}
 		return struct {
 			apiError
@@ -141,7 +150,7 @@ func (s *Server) handleDepartmentGet(r *http.Request, ip string) any {
 		return struct {
 			apiError
 			Department departmentJSON `json:"department"`
-		}{apiError{ErrMsg: "ok"}, toDepartmentJSON(sess.c.depts[id])}
+		}{apiError{ErrMsg: "ok"}, sess.c.departmentJSON(sess.c.depts[id])}
 	})
 }
 
@@ -175,6 +184,11 @@ func toUserJSON(u *User, sensitive bool) userJSON {
 		Order: make([]int, len(u.Departments)), Position: u.Position,
 		IsLeaderInDept: make([]int, len(u.Departments)), DirectLeader: []string{},
 		Status: u.Status, MainDepartment: u.MainDepartment,
+	}
+	for i, d := range u.Departments {
+		if slices.Contains(u.LeaderOf, d) {
+			out.IsLeaderInDept[i] = 1
+		}
 	}
 	if sensitive {
 		out.Mobile, out.Gender, out.Email, out.BizMail = u.Mobile, u.Gender, u.Email, u.BizMail

@@ -184,3 +184,22 @@ func TestSeedDemo(t *testing.T) {
 		}
 	}
 }
+
+// A member's LeaderOf is its is_leader_in_dept, aligned with department, and the department's
+// department_leader.
+func TestDirectoryLeaders(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sim.AddUser(testCorp, User{UserID: "gina", Name: "Gina", Departments: []int{2, 4}, LeaderOf: []int{4}})
+	tok := f.token(t, testSecret)
+	u := f.get(t, "user/get", tok, url.Values{"userid": {"gina"}})
+	if got := u["is_leader_in_dept"]; !reflect.DeepEqual(got, []any{0.0, 1.0}) {
+		t.Errorf("is_leader_in_dept = %v", got)
+	}
+	for id, want := range map[string][]any{"4": {"gina"}, "2": {}} {
+		d := f.get(t, "department/get", tok, url.Values{"id": {id}})["department"].(map[string]any)
+		if !reflect.DeepEqual(d["department_leader"], want) {
+			t.Errorf("department %s: department_leader = %v, want %v", id, d["department_leader"], want)
+		}
+	}
+}

@@ -104,6 +104,9 @@ type User struct {
 	Gender         string // "0" unknown, "1" male, "2" female
 	Departments    []int
 	MainDepartment int
+	// LeaderOf are the departments (of Departments) the member leads: user/list and user/get
+	// answer them as is_leader_in_dept, department/list and department/get as department_leader.
+	LeaderOf []int
 	// Status is WeCom's: 1 active, 2 disabled, 4 not activated, 5 left. 0 is taken as 1.
 	Status int
 	// Unlicensed members are listed in unlicenseduser and never receive messages.
@@ -391,6 +394,7 @@ func (s *Server) AddUser(corpID string, u User) {
 	}
 	uu := u
 	uu.Departments = append([]int(nil), u.Departments...)
+	uu.LeaderOf = append([]int(nil), u.LeaderOf...)
 	if uu.Status == 0 {
 		uu.Status = 1
 	}
