@@ -34,6 +34,7 @@ type parsedSend struct {
 	idemKey  *string
 	warnings []string
 	opts     wecom.SendOptions
+	timing   timing
 }
 
 // Send validates, renders and stores a message and its requests, then wakes the sender.
@@ -123,6 +124,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 	}
 	p.replaceName = replaceName(body, errs)
 	vars := s.templateVars(in)
+	p.timing = readTiming(body, vars, s.store.Now(), errs)
 	msgtype, _ := body["msgtype"].(string)
 	p.msgtype = msgtype
 	if c, ok := s.composer(ch); ok {
@@ -187,7 +189,9 @@ func unknownFields(rest map[string]any, errs problem.Fields) {
 		switch k {
 		case "channel", "idempotencyKey", "to", "data", "replaceName":
 		default:
-			errs.Add(k, "unknown field")
+			if !slices.Contains(timingFields, k) {
+				errs.Add(k, "unknown field")
+			}
 		}
 	}
 }

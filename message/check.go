@@ -50,6 +50,8 @@ func (s *Service) Check(ctx context.Context, body map[string]any, extra ...strin
 		}
 		body = merged
 	}
+	checkTiming(body, errs)
+	extra = slices.Concat(extra, timingFields)
 	sample := sampleOf(body).(map[string]any)
 	if c, ok := s.composer(ch); ok {
 		msgtype, _ := sample["msgtype"].(string)

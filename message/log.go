@@ -34,7 +34,7 @@ type Filter struct {
 }
 
 // statuses are the message statuses of SPEC §3.4, in the order a message goes through them.
-var statuses = []string{models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
+var statuses = []string{models.MessageScheduled, models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
 	models.MessagePartial, models.MessageFailed, models.MessageCanceled}
 
 // Statuses are the message statuses, in the order a message goes through them (the list filter's
@@ -79,7 +79,7 @@ const recallWindow = 24 * time.Hour
 type Actions struct {
 	// Final: nothing about the message changes any more (but a recall).
 	Final bool
-	// Cancel: queued, retrying or sending with no send in flight.
+	// Cancel: scheduled, queued, retrying or sending with no send in flight.
 	Cancel bool
 	// Retry: failed or partial, with a failed request to send again.
 	Retry bool
@@ -97,7 +97,7 @@ func (s *Service) Actions(v View) Actions {
 		failed = failed || r.Status == models.RequestFailed
 	}
 	switch v.Status {
-	case models.MessageQueued, models.MessageRetrying, models.MessageSending:
+	case models.MessageScheduled, models.MessageQueued, models.MessageRetrying, models.MessageSending:
 		a.Cancel = len(v.Requests) > 0 && !inFlight
 	case models.MessageFailed, models.MessagePartial:
 		a.Retry = failed
@@ -166,10 +166,10 @@ func (s *Service) Test(ctx context.Context, channelID uint64, body map[string]an
 	return s.Wait(ctx, m.ID, testWait)
 }
 
-// Cancel stops a queued or retrying message.
+// Cancel stops a scheduled, queued or retrying message.
 func (s *Service) Cancel(ctx context.Context, id string) (View, error) {
 	if err := s.store.CancelMessage(ctx, id); err != nil {
-		return View{}, stateError("Message", "Only a queued or retrying message with no send in flight can be canceled.", err)
+		return View{}, stateError("Message", "Only a scheduled, queued or retrying message with no send in flight can be canceled.", err)
 	}
 	// The one way besides the sender's outcomes that a message becomes final (a retry makes it
 	// queued again, a recall keeps its status).

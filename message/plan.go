@@ -11,8 +11,8 @@ import (
 	"github.com/wecomflow/wecomflow/problem"
 )
 
-// plan resolves the recipients and splits them into WeCom-sized requests.
-func (s *Service) plan(ctx context.Context, p *parsedSend, in Request) (*models.Message, []models.MessageRequest, error) {
+// planRequests resolves the recipients and splits them into WeCom-sized requests, due now.
+func (s *Service) planRequests(ctx context.Context, p *parsedSend, in Request) (*models.Message, []models.MessageRequest, error) {
 	now := s.store.Now()
 	opts, _ := json.Marshal(p.opts)
 	warnings, _ := json.Marshal(nonNil(p.warnings))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -11,13 +12,16 @@ import (
 
 // Message statuses (SPEC §3.4).
 const (
-	MessageQueued   = "queued"
-	MessageSending  = "sending"
-	MessageRetrying = "retrying"
-	MessageSent     = "sent"
-	MessagePartial  = "partial"
-	MessageFailed   = "failed"
-	MessageCanceled = "canceled"
+	// MessageScheduled waits for its sendAt or the end of its channel's quiet hours (SPEC §11):
+	// its requests' NotBefore is that time, so the ordinary claim releases it.
+	MessageScheduled = "scheduled"
+	MessageQueued    = "queued"
+	MessageSending   = "sending"
+	MessageRetrying  = "retrying"
+	MessageSent      = "sent"
+	MessagePartial   = "partial"
+	MessageFailed    = "failed"
+	MessageCanceled  = "canceled"
 )
 
 // Request statuses: one WeCom call's part of a message.
@@ -301,7 +305,7 @@ func (s *Store) CancelMessage(ctx context.Context, id string) error {
 		if err := lockForUpdate(tx, s.Dialect).Select("id", "status", "execution_id").Where("id = ?", id).Take(&m).Error; err != nil {
 			return fmt.Errorf("store: unable to cancel message: %w", notFound(err))
 		}
-		if m.Status != MessageQueued && m.Status != MessageRetrying && m.Status != MessageSending {
+		if !slices.Contains([]string{MessageScheduled, MessageQueued, MessageRetrying, MessageSending}, m.Status) {
 			return fmt.Errorf("store: message is %s: %w", m.Status, ErrWrongState)
 		}
 		if err := tx.Model(&MessageRequest{}).Where("message_id = ? AND status IN ?", id, []string{RequestPending, RequestRetrying}).

@@ -53,7 +53,7 @@ func (s *Store) ClaimRequests(ctx context.Context, owner string, lease time.Dura
 		for _, r := range reqs {
 			msgIDs = append(msgIDs, r.MessageID)
 		}
-		if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", msgIDs, []string{MessageQueued, MessageRetrying}).
+		if err := tx.Model(&Message{}).Where("id IN ? AND status IN ?", msgIDs, []string{MessageScheduled, MessageQueued, MessageRetrying}).
 			Updates(map[string]any{"status": MessageSending, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("store: unable to mark messages sending: %w", err)
 		}
@@ -397,20 +397,29 @@ func (s *Store) RecentSends(ctx context.Context, since time.Time) ([]RecentSend,
 	return out, nil
 }
 
-// OutboxDepth counts the requests not yet finished, by status.
+// OutboxWaiting is OutboxDepth's name for pending requests not due yet (a sendAt, quiet hours,
+// pacing): thousands scheduled for tomorrow are not a backlog.
+const OutboxWaiting = "waiting"
+
+// OutboxDepth counts the requests not yet finished, by status, with pending ones not due yet
+// counted as OutboxWaiting.
 func (s *Store) OutboxDepth(ctx context.Context) (map[string]int64, error) {
 	var rows []struct {
 		Status string
+		Later  bool
 		N      int64
 	}
-	err := s.Read.WithContext(ctx).Model(&MessageRequest{}).Select("status, COUNT(*) AS n").
-		Where("status IN ?", []string{RequestPending, RequestRetrying, RequestSending}).Group("status").Scan(&rows).Error
+	err := s.Read.WithContext(ctx).Model(&MessageRequest{}).Select("status, not_before > ? AS later, COUNT(*) AS n", s.Now()).
+		Where("status IN ?", []string{RequestPending, RequestRetrying, RequestSending}).Group("status, later").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unable to count the outbox: %w", err)
 	}
-	out := map[string]int64{RequestPending: 0, RequestRetrying: 0, RequestSending: 0}
+	out := map[string]int64{RequestPending: 0, OutboxWaiting: 0, RequestRetrying: 0, RequestSending: 0}
 	for _, r := range rows {
-		out[r.Status] = r.N
+		if r.Status == RequestPending && r.Later {
+			r.Status = OutboxWaiting
+		}
+		out[r.Status] += r.N
 	}
 	return out, nil
 }

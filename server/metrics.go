@@ -48,7 +48,7 @@ func (q queueDepth) Collect(ch chan<- prometheus.Metric) {
 
 func (m *metrics) withQueueDepth(count func() (map[string]int64, error)) {
 	m.reg.MustRegister(queueDepth{count: count, desc: prometheus.NewDesc("wecomflow_outbox_requests",
-		"Outbox requests not yet finished, by status (pending, retrying, sending).", []string{"status"}, nil)})
+		"Outbox requests not yet finished, by status (pending: due; waiting: scheduled or paced to later; retrying; sending).", []string{"status"}, nil)})
 }
 
 func newMetrics(version, commit string) *metrics {

@@ -164,7 +164,7 @@ func TestWebMessageActions(t *testing.T) {
 	page := w.page(200, "/ui/messages/"+failed, "en")
 	mustContain(t, "a failed message", page, `id="retry-message"`, `data-status="failed"`, `id="message-reason"`, "60020")
 	res := w.post("/ui/messages/"+failed+"/cancel", nil)
-	if res.Status != 409 || !strings.Contains(string(res.Body), `id="action-error"`) || !strings.Contains(string(res.Body), "Only a queued or retrying message") {
+	if res.Status != 409 || !strings.Contains(string(res.Body), `id="action-error"`) || !strings.Contains(string(res.Body), "Only a scheduled, queued or retrying message") {
 		t.Fatalf("cancel of a failed message: %d %s", res.Status, res.Body)
 	}
 	if res := w.post("/ui/messages/"+failed+"/retry", nil); res.Status != 303 || res.Header.Get("Location") != "/ui/messages/"+failed {

@@ -251,6 +251,11 @@ func channelForm(ch service.Channel, content string) map[string]string {
 	if v, ok := ch.Options["duplicateCheckInterval"]; ok && v != nil {
 		f["options.duplicateCheckInterval"] = fmt.Sprint(v)
 	}
+	if q, ok := ch.Options["quietHours"].(map[string]any); ok {
+		for _, k := range quietHoursFields {
+			f["options.quietHours."+k], _ = q[k].(string)
+		}
+	}
 	return f
 }
 
@@ -274,8 +279,9 @@ func channelInput(c *gin.Context, stored *service.Channel) service.ChannelInput 
 		id, _ := strconv.ParseUint(v, 10, 64) // not a number: 0, which no authenticator has
 		in.AuthenticatorID = &id
 	}
+	in.Options["quietHours"] = quietHoursInput(c)
 	if typ == "wecom_robot" {
-		// A robot's one option is its key, write-only: left empty on an edit, the stored one stays.
+		// A robot's key is write-only: left empty on an edit, the stored one stays.
 		if key := strings.TrimSpace(c.PostForm("options.webhookKey")); key != "" || stored == nil {
 			in.Options["webhookKey"] = key
 		}
@@ -295,6 +301,23 @@ func channelInput(c *gin.Context, stored *service.Channel) service.ChannelInput 
 		}
 	}
 	return in
+}
+
+// quietHoursFields are the parts of a channel's quiet hours, as the form and the API name them.
+var quietHoursFields = []string{"start", "end", "timezone"}
+
+// quietHoursInput reads the quiet hours fields: all empty removes them (nil, in a merge patch);
+// otherwise all three go to the service, so a part left empty is named as missing.
+func quietHoursInput(c *gin.Context) any {
+	q, empty := map[string]any{}, true
+	for _, k := range quietHoursFields {
+		v := strings.TrimSpace(c.PostForm("options.quietHours." + k))
+		q[k], empty = v, empty && v == ""
+	}
+	if empty {
+		return nil
+	}
+	return q
 }
 
 // nameConflict puts a conflict (a name that is taken) on the field that holds the name, so the

@@ -145,7 +145,7 @@ var webhookAuthTypes = []string{workflow.AuthHMAC, workflow.AuthBearer, workflow
 
 var workflowTriggers = []string{workflow.TriggerManual, workflow.TriggerWebhook, workflow.TriggerSchedule, workflow.TriggerWeComEvent}
 
-var everyMessageStatus = []string{models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
+var everyMessageStatus = []string{models.MessageScheduled, models.MessageQueued, models.MessageSending, models.MessageRetrying, models.MessageSent,
 	models.MessagePartial, models.MessageFailed, models.MessageCanceled}
 
 var (

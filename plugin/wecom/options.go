@@ -187,6 +187,8 @@ type ChannelOptions struct {
 	EnableIDTrans bool `json:"enableIdTrans"`
 	// DuplicateCheckInterval is WeCom's duplicate_check_interval in seconds; 0 means WeCom's default.
 	DuplicateCheckInterval int `json:"duplicateCheckInterval"`
+	// QuietHours, when set, defer what is due inside them (SPEC §11).
+	QuietHours *plugin.QuietHours `json:"quietHours,omitempty"`
 }
 
 // ChannelType validates WeCom channel options.
@@ -207,6 +209,9 @@ func (ChannelType) Normalize(m map[string]any) (map[string]any, problem.Fields) 
 	}
 	if o.DuplicateCheckInterval < 0 || o.DuplicateCheckInterval > 4*3600 {
 		errs.Add("duplicateCheckInterval", "must be between 0 and 14400 seconds (WeCom allows at most 4 hours)")
+	}
+	if o.QuietHours != nil {
+		o.QuietHours.Check(errs, "quietHours")
 	}
 	if len(errs) > 0 {
 		return nil, errs

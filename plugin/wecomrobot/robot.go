@@ -21,6 +21,8 @@ const Type = "wecom_robot"
 type Options struct {
 	// WebhookKey is the key of the robot's webhook URL (write-only), or the whole URL as pasted.
 	WebhookKey string `json:"webhookKey,omitempty"`
+	// QuietHours, when set, defer what is due inside them (SPEC §11).
+	QuietHours *plugin.QuietHours `json:"quietHours,omitempty"`
 }
 
 // keyRe is the shape of a key: WeCom hands out 8-4-4-4-12 hex; letters and digits are taken in
@@ -48,9 +50,16 @@ func (ChannelType) Normalize(m map[string]any) (map[string]any, problem.Fields) 
 	if errs := plugin.Decode(m, &o); errs != nil {
 		return nil, errs
 	}
+	errs := problem.Fields{}
 	key, err := ParseKey(o.WebhookKey)
 	if err != "" {
-		return nil, problem.Fields{"webhookKey": err}
+		errs.Add("webhookKey", err)
+	}
+	if o.QuietHours != nil {
+		o.QuietHours.Check(errs, "quietHours")
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	o.WebhookKey = key
 	return plugin.Encode(o), nil
