@@ -192,3 +192,45 @@ func TestRemindEndsWhenTheExecutionIsCanceled(t *testing.T) {
 		t.Fatalf("the execution has %v messages after the cancel, want only the card", msgs["total"])
 	}
 }
+
+// A reminder round that falls in the channel's quiet hours waits for their end, and the next
+// round counts from there: the night's rounds do not all arrive when the window ends.
+func TestRemindRoundsSkipQuietHours(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{}) // 09:00 UTC: 17:00 in Shanghai
+	e.must(200, "PATCH", "/api/v1/channels/1", map[string]any{"options": map[string]any{
+		"quietHours": map[string]any{"start": "17:20", "end": "18:40", "timezone": "Asia/Shanghai"}}})
+	person := e.demo.UserIDs[0]
+	e.must(201, "POST", "/api/v1/workflows", remindWorkflow("quiet", "24h", "30m", 3, person))
+	status, id := e.hook("quiet", map[string]any{"id": 7}, hookSecret)
+	if status != 202 {
+		t.Fatalf("webhook: %d", status)
+	}
+	e.waitInbox(person, 1)
+	e.waitExecution(id, "waiting")
+	messages := func() int {
+		return len(e.must(200, "GET", "/api/v1/messages?executionId="+id, nil).JSON()["data"].([]any))
+	}
+	waitMessages := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); messages() != n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d messages of the execution, want %d", messages(), n)
+			}
+		}
+	}
+	e.clock.Advance(30 * time.Minute) // 17:30: the first round, held back until 18:40
+	waitMessages(2)
+	e.clock.Advance(40 * time.Minute) // 18:10: no round piles up behind it
+	time.Sleep(100 * time.Millisecond)
+	if n := messages(); n != 2 {
+		t.Fatalf("%d messages at 18:10, want the card and one held-back round", n)
+	}
+	e.clock.Advance(35 * time.Minute) // 18:45: the window is over, the round goes out
+	checkReminder(t, e.waitInbox(person, 2)[1], "7")
+	e.clock.Advance(30 * time.Minute) // 19:15: the next round, 30 minutes after the release
+	checkReminder(t, e.waitInbox(person, 3)[2], "7")
+	if n := len(e.inbox(person)); n != 3 {
+		t.Fatalf("%d messages reached %s, want the card and two reminders", n, person)
+	}
+}

@@ -179,9 +179,13 @@ func (e *Engine) remindRound(ctx context.Context, rm *models.Reminder) (bool, er
 			rm.Rounds++
 		}
 	}
-	// After a downtime the next round is one interval away, not at once.
+	// After a downtime the next round is one interval away, not at once; a round held back by the
+	// channel's quiet hours counts from its release, so the night's rounds do not pile up at its end.
 	if rm.NextAt = rm.NextAt.Add(rm.Every); !rm.NextAt.After(now) {
 		rm.NextAt = now.Add(rm.Every)
+	}
+	if round != nil && round.Message.Status == models.MessageScheduled && round.Message.NextAttemptAt != nil {
+		rm.NextAt = later(rm.NextAt, round.Message.NextAttemptAt.Add(rm.Every))
 	}
 	done := len(pending) == 0 || rm.Rounds >= rm.Times || !rm.NextAt.Before(rm.Until)
 	err = e.store.RecordReminder(ctx, e.opts.Owner, rm, done, round)

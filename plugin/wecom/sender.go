@@ -95,7 +95,7 @@ type Deliverer interface {
 }
 
 // ErrCannotSend marks a deliverer's error that no retry can fix (the channel is gone).
-var ErrCannotSend = errors.New("The message cannot be sent")
+var ErrCannotSend = errors.New("cannot be sent")
 
 // Sender delivers the outbox: it claims due requests, paces them per member, sends them, and
 // records every outcome; a request is retried by class of error, bounded in attempts and age.
@@ -345,7 +345,7 @@ func (s *Sender) deliver(ctx context.Context, log *slog.Logger, d Deliverer, r m
 		return
 	}
 	if errors.Is(err, ErrCannotSend) {
-		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: err.Error()})
+		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The message " + err.Error() + "."})
 		return
 	}
 	s.attempted(ctx, log, &r, &m, now, res, err)

@@ -83,10 +83,6 @@ func (c *appChat) snapshot() AppChat {
 	return out
 }
 
-func (c *appChat) has(userid string) bool {
-	return containsFold(c.Members, userid)
-}
-
 func containsFold(xs []string, x string) bool {
 	for _, v := range xs {
 		if strings.EqualFold(v, x) {
