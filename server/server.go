@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,9 +254,14 @@ func (s *Server) routes() *gin.Engine {
 	}
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	r.Use(s.requestID, s.recoverer, s.observe, s.crossOrigin, s.limitBody)
-	r.NoRoute(s.handle(func(c *gin.Context) error {
-		return problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)
-	}))
+	r.NoRoute(func(c *gin.Context) {
+		// A person typed or followed a /ui/ link: they get a page; programs get the JSON error.
+		if c.Request.URL.Path == "/ui" || strings.HasPrefix(c.Request.URL.Path, "/ui/") {
+			s.ui.NotFound(c)
+			return
+		}
+		s.writeError(c, problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path))
+	})
 
 	r.GET("/healthz", s.handle(s.healthz))
 	r.GET("/readyz", s.handle(s.readyz))

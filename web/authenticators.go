@@ -135,11 +135,8 @@ func flattenForm(prefix string, m map[string]any, out map[string]string) {
 				out[prefix+"."+k] = "on"
 			}
 		case nil:
-		case float64:
-			// JSON numbers decode as float64: 1000002, not 1.000002e+06.
-			out[prefix+"."+k] = strconv.FormatFloat(v, 'f', -1, 64)
 		default:
-			out[prefix+"."+k] = fmt.Sprint(v)
+			out[prefix+"."+k] = formatValue(v)
 		}
 	}
 }

@@ -249,6 +249,19 @@ func (u *UI) rateLimited(c *gin.Context, se *problem.Error) string {
 	return u.cat.text(u.language(c), "auth.rateLimited", se.RetrySeconds())
 }
 
+// NotFound answers a /ui/ path that no page has: the error page in the page's language (the API's
+// paths keep their JSON answer). A live session shows its nav; an ended one is not counted as a
+// failure here, the next real page does that.
+func (u *UI) NotFound(c *gin.Context) {
+	u.headers(c)
+	if cookie, _ := c.Cookie(SessionCookie); cookie != "" {
+		if sess, err := u.d.Service.SessionFor(c.Request.Context(), cookie); err == nil {
+			c.Set("session", sess)
+		}
+	}
+	u.fail(c, problem.Errorf(problem.CodeNotFound, "%s", u.cat.text(u.language(c), "error.notFound")))
+}
+
 // requireSession admits a request with a live session whose role may use the page: other
 // requests go to the login page (inside WeCom, to the sign-in with login.autoLogin when there is
 // one), and state changes must carry the session's CSRF token. An address shut out for failed
@@ -390,6 +403,17 @@ func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, k
 // Err is the error of a field, or "".
 func (v *view) Err(field string) string { return v.Errors[field] }
 
+// Filtered reports whether a list is shown through a search or filter (any query value but the
+// page and the language): its empty state then says nothing matches, not that nothing exists.
+func (v *view) Filtered() bool {
+	for k, val := range v.Form {
+		if val != "" && k != "page" && k != "lang" {
+			return true
+		}
+	}
+	return false
+}
+
 // IsPicked reports whether value was among the submitted values of a field with several.
 func (v *view) IsPicked(field, value string) bool { return slices.Contains(v.Picked[field], value) }
 
@@ -472,6 +496,19 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 	return nil
 }
 
+// formatValue prints a value decoded from JSON: numbers in full (JSON numbers decode as float64,
+// which fmt prints as 1.000002e+06), anything else as fmt does.
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
 // idParam reads the :id of the path.
 func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
 
@@ -485,6 +522,8 @@ var funcs = template.FuncMap{
 		}
 		return int((total + int64(size) - 1) / int64(size))
 	},
+	// value shows a value decoded from JSON, where every number is a float64: 1000002, not 1.000002e+06.
+	"value": formatValue,
 	// json shows a value as indented JSON (a job result, a payload).
 	"json": toJSON,
 	// dict builds the argument map of a partial: dict "V" $ "Name" "title".

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// The authenticator list shows the AgentId as the number an admin typed, not as a float.
+func TestWebAuthenticatorListShowsIntegers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.must(201, "POST", "/api/v1/authenticators", acmeAuthenticator("acme"))
+	w := e.webLogin()
+	page := w.page(200, "/ui/authenticators", "en")
+	mustContain(t, "the authenticator list", page, "<td>1000002</td>")
+	if strings.Contains(page, "e+06") {
+		t.Errorf("the authenticator list shows a float: %s", page)
+	}
+}
+
+// An unknown /ui/ path answers the error page in the page's language; an unknown /api/ path keeps
+// the JSON error.
+func TestWebUnknownPathIsAPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.webLogin()
+	for lang, want := range map[string]string{"en": "There is no page at this address.", "zh-CN": "这个地址没有页面。"} {
+		res := w.get(inLanguage("/ui/no-such-page", lang))
+		if res.Status != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s: %d %s", lang, res.Status, res.Header.Get("Content-Type"))
+		}
+		mustContain(t, "the "+lang+" 404 page", string(res.Body), want, `id="logout"`)
+	}
+	if res := e.webDo("GET", "/ui/no-such-page", nil, nil); res.Status != 404 || !strings.Contains(string(res.Body), "<html") {
+		t.Errorf("without a session: %d %s", res.Status, res.Body)
+	}
+	if res := w.get("/api/v1/no-such-thing"); res.Status != 404 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("the API: %d %s", res.Status, res.Header.Get("Content-Type"))
+	}
+}
+
+// A list searched or filtered to nothing says nothing matches, not that nothing exists yet.
+func TestWebEmptySearchSaysNothingMatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.webLogin()
+	for _, path := range []string{"/ui/authenticators", "/ui/workflows", "/ui/mass-messages", "/ui/sync-tasks"} {
+		if page := w.page(200, path, "en"); strings.Contains(page, "Nothing matches") {
+			t.Errorf("%s unfiltered says nothing matches", path)
+		}
+	}
+	for _, path := range []string{"/ui/authenticators?q=zzz", "/ui/workflows?q=zzz", "/ui/mass-messages?status=canceled", "/ui/sync-tasks?authenticatorId=9"} {
+		mustContain(t, path, w.page(200, path, "en"), "Nothing matches the search or filter.")
+		mustContain(t, path, w.page(200, path, "zh-CN"), "没有符合搜索或筛选条件的内容。")
+	}
+}
