@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -52,5 +54,41 @@ func TestWebEmptySearchSaysNothingMatches(t *testing.T) {
 	for _, path := range []string{"/ui/authenticators?q=zzz", "/ui/workflows?q=zzz", "/ui/mass-messages?status=canceled", "/ui/sync-tasks?authenticatorId=9"} {
 		mustContain(t, path, w.page(200, path, "en"), "Nothing matches the search or filter.")
 		mustContain(t, path, w.page(200, path, "zh-CN"), "没有符合搜索或筛选条件的内容。")
+	}
+}
+
+// A test send's form sent twice (a double click) sends one message; the page it answers carries a
+// new nonce, so sending again on purpose sends again.
+func TestWebChannelTestSendsOncePerForm(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t, deliveryOptions{})
+	w := e.webLogin()
+	nonceRE := regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+	linkRE := regexp.MustCompile(`href="/ui/messages/([0-9A-Z]+)" id="test-message-link"`)
+	nonce := nonceRE.FindStringSubmatch(w.page(200, "/ui/channels/1", "en"))
+	if nonce == nil {
+		t.Fatal("the test form has no nonce")
+	}
+	send := func(nonce string) (id, next string) {
+		t.Helper()
+		res := w.post("/ui/channels/1/test", url.Values{"to.wecomUsers": {"lisi"}, "text.content": {"once"}, "nonce": {nonce}})
+		link, n := linkRE.FindStringSubmatch(string(res.Body)), nonceRE.FindStringSubmatch(string(res.Body))
+		if res.Status != 200 || link == nil || n == nil {
+			t.Fatalf("test send: %d %s", res.Status, res.Body)
+		}
+		return link[1], n[1]
+	}
+	first, next := send(nonce[1])
+	if again, _ := send(nonce[1]); again != first {
+		t.Errorf("the same form sent twice made two messages: %s and %s", first, again)
+	}
+	if got := e.inbox("lisi"); len(got) != 1 {
+		t.Errorf("lisi received %d messages, want 1", len(got))
+	}
+	if next == nonce[1] {
+		t.Fatal("the answered page reuses the nonce")
+	}
+	if third, _ := send(next); third == first {
+		t.Error("a new form's send returned the first message")
 	}
 }
