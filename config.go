@@ -17,12 +17,15 @@ import (
 // config is the process configuration: every value from a flag, else its WECOMFLOW_* variable,
 // else a default that works on a laptop.
 type config struct {
-	Addr            string
-	DB              string
-	SecretKey       string
-	SecretKeyFile   string
-	AdminToken      string
-	PublicURL       string
+	Addr          string
+	DB            string
+	SecretKey     string
+	SecretKeyFile string
+	AdminToken    string
+	PublicURL     string
+	// PublicURLUnset: neither -public-url nor WECOMFLOW_PUBLIC_URL was given, so PublicURL is the
+	// laptop default, which WeCom cannot call back.
+	PublicURLUnset  bool
 	WeComAPIBase    string
 	WeComLoginBase  string // WeCom's QR sign-in page, for desktop browsers
 	WeComOAuthBase  string // WeCom's OAuth sign-in page, inside the WeCom app
@@ -90,6 +93,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// The sandbox's default is where it listens, which is right; serve's is a guess.
+	c.PublicURLUnset = cmd != "sandbox" && strings.TrimSpace(getenv("WECOMFLOW_PUBLIC_URL")) == ""
+	fs.Visit(func(f *flag.Flag) { c.PublicURLUnset = c.PublicURLUnset && f.Name != "public-url" })
 	var err error
 	if c.CallbackMaxSkew, err = time.ParseDuration(*skew); err != nil || c.CallbackMaxSkew < 0 {
 		return c, fmt.Errorf("callback-max-skew: %q is not a duration like 300s", *skew)

@@ -92,3 +92,34 @@ func TestWebChannelTestSendsOncePerForm(t *testing.T) {
 		t.Error("a new form's send returned the first message")
 	}
 }
+
+// The authenticator form shows the callback URLs before the first save (the name completes them),
+// warns when the public URL is the unconfigured default, and says which saved secrets are set.
+func TestWebAuthenticatorCallbackURLs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.webLogin()
+	page := w.page(200, "/ui/authenticators/new", "en")
+	mustContain(t, "the new authenticator form", page,
+		`<code id="callback-url" data-callback-base="https://wecomflow.example.com/callback/wecom/" data-callback-suffix="">https://wecomflow.example.com/callback/wecom/</code>`,
+		`<code id="contacts-url" data-callback-base="https://wecomflow.example.com/callback/wecom/" data-callback-suffix="/contacts">`)
+	if strings.Contains(page, `id="callback-url-warning"`) {
+		t.Error("a configured public URL is warned about")
+	}
+	// A failed first save shows the URL with the name typed.
+	res := w.post("/ui/authenticators", url.Values{"name": {"acme"}})
+	mustContain(t, "the form after a failed save", string(res.Body), `https://wecomflow.example.com/callback/wecom/acme</code>`)
+
+	a := acmeAuthenticator("acme")
+	delete(a["options"].(map[string]any), "contactsCallback")
+	e.must(201, "POST", "/api/v1/authenticators", a)
+	page = w.page(200, "/ui/authenticators/1", "zh-CN")
+	mustContain(t, "a saved authenticator", page,
+		`<code id="callback-url">https://wecomflow.example.com/callback/wecom/acme</code>`,
+		`<code id="contacts-url">https://wecomflow.example.com/callback/wecom/acme/contacts</code>`,
+		`id="f-options-callback-token-help">已设置。`, `id="f-options-contactsCallback-token-help">未设置。`)
+
+	unset := newEnvWith(t, envOptions{publicURLUnset: true}).webLogin()
+	mustContain(t, "the form on the default public URL", unset.page(200, "/ui/authenticators/new", "en"),
+		`id="callback-url-warning">WECOMFLOW_PUBLIC_URL is not set`)
+}

@@ -50,6 +50,9 @@ type Deps struct {
 	Log       *slog.Logger
 	// PublicURL decides whether the session cookie is Secure (https).
 	PublicURL string
+	// PublicURLUnset: PublicURL is the laptop default, not configured; the authenticator page
+	// warns that the callback URLs it shows may not reach this server.
+	PublicURLUnset bool
 	// Inbox, when set (the sandbox), adds the inbox page.
 	Inbox InboxSource
 	// Lockout counts failed authentications by client address; the server's API shares it, so

@@ -66,6 +66,12 @@
       if (!window.confirm(f.dataset.confirm)) e.preventDefault();
     }));
     root.querySelectorAll("[data-limit]").forEach(counter);
+    // A new authenticator's callback URLs follow its name as it is typed, to enter in WeCom
+    // before saving.
+    const name = root.querySelector("#f-name");
+    root.querySelectorAll("[data-callback-base]").forEach((code) => name && name.addEventListener("input", () => {
+      code.textContent = code.dataset.callbackBase + name.value.trim() + code.dataset.callbackSuffix;
+    }));
   }
 
   window.wf = {api, wire, random};
