@@ -44,6 +44,9 @@ type config struct {
 	FetchAllow []netip.Prefix
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []netip.Prefix
+	// DisplayZone is the time zone of WECOMFLOW_DISPLAY_TZ that the pages show times in; nil: the
+	// server's (TZ) for English pages, Asia/Shanghai for Chinese ones.
+	DisplayZone *time.Location
 	// PprofAddr, when set, is the loopback address Go's profiles are served on (serve only).
 	PprofAddr string
 }
@@ -86,6 +89,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if cmd == "sandbox" {
 		fs.BoolVar(&c.AllowRemote, "allow-remote", false, "let the sandbox listen on a non-loopback -addr although its admin token is public")
 	}
+	displayTZ := fs.String("display-tz", env("WECOMFLOW_DISPLAY_TZ", ""), "time zone the web pages show times in, like Asia/Shanghai or UTC; default the server's (TZ) for English pages and Asia/Shanghai for Chinese ones (WECOMFLOW_DISPLAY_TZ)")
 	fetchAllow := fs.String("fetch-allow", env("WECOMFLOW_FETCH_ALLOW", ""), "comma-separated CIDR ranges that URLs given by users (media.url) may reach although they are loopback, private or otherwise internal, like 10.20.0.0/16 (WECOMFLOW_FETCH_ALLOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -106,6 +110,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
 		(c.Retention > 0 && c.Retention < service.MinRetention) {
 		return c, fmt.Errorf("retention: %q must be 0 (keep everything) or a duration of at least 24h, like 720h", *retention)
+	}
+	if *displayTZ != "" {
+		if c.DisplayZone, err = time.LoadLocation(*displayTZ); err != nil {
+			return c, fmt.Errorf("display-tz: %q is not a time zone like Asia/Shanghai or UTC: %w", *displayTZ, err)
+		}
 	}
 	if c.FetchAllow, err = parsePrefixes(*fetchAllow); err != nil {
 		return c, fmt.Errorf("fetch-allow: %w", err)

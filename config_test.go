@@ -124,3 +124,25 @@ func TestPublicURLUnset(t *testing.T) {
 		}
 	}
 }
+
+// WECOMFLOW_DISPLAY_TZ names the pages' time zone; a name that is not one stops the start.
+func TestDisplayTimeZone(t *testing.T) {
+	t.Parallel()
+	getenv := func(tz string) func(string) string {
+		return func(k string) string {
+			if k == "WECOMFLOW_DISPLAY_TZ" {
+				return tz
+			}
+			return ""
+		}
+	}
+	if cfg, err := parseConfig("serve", nil, getenv(""), io.Discard); err != nil || cfg.DisplayZone != nil {
+		t.Errorf("unset: %v, %v", cfg.DisplayZone, err)
+	}
+	if cfg, err := parseConfig("serve", nil, getenv("UTC"), io.Discard); err != nil || cfg.DisplayZone == nil || cfg.DisplayZone.String() != "UTC" {
+		t.Errorf("UTC: %v, %v", cfg.DisplayZone, err)
+	}
+	if _, err := parseConfig("serve", []string{"-display-tz", "Mars/Olympus"}, getenv(""), io.Discard); err == nil || !strings.Contains(err.Error(), "display-tz") {
+		t.Errorf("a zone that does not exist: %v", err)
+	}
+}

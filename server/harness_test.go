@@ -58,6 +58,8 @@ type envOptions struct {
 	trustedProxies []netip.Prefix
 	// publicURLUnset: the public URL is the default, not configured.
 	publicURLUnset bool
+	// displayZone is the pages' configured time zone.
+	displayZone *time.Location
 }
 
 func newEnvWith(t testing.TB, o envOptions) *env {
@@ -66,7 +68,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", TrustedProxies: o.trustedProxies,
-		PublicURLUnset: o.publicURLUnset}, store, log)
+		PublicURLUnset: o.publicURLUnset, DisplayZone: o.displayZone}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)

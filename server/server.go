@@ -38,6 +38,8 @@ type Config struct {
 	PublicURL string
 	// PublicURLUnset: PublicURL is the default, not configured; the pages warn about it.
 	PublicURLUnset bool
+	// DisplayZone is the time zone the pages show times in (nil: by the page's language).
+	DisplayZone *time.Location
 	// Version is reported by /healthz and wecomflow_build_info; Commit by the metric too.
 	Version, Commit string
 	// WeComAPIBase is the default WeCom API base; an authenticator may override it.
@@ -210,7 +212,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, PublicURLUnset: cfg.PublicURLUnset, Inbox: cfg.Inbox,
+	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, Log: log, PublicURL: cfg.PublicURL, PublicURLUnset: cfg.PublicURLUnset, DisplayZone: cfg.DisplayZone, Inbox: cfg.Inbox,
 		Lockout: s.lockout})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The authenticator list shows the AgentId as the number an admin typed, not as a float.
@@ -122,4 +123,26 @@ func TestWebAuthenticatorCallbackURLs(t *testing.T) {
 	unset := newEnvWith(t, envOptions{publicURLUnset: true}).webLogin()
 	mustContain(t, "the form on the default public URL", unset.page(200, "/ui/authenticators/new", "en"),
 		`id="callback-url-warning">WECOMFLOW_PUBLIC_URL is not set`)
+}
+
+// Times show in the display time zone, the one schedules default to for Chinese pages: Chinese
+// pages in Asia/Shanghai unless one is configured; time filters are read in the same zone.
+func TestWebTimesInTheDisplayZone(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { return at }
+	w := newEnvWith(t, envOptions{now: now}).webLogin()
+	mustContain(t, "the Chinese token list", w.page(200, "/ui/tokens", "zh-CN"), "<td>2026-01-02 11:04:05</td>", "时间为 Asia/Shanghai (UTC&#43;08:00)。")
+	// 11:04 in Shanghai is before the log-in at 03:04:05 UTC, 11:05 after it.
+	mustContain(t, "the audit log since 11:04", w.page(200, "/ui/audit?since=2026-01-02T11:04", "zh-CN"), "auth.login")
+	mustContain(t, "the audit log since 11:05", w.page(200, "/ui/audit?since=2026-01-02T11:05", "zh-CN"), `class="empty"`)
+
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skip("no time zone database")
+	}
+	w = newEnvWith(t, envOptions{now: now, displayZone: tokyo}).webLogin()
+	for _, lang := range []string{"en", "zh-CN"} {
+		mustContain(t, "the "+lang+" token list in a configured zone", w.page(200, "/ui/tokens", lang), "<td>2026-01-02 12:04:05</td>", "Asia/Tokyo (UTC&#43;09:00)")
+	}
 }

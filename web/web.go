@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,6 +54,9 @@ type Deps struct {
 	// PublicURLUnset: PublicURL is the laptop default, not configured; the authenticator page
 	// warns that the callback URLs it shows may not reach this server.
 	PublicURLUnset bool
+	// DisplayZone, when set, is the time zone the pages show times in, in both languages; unset,
+	// English pages use the server's (TZ) and Chinese ones Asia/Shanghai, WeCom's own.
+	DisplayZone *time.Location
 	// Inbox, when set (the sandbox), adds the inbox page.
 	Inbox InboxSource
 	// Lockout counts failed authentications by client address; the server's API shares it, so
@@ -68,6 +72,8 @@ type UI struct {
 	// static serves the embedded assets.
 	static http.Handler
 	secure bool
+	// shanghai is the Chinese pages' default time zone.
+	shanghai *time.Location
 }
 
 // New parses the templates and catalogues.
@@ -79,7 +85,12 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{d: d, cat: cat, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://")}
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		// No time zone database (a scratch image without tzdata): China has no daylight saving.
+		shanghai = time.FixedZone("CST", 8*3600)
+	}
+	u := &UI{d: d, cat: cat, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://"), shanghai: shanghai}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -353,6 +364,8 @@ type view struct {
 	Picked url.Values
 	Flash  string
 	Inbox  bool
+	// Zone is the time zone the page shows times in.
+	Zone *time.Location
 	// Who is the signed-in principal (zero on the log-in page).
 	Who access.Principal
 	u   *UI
@@ -400,6 +413,41 @@ func (v *view) Can(method, route string) bool {
 	return v.Who.Role != "" && access.Allowed(v.Who, method, route)
 }
 
+// Time shows a time (a time.Time or a *time.Time, nil: "") in the page's time zone, to the second.
+func (v *view) Time(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		return t.In(v.Zone).Format(time.DateTime)
+	case *time.Time:
+		if t != nil {
+			return t.In(v.Zone).Format(time.DateTime)
+		}
+	}
+	return ""
+}
+
+// ZoneName names the page's time zone for the note under its times: "Asia/Shanghai (UTC+08:00)".
+func (v *view) ZoneName() string {
+	offset := time.Now().In(v.Zone).Format("-07:00")
+	if name := v.Zone.String(); name != "Local" {
+		return name + " (UTC" + offset + ")"
+	}
+	return "UTC" + offset
+}
+
+// zone is the time zone of pages in lang: the configured one, else the server's for English and
+// Asia/Shanghai for Chinese (whose readers are on WeCom's, China's, time).
+func (u *UI) zone(lang string) *time.Location {
+	switch {
+	case u.d.DisplayZone != nil:
+		return u.d.DisplayZone
+	case lang == "zh-CN":
+		return u.shanghai
+	default:
+		return time.Local
+	}
+}
+
 // T translates a catalogue key in the page's language, formatting args into it.
 func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, key, args...) }
 
@@ -443,6 +491,7 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 		return
 	}
 	v.u, v.Lang, v.Path, v.Inbox = u, u.language(c), c.Request.URL.Path, u.d.Inbox != nil
+	v.Zone = u.zone(v.Lang)
 	if s, ok := c.Get("session"); ok {
 		sess := s.(service.Session)
 		v.CSRF, v.Who = sess.CSRF, sess.Principal
