@@ -17,15 +17,12 @@ import (
 // config is the process configuration: every value from a flag, else its WECOMFLOW_* variable,
 // else a default that works on a laptop.
 type config struct {
-	Addr          string
-	DB            string
-	SecretKey     string
-	SecretKeyFile string
-	AdminToken    string
-	PublicURL     string
-	// PublicURLUnset: neither -public-url nor WECOMFLOW_PUBLIC_URL was given, so PublicURL is the
-	// laptop default, which WeCom cannot call back.
-	PublicURLUnset  bool
+	Addr            string
+	DB              string
+	SecretKey       string
+	SecretKeyFile   string
+	AdminToken      string
+	PublicURL       string
 	WeComAPIBase    string
 	WeComLoginBase  string // WeCom's QR sign-in page, for desktop browsers
 	WeComOAuthBase  string // WeCom's OAuth sign-in page, inside the WeCom app
@@ -47,6 +44,9 @@ type config struct {
 	// DisplayZone is the time zone of WECOMFLOW_DISPLAY_TZ that the pages show times in; nil: the
 	// server's (TZ) for English pages, Asia/Shanghai for Chinese ones.
 	DisplayZone *time.Location
+	// PublicURLUnset: neither -public-url nor WECOMFLOW_PUBLIC_URL was given, so PublicURL is the
+	// laptop default, which WeCom cannot call back.
+	PublicURLUnset bool
 	// PprofAddr, when set, is the loopback address Go's profiles are served on (serve only).
 	PprofAddr string
 }

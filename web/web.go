@@ -429,10 +429,14 @@ func (v *view) Time(t any) string {
 // ZoneName names the page's time zone for the note under its times: "Asia/Shanghai (UTC+08:00)".
 func (v *view) ZoneName() string {
 	offset := time.Now().In(v.Zone).Format("-07:00")
-	if name := v.Zone.String(); name != "Local" {
+	switch name := v.Zone.String(); name {
+	case "UTC":
+		return name
+	case "Local":
+		return "UTC" + offset
+	default:
 		return name + " (UTC" + offset + ")"
 	}
-	return "UTC" + offset
 }
 
 // zone is the time zone of pages in lang: the configured one, else the server's for English and

@@ -51,19 +51,23 @@
     update();
   }
 
-  // copied says "Copied" next to a copy button for 2 s, in a live region so a screen reader
-  // announces it too.
-  function copied(button) {
-    let out = button.nextElementSibling;
-    if (!out || !out.classList.contains("copied")) {
-      out = document.createElement("span");
-      out.className = "copied";
-      out.setAttribute("role", "status");
-      button.insertAdjacentElement("afterend", out);
-    }
-    out.textContent = document.body.dataset.copied || "";
-    clearTimeout(out.timer);
-    out.timer = setTimeout(() => { out.textContent = ""; }, 2000);
+  // copyButton copies the text of the element its data-copy names and then says "Copied" beside
+  // it for 2 s, in a live region that is there before it speaks, so screen readers announce it.
+  function copyButton(b) {
+    const out = document.createElement("span");
+    out.className = "copied";
+    out.setAttribute("role", "status");
+    b.insertAdjacentElement("afterend", out);
+    let timer = 0;
+    b.addEventListener("click", () => {
+      const text = document.getElementById(b.dataset.copy).textContent;
+      if (!navigator.clipboard) return;
+      navigator.clipboard.writeText(text).then(() => {
+        out.textContent = document.body.dataset.copied || "";
+        clearTimeout(timer);
+        timer = setTimeout(() => { out.textContent = ""; }, 2000);
+      }, () => {});
+    });
   }
 
   // A POST form sends once: its second submit (a double click, an impatient Enter) is dropped
@@ -114,10 +118,7 @@
   }
 
   function wire(root) {
-    root.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", () => {
-      const text = document.getElementById(b.dataset.copy).textContent;
-      if (navigator.clipboard) navigator.clipboard.writeText(text).then(() => copied(b), () => {});
-    }));
+    root.querySelectorAll("[data-copy]").forEach(copyButton);
     root.querySelectorAll("[data-generate]").forEach((b) => b.addEventListener("click", () => {
       const target = document.getElementById(b.dataset.target);
       target.value = random(b.dataset.generate === "aeskey" ? 43 : 32);
