@@ -41,6 +41,12 @@ type config struct {
 	FetchAllow []netip.Prefix
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed; none by default.
 	TrustedProxies []netip.Prefix
+	// DisplayZone is the time zone of WECOMFLOW_DISPLAY_TZ that the pages show times in; nil: the
+	// server's (TZ) for English pages, Asia/Shanghai for Chinese ones.
+	DisplayZone *time.Location
+	// PublicURLUnset: neither -public-url nor WECOMFLOW_PUBLIC_URL was given, so PublicURL is the
+	// laptop default, which WeCom cannot call back.
+	PublicURLUnset bool
 	// PprofAddr, when set, is the loopback address Go's profiles are served on (serve only).
 	PprofAddr string
 }
@@ -83,6 +89,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if cmd == "sandbox" {
 		fs.BoolVar(&c.AllowRemote, "allow-remote", false, "let the sandbox listen on a non-loopback -addr although its admin token is public")
 	}
+	displayTZ := fs.String("display-tz", env("WECOMFLOW_DISPLAY_TZ", ""), "time zone the web pages show times in, like Asia/Shanghai or UTC; default the server's (TZ) for English pages and Asia/Shanghai for Chinese ones (WECOMFLOW_DISPLAY_TZ)")
 	fetchAllow := fs.String("fetch-allow", env("WECOMFLOW_FETCH_ALLOW", ""), "comma-separated CIDR ranges that URLs given by users (media.url) may reach although they are loopback, private or otherwise internal, like 10.20.0.0/16 (WECOMFLOW_FETCH_ALLOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -90,6 +97,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// The sandbox's default is where it listens, which is right; serve's is a guess.
+	c.PublicURLUnset = cmd != "sandbox" && strings.TrimSpace(getenv("WECOMFLOW_PUBLIC_URL")) == ""
+	fs.Visit(func(f *flag.Flag) { c.PublicURLUnset = c.PublicURLUnset && f.Name != "public-url" })
 	var err error
 	if c.CallbackMaxSkew, err = time.ParseDuration(*skew); err != nil || c.CallbackMaxSkew < 0 {
 		return c, fmt.Errorf("callback-max-skew: %q is not a duration like 300s", *skew)
@@ -100,6 +110,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
 		(c.Retention > 0 && c.Retention < service.MinRetention) {
 		return c, fmt.Errorf("retention: %q must be 0 (keep everything) or a duration of at least 24h, like 720h", *retention)
+	}
+	if *displayTZ != "" {
+		if c.DisplayZone, err = time.LoadLocation(*displayTZ); err != nil {
+			return c, fmt.Errorf("display-tz: %q is not a time zone like Asia/Shanghai or UTC: %w", *displayTZ, err)
+		}
 	}
 	if c.FetchAllow, err = parsePrefixes(*fetchAllow); err != nil {
 		return c, fmt.Errorf("fetch-allow: %w", err)

@@ -94,3 +94,55 @@ func TestAddressRangeSettings(t *testing.T) {
 		}
 	}
 }
+
+// The pages warn about callback URLs on the default public URL only when nobody configured one;
+// the sandbox's default is where it listens, so it is not a guess.
+func TestPublicURLUnset(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cmd, flag, env string
+		want           bool
+	}{
+		{cmd: "serve", want: true},
+		{cmd: "serve", env: "https://wecomflow.example.com"},
+		{cmd: "serve", flag: "http://localhost:8080"},
+		{cmd: "sandbox"},
+	} {
+		var args []string
+		if tc.flag != "" {
+			args = []string{"-public-url", tc.flag}
+		}
+		getenv := func(k string) string {
+			if k == "WECOMFLOW_PUBLIC_URL" {
+				return tc.env
+			}
+			return ""
+		}
+		cfg, err := parseConfig(tc.cmd, args, getenv, io.Discard)
+		if err != nil || cfg.PublicURLUnset != tc.want {
+			t.Errorf("%s flag %q env %q: unset %v, %v; want %v", tc.cmd, tc.flag, tc.env, cfg.PublicURLUnset, err, tc.want)
+		}
+	}
+}
+
+// WECOMFLOW_DISPLAY_TZ names the pages' time zone; a name that is not one stops the start.
+func TestDisplayTimeZone(t *testing.T) {
+	t.Parallel()
+	getenv := func(tz string) func(string) string {
+		return func(k string) string {
+			if k == "WECOMFLOW_DISPLAY_TZ" {
+				return tz
+			}
+			return ""
+		}
+	}
+	if cfg, err := parseConfig("serve", nil, getenv(""), io.Discard); err != nil || cfg.DisplayZone != nil {
+		t.Errorf("unset: %v, %v", cfg.DisplayZone, err)
+	}
+	if cfg, err := parseConfig("serve", nil, getenv("UTC"), io.Discard); err != nil || cfg.DisplayZone == nil || cfg.DisplayZone.String() != "UTC" {
+		t.Errorf("UTC: %v, %v", cfg.DisplayZone, err)
+	}
+	if _, err := parseConfig("serve", []string{"-display-tz", "Mars/Olympus"}, getenv(""), io.Discard); err == nil || !strings.Contains(err.Error(), "display-tz") {
+		t.Errorf("a zone that does not exist: %v", err)
+	}
+}

@@ -130,7 +130,7 @@ func loadKey(cfg config, log *slog.Logger) ([]byte, string, error) {
 }
 
 func serve(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout io.Writer) error {
-	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, Commit: buildCommit(), Retention: cfg.Retention,
+	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, PublicURLUnset: cfg.PublicURLUnset, DisplayZone: cfg.DisplayZone, Version: version, Commit: buildCommit(), Retention: cfg.Retention,
 		WeComAPIBase: cfg.WeComAPIBase, WeComLoginBase: cfg.WeComLoginBase, WeComOAuthBase: cfg.WeComOAuthBase,
 		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow,
 		TrustedProxies: cfg.TrustedProxies}, a.store, log)

@@ -71,7 +71,7 @@ func sandbox(ctx context.Context, cfg config, a *app, log *slog.Logger, stdout i
 	srv := server.New(server.Config{Addr: cfg.Addr, PublicURL: cfg.PublicURL, Version: version, WeComAPIBase: simURL,
 		WeComLoginBase: simURL, WeComOAuthBase: simURL, Retention: cfg.Retention,
 		TemplateEnv: cfg.TemplateEnv, CallbackMaxSkew: cfg.CallbackMaxSkew, FetchAllow: cfg.FetchAllow, TrustedProxies: cfg.TrustedProxies,
-		Inbox: inbox, Extra: map[string]http.Handler{
+		DisplayZone: cfg.DisplayZone, Inbox: inbox, Extra: map[string]http.Handler{
 			"/sandbox/inbox": inboxHandler(inbox),
 			"/sandbox/click": clickHandler(inbox)}}, a.store, log)
 	if err := seedSandbox(ctx, srv.Service(), demo, simURL); err != nil {

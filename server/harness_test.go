@@ -56,6 +56,10 @@ type envOptions struct {
 	now func() time.Time
 	// trustedProxies are the proxies whose X-Forwarded-For the server believes.
 	trustedProxies []netip.Prefix
+	// publicURLUnset: the public URL is the default, not configured.
+	publicURLUnset bool
+	// displayZone is the pages' configured time zone.
+	displayZone *time.Location
 }
 
 func newEnvWith(t testing.TB, o envOptions) *env {
@@ -63,7 +67,8 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	store := storetest.Open(t, storetest.Options{Now: o.now})
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", TrustedProxies: o.trustedProxies}, store, log)
+	srv := New(Config{PublicURL: "https://wecomflow.example.com", Version: "test", TrustedProxies: o.trustedProxies,
+		PublicURLUnset: o.publicURLUnset, DisplayZone: o.displayZone}, store, log)
 	token, err := srv.Service().Bootstrap(context.Background(), "")
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ import (
 type Config struct {
 	Addr      string
 	PublicURL string
+	// PublicURLUnset: PublicURL is the default, not configured; the pages warn about it.
+	PublicURLUnset bool
+	// DisplayZone is the time zone the pages show times in (nil: by the page's language).
+	DisplayZone *time.Location
 	// Version is reported by /healthz and wecomflow_build_info; Commit by the metric too.
 	Version, Commit string
 	// WeComAPIBase is the default WeCom API base; an authenticator may override it.
@@ -222,7 +227,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 			// A click may have woken an execution in the database; run it now, not at the next poll.
 			s.workflows.Wake()
 		}})
-	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, ChannelTypes: types.Channels, Log: log, PublicURL: cfg.PublicURL, Inbox: cfg.Inbox,
+	ui, err := web.New(web.Deps{Service: s.svc, Messages: s.messages, Workflows: s.workflows, ChannelTypes: types.Channels, Log: log, PublicURL: cfg.PublicURL,
+		PublicURLUnset: cfg.PublicURLUnset, DisplayZone: cfg.DisplayZone, Inbox: cfg.Inbox,
 		Lockout: s.lockout})
 	if err != nil {
 		// The templates and catalogues are compiled in: this is a broken build, not bad input.
@@ -268,9 +274,14 @@ func (s *Server) routes() *gin.Engine {
 	}
 	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
 	r.Use(s.requestID, s.recoverer, s.observe, s.crossOrigin, s.limitBody)
-	r.NoRoute(s.handle(func(c *gin.Context) error {
-		return problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path)
-	}))
+	r.NoRoute(func(c *gin.Context) {
+		// A person typed or followed a /ui/ link: they get a page; programs get the JSON error.
+		if c.Request.URL.Path == "/ui" || strings.HasPrefix(c.Request.URL.Path, "/ui/") {
+			s.ui.NotFound(c)
+			return
+		}
+		s.writeError(c, problem.Errorf(problem.CodeNotFound, "There is no %s %s.", c.Request.Method, c.Request.URL.Path))
+	})
 
 	r.GET("/healthz", s.handle(s.healthz))
 	r.GET("/readyz", s.handle(s.readyz))

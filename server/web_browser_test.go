@@ -113,6 +113,18 @@ func stepLogIn(b *browserWalk) {
 	b.expectText(`header nav a[href="/ui/authenticators"]`, b.tr("nav.authenticators"))
 	b.checkWidths("start")
 	b.screenshot("start")
+
+	// On a phone the nav folds behind the Menu button.
+	b.do("resizing to 390 px", chromedp.EmulateViewport(390, 900))
+	if h := eval[float64](b, `document.querySelector("header.top").getBoundingClientRect().height`); h > 100 {
+		b.t.Errorf("the header takes %.0f px of a phone's height", h)
+	}
+	b.click("#nav-toggle")
+	b.waitVisible(`header nav a[href="/ui/authenticators"]`)
+	b.expectAttr("#nav-toggle", "aria-expanded", "true")
+	b.screenshot("start-menu-390px")
+	b.click("#nav-toggle")
+	b.do("resizing to 1280 px", chromedp.EmulateViewport(widths[len(widths)-1], 900))
 }
 
 // stepSwitchLanguage flips the language with the header's link and back.
@@ -141,6 +153,8 @@ func stepCreateAuthenticator(b *browserWalk) {
 	b.navigate("#new-authenticator")
 	b.waitVisible("#authenticator-form")
 	b.fill("#f-name", "sandbox")
+	// The callback URL to enter in WeCom is there before the first save.
+	b.expectText("#callback-url", b.base+"/callback/wecom/sandbox")
 	b.fill("#f-title", b.pick("Sandbox corp", "沙箱企业"))
 	b.fill("#f-options-agentId", fmt.Sprint(b.demo.AgentID))
 	b.fill("#f-options-secret", b.demo.Secret)
@@ -184,12 +198,24 @@ func stepCreateAuthenticator(b *browserWalk) {
 	b.expectText("#callback-url", b.base+"/callback/wecom/sandbox")
 	b.inbox.SetCaller(&wecomtest.CallbackCaller{URL: b.base + "/callback/wecom/sandbox", Token: b.callbackToken,
 		EncodingAESKey: b.aesKey, CorpID: b.demo.CorpID})
+	// Copy says it copied (headless Chromium has no clipboard to grant: the page's is stubbed).
+	b.do("stubbing the clipboard", chromedp.Evaluate[chromedp.Void](`navigator.clipboard.writeText = () => Promise.resolve()`))
+	b.click(`button[data-copy="callback-url"]`)
+	b.waitText(`button[data-copy="callback-url"] + .copied[role=status]`, b.tr("common.copied"))
 	b.checkWidths("authenticator")
 	b.screenshot("authenticator")
 }
 
 // stepCheckConnection presses "Check connection": the simulator accepts the corp ID and secret.
 func stepCheckConnection(b *browserWalk) {
+	// With an unsaved edit, the check asks first, as it uses the saved settings; saying no stays.
+	b.fill("#f-title", "edited, not saved")
+	b.do("answering no", chromedp.Evaluate[chromedp.Void](`window.confirm = (q) => { window.asked = q; return false; }`))
+	b.click("#check-connection")
+	if got := eval[string](b, `window.asked || ""`); got != b.tr("auth.unsaved") {
+		b.t.Errorf("Check connection with unsaved edits asked %q, want %q", got, b.tr("auth.unsaved"))
+	}
+	b.open("/ui/authenticators/"+b.authenticatorID, "#check-connection")
 	b.navigate("#check-connection")
 	b.waitVisible("#check-result")
 	if class := b.attr("#check-result", "class"); !strings.Contains(class, "ok") {
@@ -249,7 +275,17 @@ func stepCreateChannel(b *browserWalk) {
 	// The test send waits for WeCom's answer before the page comes back.
 	b.fill("#f-to-wecomUsers", "zhangsan")
 	b.fill("#f-text-content", b.pick("Hello from the channel test", "通道测试消息"))
-	b.navigate("#test-send")
+	// A double submit sends the form once: the second is dropped before it leaves the page.
+	seen := eval[string](b, `(() => {
+		const seen = [];
+		window.addEventListener("submit", (e) => seen.push(e.defaultPrevented));
+		const f = document.getElementById("test-form");
+		f.requestSubmit(); f.requestSubmit();
+		return JSON.stringify(seen);
+	})()`)
+	if seen != "[false,true]" {
+		b.t.Errorf("two submits of the test form: prevented %s, want [false,true]", seen)
+	}
 	b.waitVisible("#test-result")
 	b.expectAttr("#test-status", "class", "status sent")
 	b.expectText("#test-status", b.tr("channel.status.sent"))
@@ -381,6 +417,20 @@ func stepBuildWorkflow(b *browserWalk) {
 	b.workflowID = m[1]
 	b.waitVisible("#wf-version")
 	b.screenshot("workflow-saved")
+
+	// Leaving the editor asks first while it has unsaved edits, and only then.
+	leaving := `(() => { const e = new Event("beforeunload", {cancelable: true}); window.dispatchEvent(e); return e.defaultPrevented; })()`
+	if eval[bool](b, leaving) {
+		b.t.Error("leaving a saved workflow asks first")
+	}
+	b.fill("#wf-title", "edited, not saved")
+	if !eval[bool](b, leaving) {
+		b.t.Error("leaving the editor with unsaved edits does not ask")
+	}
+	b.fill("#wf-title", workflowTitle)
+	if eval[bool](b, leaving) {
+		b.t.Error("an edit undone still asks before leaving")
+	}
 }
 
 // stepTriggerWorkflow runs the workflow by hand from its page: JSON that does not parse is
@@ -935,11 +985,33 @@ func (b *browserWalk) checkWidths(name string) {
 		if got := eval[string](b, overflow); got != "" {
 			b.t.Errorf("%s scrolls sideways at %d px: %s", name, w, got)
 		}
+		if got := eval[string](b, splitWords); got != "" {
+			b.t.Errorf("%s breaks words inside at %d px: %s", name, w, got)
+		}
 		if w != widths[len(widths)-1] {
 			b.screenshot(fmt.Sprintf("%s-%dpx", name, w))
 		}
 	}
 }
+
+// splitWords finds words of table cells that a line break cuts in two (ids and codes may break):
+// runs of Latin letters whose box spans more than one line.
+const splitWords = `(() => {
+	const split = [];
+	for (const cell of document.querySelectorAll("th, td")) {
+		const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+		for (let n = walk.nextNode(); n && split.length < 5; n = walk.nextNode()) {
+			if (n.parentElement.closest("code, pre")) continue;
+			for (const m of n.data.matchAll(/[A-Za-z]{2,}/g)) {
+				const r = document.createRange();
+				r.setStart(n, m.index);
+				r.setEnd(n, m.index + m[0].length);
+				if (new Set(Array.from(r.getClientRects(), (x) => Math.round(x.top))).size > 1) split.push(m[0]);
+			}
+		}
+	}
+	return split.join(", ");
+})()`
 
 // screenshot saves the whole page as NN-name.png in the walk's folder.
 func (b *browserWalk) screenshot(name string) {

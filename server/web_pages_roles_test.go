@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/web"
@@ -308,7 +309,8 @@ func TestWebAccountsPages(t *testing.T) {
 // its own role or viewer and sees only its own tokens.
 func TestWebTokensPage(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// The expiry is typed and shown in UTC, whatever the machine's TZ.
+	e := newEnvWith(t, envOptions{displayZone: time.UTC})
 	e.must(201, "POST", "/api/v1/authenticators", acmeAuthenticator("acme"))
 	e.must(201, "POST", "/api/v1/channels", map[string]any{"name": "ops", "authenticatorId": 1})
 	e.must(201, "POST", "/api/v1/channels", map[string]any{"name": "alerts", "authenticatorId": 1})
@@ -348,7 +350,7 @@ func TestWebTokensPage(t *testing.T) {
 	if strings.Contains(list, value) {
 		t.Error("the list shows the value again")
 	}
-	mustContain(t, "the new token's row", row, "erp", "<code>"+value[:8]+"…</code>", "Operator", "<code>ops</code>", "2030-01-02 03:04 UTC", `id="revoke-2"`)
+	mustContain(t, "the new token's row", row, "erp", "<code>"+value[:8]+"…</code>", "Operator", "<code>ops</code>", "2030-01-02 03:04:00", `id="revoke-2"`)
 
 	// A form the service refuses comes back with the errors on its fields and the choices kept.
 	for _, tc := range []struct {

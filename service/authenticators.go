@@ -39,12 +39,18 @@ type Authenticator struct {
 	Timestamps
 }
 
+// CallbackURL is where WeCom calls an authenticator of type typ named name (its contacts
+// callback adds "/contacts"): the form shows it before the authenticator is saved.
+func (s *Service) CallbackURL(typ, name string) string {
+	return s.cfg.PublicURL + "/callback/" + typ + "/" + name
+}
+
 func (s *Service) authenticatorView(a *models.Authenticator) Authenticator {
 	opts := plugin.DecodeObject(a.Options)
 	if t, ok := s.plugins.Authenticators[a.Type]; ok {
 		plugin.MarkSecrets(opts, plugin.ParseSecrets(a.Secrets.Plain), t.SecretPaths())
 	}
-	base := s.cfg.PublicURL + "/callback/" + a.Type + "/" + a.Name
+	base := s.CallbackURL(a.Type, a.Name)
 	return Authenticator{ID: a.ID, Name: a.Name, Title: a.Title, Type: a.Type, Enabled: a.Enabled, Options: opts,
 		CallbackURL: base, ContactsCallbackURL: base + "/contacts",
 		Timestamps: Timestamps{CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}}

@@ -19,7 +19,7 @@ type auditPage struct {
 // service refuses is marked on its field.
 func (u *UI) audit(c *gin.Context) error {
 	q := service.AuditQuery{Actor: strings.TrimSpace(c.Query("actor")), Action: strings.TrimSpace(c.Query("action")),
-		TargetType: strings.TrimSpace(c.Query("targetType")), Since: filterTime(c.Query("since")), Until: filterTime(c.Query("until"))}
+		TargetType: strings.TrimSpace(c.Query("targetType")), Since: u.filterTime(c, c.Query("since")), Until: u.filterTime(c, c.Query("until"))}
 	list, err := u.d.Service.ListAudit(c.Request.Context(), q, pageOf(c))
 	return u.renderList(c, "audit", auditPage{List: list, Base: listBase(c, "actor", "action", "targetType", "since", "until")}, err)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/wecomflow/wecomflow/access"
+	"github.com/wecomflow/wecomflow/plugin"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/service"
 )
@@ -31,10 +32,34 @@ type authenticatorPage struct {
 	Check *service.CheckResult
 	// CheckHint is the check's hint in the page's language.
 	CheckHint string
+	// CallbackBase is the callback URL without the name, which the page completes as the name is
+	// typed: an admin can enter it in WeCom before saving.
+	CallbackBase string
+	// PublicURLUnset: the URLs are built on the default http://localhost:8080.
+	PublicURLUnset bool
+}
+
+// SecretHelp is the help key of a saved authenticator's secret field (options path): whether the
+// secret is set, so an empty field keeps it; "" on a new authenticator, whose fields say how to
+// fill them in.
+func (p authenticatorPage) SecretHelp(path string) string {
+	if p.Auth == nil {
+		return ""
+	}
+	if set, _ := plugin.ValueAt(p.Auth.Options, path+"Set"); set == true {
+		return "auth.secret.keep"
+	}
+	return "auth.secret.notSet"
+}
+
+// authenticatorPage is the form's data for a (nil: new) authenticator.
+func (u *UI) authenticatorPage(a *service.Authenticator) authenticatorPage {
+	return authenticatorPage{Auth: a, Roles: access.Roles(), CallbackBase: u.d.Service.CallbackURL(wecom.Type, ""),
+		PublicURLUnset: u.d.PublicURLUnset}
 }
 
 func (u *UI) newAuthenticator(c *gin.Context) error {
-	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Roles: access.Roles()},
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: u.authenticatorPage(nil),
 		Form: map[string]string{"enabled": "on", "options.sync.schedule": "@every 6h", "options.login.defaultRole": string(access.Viewer)}})
 	return nil
 }
@@ -43,7 +68,7 @@ func (u *UI) createAuthenticator(c *gin.Context) error {
 	in := authenticatorInput(c, true)
 	a, err := u.d.Service.CreateAuthenticator(c.Request.Context(), in)
 	if err != nil {
-		return u.formError(c, "authenticator", err, authenticatorPage{Roles: access.Roles()})
+		return u.formError(c, "authenticator", err, u.authenticatorPage(nil))
 	}
 	return u.redirect(c, fmt.Sprintf("/ui/authenticators/%d", a.ID), "flash.saved")
 }
@@ -53,7 +78,7 @@ func (u *UI) editAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	u.renderView(c, http.StatusOK, "authenticator", &view{Data: authenticatorPage{Auth: &a, Roles: access.Roles()}, Form: authenticatorForm(a)})
+	u.renderView(c, http.StatusOK, "authenticator", &view{Data: u.authenticatorPage(&a), Form: authenticatorForm(a)})
 	return nil
 }
 
@@ -63,7 +88,7 @@ func (u *UI) updateAuthenticator(c *gin.Context) error {
 		return err
 	}
 	if _, err := u.d.Service.UpdateAuthenticator(c.Request.Context(), a.ID, authenticatorInput(c, false)); err != nil {
-		return u.formError(c, "authenticator", err, authenticatorPage{Auth: &a, Roles: access.Roles()})
+		return u.formError(c, "authenticator", err, u.authenticatorPage(&a))
 	}
 	return u.redirect(c, fmt.Sprintf("/ui/authenticators/%d", a.ID), "flash.saved")
 }
@@ -78,7 +103,8 @@ func (u *UI) checkAuthenticator(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page := authenticatorPage{Auth: &a, Roles: access.Roles(), Check: &res, CheckHint: wecom.HintIn(u.language(c), res.ErrCode, res.ErrMsg)}
+	page := u.authenticatorPage(&a)
+	page.Check, page.CheckHint = &res, wecom.HintIn(u.language(c), res.ErrCode, res.ErrMsg)
 	u.renderView(c, http.StatusOK, "authenticator", &view{Data: page, Form: authenticatorForm(a)})
 	return nil
 }
@@ -135,11 +161,8 @@ func flattenForm(prefix string, m map[string]any, out map[string]string) {
 				out[prefix+"."+k] = "on"
 			}
 		case nil:
-		case float64:
-			// JSON numbers decode as float64: 1000002, not 1.000002e+06.
-			out[prefix+"."+k] = strconv.FormatFloat(v, 'f', -1, 64)
 		default:
-			out[prefix+"."+k] = fmt.Sprint(v)
+			out[prefix+"."+k] = formatValue(v)
 		}
 	}
 }

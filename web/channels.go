@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -51,6 +54,9 @@ type channelPage struct {
 	Types []string
 	// Test is the message of a test send, once it is final or the wait is over.
 	Test *message.View
+	// Nonce is new on every page: the test form sends it back, and a form sent twice (a double
+	// click, a resend after a slow answer) carries the same one, so it sends once.
+	Nonce string
 }
 
 // KeySet says whether the channel stores a secret key (a robot's webhook key): the form then says
@@ -65,7 +71,15 @@ func (p channelPage) KeySet() bool {
 
 // channelPage is the form's data for a channel (nil: a new one).
 func (u *UI) channelPage(ch *service.Channel, auths []service.Authenticator) channelPage {
-	return channelPage{Channel: ch, Authenticators: auths, Types: u.d.Service.ChannelTypes()}
+	return channelPage{Channel: ch, Authenticators: auths, Types: u.d.Service.ChannelTypes(), Nonce: rand.Text()}
+}
+
+// testIdempotencyKey is the idempotencyKey of a test send: the session's CSRF token with the
+// form's nonce, so the same form sent again returns the first message, and another session's or
+// another page's form never collides with it.
+func testIdempotencyKey(csrf, nonce string) string {
+	sum := sha256.Sum256([]byte(csrf + "\x00" + nonce))
+	return "ui-test-" + hex.EncodeToString(sum[:])
 }
 
 // authenticatorChoices are the authenticators a channel can send through (the first 200, by name).
@@ -149,6 +163,9 @@ func (u *UI) testChannel(c *gin.Context) error {
 	body := map[string]any{"msgtype": "text", "text": map[string]any{"content": c.PostForm("text.content")}}
 	if len(to) > 0 {
 		body["to"] = to
+	}
+	if nonce := c.PostForm("nonce"); nonce != "" {
+		body["idempotencyKey"] = testIdempotencyKey(c.PostForm(csrfField), nonce)
 	}
 	ctx := c.Request.Context()
 	form := channelForm(ch, "")

@@ -59,12 +59,12 @@ func listBase(c *gin.Context, keys ...string) string {
 }
 
 // filterTime takes a time filter as RFC 3339 or as a datetime-local input sends it
-// (2026-01-02T15:04, read as UTC), and gives RFC 3339; anything else goes on for the service to
-// reject on the field.
-func filterTime(v string) string {
+// (2026-01-02T15:04, read in the page's time zone, the one its times are shown in), and gives
+// RFC 3339; anything else goes on for the service to reject on the field.
+func (u *UI) filterTime(c *gin.Context, v string) string {
 	v = strings.TrimSpace(v)
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.Parse(layout, v); err == nil {
+		if t, err := time.ParseInLocation(layout, v, u.zone(u.language(c))); err == nil {
 			return t.UTC().Format(time.RFC3339)
 		}
 	}

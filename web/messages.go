@@ -37,7 +37,7 @@ func (u *UI) messages(c *gin.Context) error {
 	}
 	var err error
 	data.List, err = u.d.Messages.List(ctx, message.Filter{Status: c.Query("status"), Channel: strings.TrimSpace(c.Query("channel")),
-		ExecutionID: strings.TrimSpace(c.Query("executionId")), Since: filterTime(c.Query("since")), Until: filterTime(c.Query("until"))}, pageOf(c))
+		ExecutionID: strings.TrimSpace(c.Query("executionId")), Since: u.filterTime(c, c.Query("since")), Until: u.filterTime(c, c.Query("until"))}, pageOf(c))
 	return u.renderList(c, "messages", data, err)
 }
 

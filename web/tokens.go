@@ -128,13 +128,13 @@ func (u *UI) createToken(c *gin.Context) error {
 	return nil
 }
 
-// tokenExpiry reads the optional expiry, a datetime-local value taken as UTC.
+// tokenExpiry reads the optional expiry, a datetime-local value in the page's time zone.
 func (u *UI) tokenExpiry(c *gin.Context) (*time.Time, error) {
 	v := strings.TrimSpace(c.PostForm("expiresAt"))
 	if v == "" {
 		return nil, nil
 	}
-	t, err := time.Parse(time.RFC3339, filterTime(v))
+	t, err := time.Parse(time.RFC3339, u.filterTime(c, v))
 	if err != nil {
 		return nil, problem.Invalidf("expiresAt", "%s", u.cat.text(u.language(c), "token.expiresAt.invalid"))
 	}

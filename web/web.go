@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -53,6 +54,12 @@ type Deps struct {
 	Log          *slog.Logger
 	// PublicURL decides whether the session cookie is Secure (https).
 	PublicURL string
+	// PublicURLUnset: PublicURL is the laptop default, not configured; the authenticator page
+	// warns that the callback URLs it shows may not reach this server.
+	PublicURLUnset bool
+	// DisplayZone, when set, is the time zone the pages show times in, in both languages; unset,
+	// English pages use the server's (TZ) and Chinese ones Asia/Shanghai, WeCom's own.
+	DisplayZone *time.Location
 	// Inbox, when set (the sandbox), adds the inbox page.
 	Inbox InboxSource
 	// Lockout counts failed authentications by client address; the server's API shares it, so
@@ -68,6 +75,8 @@ type UI struct {
 	// static serves the embedded assets.
 	static http.Handler
 	secure bool
+	// shanghai is the Chinese pages' default time zone.
+	shanghai *time.Location
 }
 
 // New parses the templates and catalogues.
@@ -79,7 +88,12 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{d: d, cat: cat, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://")}
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		// No time zone database (a scratch image without tzdata): China has no daylight saving.
+		shanghai = time.FixedZone("CST", 8*3600)
+	}
+	u := &UI{d: d, cat: cat, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://"), shanghai: shanghai}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -259,6 +273,19 @@ func (u *UI) rateLimited(c *gin.Context, se *problem.Error) string {
 	return u.cat.text(u.language(c), "auth.rateLimited", se.RetrySeconds())
 }
 
+// NotFound answers a /ui/ path that no page has: the error page in the page's language (the API's
+// paths keep their JSON answer). A live session shows its nav; an ended one is not counted as a
+// failure here, the next real page does that.
+func (u *UI) NotFound(c *gin.Context) {
+	u.headers(c)
+	if cookie, _ := c.Cookie(SessionCookie); cookie != "" {
+		if sess, err := u.d.Service.SessionFor(c.Request.Context(), cookie); err == nil {
+			c.Set("session", sess)
+		}
+	}
+	u.fail(c, problem.Errorf(problem.CodeNotFound, "%s", u.cat.text(u.language(c), "error.notFound")))
+}
+
 // requireSession admits a request with a live session whose role may use the page: other
 // requests go to the login page (inside WeCom, to the sign-in with login.autoLogin when there is
 // one), and state changes must carry the session's CSRF token. An address shut out for failed
@@ -347,6 +374,8 @@ type view struct {
 	Picked url.Values
 	Flash  string
 	Inbox  bool
+	// Zone is the time zone the page shows times in.
+	Zone *time.Location
 	// Who is the signed-in principal (zero on the log-in page).
 	Who access.Principal
 	u   *UI
@@ -394,6 +423,45 @@ func (v *view) Can(method, route string) bool {
 	return v.Who.Role != "" && access.Allowed(v.Who, method, route)
 }
 
+// Time shows a time (a time.Time or a *time.Time, nil: "") in the page's time zone, to the second.
+func (v *view) Time(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		return t.In(v.Zone).Format(time.DateTime)
+	case *time.Time:
+		if t != nil {
+			return t.In(v.Zone).Format(time.DateTime)
+		}
+	}
+	return ""
+}
+
+// ZoneName names the page's time zone for the note under its times: "Asia/Shanghai (UTC+08:00)".
+func (v *view) ZoneName() string {
+	offset := time.Now().In(v.Zone).Format("-07:00")
+	switch name := v.Zone.String(); name {
+	case "UTC":
+		return name
+	case "Local":
+		return "UTC" + offset
+	default:
+		return name + " (UTC" + offset + ")"
+	}
+}
+
+// zone is the time zone of pages in lang: the configured one, else the server's for English and
+// Asia/Shanghai for Chinese (whose readers are on WeCom's, China's, time).
+func (u *UI) zone(lang string) *time.Location {
+	switch {
+	case u.d.DisplayZone != nil:
+		return u.d.DisplayZone
+	case lang == "zh-CN":
+		return u.shanghai
+	default:
+		return time.Local
+	}
+}
+
 // T translates a catalogue key in the page's language, formatting args into it.
 func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, key, args...) }
 
@@ -403,6 +471,17 @@ func (v *view) Err(field string) string { return v.Errors[field] }
 // FieldErrors are the field errors as a plain map, for a page's script: html/template would
 // write problem.Fields, an error, as its message.
 func (v *view) FieldErrors() map[string]string { return v.Errors }
+
+// Filtered reports whether a list is shown through a search or filter (any query value but the
+// page and the language): its empty state then says nothing matches, not that nothing exists.
+func (v *view) Filtered() bool {
+	for k, val := range v.Form {
+		if val != "" && k != "page" && k != "lang" {
+			return true
+		}
+	}
+	return false
+}
 
 // IsPicked reports whether value was among the submitted values of a field with several.
 func (v *view) IsPicked(field, value string) bool { return slices.Contains(v.Picked[field], value) }
@@ -430,6 +509,7 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 		return
 	}
 	v.u, v.Lang, v.Path, v.Inbox = u, u.language(c), c.Request.URL.Path, u.d.Inbox != nil
+	v.Zone = u.zone(v.Lang)
 	if s, ok := c.Get("session"); ok {
 		sess := s.(service.Session)
 		v.CSRF, v.Who = sess.CSRF, sess.Principal
@@ -486,6 +566,19 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 	return nil
 }
 
+// formatValue prints a value decoded from JSON: numbers in full (JSON numbers decode as float64,
+// which fmt prints as 1.000002e+06), anything else as fmt does.
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
 // idParam reads the :id of the path.
 func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
 
@@ -499,6 +592,8 @@ var funcs = template.FuncMap{
 		}
 		return int((total + int64(size) - 1) / int64(size))
 	},
+	// value shows a value decoded from JSON, where every number is a float64: 1000002, not 1.000002e+06.
+	"value": formatValue,
 	// json shows a value as indented JSON (a job result, a payload).
 	"json": toJSON,
 	// dict builds the argument map of a partial: dict "V" $ "Name" "title".

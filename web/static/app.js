@@ -51,12 +51,74 @@
     update();
   }
 
-  function wire(root) {
-    root.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", () => {
+  // copyButton copies the text of the element its data-copy names and then says "Copied" beside
+  // it for 2 s, in a live region that is there before it speaks, so screen readers announce it.
+  function copyButton(b) {
+    const out = document.createElement("span");
+    out.className = "copied";
+    out.setAttribute("role", "status");
+    b.insertAdjacentElement("afterend", out);
+    let timer = 0;
+    b.addEventListener("click", () => {
       const text = document.getElementById(b.dataset.copy).textContent;
-      navigator.clipboard && navigator.clipboard.writeText(text);
-      b.classList.add("done");
-    }));
+      if (!navigator.clipboard) return;
+      navigator.clipboard.writeText(text).then(() => {
+        out.textContent = document.body.dataset.copied || "";
+        clearTimeout(timer);
+        timer = setTimeout(() => { out.textContent = ""; }, 2000);
+      }, () => {});
+    });
+  }
+
+  // A POST form sends once: its second submit (a double click, an impatient Enter) is dropped
+  // and its buttons are disabled until the answer replaces the page. One listener for every
+  // form; a form whose own script handled the submit (preventDefault) is left to that script.
+  document.addEventListener("submit", (e) => {
+    const f = e.target;
+    if (e.defaultPrevented || f.method !== "post") return;
+    if (f.dataset.submitting) { e.preventDefault(); return; }
+    f.dataset.submitting = "1";
+    // Later, so the pressed button's name and value still go with the form.
+    setTimeout(() => f.querySelectorAll("button[type=submit], button:not([type])").forEach((b) => { b.disabled = true; }));
+  });
+  // Back to a page kept in the browser's history cache: its forms can be sent again.
+  window.addEventListener("pageshow", (e) => {
+    if (!e.persisted) return;
+    document.querySelectorAll("form[data-submitting]").forEach((f) => {
+      delete f.dataset.submitting;
+      f.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    });
+  });
+
+  // The header's nav folds away behind a Menu button on a narrow screen (the CSS decides when);
+  // without this script it stays open.
+  function collapsibleNav() {
+    const header = document.querySelector("header.top"), toggle = document.getElementById("nav-toggle");
+    if (!header || !toggle) return;
+    header.classList.add("collapsible");
+    toggle.addEventListener("click", () => {
+      const open = header.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+
+  // A form marked data-unsaved-of="ID" (Check connection, Sync now) acts on what is saved: when
+  // the form ID has unsaved edits it asks first (the question is its data-unsaved).
+  function guardUnsaved(root) {
+    root.querySelectorAll("form[data-unsaved-of]").forEach((f) => {
+      const edited = document.getElementById(f.dataset.unsavedOf);
+      if (!edited) return;
+      const mark = () => { edited.dataset.dirty = "1"; };
+      edited.addEventListener("input", mark);
+      edited.addEventListener("change", mark);
+      f.addEventListener("submit", (e) => {
+        if (edited.dataset.dirty && !window.confirm(f.dataset.unsaved)) e.preventDefault();
+      });
+    });
+  }
+
+  function wire(root) {
+    root.querySelectorAll("[data-copy]").forEach(copyButton);
     root.querySelectorAll("[data-generate]").forEach((b) => b.addEventListener("click", () => {
       const target = document.getElementById(b.dataset.target);
       target.value = random(b.dataset.generate === "aeskey" ? 43 : 32);
@@ -66,8 +128,15 @@
       if (!window.confirm(f.dataset.confirm)) e.preventDefault();
     }));
     root.querySelectorAll("[data-limit]").forEach(counter);
+    guardUnsaved(root);
+    // A new authenticator's callback URLs follow its name as it is typed, to enter in WeCom
+    // before saving.
+    const name = root.querySelector("#f-name");
+    root.querySelectorAll("[data-callback-base]").forEach((code) => name && name.addEventListener("input", () => {
+      code.textContent = code.dataset.callbackBase + name.value.trim() + code.dataset.callbackSuffix;
+    }));
   }
 
   window.wf = {api, wire, random};
-  document.addEventListener("DOMContentLoaded", () => wire(document));
+  document.addEventListener("DOMContentLoaded", () => { collapsibleNav(); wire(document); });
 })();

@@ -32,6 +32,9 @@
   let def, channels, auths, msgtypes, cardtypes, wfId, hookBase, form;
   // readOnly: the viewer's role may not save workflows; the form shows the definition, disabled.
   let readOnly = false;
+  // saved is the workflow as last loaded or saved (body() as JSON): leaving the page with
+  // anything else asks first.
+  let saved = "";
   let seq = 0, current = "";
   const uids = new WeakMap(), stash = new WeakMap(), openIds = new Set(), trigStash = {};
   const uid = (n) => { if (!uids.has(n)) uids.set(n, "n" + (++seq)); return uids.get(n); };
@@ -839,7 +842,7 @@
     const r = await window.wf.api(wfId ? "PATCH" : "POST", "/api/v1/workflows" + (wfId ? "/" + wfId : ""), body());
     button.disabled = false;
     const data = r.body && r.body.data;
-    if (r.status === 201 && data) { window.location.assign("/ui/workflows/" + data.id + "?saved=1"); return; }
+    if (r.status === 201 && data) { saved = JSON.stringify(body()); window.location.assign("/ui/workflows/" + data.id + "?saved=1"); return; }
     if (r.status === 200 && data) {
       clearErrors();
       def.version = data.version;
@@ -854,6 +857,7 @@
       const v = $("wf-version");
       if (v) v.textContent = t("wf.versionN", data.version);
       $("save-status").textContent = t("wf.saved", data.version);
+      saved = JSON.stringify(body());
       return;
     }
     const err = (r.body && r.body.error) || {};
@@ -1005,6 +1009,10 @@
     });
     $("preview-node").addEventListener("change", (e) => { current = e.target.value; schedulePreview(); });
     render();
+    saved = JSON.stringify(body());
+    window.addEventListener("beforeunload", (e) => {
+      if (!readOnly && JSON.stringify(body()) !== saved) e.preventDefault();
+    });
   }
   // After app.js has wired the page (its listener was added first), so its data-limit counters
   // do not also attach to ours.
