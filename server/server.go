@@ -66,7 +66,7 @@ type Config struct {
 	EventHookHooks eventhook.Hooks
 	// NoSchedules leaves schedule triggers to the caller (tests fire them with a fake clock).
 	NoSchedules bool
-	// Retention is how long finished messages, callback events, executions and sync tasks are
+	// Retention is how long finished messages, callback events, executions, sync tasks and hook events are
 	// kept; the leader deletes older ones hourly. 0 keeps everything.
 	Retention time.Duration
 	// FetchAllow opens address ranges that URLs given by users (media.url, event hooks) may reach despite being
