@@ -39,6 +39,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /ui/messages", "GET /ui/messages/:id",
 		"GET /ui/callback-events", "GET /ui/callback-events/:id",
 		"GET /ui/workflows", "GET /ui/workflows/:id", "GET /ui/templates", "GET /ui/templates/:id",
+		"GET /ui/recipes", "GET /ui/recipes/:name", "GET /ui/event-hooks", "GET /ui/event-hooks/:id",
 		"GET /ui/executions", "GET /ui/executions/:id",
 		"GET /ui/inbox", "GET /sandbox/inbox":
 		return Read, true
@@ -73,7 +74,9 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"POST /api/v1/event-hooks", "PATCH /api/v1/event-hooks/:id", "DELETE /api/v1/event-hooks/:id",
 		"POST /api/v1/recipes/:name/install",
 		"GET /ui/workflows/new", "POST /ui/workflows/:id/enabled", "POST /ui/workflows/:id/delete",
-		"GET /ui/templates/new", "POST /ui/templates", "POST /ui/templates/:id", "POST /ui/templates/:id/delete":
+		"GET /ui/templates/new", "POST /ui/templates", "POST /ui/templates/:id", "POST /ui/templates/:id/delete",
+		"POST /ui/recipes/:name", "GET /ui/event-hooks/new", "POST /ui/event-hooks", "POST /ui/event-hooks/:id",
+		"POST /ui/event-hooks/:id/delete":
 		return Design, true
 
 	case "POST /api/v1/authenticators", "PATCH /api/v1/authenticators/:id", "DELETE /api/v1/authenticators/:id",

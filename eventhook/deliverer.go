@@ -55,6 +55,14 @@ type Options struct {
 	Lease time.Duration
 	// Concurrency bounds the attempts in flight (default 64).
 	Concurrency int
+	// Hooks let tests stop the deliverer at chosen points.
+	Hooks Hooks
+}
+
+// Hooks are called at points of an attempt where a crash is worth testing.
+type Hooks struct {
+	// AfterPost runs once the receiver has answered (or not), before the outcome is recorded.
+	AfterPost func(e *models.HookEvent)
 }
 
 // Deliverer posts queued events to their hooks.
@@ -224,6 +232,9 @@ func (d *Deliverer) attempt(ctx context.Context, e models.HookEvent, h *models.E
 	start := time.Now()
 	out.StatusCode, out.Error = d.post(ctx, &out.Event, h)
 	out.Duration = time.Since(start)
+	if d.o.Hooks.AfterPost != nil {
+		d.o.Hooks.AfterPost(&out.Event)
+	}
 	if out.Error == "" {
 		out.Status = models.HookDelivered
 		return out

@@ -30,6 +30,7 @@ var finalExecutionStatuses = []string{ExecutionResolved, ExecutionFailed, Execut
 //   - callback_events processed or failed for good;
 //   - executions in a final status, with their jobs, their digest items and the digest windows they opened;
 //   - sync_tasks that succeeded or failed;
+//   - hook_events delivered or given up, with their hook_attempts (the delivery log);
 //   - mass messages no longer refreshed (finished, canceled or past their refresh window), with
 //     their members;
 //   - audit entries;
@@ -53,6 +54,7 @@ func (s *Store) DeleteFinished(ctx context.Context, before time.Time, batch int)
 		{"callback events", s.deleteEvents},
 		{"executions", s.deleteExecutions},
 		{"sync tasks", s.deleteSyncTasks},
+		{"hook events", s.deleteHookEvents},
 		{"mass messages", s.deleteMassMessages},
 		{"sessions", s.deleteSessions},
 		{"sign-in states", s.deleteSignInStates},
@@ -106,6 +108,19 @@ func (s *Store) deleteSyncTasks(ctx context.Context, before time.Time, batch int
 		return tx.Model(&SyncTask{}).Where("status IN ? AND created_at < ?", []string{SyncSuccess, SyncFailed}, before)
 	}, func(tx *gorm.DB, ids []uint64, n map[string]int64) error {
 		return deleteEach(tx, n, deletion{"sync_tasks", &SyncTask{}, "id IN ?", ids})
+	})
+}
+
+// deleteHookEvents removes events that will not be posted again, by when they happened, with their
+// attempts: a pending event is still due (its order in its subject's queue counts only unfinished
+// events, so the later ones never wait for a deleted one).
+func (s *Store) deleteHookEvents(ctx context.Context, before time.Time, batch int, removed map[string]int64) error {
+	return deleteInBatches(ctx, s, batch, removed, func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&HookEvent{}).Where("status IN ? AND at < ?", []string{HookDelivered, HookFailed}, before)
+	}, func(tx *gorm.DB, ids []uint64, n map[string]int64) error {
+		return deleteEach(tx, n,
+			deletion{"hook_attempts", &HookAttempt{}, "hook_event_id IN ?", ids},
+			deletion{"hook_events", &HookEvent{}, "id IN ?", ids})
 	})
 }
 

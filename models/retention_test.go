@@ -87,6 +87,19 @@ func (f *retentionFixture) syncTask(status string, at time.Time) uint64 {
 	return t.ID
 }
 
+// hookEvent stores an event for hook 1 with that many logged attempts.
+func (f *retentionFixture) hookEvent(status string, at time.Time, attempts int) uint64 {
+	f.t.Helper()
+	e := &models.HookEvent{EventID: f.id("e"), HookID: 1, Type: models.EventMessageSent, Subject: f.id("m"), At: at,
+		Status: status, NotBefore: at, Attempts: attempts, UpdatedAt: at}
+	f.create(e)
+	for i := 1; i <= attempts; i++ {
+		f.create(&models.HookAttempt{HookID: 1, HookEventID: e.ID, EventID: e.EventID, Type: e.Type, Subject: e.Subject,
+			Attempt: i, StatusCode: 500, At: at})
+	}
+	return e.ID
+}
+
 func (f *retentionFixture) session(expires time.Time) string {
 	f.t.Helper()
 	sess := &models.Session{ID: f.id("s"), TokenID: 1, ExpiresAt: expires, CreatedAt: expires.Add(-time.Hour)}
@@ -162,6 +175,13 @@ func TestDeleteFinishedRemovesOnlyOldFinishedData(t *testing.T) {
 	add(kept, "sync_tasks", fmt.Sprint(f.syncTask(models.SyncProcessing, oldAt)))
 	add(kept, "sync_tasks", fmt.Sprint(f.syncTask(models.SyncSuccess, recentAt)))
 
+	// Hook events: delivered or given up and old go with their attempts; one still to retry stays.
+	add(gone, "hook_events", fmt.Sprint(f.hookEvent(models.HookDelivered, oldAt, 1)))
+	add(gone, "hook_events", fmt.Sprint(f.hookEvent(models.HookFailed, oldAt, 3)))
+	add(kept, "hook_events", fmt.Sprint(f.hookEvent(models.HookPending, oldAt, 2)))
+	add(kept, "hook_events", fmt.Sprint(f.hookEvent(models.HookDelivering, oldAt, 0)))
+	add(kept, "hook_events", fmt.Sprint(f.hookEvent(models.HookDelivered, recentAt, 1)))
+
 	// Sessions: expired ones go, whatever the cutoff.
 	add(gone, "sessions", f.session(retentionNow.Add(-time.Minute)))
 	add(kept, "sessions", f.session(retentionNow.Add(time.Hour)))
@@ -195,7 +215,7 @@ func TestDeleteFinishedRemovesOnlyOldFinishedData(t *testing.T) {
 	want := map[string]int64{
 		"executions": 5, "jobs": 10, "digest_items": 0, "digest_windows": 0,
 		"messages": 6, "message_requests": 4*2 + 1 + 1, "card_responses": 4 + 1,
-		"callback_events": 2, "sync_tasks": 2, "sessions": 1, "leaders": 1, "sign_in_states": 1, "audit_entries": 1,
+		"callback_events": 2, "sync_tasks": 2, "hook_events": 2, "hook_attempts": 1 + 3, "sessions": 1, "leaders": 1, "sign_in_states": 1, "audit_entries": 1,
 	}
 	if !maps.Equal(removed, want) {
 		t.Errorf("removed %v, want %v", removed, want)
@@ -225,6 +245,9 @@ func TestDeleteFinishedRemovesOnlyOldFinishedData(t *testing.T) {
 	}
 	if n := f.count("card_responses", "message_id IN ?", kept["messages"]); n != 2 {
 		t.Errorf("card responses of kept messages: %d", n)
+	}
+	if n := f.count("hook_attempts", "hook_event_id IN ?", kept["hook_events"]); n != 2+1 {
+		t.Errorf("attempts of kept hook events: %d, want 3", n)
 	}
 	if n := f.count("jobs", "execution_id IN ?", gone["executions"]); n != 0 {
 		t.Errorf("%d jobs of deleted executions left", n)

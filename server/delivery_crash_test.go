@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if at := os.Getenv(crashEngineAtEnv); at != "" {
 		os.Exit(crashingEngine(at))
 	}
+	if n := os.Getenv(crashHookPostsEnv); n != "" {
+		os.Exit(crashingDeliverer(n))
+	}
 	os.Exit(m.Run())
 }
 

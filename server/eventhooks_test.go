@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -234,5 +235,111 @@ func TestEventHookTargetsFollowTheOutboundRules(t *testing.T) {
 	}
 	if _, rows := e.rows("SELECT id FROM event_hooks"); len(rows) != 0 {
 		t.Fatal("a refused hook was stored")
+	}
+}
+
+// firstOf waits until the receiver got an event of each type and returns the first of each.
+func (r *hookReceiver) firstOf(types ...string) map[string]hookCall {
+	r.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		r.mu.Lock()
+		got := map[string]hookCall{}
+		for _, c := range r.calls {
+			if typ, _ := c.payload["type"].(string); got[typ].body == nil {
+				got[typ] = c
+			}
+		}
+		r.mu.Unlock()
+		missing := 0
+		for _, typ := range types {
+			if got[typ].body == nil {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the receiver got %v, want %v", got, types)
+		}
+	}
+}
+
+// The approval-card recipe end to end, told to an event hook: install, a signed call, the card
+// in the approver's WeCom, a click through the callback URL, the decision in the job's result —
+// and the hook gets message.response with the click and execution.resolved with the jobs.
+func TestEventHookApprovalCardRecipeEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{fetchAllow: loopback})
+	rcv := newHookReceiver(t, nil)
+	e.createHook(rcv.url, "message.response", "execution.resolved")
+	approver := e.demo.UserIDs[0]
+	out, secret := e.install("approval-card", map[string]any{"key": "deploy", "channel": "ops", "to": map[string]any{"users": []any{"local-" + approver}}})
+	if out["credential"].(map[string]any)["type"] != "hmac" || !strings.Contains(out["setup"].(string), secret) {
+		t.Fatalf("install: %v", out)
+	}
+	status, id := e.hook("deploy", map[string]any{"title": "Deploy api v2.3?", "description": "Requested by zhangsan", "url": "https://ci.example.com/runs/42"}, secret)
+	if status != 202 || id == "" {
+		t.Fatalf("webhook: %d %q", status, id)
+	}
+	in := e.waitInbox(approver, 1)
+	var card struct {
+		TaskID    string `json:"task_id"`
+		MainTitle struct {
+			Title string `json:"title"`
+		} `json:"main_title"`
+	}
+	_ = json.Unmarshal(in[0].Body, &card)
+	if in[0].MsgType != "template_card" || card.MainTitle.Title != "Deploy api v2.3?" {
+		t.Fatalf("card: %s %s", in[0].MsgType, in[0].Body)
+	}
+	e.waitExecution(id, "waiting")
+	xml, err := e.sim.ClickCard(e.demo.CorpID, approver, card.TaskID, "approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := e.caller.Post(context.Background(), xml); err != nil || status != 200 {
+		t.Fatalf("click: %d %q %v", status, body, err)
+	}
+	x := e.waitExecution(id, "resolved")
+	resp, _ := jobOf(x, "ask")["result"].(map[string]any)["response"].(map[string]any)
+	if resp["eventKey"] != "approve" || resp["userid"] != approver {
+		t.Fatalf("the decision: %v", jobOf(x, "ask"))
+	}
+
+	got := rcv.firstOf("message.response", "execution.resolved")
+	msg, _ := got["message.response"].payload["data"].(map[string]any)
+	rs, _ := msg["responses"].([]any)
+	if msg["executionId"] != id || len(rs) != 1 {
+		t.Fatalf("message.response: %s", got["message.response"].body)
+	}
+	if r := rs[0].(map[string]any); r["userid"] != approver || r["eventKey"] != "approve" || r["at"] == nil {
+		t.Fatalf("the click in message.response: %v", r)
+	}
+	done, _ := got["execution.resolved"].payload["data"].(map[string]any)
+	if done["id"] != id || done["status"] != "resolved" || jobOf(done, "ask")["status"] != "resolved" {
+		t.Fatalf("execution.resolved: %s", got["execution.resolved"].body)
+	}
+	for typ, c := range got {
+		if !validSignature(c, "hook-secret") || c.header.Get("X-Wecomflow-Event") != typ {
+			t.Errorf("%s: headers %v", typ, c.header)
+		}
+	}
+}
+
+// An execution that ends failed is told as execution.failed, with the execution as its data.
+func TestEventHookGetsExecutionFailed(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{fetchAllow: loopback})
+	rcv := newHookReceiver(t, nil)
+	e.createHook(rcv.url, "execution.resolved", "execution.failed")
+	wf := e.must(201, "POST", "/api/v1/workflows", map[string]any{"key": "doomed", "title": "Doomed", "trigger": map[string]any{"type": "manual"},
+		"nodes": []any{map[string]any{"key": "stop", "type": "end", "config": map[string]any{"status": "failed"}}}}).Data()
+	x := e.must(202, "POST", fmt.Sprintf("/api/v1/workflows/%v/trigger", wf["id"]), map[string]any{"data": map[string]any{"n": 1}}).Data()
+	e.waitExecution(x["id"].(string), "failed")
+	c := rcv.firstOf("execution.failed")["execution.failed"]
+	data, _ := c.payload["data"].(map[string]any)
+	if data["id"] != x["id"] || data["status"] != "failed" || jobOf(data, "stop") == nil {
+		t.Fatalf("execution.failed: %s", c.body)
 	}
 }

@@ -67,9 +67,11 @@ type Config struct {
 	Inbox web.InboxSource
 	// WorkflowHooks let tests stop the workflow engine at chosen points.
 	WorkflowHooks workflow.Hooks
+	// EventHookHooks let tests stop the event hook deliverer at chosen points.
+	EventHookHooks eventhook.Hooks
 	// NoSchedules leaves schedule triggers to the caller (tests fire them with a fake clock).
 	NoSchedules bool
-	// Retention is how long finished messages, callback events, executions and sync tasks are
+	// Retention is how long finished messages, callback events, executions, sync tasks and hook events are
 	// kept; the leader deletes older ones hourly. 0 keeps everything.
 	Retention time.Duration
 	// FetchAllow opens address ranges that URLs given by users (media.url, event hooks) may reach despite being
@@ -178,7 +180,7 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 		Location: loc, Fetcher: fetcher, WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels,
 		TemplateUsers: workflow.TemplateUsers(store)}, log)
 	s.hooks = eventhook.New(store, fetcher, s.hookData, log, eventhook.Options{Owner: so.Owner, Now: store.Now, Poll: so.Poll,
-		Concurrency: hookConcurrency})
+		Concurrency: hookConcurrency, Hooks: cfg.EventHookHooks})
 	if store.Dialect == models.DialectMySQL {
 		// A networked database pays a round trip per statement and a log flush per commit: more
 		// sends in flight and parallel commits keep it busy. (SQLite's single writer gains nothing.)

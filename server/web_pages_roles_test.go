@@ -48,8 +48,8 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 	e.createManualWorkflow("daily", "Daily")
 	e.must(202, "POST", "/api/v1/authenticators/1/sync", nil) // queued: no runner takes it here
 
-	readable := []string{"/ui/authenticators", "/ui/channels", "/ui/users", "/ui/directory", "/ui/workflows", "/ui/templates", "/ui/executions",
-		"/ui/messages", "/ui/mass-messages", "/ui/callback-events", "/ui/sync-tasks", "/ui/tokens"}
+	readable := []string{"/ui/authenticators", "/ui/channels", "/ui/users", "/ui/directory", "/ui/workflows", "/ui/templates", "/ui/recipes",
+		"/ui/executions", "/ui/messages", "/ui/mass-messages", "/ui/callback-events", "/ui/event-hooks", "/ui/sync-tasks", "/ui/tokens"}
 	// What each role may use, by the page and the element that offers it.
 	offers := []struct {
 		path, marker string
@@ -71,6 +71,8 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 		{"/ui/directory", `id="directory-sync-now"`, []string{"operator"}},
 		{"/ui/sync-tasks/1", `id="sync-retry-form"`, []string{"operator"}},
 		{"/ui/workflows", `id="new-workflow"`, []string{"designer"}},
+		{"/ui/workflows", `id="new-from-recipe"`, []string{"designer"}},
+		{"/ui/recipes/alertmanager", `id="recipe-form"`, []string{"designer"}},
 		{"/ui/workflows", `id="toggle-1"`, []string{"designer"}},
 		{"/ui/workflows", `href="/ui/workflows/1#trigger"`, []string{"operator", "designer"}},
 		{"/ui/workflows/1", `id="trigger-form"`, []string{"operator", "designer"}},

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,7 +308,9 @@ func TestWebhookCredentialsAreWriteOnly(t *testing.T) {
 		"basic": {"type": "basic", "username": "kuma", "passwordSet": true}, "grafana": {"type": "grafana", "secretSet": true},
 	}
 	var plain []string
-	for name, auth := range creds {
+	// In name order: workflow 1 is "basic", which the PATCH below turns into bearer.
+	for _, name := range slices.Sorted(maps.Keys(creds)) {
+		auth := creds[name]
 		for k, v := range auth {
 			if k != "type" && k != "username" {
 				plain = append(plain, v.(string))

@@ -196,6 +196,17 @@ func (u *UI) Register(r *gin.Engine) {
 	g.POST("/templates/:id", u.handle(u.updateTemplate))
 	g.POST("/templates/:id/delete", u.handle(u.deleteTemplate))
 
+	g.GET("/recipes", u.handle(u.recipeList))
+	g.GET("/recipes/:name", u.handle(u.recipe))
+	g.POST("/recipes/:name", u.handle(u.installRecipe))
+
+	g.GET("/event-hooks", u.handle(u.eventHooks))
+	g.GET("/event-hooks/new", u.handle(u.newEventHook))
+	g.POST("/event-hooks", u.handle(u.createEventHook))
+	g.GET("/event-hooks/:id", u.handle(u.editEventHook))
+	g.POST("/event-hooks/:id", u.handle(u.updateEventHook))
+	g.POST("/event-hooks/:id/delete", u.handle(u.deleteEventHook))
+
 	g.GET("/executions", u.handle(u.executions))
 	g.GET("/executions/:id", u.handle(u.execution))
 	g.POST("/executions/:id/cancel", u.handle(u.cancelExecution))
@@ -394,7 +405,8 @@ func nav(path, key string) navEntry { return navEntry{Path: path, Key: key} }
 func (v *view) Nav() []navEntry {
 	entries := []navEntry{nav("/ui/authenticators", "nav.authenticators"), nav("/ui/channels", "nav.channels"),
 		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"), nav("/ui/templates", "nav.templates"),
-		nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"), nav("/ui/mass-messages", "nav.massMessages"), nav("/ui/callback-events", "nav.events"),
+		nav("/ui/recipes", "nav.recipes"), nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"),
+		nav("/ui/mass-messages", "nav.massMessages"), nav("/ui/callback-events", "nav.events"), nav("/ui/event-hooks", "nav.eventHooks"),
 		nav("/ui/sync-tasks", "nav.syncTasks")}
 	if v.Inbox {
 		entries = append(entries, nav("/ui/inbox", "nav.inbox"))
@@ -594,6 +606,8 @@ var funcs = template.FuncMap{
 	},
 	// value shows a value decoded from JSON, where every number is a float64: 1000002, not 1.000002e+06.
 	"value": formatValue,
+	// hasPrefix tells an execution's event from a message's by its type.
+	"hasPrefix": strings.HasPrefix,
 	// json shows a value as indented JSON (a job result, a payload).
 	"json": toJSON,
 	// dict builds the argument map of a partial: dict "V" $ "Name" "title".

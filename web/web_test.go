@@ -107,6 +107,9 @@ var dynamicKeys = map[string][]string{
 	"mass.status.":   {models.MassCreated, models.MassSending, models.MassFinished, models.MassCanceled},
 	"mass.chatType.": {"single", "group"},
 	"mass.member.":   {models.MassMemberSent, models.MassMemberUnsent},
+	"hook.event.":    models.HookEventTypes(),
+	// The credential a recipe's install answers with, by the recipe's auth.
+	"recipe.credential.": {workflow.AuthBearer, workflow.AuthGrafana, workflow.AuthHMAC},
 
 	// editor.js and cards.js.
 	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd, workflow.NodeChat},
