@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -88,7 +89,7 @@ func TestRecipeList(t *testing.T) {
 			t.Errorf("recipe %v is missing what a user needs", r)
 		}
 	}
-	want := map[string]string{"alertmanager": "bearer", "grafana": "grafana", "uptime-kuma": "bearer", "approval-card": "hmac"}
+	want := map[string]string{"alertmanager": "bearer", "grafana": "grafana", "uptime-kuma": "bearer", "approval-card": "hmac", "approve-or-escalate": "hmac"}
 	if fmt.Sprint(auth) != fmt.Sprint(want) {
 		t.Fatalf("recipes and their auth: %v, want %v", auth, want)
 	}
@@ -203,6 +204,7 @@ func TestRecipeInstall(t *testing.T) {
 		{"/api/v1/recipes/grafana/install", map[string]any{}, 422, "channel"},
 		{"/api/v1/recipes/grafana/install", map[string]any{"channel": "ops", "colour": "red"}, 422, "colour"},
 		{"/api/v1/recipes/approval-card/install", map[string]any{"channel": "ops", "to": map[string]any{"users": []any{"local-" + e.demo.UserIDs[0]}}}, 201, ""},
+		{"/api/v1/recipes/approve-or-escalate/install", map[string]any{"channel": "ops"}, 422, "to"},
 	} {
 		res := e.do("POST", c.path, c.body)
 		if res.Status != c.status {
@@ -213,6 +215,117 @@ func TestRecipeInstall(t *testing.T) {
 				t.Errorf("%s %v: %s, want the field %s named", c.path, c.body, res.Body, c.field)
 			}
 		}
+	}
+}
+
+// texts are the contents of the member's first n messages, which must be texts, in order.
+func (e *workflowEnv) texts(user string, n int) []string {
+	e.t.Helper()
+	var out []string
+	for _, d := range e.waitInbox(user, n) {
+		var b struct {
+			Content string `json:"content"`
+		}
+		if err := json.Unmarshal(d.Body, &b); err != nil || d.MsgType != "text" {
+			e.t.Fatalf("%s received a %s, want a text: %s", user, d.MsgType, d.Body)
+		}
+		out = append(out, b.Content)
+	}
+	return out
+}
+
+// approve-or-escalate against the simulated corp, its directory synced: the card reaches the
+// approver the payload names; with no click, once the payload's timeout has passed, the leader of
+// the approver's own department is told (not the parent's); an approval escalates nothing, a
+// reject does; the requester (the install's to, a variable) hears each decision.
+func TestRecipeApproveOrEscalate(t *testing.T) {
+	t.Parallel()
+	e := newWorkflowEnv(t, deliveryOptions{})
+	dir := &directoryEnv{deliveryEnv: e.deliveryEnv}
+	if task, _ := dir.waitTask(dir.startSync()["id"]); task["status"] != "success" {
+		t.Fatalf("sync: %v", task)
+	}
+	_, secret := e.install("approve-or-escalate", map[string]any{"channel": "ops", "to": map[string]any{"users": []any{"{{$context.data.requester}}"}}})
+	const requester = "hanxue"
+	// ask posts a request to approver and returns the execution and the card's task id, once the
+	// card is in the approver's inbox and the execution waits for the click.
+	ask := func(id int, approver, timeout string) (string, string) {
+		t.Helper()
+		data := map[string]any{"title": fmt.Sprintf("Deploy #%d?", id), "description": "api v2.3", "url": "https://ci.example.com/runs/42",
+			"approver": "local-" + approver, "requester": "local-" + requester}
+		if timeout != "" {
+			data["timeout"] = timeout
+		}
+		status, x := e.hook("approve-or-escalate", data, secret)
+		if status != 202 {
+			t.Fatalf("webhook: %d", status)
+		}
+		in := e.waitInbox(approver, 1)
+		var card struct {
+			TaskID    string `json:"task_id"`
+			MainTitle struct {
+				Title string `json:"title"`
+			} `json:"main_title"`
+		}
+		_ = json.Unmarshal(in[0].Body, &card)
+		if in[0].MsgType != "template_card" || card.MainTitle.Title != fmt.Sprintf("Deploy #%d?", id) {
+			t.Fatalf("%s received %s %s", approver, in[0].MsgType, in[0].Body)
+		}
+		e.waitExecution(x, "waiting")
+		return x, card.TaskID
+	}
+	click := func(approver, task, key string) {
+		t.Helper()
+		xml, err := e.sim.ClickCard(e.demo.CorpID, approver, task, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body, err := e.caller.Post(context.Background(), xml); err != nil || status != 200 {
+			t.Fatalf("click: %d %q %v", status, body, err)
+		}
+	}
+
+	// dengli (运维组) does not answer within the payload's 30 minutes: wujiu, who leads 运维组, is
+	// told; lisi, who leads the parent 研发部, is not. 30 minutes leave no room for the hourly
+	// reminder.
+	x, _ := ask(1, "dengli", "30m")
+	e.advance(x, time.Hour)
+	e.srv.Workflows().Wake()
+	done := e.waitExecution(x, "resolved")
+	if j := jobOf(done, "ask"); j["status"] != "failed" || j["error"] != "no response within 30m" {
+		t.Fatalf("ask: %v", j)
+	}
+	if got := e.texts("wujiu", 1)[0]; got != "Not approved: Deploy #1?\nlocal-dengli did not answer within 30m.\napi v2.3\nhttps://ci.example.com/runs/42" {
+		t.Fatalf("escalation: %q", got)
+	}
+	if got := e.texts(requester, 1)[0]; got != "Deploy #1?\nNo decision: local-dengli did not answer within 30m\nEscalated to the leaders of local-dengli's departments (sent)" {
+		t.Fatalf("decision: %q", got)
+	}
+	if n := len(e.sim.Inbox(e.demo.CorpID, "lisi")); n != 0 || e.reminders() != 0 {
+		t.Fatalf("lisi got %d messages; %d reminders", n, e.reminders())
+	}
+
+	// wangwu (研发部) approves within the default 4 hours, which leave room for reminders: nothing
+	// escalates. fengyi (研发部) rejects: lisi is told at once.
+	x, task := ask(2, "wangwu", "")
+	if e.reminders() != 1 {
+		t.Fatalf("%d reminders, want the card's", e.reminders())
+	}
+	click("wangwu", task, "approve")
+	if done := e.waitExecution(x, "resolved"); jobOf(done, "escalate") != nil {
+		t.Fatalf("an approval escalated: %v", done["jobs"])
+	}
+	if got := e.texts(requester, 2)[1]; got != "Deploy #2?\nDecision: approve, by wangwu" {
+		t.Fatalf("decision: %q", got)
+	}
+	x, task = ask(3, "fengyi", "2h")
+	click("fengyi", task, "reject")
+	e.waitExecution(x, "resolved")
+	if got := e.texts("lisi", 1)[0]; !strings.HasPrefix(got, "Not approved: Deploy #3?\nlocal-fengyi rejected it.") {
+		t.Fatalf("escalation: %q", got)
+	}
+	if got := e.texts(requester, 3)[2]; got != "Deploy #3?\nDecision: reject, by fengyi\nEscalated to the leaders of local-fengyi's departments (sent)" {
+		t.Fatalf("decision: %q", got)
 	}
 }
 

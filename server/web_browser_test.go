@@ -92,6 +92,7 @@ var adminDay = []browserStep{
 	{"see the card in the inbox", stepInboxCard},
 	{"save a template", stepSaveTemplate},
 	{"choose a webhook's auth", stepWebhookAuth},
+	{"preview a digest", stepPreviewDigest},
 }
 
 // stepLogIn picks the walk's language on the login page, tries a wrong token, then logs in.
@@ -431,6 +432,27 @@ func stepBuildWorkflow(b *browserWalk) {
 	if eval[bool](b, leaving) {
 		b.t.Error("an edit undone still asks before leaving")
 	}
+}
+
+// stepPreviewDigest previews a notification after a digest node in a new workflow, without
+// saving it: the sample data stands for each of three gathered items, so the designer sees the
+// digest message before any event arrives.
+func stepPreviewDigest(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/workflows"]`)
+	b.navigate("#new-workflow")
+	b.waitVisible("#wf-key")
+	b.fill("#sample-data", triggerData)
+	b.choose("#add-node-type", "digest")
+	b.click("#add-node")
+	digest := "#" + eval[string](b, `document.querySelector(".wf-node-digest").id`)
+	b.fill(digest+"-dkey", "{{$context.data.id}}")
+	b.choose("#add-node-type", "notification")
+	b.click("#add-node")
+	node := "#" + eval[string](b, `document.querySelector(".wf-node-notification").id`)
+	b.choose(node+"-channel", "ops")
+	b.fill(node+"-text-content", "[{{$jobs.batch1.key}}] x{{$jobs.batch1.count}}: {{#each $jobs.batch1.items}}{{id}};{{/each}}")
+	b.waitText("#preview", "[42] x3: 42;42;42;")
+	b.screenshot("workflow-editor-digest")
 }
 
 // stepTriggerWorkflow runs the workflow by hand from its page: JSON that does not parse is

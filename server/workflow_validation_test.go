@@ -255,6 +255,8 @@ func TestWorkflowValidationNamesThePath(t *testing.T) {
 			422, "nodes.n.config.waitForResponse.timeout", "is required"},
 		{"waitForResponse bad timeout", wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "tomorrow"}}))),
 			422, "nodes.n.config.waitForResponse.timeout", "is required"},
+		{"waitForResponse timeout template error", wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "{{$context.data.wait"}}))),
+			422, "nodes.n.config.waitForResponse.timeout", "line 1, column"},
 		{"waitForResponse unknown field", wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": map[string]any{"timeout": "1h", "retry": 3}}))),
 			422, "nodes.n.config.waitForResponse.retry", "unknown field"},
 		{"waitForResponse not an object", wf("wf1", notify("n", merge(card(buttonCard()), map[string]any{"waitForResponse": "1h"}))),

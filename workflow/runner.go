@@ -294,20 +294,9 @@ func (r *run) begin(ctx context.Context, n *Node) (*models.Job, error) {
 		r.setResult(j, map[string]any{"value": value})
 		r.end(j, models.JobResolved, "")
 	case NodeDelay:
-		src := str(n.Config, "duration")
-		if strings.Contains(src, "{{") {
-			t, err := template.Parse(src)
-			if err == nil {
-				src, err = t.Render(r.templateVars())
-			}
-			if err != nil {
-				r.end(j, models.JobFailed, "duration: "+err.Error())
-				break
-			}
-		}
-		d, err := parseDuration(strings.TrimSpace(src))
-		if err != nil || d < 0 {
-			r.end(j, models.JobFailed, fmt.Sprintf("duration: %q is not a duration such as \"10m\"", src))
+		d, _, err := r.duration(str(n.Config, "duration"))
+		if err != nil {
+			r.end(j, models.JobFailed, "duration: "+err.Error())
 			break
 		}
 		until := r.now.Add(d)
@@ -348,6 +337,13 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 		r.end(j, models.JobFailed, err.Error())
 		return nil
 	}
+	var timeout time.Duration
+	if wr != nil {
+		if timeout, _, err = r.duration(str(wr, "timeout")); err != nil {
+			r.end(j, models.JobFailed, "waitForResponse.timeout: "+err.Error())
+			return nil
+		}
+	}
 	m, reqs, err := r.e.messages.Plan(ctx, message.Request{Body: body, TriggerFrom: message.FromWorkflow,
 		ExecutionID: &r.x.ID, Context: r.context, Jobs: r.results})
 	var se *problem.Error
@@ -365,7 +361,6 @@ func (r *run) notify(ctx context.Context, n *Node, j *models.Job) error {
 	case m.Status == models.MessageFailed:
 		r.end(j, models.JobFailed, m.Reason)
 	case wr != nil:
-		timeout, _ := parseDuration(str(wr, "timeout"))
 		until := r.now.Add(timeout)
 		j.WaitUntil = &until
 		stored.Reminder = r.reminder(wr, remindText, m, reqs, until)
@@ -444,7 +439,9 @@ func (r *run) check(ctx context.Context, n *Node, j *models.Job) error {
 	case m.Status == models.MessageCanceled:
 		r.end(j, models.JobFailed, "the message was canceled")
 	case wr != nil && j.WaitUntil != nil && !r.now.Before(*j.WaitUntil):
-		r.end(j, models.JobFailed, "no response within "+str(wr, "timeout"))
+		// The timeout renders as it did when the card was sent: the context does not change.
+		_, shown, _ := r.duration(str(wr, "timeout"))
+		r.end(j, models.JobFailed, "no response within "+shown)
 	case wr == nil && (m.Status == models.MessageSent || m.Status == models.MessagePartial):
 		r.end(j, models.JobResolved, "")
 	}
@@ -520,6 +517,25 @@ func (r *run) finish(status, errText string) {
 
 func (r *run) vars() Vars {
 	return Vars{Context: r.context, Jobs: r.results, Env: r.e.opts.TemplateEnv, Now: r.now.In(r.e.opts.Location)}
+}
+
+// duration reads a duration field that may be a variable (a delay's duration, a card's
+// timeout), rendered with the execution's variables; shown is the text it came to.
+func (r *run) duration(src string) (d time.Duration, shown string, err error) {
+	if strings.Contains(src, "{{") {
+		t, err := template.Parse(src)
+		if err == nil {
+			src, err = t.Render(r.templateVars())
+		}
+		if err != nil {
+			return 0, src, err
+		}
+	}
+	src = strings.TrimSpace(src)
+	if d, err = parseDuration(src); err != nil || d < 0 {
+		return 0, src, fmt.Errorf("%q is not a duration such as \"10m\"", src)
+	}
+	return d, src, nil
 }
 
 func (r *run) templateVars() template.Vars {

@@ -164,17 +164,7 @@ func (e *Engine) validateNode(ctx context.Context, n *Node, prefix string, keys 
 	case NodeDelay:
 		only("duration")
 		s, _ := cfg["duration"].(string)
-		switch {
-		case strings.Contains(s, "{{"):
-			if err := template.Check(s); err != nil {
-				errs.Add(at+"duration", err.Error())
-			}
-			checkJobRefs(jobRefs(s), at, keys, errs)
-		default:
-			if d, err := parseDuration(s); err != nil || d <= 0 {
-				errs.Add(at+"duration", "must be a positive duration such as \"10m\", \"24h\" or \"7d\", or a variable")
-			}
-		}
+		validateDuration(s, at, "duration", "must be a positive duration such as \"10m\", \"24h\" or \"7d\", or a variable", keys, errs)
 	case NodeEnd:
 		only("status")
 		if st, ok := cfg["status"]; ok && st != models.ExecutionResolved && st != models.ExecutionFailed {
@@ -240,9 +230,7 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 				validateRemind(rm, at, keys, errs)
 			}
 			s, _ := wr["timeout"].(string)
-			if d, err := parseDuration(s); err != nil || d <= 0 {
-				errs.Add(at+"waitForResponse.timeout", "is required: how long to wait for a click, such as \"24h\"")
-			}
+			validateDuration(s, at, "waitForResponse.timeout", "is required: how long to wait for a click, such as \"24h\"", keys, errs)
 			if rn, ok := wr["replaceName"]; ok {
 				if name, isStr := rn.(string); !isStr || name == "" || len([]rune(name)) > 10 {
 					errs.Add(at+"waitForResponse.replaceName", "must be the button text to show after a click, 1–10 characters")
@@ -265,6 +253,21 @@ func (e *Engine) validateNotification(ctx context.Context, n *Node, at string, k
 }
 
 // checkJobRefs reports each node key read through $jobs that no node has, under the node's config.
+// validateDuration checks a duration field that may be a variable (a delay's duration, a card's
+// timeout): a positive duration, or a template whose value is only known when the node runs.
+func validateDuration(s, at, field, hint string, keys map[string]int, errs problem.Fields) {
+	if !strings.Contains(s, "{{") {
+		if d, err := parseDuration(s); err != nil || d <= 0 {
+			errs.Add(at+field, hint)
+		}
+		return
+	}
+	if err := template.Check(s); err != nil {
+		errs.Add(at+field, err.Error())
+	}
+	checkJobRefs(jobRefs(s), at, keys, errs)
+}
+
 func checkJobRefs(refs []string, at string, keys map[string]int, errs problem.Fields) {
 	for _, p := range refs {
 		if keys[p] == 0 {

@@ -889,6 +889,21 @@
       return undefined;
     }
   }
+  // digestSamples are the results of the digest nodes before node, for the preview: the sample
+  // data three times as the items, so the designer sees a digest message. The sample node results
+  // the user wrote win. The key is the digest's key when it is plain text or one $context.data
+  // path; other templates show as empty.
+  function digestSamples(node, data) {
+    const all = walk(), at = all.findIndex((x) => x.n === node), out = {};
+    for (const {n} of all.slice(0, at)) {
+      if (n.type !== "digest" || !n.key) continue;
+      const k = String(n.config.key || ""), m = /^\{\{\s*\$context\.data((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}$/.exec(k);
+      let key = k.includes("{{") ? "" : k;
+      if (m) key = m[1].split(".").slice(1).reduce((v, p) => (v != null && typeof v === "object" ? v[p] : undefined), data);
+      out[n.key] = {key: key == null ? "" : typeof key === "string" ? key : JSON.stringify(key), count: 3, items: [data, data, data]};
+    }
+    return out;
+  }
   async function preview() {
     const box = $("preview"), errs = $("preview-errors"), warns = $("preview-warnings");
     const e = notifications().find((x) => uid(x.n) === current);
@@ -900,7 +915,7 @@
     }
     const data = sample("sample-data"), jobs = sample("sample-jobs");
     if (data === undefined || jobs === undefined) return;
-    const cfg = e.n.config, req = Object.assign({}, cfg, {data, jobs: jobs || {}});
+    const cfg = e.n.config, req = Object.assign({}, cfg, {data, jobs: Object.assign(digestSamples(e.n, data), jobs)});
     // The preview is about the message: recipients are checked when saving, so a stand-in is
     // used unless they change what the message may be (@all, connected enterprises).
     if (!cfg.to || (!cfg.to.all && !cfg.to.linked)) req.to = {wecomUsers: ["preview"]};

@@ -1,6 +1,10 @@
 package recipes
 
-import "github.com/wecomflow/wecomflow/workflow"
+import (
+	"encoding/json"
+
+	"github.com/wecomflow/wecomflow/workflow"
+)
 
 // Uptime Kuma's heartbeat status is 0 down, 1 up, 2 pending, 3 maintenance; its own msg names
 // the status in words, so the color only tells down from the rest. A test notification has no
@@ -45,13 +49,68 @@ var approvalCard = Recipe{
   body: {"title": "Deploy api v2.3 to production?", "description": "Requested by zhangsan", "url": "https://ci.example.com/runs/42"}
 `,
 	nodes: func(channel string, to any) []any {
-		card := map[string]any{"card_type": "button_interaction",
-			"main_title":     map[string]any{"title": "{{$context.data.title | default \"Approval\" | truncate 36}}"},
-			"sub_title_text": "{{$context.data.description | truncate 200}}",
-			"card_action":    map[string]any{"type": 1, "url": "{{$context.data.url | default \"https://work.weixin.qq.com\"}}"},
-			"button_list":    []any{map[string]any{"text": "Approve", "key": "approve"}, map[string]any{"text": "Reject", "key": "reject", "style": 2}}}
-		n := notify("ask", channel, to, "template_card", card)
+		n := notify("ask", channel, to, "template_card", approvalCardBody())
 		n["config"].(map[string]any)["waitForResponse"] = map[string]any{"timeout": "24h", "replaceName": "已处理"}
 		return []any{n}
 	},
 }
+
+// approvalCardBody is the card both approval recipes send: {"title", "description", "url"},
+// with the buttons approve and reject.
+func approvalCardBody() map[string]any {
+	return map[string]any{"card_type": "button_interaction",
+		"main_title":     map[string]any{"title": "{{$context.data.title | default \"Approval\" | truncate 36}}"},
+		"sub_title_text": "{{$context.data.description | truncate 200}}",
+		"card_action":    map[string]any{"type": 1, "url": "{{$context.data.url | default \"https://work.weixin.qq.com\"}}"},
+		"button_list":    []any{map[string]any{"text": "Approve", "key": "approve"}, map[string]any{"text": "Reject", "key": "reject", "style": 2}}}
+}
+
+// approveOrEscalate is the approval card for one approver the caller names, with a deadline:
+// without an "approve" in time (no click, or a reject) the leaders of the approver's own
+// departments are told (SPEC §11 leadersOf); then the install's recipients hear the decision.
+// The approver, not the requester, is escalated: the leader is who can make the approver act or
+// decide instead. The card's job may fail (the timeout) and the escalation may find no leader
+// (ignoreFail both): the decision is still told.
+var approveOrEscalate = Recipe{
+	Name:  "approve-or-escalate",
+	Title: "Approve or escalate",
+	Description: `An Approve/Reject card to the approver your system names in {"approver", "title", "description", "url", "timeout"} ` +
+		"(signed as SPEC §10.1's hmac), reminded hourly; with no approval within the timeout (default " + escalateAfter + "), or a reject, " +
+		"the leaders of the approver's departments are told; then to hears the decision.",
+	Auth: workflow.AuthHMAC,
+	Needs: "a wecom channel whose authenticator has a callback (card clicks come back through it) and a synced directory " +
+		"(the leaders come from it), with to: who hears the decision, such as {\"users\": [\"{{$context.data.requester}}\"]}",
+	Setup: `POST {url}
+  X-Wecomflow-Timestamp: <unix seconds>
+  X-Wecomflow-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+  secret: {credential}
+  body: {"approver": "lisi", "requester": "zhangsan", "title": "Deploy api v2.3 to production?",
+         "description": "Requested by zhangsan", "url": "https://ci.example.com/runs/42", "timeout": "2h"}
+`,
+	nodes: func(channel string, to any) []any {
+		approver := "{{$context.data.approver}}"
+		timeout := "{{$context.data.timeout | default \"" + escalateAfter + "\"}}"
+		title := "{{$context.data.title | default \"Approval\" | truncate 80}}"
+		ask := notify("ask", channel, map[string]any{"users": []any{approver}}, "template_card", approvalCardBody())
+		ask["config"].(map[string]any)["ignoreFail"] = true
+		ask["config"].(map[string]any)["waitForResponse"] = map[string]any{"timeout": timeout, "replaceName": "已处理",
+			// times is a number as the API decodes it: the workflow's validation reads no Go int.
+			"remind": map[string]any{"every": "1h", "times": json.Number("3"), "text": map[string]any{"content": "Waiting for your decision: " + title}}}
+		escalate := notify("escalate", channel, map[string]any{"leadersOf": []any{approver}}, "text", map[string]any{"content": "Not approved: " + title + "\n" +
+			"{{#if $jobs.ask.response}}" + approver + " rejected it.{{else}}" + approver + " did not answer within " + timeout + ".{{/if}}\n" +
+			"{{$context.data.description | truncate 400}}\n{{$context.data.url}}"})
+		escalate["config"].(map[string]any)["ignoreFail"] = true
+		return []any{ask,
+			map[string]any{"key": "unapproved", "type": "condition",
+				"config":   map[string]any{"expression": `$jobs.ask.response == nil || $jobs.ask.response.eventKey != "approve"`},
+				"branches": map[string]any{"true": []any{escalate}, "false": []any{}}},
+			notify("decision", channel, to, "text", map[string]any{"content": title + "\n" +
+				"{{#if $jobs.ask.response}}Decision: {{$jobs.ask.response.eventKey}}, by {{$jobs.ask.response.userid}}" +
+				"{{else}}No decision: " + approver + " did not answer within " + timeout + "{{/if}}" +
+				"{{#if $jobs.escalate}}\nEscalated to the leaders of " + approver + "'s departments ({{$jobs.escalate.status}}){{/if}}"}),
+		}
+	},
+}
+
+// escalateAfter is how long approve-or-escalate waits when the caller gives no timeout.
+const escalateAfter = "4h"

@@ -50,7 +50,7 @@ type Input struct {
 	To      any
 }
 
-var all = []Recipe{alertmanager, grafana, uptimeKuma, approvalCard}
+var all = []Recipe{alertmanager, grafana, uptimeKuma, approvalCard, approveOrEscalate}
 
 // List is every recipe, in a stable order.
 func List() []Recipe { return all }
