@@ -107,6 +107,10 @@ var dynamicKeys = map[string][]string{
 	"mass.status.":   {models.MassCreated, models.MassSending, models.MassFinished, models.MassCanceled},
 	"mass.chatType.": {"single", "group"},
 	"mass.member.":   {models.MassMemberSent, models.MassMemberUnsent},
+	// The Send page's recipient fields and what their pickers search.
+	"send.to.":   sendRecipients,
+	"send.help.": sendRecipients,
+	"send.pick.": {"users", "members", "departments", "chats"},
 
 	// editor.js and cards.js.
 	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd, workflow.NodeChat},
