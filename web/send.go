@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -108,36 +109,41 @@ func (u *UI) send(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := u.sendBody(c)
+	ctx := c.Request.Context()
+	body, bad := u.sendBody(c)
+	if len(bad) > 0 {
+		// One round: the service checks the rest (without sending) and every error shows at once.
+		_, _, err = u.d.Messages.Render(ctx, message.Request{Body: body, TriggerFrom: message.FromAPI})
+		return u.formError(c, "send", problem.Invalid(mergeFieldErrors(err, bad)), data)
+	}
+	m, err := u.d.Messages.Send(ctx, message.Request{Body: body, TriggerFrom: message.FromAPI})
 	if err == nil {
-		var m message.View
-		if m, err = u.d.Messages.Send(c.Request.Context(), message.Request{Body: body, TriggerFrom: message.FromAPI}); err == nil {
-			if m, err = u.d.Messages.Wait(c.Request.Context(), m.ID, sendWait); err != nil {
-				return err
-			}
-			data.Result = &m
-			form := postedForm(c.Request.PostForm)
-			form["idempotencyKey"] = newIdempotencyKey()
-			u.renderView(c, http.StatusOK, "send", &view{Data: data, Form: form, Picked: c.Request.PostForm})
-			return nil
+		if m, err = u.d.Messages.Wait(ctx, m.ID, sendWait); err != nil {
+			return err
 		}
+		data.Result = &m
+		form := postedForm(c.Request.PostForm)
+		form["idempotencyKey"] = newIdempotencyKey()
+		u.renderView(c, http.StatusOK, "send", &view{Data: data, Form: form, Picked: c.Request.PostForm})
+		return nil
 	}
 	var se *problem.Error
 	if errors.As(err, &se) && se.Code == problem.CodeValidation {
-		err = &problem.Error{Code: se.Code, Message: se.Message, Fields: sendFieldErrors(se), Err: se.Err}
+		err = problem.Invalid(sendFieldErrors(se))
 	}
 	return u.formError(c, "send", err, data)
 }
 
 // sendBody reads the form as the API's body: the message is the msgtype's JSON body, or a saved
-// template by name; data is JSON; each recipient field a typed list.
-func (u *UI) sendBody(c *gin.Context) (map[string]any, error) {
+// template by name; data is JSON; each recipient field a typed list. bad are the fields that are
+// not JSON, left out of body.
+func (u *UI) sendBody(c *gin.Context) (body map[string]any, bad problem.Fields) {
 	lang := u.language(c)
-	body := map[string]any{"channel": c.PostForm("channel")}
+	body = map[string]any{"channel": c.PostForm("channel")}
+	bad = problem.Fields{}
 	if k := c.PostForm("idempotencyKey"); k != "" {
 		body["idempotencyKey"] = k
 	}
-	errs := problem.Fields{}
 	if name := strings.TrimSpace(c.PostForm("template")); name != "" {
 		body["template"] = name
 	} else if msgtype := strings.TrimSpace(c.PostForm("msgtype")); msgtype != "" {
@@ -145,14 +151,14 @@ func (u *UI) sendBody(c *gin.Context) (map[string]any, error) {
 		if v, ok := jsonValue(c.PostForm("body")).(map[string]any); ok {
 			body[msgtype] = v
 		} else {
-			errs["body"] = u.cat.text(lang, "tpl.body.badJSON")
+			bad["body"] = u.cat.text(lang, "tpl.body.badJSON")
 		}
 	}
 	if raw := strings.TrimSpace(c.PostForm("data")); raw != "" && raw != "{}" {
 		if v, ok := jsonValue(raw).(map[string]any); ok {
 			body["data"] = v
 		} else {
-			errs["data"] = u.cat.text(lang, "send.data.badJSON")
+			bad["data"] = u.cat.text(lang, "send.data.badJSON")
 		}
 	}
 	to := map[string]any{}
@@ -164,10 +170,24 @@ func (u *UI) sendBody(c *gin.Context) (map[string]any, error) {
 	if len(to) > 0 {
 		body["to"] = to
 	}
-	if len(errs) > 0 {
-		return nil, problem.Invalid(errs)
+	return body, bad
+}
+
+// mergeFieldErrors adds the service's field errors of a check (err) to the form's own (bad),
+// leaving out what follows from a field left out: the body's errors when the body was not JSON.
+func mergeFieldErrors(err error, bad problem.Fields) problem.Fields {
+	var se *problem.Error
+	if !errors.As(err, &se) || se.Code != problem.CodeValidation {
+		return bad
 	}
-	return body, nil
+	out := sendFieldErrors(se)
+	for k := range out {
+		if _, noBody := bad["body"]; noBody && (k == "" || !strings.HasPrefix(k, "to") && k != "channel" && k != "template") {
+			delete(out, k)
+		}
+	}
+	maps.Copy(out, bad)
+	return out
 }
 
 // jsonValue is the JSON value of s with its numbers as typed (a 19-digit id stays exact), or nil.
