@@ -34,15 +34,17 @@
     input.after(search, list, picked);
     // shown maps an offered option's text ("Sales (2)") to its id; names an id to its name.
     const shown = new Map(), names = new Map();
-    let timer = 0, asked = 0;
+    // listed is the search the datalist answers.
+    let timer = 0, asked = 0, listed = null;
 
     async function load() {
-      const c = (scope && scope.selectedOptions[0] && scope.selectedOptions[0].dataset) || {};
-      const path = src.url(search.value.trim(), {id: Number(c.id), authenticator: Number(c.authenticator)}), mine = ++asked;
-      if (!path) { list.replaceChildren(); shown.clear(); return; }
+      const c = (scope && scope.selectedOptions[0] && scope.selectedOptions[0].dataset) || {}, text = search.value.trim();
+      const path = src.url(text, {id: Number(c.id), authenticator: Number(c.authenticator)}), mine = ++asked;
+      if (!path) { list.replaceChildren(); shown.clear(); listed = text; return; }
       const r = await window.wf.api("GET", path);
       if (mine !== asked || r.status !== 200 || !r.body || !Array.isArray(r.body.data)) return;
       shown.clear();
+      listed = text;
       list.replaceChildren(...r.body.data.map((x) => {
         const id = src.id(x), name = src.name(x), o = document.createElement("option");
         o.value = name && name !== id ? name + " (" + id + ")" : id;
@@ -70,16 +72,22 @@
       timer = setTimeout(load, 250);
     });
     search.addEventListener("focus", () => { if (!list.children.length) load(); });
-    search.addEventListener("keydown", (e) => {
+    search.addEventListener("keydown", async (e) => {
       if (e.key !== "Enter") return;
       e.preventDefault(); // the form is sent by its button, not by picking
+      if (shown.has(search.value)) { add(shown.get(search.value)); return; }
+      const text = search.value.trim();
+      if (!text) return;
+      // The first match of what is typed, not of an earlier search still listed.
+      if (listed !== text) { clearTimeout(timer); await load(); }
       const first = list.querySelector("option");
-      if (shown.has(search.value)) add(shown.get(search.value));
-      else if (search.value.trim() && first) add(shown.get(first.value));
+      if (first && listed === text) add(shown.get(first.value));
     });
+    // Enter's keypress would send the form (an implicit submission) when keydown's was not seen.
+    search.addEventListener("keypress", (e) => { if (e.key === "Enter") e.preventDefault(); });
     input.addEventListener("input", showPicked);
     // Another channel may have another directory and other chats.
-    if (scope) scope.addEventListener("change", () => { list.replaceChildren(); shown.clear(); });
+    if (scope) scope.addEventListener("change", () => { list.replaceChildren(); shown.clear(); listed = null; });
   }
 
   document.addEventListener("DOMContentLoaded", () => document.querySelectorAll("input[data-picker]").forEach(attach));
