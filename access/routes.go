@@ -52,6 +52,8 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"POST /ui/messages/:id/retry", "POST /ui/messages/:id/cancel", "POST /ui/messages/:id/recall",
 		"POST /ui/channels/:id/test", "POST /ui/channels/:id/chats", "POST /ui/channels/:id/chats/:chatid",
 		"POST /ui/workflows/:id/trigger", "POST /ui/executions/:id/cancel",
+		// The Send page is a form to send: even showing it needs the right.
+		"GET /ui/send", "POST /ui/send",
 		// The sandbox's simulated member clicking a card button.
 		"POST /ui/inbox/click", "POST /sandbox/click":
 		return Send, true

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/wecomflow/wecomflow/models/storetest"
 	"github.com/wecomflow/wecomflow/plugin/wecom"
@@ -91,6 +92,7 @@ var adminDay = []browserStep{
 	{"see the message sent", stepMessageSent},
 	{"see the card in the inbox", stepInboxCard},
 	{"save a template", stepSaveTemplate},
+	{"send a card to a picked department", stepSendCard},
 	{"choose a webhook's auth", stepWebhookAuth},
 	{"preview a digest", stepPreviewDigest},
 }
@@ -545,6 +547,32 @@ func stepSaveTemplate(b *browserWalk) {
 	b.expectPath("/ui/templates/1")
 	b.waitVisible("#n1-textcard-url")
 	b.expectValue("#n1-textcard-url", cardURL)
+}
+
+// stepSendCard composes a template card on the Send page, picks 运维组 from the synced directory
+// by typing and Enter, sees the card in the preview, sends it and follows the result's link.
+func stepSendCard(b *browserWalk) {
+	b.navigate(`header nav a[href="/ui/send"]`)
+	b.waitVisible("#n1-msgtype")
+	b.choose("#n1-msgtype", "template_card")
+	b.fill("#n1-template_card-main_title-title", "Maintenance tonight")
+	b.choose("#n1-template_card-card_action-type", "1")
+	b.fill("#n1-template_card-card_action-url", cardURL)
+	b.fill("#f-to-departments-search", "运维")
+	b.do("picking the first match", chromedp.SendKeys(css("#f-to-departments-search"), kb.Enter))
+	b.expectValue("#f-to-departments", "4")
+	b.waitText("#f-to-departments-picked", "运维组 (4)")
+	b.waitText("#preview", "Maintenance tonight")
+	b.expectNoMarkup()
+	b.checkWidths("send")
+	b.screenshot("send")
+	b.navigate("#send-message")
+	b.waitVisible("#send-result")
+	b.expectAttr("#send-status", "class", "status sent")
+	b.navigate("#send-message-link")
+	if !strings.HasPrefix(b.path(), "/ui/messages/") {
+		b.t.Fatalf("the result links to %s", b.path())
+	}
 }
 
 // stepWebhookAuth switches a new workflow's trigger to a webhook: hmac with the signing snippet,

@@ -50,6 +50,9 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 
 	readable := []string{"/ui/authenticators", "/ui/channels", "/ui/users", "/ui/directory", "/ui/workflows", "/ui/templates", "/ui/recipes",
 		"/ui/executions", "/ui/messages", "/ui/mass-messages", "/ui/callback-events", "/ui/event-hooks", "/ui/sync-tasks", "/ui/tokens"}
+	// The roles that send have the Send page besides, before the message log.
+	sending := slices.Insert(slices.Clone(readable), slices.Index(readable, "/ui/messages"), "/ui/send")
+	navOf := map[string][]string{"viewer": readable, "operator": sending, "designer": sending}
 	// What each role may use, by the page and the element that offers it.
 	offers := []struct {
 		path, marker string
@@ -79,6 +82,7 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 		{"/ui/workflows/1", `id="delete-workflow"`, []string{"designer"}},
 		{"/ui/", `href="/ui/workflows/new"`, []string{"designer"}},
 		{"/ui/tokens", `id="token-form"`, []string{"viewer", "operator", "designer"}},
+		{"/ui/send", `id="send-form"`, []string{"operator", "designer"}},
 	}
 	// Pages that show a stored thing read-only to a role that may not change it.
 	readOnly := []struct {
@@ -109,8 +113,8 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 	for _, role := range []string{"viewer", "operator", "designer"} {
 		w := e.webLoginWith(e.roleToken(role))
 		start := string(w.get("/ui/").Body)
-		if got := navLinks(t, start); !slices.Equal(got, readable) {
-			t.Errorf("%s: the nav links %v, want %v", role, got, readable)
+		if got := navLinks(t, start); !slices.Equal(got, navOf[role]) {
+			t.Errorf("%s: the nav links %v, want %v", role, got, navOf[role])
 		}
 		title := strings.ToUpper(role[:1]) + role[1:]
 		mustContain(t, role+"'s header", start, `<span class="who" id="who">Token `+role+`-token · <span id="who-role">`+title+`</span>`)
@@ -170,7 +174,7 @@ func TestWebRolesSeeOnlyWhatTheyMayUse(t *testing.T) {
 
 	// The admin's nav has the accounts and the audit log besides, and the admin may use all of it.
 	admin := e.webLogin()
-	if got := navLinks(t, string(admin.get("/ui/").Body)); !slices.Equal(got, append(readable, "/ui/accounts", "/ui/audit")) {
+	if got := navLinks(t, string(admin.get("/ui/").Body)); !slices.Equal(got, append(sending, "/ui/accounts", "/ui/audit")) {
 		t.Errorf("admin: the nav links %v", got)
 	}
 	for _, o := range offers {

@@ -60,17 +60,25 @@ func (u *UI) templatePageData(c *gin.Context, t *message.Template) (templatePage
 	if err != nil {
 		return templatePage{}, err
 	}
-	p := templatePage{Template: t, ChannelTypes: u.d.Service.ChannelTypes(), MsgTypes: map[string][]string{},
-		CardTypes: wecom.CardTypes(), Channels: channels, Strings: u.editorStrings(u.language(c))}
-	for _, typ := range p.ChannelTypes {
-		p.MsgTypes[typ] = u.msgTypes(typ)
-		for _, m := range p.MsgTypes[typ] {
-			if !slices.Contains(p.AllMsgTypes, m) {
-				p.AllMsgTypes = append(p.AllMsgTypes, m)
+	p := templatePage{Template: t, ChannelTypes: u.d.Service.ChannelTypes(), CardTypes: wecom.CardTypes(), Channels: channels,
+		Strings: u.editorStrings(u.language(c))}
+	p.MsgTypes, p.AllMsgTypes = u.channelMsgTypes(p.ChannelTypes)
+	return p, nil
+}
+
+// channelMsgTypes are the msgtypes of each channel type, and all of them once, for a form
+// without script.
+func (u *UI) channelMsgTypes(types []string) (byType map[string][]string, all []string) {
+	byType = map[string][]string{}
+	for _, typ := range types {
+		byType[typ] = u.msgTypes(typ)
+		for _, m := range byType[typ] {
+			if !slices.Contains(all, m) {
+				all = append(all, m)
 			}
 		}
 	}
-	return p, nil
+	return byType, all
 }
 
 func (u *UI) newTemplate(c *gin.Context) error {

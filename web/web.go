@@ -165,6 +165,8 @@ func (u *UI) Register(r *gin.Engine) {
 	g.GET("/sync-tasks/:id", u.handle(u.syncTask))
 	g.POST("/sync-tasks/:id/retry", u.handle(u.retrySyncTask))
 
+	g.GET("/send", u.handle(u.sendForm))
+	g.POST("/send", u.handle(u.send))
 	g.GET("/messages", u.handle(u.messages))
 	g.GET("/messages/:id", u.handle(u.message))
 	g.POST("/messages/:id/retry", u.handle(u.messageAction(u.d.Messages.Retry, "msg.flash.retried")))
@@ -405,7 +407,7 @@ func nav(path, key string) navEntry { return navEntry{Path: path, Key: key} }
 func (v *view) Nav() []navEntry {
 	entries := []navEntry{nav("/ui/authenticators", "nav.authenticators"), nav("/ui/channels", "nav.channels"),
 		nav("/ui/users", "nav.users"), nav("/ui/directory", "nav.directory"), nav("/ui/workflows", "nav.workflows"), nav("/ui/templates", "nav.templates"),
-		nav("/ui/recipes", "nav.recipes"), nav("/ui/executions", "nav.executions"), nav("/ui/messages", "nav.messages"),
+		nav("/ui/recipes", "nav.recipes"), nav("/ui/executions", "nav.executions"), nav("/ui/send", "nav.send"), nav("/ui/messages", "nav.messages"),
 		nav("/ui/mass-messages", "nav.massMessages"), nav("/ui/callback-events", "nav.events"), nav("/ui/event-hooks", "nav.eventHooks"),
 		nav("/ui/sync-tasks", "nav.syncTasks")}
 	if v.Inbox {
@@ -563,12 +565,7 @@ func (u *UI) formError(c *gin.Context, page string, err error, data any) error {
 	if !errors.As(err, &se) || (se.Code != problem.CodeValidation && se.Code != problem.CodeConflict) {
 		return err
 	}
-	form := map[string]string{}
-	for k, v := range c.Request.PostForm {
-		if k != csrfField && len(v) > 0 {
-			form[k] = v[0]
-		}
-	}
+	form := postedForm(c.Request.PostForm)
 	fields := se.Fields
 	if fields == nil {
 		fields = problem.Fields{"": se.Message}

@@ -110,6 +110,10 @@ var dynamicKeys = map[string][]string{
 	"hook.event.":    models.HookEventTypes(),
 	// The credential a recipe's install answers with, by the recipe's auth.
 	"recipe.credential.": {workflow.AuthBearer, workflow.AuthGrafana, workflow.AuthHMAC},
+	// The Send page's recipient fields and what their pickers search.
+	"send.to.":   sendRecipients,
+	"send.help.": sendRecipients,
+	"send.pick.": {"users", "members", "departments", "chats"},
 
 	// editor.js and cards.js.
 	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd, workflow.NodeChat},

@@ -54,6 +54,10 @@ type editorChoice struct {
 	Title string `json:"title"`
 	// Type is a channel's type: chat nodes take app channels, a template previews on its type.
 	Type string `json:"type,omitempty"`
+	// ID and AuthenticatorID are a channel's: the Send page's pickers ask the API for its chats
+	// and its authenticator's directory.
+	ID              uint64 `json:"id,omitempty"`
+	AuthenticatorID uint64 `json:"authenticatorId,omitempty"`
 }
 
 func (u *UI) newWorkflow(c *gin.Context) error {
@@ -92,7 +96,7 @@ func (u *UI) editorChannels(c *gin.Context) ([]editorChoice, error) {
 	}
 	out := []editorChoice{}
 	for _, ch := range channels.Items {
-		out = append(out, editorChoice{Name: ch.Name, Title: ch.Title, Type: ch.Type})
+		out = append(out, editorChoice{Name: ch.Name, Title: ch.Title, Type: ch.Type, ID: ch.ID, AuthenticatorID: ch.AuthenticatorID})
 	}
 	return out, nil
 }

@@ -913,7 +913,7 @@
       warns.replaceChildren();
       return;
     }
-    const data = sample("sample-data"), jobs = sample("sample-jobs");
+    const data = sample("sample-data"), jobs = $("sample-jobs") ? sample("sample-jobs") : null;
     if (data === undefined || jobs === undefined) return;
     const cfg = e.n.config, req = Object.assign({}, cfg, {data, jobs: Object.assign(digestSamples(e.n, data), jobs)});
     // The preview is about the message: recipients are checked when saving, so a stand-in is
@@ -938,41 +938,59 @@
     for (const [k, v] of Object.entries(fields)) errs.append(h("li", {}, k ? h("code", {}, k) : null, k ? ": " : null, v));
   }
 
-  // ---- a saved template: a notification node's message form, alone ----
-  // The page's form posts name, title, channelType, msgtype and the body as JSON, which works
-  // without script; here the JSON field gives way to the body form and is filled from it on submit.
-  function initTemplate() {
-    const typeIn = $("f-msgtype"), bodyIn = $("f-body"), chType = $("f-channelType"), pick = $("preview-channel");
+  // ---- one message alone: a saved template's page and the Send page ----
+  // The page's form posts msgtype and the body as JSON, which works without script; here the JSON
+  // field gives way to the body form and is filled from it on submit. A template previews on a
+  // channel of its type (#preview-channel); the Send page on the channel it sends through, and may
+  // name a saved template (#f-template) instead of a body: the preview then shows the template.
+  function initMessage() {
+    const typeIn = $("f-msgtype"), bodyIn = $("f-body"), chType = $("f-channelType") || $("f-channel"), pick = $("preview-channel");
+    const tplIn = $("f-template"), templates = readJSON("templates") || [];
     let body;
     def = {nodes: []};
     try { body = JSON.parse(bodyIn.value.trim() || "{}"); } catch (e) { return; } // the JSON field stays, with its error
     const byType = readJSON("msgtypes") || {}, msgtype = typeIn.value || "text";
     const node = {key: "template", type: "notification", config: {msgtype, [msgtype]: body}};
+    const own = node.config;
     def = {nodes: [node]};
     current = uid(node);
-    const channelType = () => chType.value || chType.dataset.value;
-    // onType offers the channel type's msgtypes, and its channels to preview on.
+    // A channel picked by name says its type on its option; a template's page picks the type.
+    const channelType = () => {
+      const o = chType.selectedOptions && chType.selectedOptions[0];
+      return (o && o.dataset.type) || chType.value || chType.dataset.value;
+    };
+    // onType offers the channel type's msgtypes (and templates), and its channels to preview on.
     const onType = () => {
+      node.config = own;
       msgtypes = byType[channelType()] || [];
-      if (!msgtypes.includes(node.config.msgtype)) switchMsgtype(node, msgtypes[0]);
-      const mine = channels.filter((c) => c.type === channelType());
-      pick.replaceChildren(...mine.map((c) => h("option", {value: c.name}, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name)));
-      pick.disabled = !mine.length;
-      $("preview-channel-none").hidden = mine.length > 0;
-      node.config.channel = pick.value || undefined;
+      if (!msgtypes.includes(own.msgtype)) switchMsgtype(node, msgtypes[0]);
+      if (pick) {
+        const mine = channels.filter((c) => c.type === channelType());
+        pick.replaceChildren(...mine.map((c) => h("option", {value: c.name}, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name)));
+        pick.disabled = !mine.length;
+        $("preview-channel-none").hidden = mine.length > 0;
+      }
+      own.channel = (pick ? pick.value : chType.value) || undefined;
+      if (!tplIn) return;
+      for (const o of tplIn.options) o.hidden = o.disabled = !!o.value && o.dataset.type !== channelType();
+      if (tplIn.selectedOptions[0].disabled) tplIn.value = "";
+      // A saved template is previewed as the send renders it, not edited here.
+      const t = templates.find((x) => x.name === tplIn.value);
+      if (t) node.config = {channel: own.channel, msgtype: t.msgtype, [t.msgtype]: t[t.msgtype]};
     };
     draw = () => {
       // A node's box: its inputs take their paths (data-path) from it, as in the workflow form.
       const box = h("div", {class: "wf-node", id: uid(node)});
-      messageForm(node, box);
-      $("template-body").replaceChildren(box);
+      if (node.config === own) messageForm(node, box);
+      $("message-body").replaceChildren(box);
     };
     typeIn.closest(".field").hidden = bodyIn.closest(".field").hidden = true;
     if (chType.tagName === "SELECT") chType.addEventListener("change", () => { onType(); render(); });
-    pick.addEventListener("change", () => { node.config.channel = pick.value; schedulePreview(); });
+    if (tplIn) tplIn.addEventListener("change", () => { onType(); render(); });
+    if (pick) pick.addEventListener("change", () => { own.channel = pick.value; schedulePreview(); });
     form.addEventListener("submit", () => {
-      typeIn.value = node.config.msgtype;
-      bodyIn.value = JSON.stringify(node.config[node.config.msgtype] || {});
+      typeIn.value = own.msgtype;
+      bodyIn.value = JSON.stringify(own[own.msgtype] || {});
     });
     onType();
     render();
@@ -986,7 +1004,7 @@
   }
 
   function init() {
-    const tform = $("template-form");
+    const tform = $("template-form") || $("send-form");
     form = tform || $("workflow-form");
     if (!form || !$("strings")) return;
     S = readJSON("strings") || {};
@@ -995,11 +1013,11 @@
     form.addEventListener("input", schedulePreview);
     form.addEventListener("change", schedulePreview);
     $("sample-data").addEventListener("input", schedulePreview);
-    $("sample-jobs").addEventListener("input", schedulePreview);
+    if ($("sample-jobs")) $("sample-jobs").addEventListener("input", schedulePreview); // a send has no $jobs
     document.addEventListener("click", (e) => {
       if (pop && !pop.el.contains(e.target) && !pop.btn.contains(e.target)) closeVars();
     });
-    if (tform) return initTemplate();
+    if (tform) return initMessage();
     def = readJSON("definition") || {};
     def.nodes = def.nodes || [];
     def.trigger = def.trigger || {type: "manual", config: {}};
