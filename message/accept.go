@@ -100,7 +100,7 @@ func (s *Service) prepareSend(ctx context.Context, in Request, preview bool) (*p
 	if channelName == "" {
 		return nil, problem.Invalidf("channel", "is required: the name of a channel")
 	}
-	ch, err := s.store.GetChannelByName(ctx, channelName)
+	ch, err := s.store.SendChannel(ctx, channelName)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, problem.Invalidf("channel", "no channel is named %q", channelName)
 	}

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,5 +111,37 @@ func TestRedactDSN(t *testing.T) {
 	got := models.RedactDSN("mysql://wf:hunter2@tcp(db:3306)/wf?parseTime=true")
 	if strings.Contains(got, "hunter2") || !strings.Contains(got, "wf:***@tcp(db:3306)") {
 		t.Fatalf("RedactDSN = %q", got)
+	}
+}
+
+// A send reuses its channel's read for a moment, but a change of the channel through the store
+// shows at once, and a deleted channel is gone.
+func TestSendChannelSeesChangesAtOnce(t *testing.T) {
+	s := storetest.Open(t)
+	ctx := context.Background()
+	c := &models.Channel{Name: "ops_group", Title: "Ops", Type: "wecom_robot", Options: `{"a":1}`}
+	if err := s.SaveChannel(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SendChannel(ctx, "ops_group"); err != nil || got.Options != `{"a":1}` {
+		t.Fatalf("first read: %v %v", got, err)
+	}
+	c.Options = `{"a":2}`
+	if err := s.SaveChannel(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SendChannel(ctx, "ops_group")
+	if err != nil || got.Options != `{"a":2}` {
+		t.Fatalf("after the change: %v %v", got, err)
+	}
+	got.Options = "changed by a caller"
+	if again, _ := s.SendChannel(ctx, "ops_group"); again.Options != `{"a":2}` {
+		t.Fatal("a caller's change of its copy reached the cache")
+	}
+	if err := s.DeleteChannel(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SendChannel(ctx, "ops_group"); !errors.Is(err, models.ErrNotFound) {
+		t.Fatalf("after the delete: %v", err)
 	}
 }

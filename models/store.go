@@ -40,6 +40,7 @@ type Store struct {
 	events     groupCommit[*eventJob]
 	executions groupCommit[*Execution]
 	hookCache  hookCache
+	chanCache  channelCache
 }
 
 // Options configure Open.

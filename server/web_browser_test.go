@@ -18,6 +18,7 @@ import (
 
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -783,6 +784,14 @@ func (b *browserWalk) record(ev any) {
 	case *network.EventLoadingFailed:
 		if ev.BlockedReason != "" {
 			b.problems = append(b.problems, fmt.Sprintf("a load was blocked (%s): %s", ev.BlockedReason, ev.ErrorText))
+		}
+	case *page.EventJavascriptDialogOpening:
+		// A step that leaves an editor with unsaved edits is asked first (beforeunload); the walk
+		// moves on on purpose. (The editor's asking is checked by dispatching the event.)
+		if ev.Type == page.DialogTypeBeforeunload {
+			go func() {
+				_, _ = chromedp.Call(b.tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			}()
 		}
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails

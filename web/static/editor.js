@@ -1027,10 +1027,10 @@
     wfId = ed.dataset.id || "";
     hookBase = ed.dataset.hookBase || "";
     readOnly = ed.dataset.readOnly !== undefined;
-    const saved = def.trigger.config || {};
-    if (def.trigger.type === "webhook" && saved.auth) {
-      storedAuth = {type: saved.auth.type, set: saved.auth[CREDENTIAL[saved.auth.type] + "Set"] === true};
-      storedLegacy = saved.legacySignature === true;
+    const storedConfig = def.trigger.config || {};
+    if (def.trigger.type === "webhook" && storedConfig.auth) {
+      storedAuth = {type: storedConfig.auth.type, set: storedConfig.auth[CREDENTIAL[storedConfig.auth.type] + "Set"] === true};
+      storedLegacy = storedConfig.legacySignature === true;
     }
     if (def.trigger.type === "schedule" && def.trigger.config && def.trigger.config.data !== undefined) {
       $("sample-data").value = JSON.stringify(def.trigger.config.data, null, 2);
