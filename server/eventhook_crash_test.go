@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,7 +42,7 @@ func crashingDeliverer(n string) int {
 		if posts.Add(1) == int64(limit) {
 			// The test learns which attempt was cut: posts finish in any order.
 			fmt.Println(killedPrefix + e.EventID)
-			os.Exit(3)
+			killSelf()
 		}
 	}}
 	srv := New(Config{WeComAPIBase: os.Getenv(crashSimEnv), FetchAllow: loopback, EventHookHooks: hooks, NoSchedules: true,
@@ -77,8 +76,7 @@ func TestEventHooksSurviveAKilledServer(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashHookPostsEnv+"="+strconv.Itoa(messages), crashDSNEnv+"="+dsn, crashSimEnv+"="+e.simURL)
 	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+	if !killedBySIGKILL(err) {
 		t.Fatalf("the server did not die after %d posts: %v\n%s", messages, err, out)
 	}
 	rcv.wait(messages)

@@ -5,13 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -223,8 +221,7 @@ func TestRobotBurstSurvivesSIGKILLExactlyOnce(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashAtEnv+"=after_claims", crashClaimsEnv+"=21", crashDSNEnv+"="+dsn, crashSimEnv+"="+e.simURL)
 	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+	if !killedBySIGKILL(err) {
 		t.Fatalf("the sender was not SIGKILLed on its 21st claim: %v\n%s", err, out)
 	}
 	if n := len(e.sim.RobotMessages(e.demo.RobotKey)); n != 20 {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -247,8 +246,7 @@ func TestScheduledSurvivesRestartAndIsSentOnce(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashAtEnv+"=after_send", crashDSNEnv+"="+dsn, crashSimEnv+"="+e.simURL)
 	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+	if !killedBySIGKILL(err) {
 		t.Fatalf("the sender did not die after sending: %v\n%s", err, out)
 	}
 	if n := len(e.inbox(ops)); n != 1 {

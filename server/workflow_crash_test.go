@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,13 +34,13 @@ func crashingEngine(at string) int {
 	hooks := workflow.Hooks{
 		AfterNode: func(_, key string) {
 			if at == "node:"+key {
-				os.Exit(3)
+				killSelf()
 			}
 		},
 		AfterCommit: func(string, *models.Step) {
 			commits++
 			if at == fmt.Sprintf("commit:%d", commits) {
-				os.Exit(3)
+				killSelf()
 			}
 		},
 	}
@@ -90,8 +89,7 @@ func TestEngineKilledBetweenNodesCompletesWithoutDuplicates(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), crashEngineAtEnv+"="+at, crashDSNEnv+"="+dsn, crashSimEnv+"="+e.simURL)
 			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+			if !killedBySIGKILL(err) {
 				t.Fatalf("the engine did not die at %s: %v\n%s", at, err, out)
 			}
 			// The dead engine's leases lapse; this process takes over.
