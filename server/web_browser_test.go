@@ -561,8 +561,9 @@ func stepSendCard(b *browserWalk) {
 	b.fill("#n1-template_card-card_action-url", cardURL)
 	b.fill("#f-to-departments-search", "运维")
 	b.do("picking the first match", chromedp.SendKeys(css("#f-to-departments-search"), kb.Enter))
-	b.expectValue("#f-to-departments", "4")
+	// Enter may first wait for the search of what was typed: the pick shows when it is made.
 	b.waitText("#f-to-departments-picked", "运维组 (4)")
+	b.expectValue("#f-to-departments", "4")
 	b.waitText("#preview", "Maintenance tonight")
 	b.expectNoMarkup()
 	b.checkWidths("send")
