@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -64,6 +65,40 @@ func queryInt(c *gin.Context, name string, errs problem.Fields) int {
 
 // idParam reads the :id path segment.
 func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
+
+// patchByID is the handler of a PATCH of the resource with the route's :id whose body is a JSON
+// object: 200 with what update answers.
+func patchByID[T any](update func(ctx context.Context, id uint64, body map[string]any) (T, error)) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := idParam(c)
+		if err != nil {
+			return err
+		}
+		body, err := bodyObject(c)
+		if err != nil {
+			return err
+		}
+		v, err := update(c.Request.Context(), id, body)
+		if err != nil {
+			return err
+		}
+		return ok(c, http.StatusOK, v)
+	}
+}
+
+// deleteByID is the handler of a DELETE of the resource with the route's :id: 204.
+func deleteByID(remove func(ctx context.Context, id uint64) error) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		id, err := idParam(c)
+		if err != nil {
+			return err
+		}
+		if err := remove(c.Request.Context(), id); err != nil {
+			return err
+		}
+		return noContent(c)
+	}
+}
 
 // optionalID reads an optional positive integer filter.
 func optionalID(c *gin.Context, name string) (uint64, error) {

@@ -12,8 +12,8 @@ func (s *Server) templateRoutes(api *gin.RouterGroup) {
 	api.GET("/templates", s.handle(s.listTemplates))
 	api.POST("/templates", s.handle(s.createTemplate))
 	api.GET("/templates/:id", s.handle(s.getTemplate))
-	api.PATCH("/templates/:id", s.handle(s.updateTemplate))
-	api.DELETE("/templates/:id", s.handle(s.deleteTemplate))
+	api.PATCH("/templates/:id", s.handle(patchByID(s.messages.UpdateTemplate)))
+	api.DELETE("/templates/:id", s.handle(deleteByID(s.messages.DeleteTemplate)))
 }
 
 func (s *Server) listTemplates(c *gin.Context) error {
@@ -46,29 +46,3 @@ func (s *Server) createTemplate(c *gin.Context) error {
 	return ok(c, http.StatusCreated, t)
 }
 
-func (s *Server) updateTemplate(c *gin.Context) error {
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	body, err := bodyObject(c)
-	if err != nil {
-		return err
-	}
-	t, err := s.messages.UpdateTemplate(c.Request.Context(), id, body)
-	if err != nil {
-		return err
-	}
-	return ok(c, http.StatusOK, t)
-}
-
-func (s *Server) deleteTemplate(c *gin.Context) error {
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	if err := s.messages.DeleteTemplate(c.Request.Context(), id); err != nil {
-		return err
-	}
-	return noContent(c)
-}

@@ -14,8 +14,8 @@ func (s *Server) workflowRoutes(api *gin.RouterGroup) {
 	api.GET("/workflows", s.handle(s.listWorkflows))
 	api.POST("/workflows", s.handle(s.createWorkflow))
 	api.GET("/workflows/:id", s.handle(s.getWorkflow))
-	api.PATCH("/workflows/:id", s.handle(s.updateWorkflow))
-	api.DELETE("/workflows/:id", s.handle(s.deleteWorkflow))
+	api.PATCH("/workflows/:id", s.handle(patchByID(s.workflows.UpdateWorkflow)))
+	api.DELETE("/workflows/:id", s.handle(deleteByID(s.workflows.DeleteWorkflow)))
 	api.POST("/workflows/:id/trigger", s.handle(s.triggerWorkflow))
 	api.GET("/executions", s.handle(s.listExecutions))
 	api.GET("/executions/:id", s.handle(s.getExecution))
@@ -50,34 +50,6 @@ func (s *Server) getWorkflow(c *gin.Context) error {
 		return err
 	}
 	return ok(c, http.StatusOK, w)
-}
-
-func (s *Server) updateWorkflow(c *gin.Context) error {
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	body, err := bodyObject(c)
-	if err != nil {
-		return err
-	}
-	w, err := s.workflows.UpdateWorkflow(c.Request.Context(), id, body)
-	if err != nil {
-		return err
-	}
-	return ok(c, http.StatusOK, w)
-}
-
-func (s *Server) deleteWorkflow(c *gin.Context) error {
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	if err := s.workflows.DeleteWorkflow(c.Request.Context(), id); err != nil {
-		return err
-	}
-	c.Status(http.StatusNoContent)
-	return nil
 }
 
 // triggerWorkflow starts a manual execution with the body's "data" (the body may be empty).
