@@ -99,7 +99,7 @@ func sourceMessages(t *testing.T, dirs ...string) []string {
 				return err
 			}
 			ast.Inspect(f, func(n ast.Node) bool {
-				if msg := messageArg(n); msg != nil {
+				for _, msg := range messageArgs(n) {
 					if s, literal := formatOf(msg); literal && strings.Trim(s, "%sdqv ") != "" {
 						seen[s] = true
 					}
@@ -120,20 +120,32 @@ func sourceMessages(t *testing.T, dirs ...string) []string {
 	return out
 }
 
-// messageArg is the message of a call or literal that makes a user's error, or nil.
-func messageArg(n ast.Node) ast.Expr {
+// messageArgs are the messages of a call or literal that makes a user's error: Invalidf,
+// problem.Errorf, Fields.Add and plugin/wecom's validator.fail, a problem.Fields literal, an
+// Error's Message.
+func messageArgs(n ast.Node) []ast.Expr {
 	switch n := n.(type) {
 	case *ast.CallExpr:
 		s, ok := n.Fun.(*ast.SelectorExpr)
 		switch {
 		case !ok:
 		case s.Sel.Name == "Invalidf" && len(n.Args) >= 2, s.Sel.Name == "Errorf" && len(n.Args) >= 2 && fmt.Sprint(s.X) == "problem",
-			s.Sel.Name == "Add" && len(n.Args) == 2:
-			return n.Args[1]
+			(s.Sel.Name == "Add" || s.Sel.Name == "fail") && len(n.Args) == 2:
+			return n.Args[1:2]
+		}
+	case *ast.CompositeLit:
+		if s, ok := n.Type.(*ast.SelectorExpr); ok && s.Sel.Name == "Fields" && fmt.Sprint(s.X) == "problem" {
+			var out []ast.Expr
+			for _, el := range n.Elts {
+				if kv, ok := el.(*ast.KeyValueExpr); ok {
+					out = append(out, kv.Value)
+				}
+			}
+			return out
 		}
 	case *ast.KeyValueExpr:
 		if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Message" {
-			return n.Value
+			return []ast.Expr{n.Value}
 		}
 	}
 	return nil
