@@ -59,16 +59,16 @@ func TestProblemTable(t *testing.T) {
 	}
 }
 
-// TestProblemCoverage counts the service's messages (the literal formats of Invalidf, Errorf,
-// Fields.Add and problem.Error's Message in service/, message/, workflow/, plugin/, problem/ and
-// template/) that the table translates, and lists the others (go test -v): they show in English.
+// TestProblemCoverage counts the messages of web/, service/, message/, workflow/, plugin/,
+// problem/ and template/ (the formats sourceMessages finds) that the table translates, and lists
+// the others (go test -v): they show in English.
 func TestProblemCoverage(t *testing.T) {
 	tables, err := loadProblemTables(files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	zh := tables["zh-CN"]
-	found := sourceMessages(t, "../service", "../message", "../workflow", "../plugin", "../problem", "../template")
+	found := sourceMessages(t, ".", "../service", "../message", "../workflow", "../plugin", "../problem", "../template")
 	var left []string
 	for _, f := range found {
 		if sample := strings.NewReplacer("%q", `"x"`, "%d", "7", "%s", "x", "%v", "x", "%%", "%").Replace(f); zh.translate(sample) == sample {
