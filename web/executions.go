@@ -109,7 +109,7 @@ func (u *UI) executionData(c *gin.Context) (executionPage, error) {
 func (u *UI) cancelExecution(c *gin.Context) error {
 	id := c.Param("id")
 	if _, err := u.d.Workflows.CancelExecution(c.Request.Context(), id); err != nil {
-		msg, status, ok := refusal(err)
+		msg, status, ok := u.refusal(c, err)
 		if !ok {
 			return err
 		}

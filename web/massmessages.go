@@ -174,7 +174,7 @@ func (u *UI) massMessageAction(action func(context.Context, uint64) (service.Mas
 		}
 		ctx := c.Request.Context()
 		if _, err := action(ctx, id); err != nil {
-			msg, status, ok := refusal(err)
+			msg, status, ok := u.refusal(c, err)
 			if !ok {
 				return err
 			}

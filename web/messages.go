@@ -100,7 +100,7 @@ func (u *UI) messageAction(action func(ctx context.Context, id string) (message.
 	return func(c *gin.Context) error {
 		id := c.Param("id")
 		if _, err := action(c.Request.Context(), id); err != nil {
-			msg, status, ok := refusal(err)
+			msg, status, ok := u.refusal(c, err)
 			if !ok {
 				return err
 			}
@@ -116,14 +116,14 @@ func (u *UI) messageAction(action func(ctx context.Context, id string) (message.
 	}
 }
 
-// refusal is the sentence and status of a service's refusal to act (409, 422); ok is false for
-// other errors, which become the error page.
-func refusal(err error) (msg string, status int, ok bool) {
+// refusal is the sentence, in the page's language, and status of a service's refusal to act
+// (409, 422); ok is false for other errors, which become the error page.
+func (u *UI) refusal(c *gin.Context, err error) (msg string, status int, ok bool) {
 	var se *problem.Error
 	if !errors.As(err, &se) || (se.Code != problem.CodeConflict && se.Code != problem.CodeValidation) {
 		return "", 0, false
 	}
-	return se.Message, se.Code.Status(), true
+	return u.problems[u.language(c)].translate(se.Message), se.Code.Status(), true
 }
 
 // bodyField is one value of a message body.

@@ -164,7 +164,7 @@ func (u *UI) revokeToken(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	if err := u.d.Service.RevokeToken(ctx, id); err != nil {
-		msg, status, ok := refusal(err)
+		msg, status, ok := u.refusal(c, err)
 		if !ok {
 			return err
 		}

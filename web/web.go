@@ -72,6 +72,8 @@ type UI struct {
 	d     Deps
 	pages map[string]*template.Template
 	cat   catalogue
+	// problems translate the service's English sentences, by language (none for English).
+	problems map[string]*problemTable
 	// static serves the embedded assets.
 	static http.Handler
 	secure bool
@@ -88,12 +90,16 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
+	problems, err := loadProblemTables(files)
+	if err != nil {
+		return nil, err
+	}
 	shanghai, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		// No time zone database (a scratch image without tzdata): China has no daylight saving.
 		shanghai = time.FixedZone("CST", 8*3600)
 	}
-	u := &UI{d: d, cat: cat, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://"), shanghai: shanghai}
+	u := &UI{d: d, cat: cat, problems: problems, pages: map[string]*template.Template{}, secure: strings.HasPrefix(d.PublicURL, "https://"), shanghai: shanghai}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -273,11 +279,12 @@ func (u *UI) fail(c *gin.Context, err error) {
 	} else if se.Code == problem.CodeInternal {
 		u.d.Log.ErrorContext(c.Request.Context(), "page failed", "path", c.Request.URL.Path, "err", err)
 	}
-	msg := se.Message
+	problems := u.problems[u.language(c)]
+	msg := problems.translate(se.Message)
 	if se.Code == problem.CodeRateLimited {
 		msg = u.rateLimited(c, se)
 	}
-	u.render(c, se.Code.Status(), "error", map[string]any{"Code": string(se.Code), "Message": msg, "Fields": se.Fields})
+	u.render(c, se.Code.Status(), "error", map[string]any{"Code": string(se.Code), "Message": msg, "Fields": problems.fields(se.Fields)})
 }
 
 // rateLimited sets the Retry-After header of a refusal and says it in the page's language.
@@ -524,6 +531,7 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 	}
 	v.u, v.Lang, v.Path, v.Inbox = u, u.language(c), c.Request.URL.Path, u.d.Inbox != nil
 	v.Zone = u.zone(v.Lang)
+	v.Errors = u.problems[v.Lang].fields(v.Errors)
 	if s, ok := c.Get("session"); ok {
 		sess := s.(service.Session)
 		v.CSRF, v.Who = sess.CSRF, sess.Principal

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"encoding/json"
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// englishSentence is three English words in a row: a sentence the pages failed to translate.
+var englishSentence = regexp.MustCompile(`[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}`)
+
+// shownErrors are the texts a page shows as errors: the field errors, the banner, the lists of
+// problems and the errors handed to the page's script; what is in <code> (a field's path, an
+// id) is left out.
+var (
+	codeSpan     = regexp.MustCompile(`(?s)<code>.*?</code>`)
+	errorTexts   = regexp.MustCompile(`(?s)class="(?:field-error|flash|wf-problems)"[^>]*>(.*?)</(?:p|div|ul)>`)
+	errorsScript = regexp.MustCompile(`(?s)<script type="application/json" id="errors">(.*?)</script>`)
+	tags         = regexp.MustCompile(`<[^>]+>`)
+)
+
+func shownErrors(t *testing.T, page string) []string {
+	t.Helper()
+	page = codeSpan.ReplaceAllString(page, "")
+	var out []string
+	for _, m := range errorTexts.FindAllStringSubmatch(page, -1) {
+		out = append(out, html.UnescapeString(tags.ReplaceAllString(m[1], " ")))
+	}
+	for _, m := range errorsScript.FindAllStringSubmatch(page, -1) {
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(m[1]), &fields); err != nil {
+			t.Fatalf("the errors for the page's script: %v: %s", err, m[1])
+		}
+		for _, v := range fields {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Every form of the admin pages, sent with bad input on a Chinese page, shows its errors in
+// Chinese: the service's English sentences are translated, ids and field names aside.
+func TestWebPageErrorsInChinese(t *testing.T) {
+	t.Parallel()
+	e := newMassEnv(t, deliveryOptions{})
+	w := e.webLogin()
+	long := strings.Repeat("x", 300)
+	cases := []struct {
+		name, path string
+		form       url.Values
+	}{
+		{"authenticator", "/ui/authenticators", url.Values{"name": {"Bad Name"}, "title": {long}, "options.corpId": {""}, "options.agentId": {"-3"}}},
+		{"channel", "/ui/channels", url.Values{"name": {"1bad name"}, "title": {long}, "options.duplicateCheckInterval": {"soon"}}},
+		{"channel limits", "/ui/channels", url.Values{"name": {"ops2"}, "authenticatorId": {"9"}, "options.duplicateCheckInterval": {"99999"}}},
+		{"channel taken", "/ui/channels", url.Values{"name": {"ops"}, "authenticatorId": {"1"}}},
+		{"channel test", "/ui/channels/1/test", url.Values{"to.users": {"nobody"}, "text.content": {""}}},
+		{"user", "/ui/users", url.Values{"userid": {"has space"}, "email": {"nope"}, "bindings.wechatwk": {"bad id!"}}},
+		{"template", "/ui/templates", url.Values{"name": {""}, "channelType": {"wecom"}, "msgtype": {"textcard"}, "body": {"{}"}}},
+		{"template body", "/ui/templates", url.Values{"name": {"t1"}, "channelType": {"wecom"}, "msgtype": {"text"}, "body": {"{"}}},
+		{"send", "/ui/send", url.Values{"channel": {"nope"}, "msgtype": {"text"}, "body": {"{}"}}},
+		{"send recipients", "/ui/send", url.Values{"channel": {"ops"}, "msgtype": {"textcard"}, "body": {"{}"}, "to.mobiles": {"abc"}, "to.emails": {"x"}}},
+		{"chat", "/ui/channels/1/chats", url.Values{"name": {""}, "wecomUsers": {"zhangsan"}, "chatid": {"not a chatid!"}}},
+		{"mass message", "/ui/mass-messages", url.Values{"authenticatorId": {"1"}, "chatType": {"single"}, "sender": {"local-nobody"}}},
+		{"token", "/ui/tokens", url.Values{"name": {""}, "role": {"boss"}, "channels": {"nope"}, "expiresAt": {"2000-01-02T03:04"}}},
+		{"account", "/ui/accounts", url.Values{"name": {""}, "role": {"boss"}}},
+	}
+	for _, tc := range cases {
+		res := w.post(tc.path+"?lang=zh-CN", tc.form)
+		if res.Status < 400 {
+			t.Errorf("%s: %d, want a refusal", tc.name, res.Status)
+			continue
+		}
+		shown := shownErrors(t, string(res.Body))
+		if len(shown) == 0 {
+			t.Errorf("%s: %d shows no errors: %s", tc.name, res.Status, res.Body)
+		}
+		for _, s := range shown {
+			if english := englishSentence.FindString(s); english != "" {
+				t.Errorf("%s: an error in English (%q): %s", tc.name, english, s)
+			}
+		}
+	}
+}

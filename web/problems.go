@@ -1,0 +1,182 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/wecomflow/wecomflow/problem"
+)
+
+// problemTable translates the service's English sentences (field errors, refusals) into one
+// language. The service and the API keep English, which machine clients read; the pages translate
+// what they show. A sentence with no pattern stays English.
+type problemTable struct {
+	// exact are the patterns without verbs, by their English text.
+	exact map[string]string
+	// patterns have verbs, the longest literal text first, so "must be one of %s" wins over
+	// "must be %s".
+	patterns []problemPattern
+}
+
+// problemPattern is one English format (its %q, %d, %s and %v are the arguments) and its
+// translation, whose verbs may name the arguments out of order (%[2]s).
+type problemPattern struct {
+	re    *regexp.Regexp
+	verbs []byte
+	text  string
+	// literal is the length of the English text around the verbs.
+	literal int
+}
+
+// verbRe finds the verbs of a format: %%, or %q, %d, %s, %v with an optional argument index.
+var verbRe = regexp.MustCompile(`%(?:\[(\d+)\])?([qdsv%])`)
+
+// argRes match an argument by its verb in a message.
+var argRes = map[byte]string{'q': `("(?:[^"\\]|\\.)*")`, 'd': `(-?\d+)`, 's': `(.+?)`, 'v': `(.+?)`}
+
+// loadProblemTables reads i18n/problems/<lang>.json: English format → translated format.
+func loadProblemTables(fsys fs.FS) (map[string]*problemTable, error) {
+	tables := map[string]*problemTable{}
+	for _, lang := range languages[1:] {
+		raw, err := fs.ReadFile(fsys, path.Join("i18n", "problems", lang+".json"))
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]string
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("web: problems %s: %w", lang, err)
+		}
+		t, err := newProblemTable(m)
+		if err != nil {
+			return nil, fmt.Errorf("web: problems %s: %w", lang, err)
+		}
+		tables[lang] = t
+	}
+	return tables, nil
+}
+
+func newProblemTable(m map[string]string) (*problemTable, error) {
+	t := &problemTable{exact: map[string]string{}}
+	for en, text := range m {
+		p, err := compilePattern(en, text)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.verbs) == 0 {
+			t.exact[en] = text
+			continue
+		}
+		t.patterns = append(t.patterns, p)
+	}
+	sort.Slice(t.patterns, func(i, j int) bool { return t.patterns[i].literal > t.patterns[j].literal })
+	return t, nil
+}
+
+// compilePattern checks that text uses exactly en's arguments, each with its own verb, and
+// turns en into the regexp that matches the messages it formats.
+func compilePattern(en, text string) (problemPattern, error) {
+	p := problemPattern{text: text, literal: len(verbRe.ReplaceAllString(en, ""))}
+	if strings.TrimSpace(verbRe.ReplaceAllString(en, "")) == "" {
+		// A bare "%s" would match every message.
+		return p, fmt.Errorf("%q has no text of its own", en)
+	}
+	var re strings.Builder
+	re.WriteString("^")
+	last := 0
+	for _, m := range verbRe.FindAllStringSubmatchIndex(en, -1) {
+		re.WriteString(regexp.QuoteMeta(en[last:m[0]]))
+		last = m[1]
+		verb := en[m[4]]
+		if verb == '%' {
+			re.WriteString("%")
+			continue
+		}
+		if m[2] >= 0 {
+			return p, fmt.Errorf("%q: the English format takes its arguments in order", en)
+		}
+		p.verbs = append(p.verbs, verb)
+		re.WriteString(argRes[verb])
+	}
+	re.WriteString(regexp.QuoteMeta(en[last:]) + "$")
+	p.re = regexp.MustCompile(re.String())
+	if text == "" {
+		return p, fmt.Errorf("%q has no translation", en)
+	}
+	used := make([]bool, len(p.verbs))
+	next := 0
+	for _, m := range verbRe.FindAllStringSubmatch(text, -1) {
+		if m[2] == "%" {
+			continue
+		}
+		i := next
+		if m[1] != "" {
+			i, _ = strconv.Atoi(m[1])
+			i--
+		}
+		next = i + 1
+		if i < 0 || i >= len(p.verbs) || p.verbs[i] != m[2][0] {
+			return p, fmt.Errorf("%q: the translation %q does not use the argument %d with its verb", en, text, i+1)
+		}
+		used[i] = true
+	}
+	for i, ok := range used {
+		if !ok {
+			return p, fmt.Errorf("%q: the translation %q leaves out argument %d", en, text, i+1)
+		}
+	}
+	return p, nil
+}
+
+// translate is msg in the table's language, or msg when no pattern matches it. A %s argument
+// is itself translated (a resource's name, a nested sentence); a message moved off its own
+// field ("to.users[1]: is required") keeps its path.
+func (t *problemTable) translate(msg string) string {
+	if t == nil || msg == "" {
+		return msg
+	}
+	if s, ok := t.exact[msg]; ok {
+		return s
+	}
+	for _, p := range t.patterns {
+		m := p.re.FindStringSubmatch(msg)
+		if m == nil {
+			continue
+		}
+		args := make([]any, len(p.verbs))
+		for i, verb := range p.verbs {
+			switch verb {
+			case 'q':
+				args[i], _ = strconv.Unquote(m[i+1])
+			case 'd':
+				args[i], _ = strconv.Atoi(m[i+1])
+			default:
+				args[i] = t.translate(m[i+1])
+			}
+		}
+		return fmt.Sprintf(p.text, args...)
+	}
+	if field, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(field, " ") {
+		if s := t.translate(rest); s != rest {
+			return field + ": " + s
+		}
+	}
+	return msg
+}
+
+// fields translates every message of fe; nil stays nil.
+func (t *problemTable) fields(fe problem.Fields) problem.Fields {
+	if t == nil || fe == nil {
+		return fe
+	}
+	out := make(problem.Fields, len(fe))
+	for k, v := range fe {
+		out[k] = t.translate(v)
+	}
+	return out
+}
