@@ -15,11 +15,14 @@ func TestCardResponseSelectedIsNormalized(t *testing.T) {
 	t.Parallel()
 	e := newWorkflowEnv(t, deliveryOptions{})
 	user := e.demo.UserIDs[0]
+	w := e.webLogin()
 	cards := []struct {
 		key  string
 		card map[string]any
 		pick []wecomtest.SelectedItem
 		want string
+		// shown is how the message's page shows the picks.
+		shown string
 		// cond holds for the picks.
 		cond string
 	}{
@@ -27,7 +30,7 @@ func TestCardResponseSelectedIsNormalized(t *testing.T) {
 			"checkbox": map[string]any{"question_key": "q1", "mode": 1, "option_list": []any{
 				map[string]any{"id": "opt1", "text": "Noodles"}, map[string]any{"id": "opt2", "text": "Rice"}, map[string]any{"id": "opt3", "text": "Soup"}}},
 			"submit_button": map[string]any{"text": "Vote", "key": "submit"}},
-			[]wecomtest.SelectedItem{{QuestionKey: "q1", OptionIDs: []string{"opt1", "opt2"}}}, `{"q1":["opt1","opt2"]}`,
+			[]wecomtest.SelectedItem{{QuestionKey: "q1", OptionIDs: []string{"opt1", "opt2"}}}, `{"q1":["opt1","opt2"]}`, `<code>q1</code>: opt1, opt2`,
 			`"opt1" in $jobs.ask.response.selected.q1 && "opt2" in $jobs.ask.response.selected.q1 && len($jobs.ask.response.selected.q1) == 2`},
 		{"multi", map[string]any{"card_type": "multiple_interaction", "main_title": map[string]any{"title": "Trip"},
 			"select_list": []any{
@@ -35,7 +38,7 @@ func TestCardResponseSelectedIsNormalized(t *testing.T) {
 				map[string]any{"question_key": "approver", "option_list": []any{map[string]any{"id": "lisi", "text": "Li Si"}, map[string]any{"id": "wangwu", "text": "Wang Wu"}}}},
 			"submit_button": map[string]any{"text": "OK", "key": "submit"}},
 			[]wecomtest.SelectedItem{{QuestionKey: "budget", OptionIDs: []string{"hotel"}}, {QuestionKey: "approver", OptionIDs: []string{"wangwu"}}},
-			`{"approver":["wangwu"],"budget":["hotel"]}`,
+			`{"approver":["wangwu"],"budget":["hotel"]}`, `<code>approver</code>: wangwu</p><p><code>budget</code>: hotel`,
 			`"hotel" in $jobs.ask.response.selected.budget && "wangwu" in $jobs.ask.response.selected.approver`},
 	}
 	for i, c := range cards {
@@ -75,5 +78,6 @@ func TestCardResponseSelectedIsNormalized(t *testing.T) {
 		if rs, _ := m["responses"].([]any); len(rs) != 1 || toString(rs[0].(map[string]any)["selected"]) != c.want {
 			t.Fatalf("%s: message responses %v", c.key, m["responses"])
 		}
+		mustContain(t, c.key+" message page", w.page(200, "/ui/messages/"+m["id"].(string), "en"), c.shown)
 	}
 }

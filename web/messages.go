@@ -45,8 +45,8 @@ func (u *UI) messages(c *gin.Context) error {
 type messagePage struct {
 	M message.View
 	// Fields are the body's values by path (textcard.description → "description"), as text.
-	Fields []bodyField
-	Body   string
+	Fields                         []bodyField
+	Body                           string
 	CanRetry, CanCancel, CanRecall bool
 	Final                          bool
 	// LiveKey is what live.js compares with the API's answer: the status and the requests' statuses.
