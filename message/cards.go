@@ -14,13 +14,15 @@ import (
 
 // CardResponse is a click on an interactive card, as a message shows it.
 type CardResponse struct {
-	UserID        string          `json:"userid"`
-	EventKey      string          `json:"eventKey"`
-	CardType      string          `json:"cardType"`
-	SelectedItems json.RawMessage `json:"selectedItems"`
-	Updated       bool            `json:"updated"`
-	UpdateError   string          `json:"updateError,omitempty"`
-	At            time.Time       `json:"at"`
+	UserID   string `json:"userid"`
+	EventKey string `json:"eventKey"`
+	CardType string `json:"cardType"`
+	// SelectedItems are the choices as WeCom sent them; Selected are the same, normalized.
+	SelectedItems json.RawMessage     `json:"selectedItems"`
+	Selected      map[string][]string `json:"selected"`
+	Updated       bool                `json:"updated"`
+	UpdateError   string              `json:"updateError,omitempty"`
+	At            time.Time           `json:"at"`
 }
 
 // HandleCardEvent is the subscriber for template_card_event and template_card_menu_event: it
@@ -69,7 +71,51 @@ func (s *Service) cardResponses(ctx context.Context, messageID string) ([]CardRe
 	out := make([]CardResponse, len(rs))
 	for i, r := range rs {
 		out[i] = CardResponse{UserID: r.UserID, EventKey: r.EventKey, CardType: r.CardType, SelectedItems: json.RawMessage(r.SelectedItems),
-			Updated: r.Updated, UpdateError: r.UpdateError, At: r.At}
+			Selected: Selected(json.RawMessage(r.SelectedItems)), Updated: r.Updated, UpdateError: r.UpdateError, At: r.At}
 	}
 	return out, nil
+}
+
+// Selected reads WeCom's SelectedItems as the options picked per question key:
+// {"q1": ["opt1", "opt2"]}, {} for a click without choices (a button). The callback's XML decodes
+// a single element as an object, repeated ones as a list and an empty one as "", so SelectedItem
+// and OptionIds each come in every one of these shapes.
+func Selected(raw json.RawMessage) map[string][]string {
+	out := map[string][]string{}
+	var items struct{ SelectedItem any }
+	if json.Unmarshal(raw, &items) != nil {
+		return out
+	}
+	for _, it := range each(items.SelectedItem) {
+		item, _ := it.(map[string]any)
+		key, _ := item["QuestionKey"].(string)
+		if key == "" {
+			continue
+		}
+		if out[key] == nil {
+			out[key] = []string{}
+		}
+		ids := item["OptionIds"]
+		if m, ok := ids.(map[string]any); ok {
+			ids = m["OptionId"]
+		}
+		for _, id := range each(ids) {
+			if s, _ := id.(string); s != "" {
+				out[key] = append(out[key], s)
+			}
+		}
+	}
+	return out
+}
+
+// each is v as a list: v itself, v alone, or nothing for nil.
+func each(v any) []any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return v
+	default:
+		return []any{v}
+	}
 }

@@ -31,6 +31,8 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 // Filter narrows the message list; times are RFC 3339.
 type Filter struct {
 	Status, Channel, ExecutionID, Since, Until string
+	// DueFirst lists the soonest next attempt first (a scheduled message's sendAt), not the newest.
+	DueFirst bool
 }
 
 // statuses are the message statuses of SPEC §3.4, in the order a message goes through them.
@@ -44,7 +46,7 @@ func Statuses() []string { return slices.Clone(statuses) }
 // List pages through the send log, newest first.
 func (s *Service) List(ctx context.Context, f Filter, p models.Page) (models.List[View], error) {
 	errs := problem.Fields{}
-	mf := models.MessageFilter{Status: f.Status, Channel: strings.TrimSpace(f.Channel), ExecutionID: strings.TrimSpace(f.ExecutionID)}
+	mf := models.MessageFilter{Status: f.Status, Channel: strings.TrimSpace(f.Channel), ExecutionID: strings.TrimSpace(f.ExecutionID), DueFirst: f.DueFirst}
 	if f.Status != "" && !slices.Contains(statuses, f.Status) {
 		errs.Add("status", "must be one of "+strings.Join(statuses, ", "))
 	}

@@ -89,6 +89,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		{"ListMessages executionId", messages(models.MessageFilter{ExecutionID: explainID("x", 53)})},
 		{"ListMessages since+until", messages(models.MessageFilter{Since: &day, Until: &dayEnd})},
 		{"ListMessages status+channel", messages(models.MessageFilter{Status: models.MessageFailed, Channel: "ch07"})},
+		{"ListMessages scheduled due first", messages(models.MessageFilter{Status: models.MessageScheduled, DueFirst: true})},
 		{"ListEvents authenticatorId", events(models.EventFilter{AuthenticatorID: 7})},
 		{"ListEvents kind", events(models.EventFilter{Kind: "contacts"})},
 		{"ListEvents event", events(models.EventFilter{Event: "ev07"})},

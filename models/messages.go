@@ -240,9 +240,12 @@ func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 type MessageFilter struct {
 	Status, Channel, ExecutionID string
 	Since, Until                 *time.Time
+	// DueFirst orders by the next attempt, soonest first (scheduled messages by their sendAt):
+	// idx_messages_status_next serves it with a Status.
+	DueFirst bool
 }
 
-// ListMessages pages through messages, newest first.
+// ListMessages pages through messages, newest first (or due first).
 func (s *Store) ListMessages(ctx context.Context, f MessageFilter, p Page) ([]Message, int64, error) {
 	q := s.Read.WithContext(ctx).Model(&Message{})
 	if f.Status != "" {
@@ -265,7 +268,11 @@ func (s *Store) ListMessages(ctx context.Context, f MessageFilter, p Page) ([]Me
 		return nil, 0, fmt.Errorf("store: unable to count messages: %w", err)
 	}
 	var items []Message
-	if err := q.Order("created_at DESC, id DESC").Offset(p.offset()).Limit(p.Size).Find(&items).Error; err != nil {
+	order := "created_at DESC, id DESC"
+	if f.DueFirst {
+		order = "next_attempt_at, id"
+	}
+	if err := q.Order(order).Offset(p.offset()).Limit(p.Size).Find(&items).Error; err != nil {
 		return nil, 0, fmt.Errorf("store: unable to list messages: %w", err)
 	}
 	return items, total, nil

@@ -91,11 +91,6 @@ func safeNext(next string) string {
 	return next
 }
 
-func (u *UI) dashboard(c *gin.Context) error {
-	u.render(c, http.StatusOK, "dashboard", nil)
-	return nil
-}
-
 func toJSON(v any) string {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

@@ -45,21 +45,14 @@ func (u *UI) messages(c *gin.Context) error {
 type messagePage struct {
 	M message.View
 	// Fields are the body's values by path (textcard.description → "description"), as text.
-	Fields []bodyField
-	Body   string
-	// Responses are the card clicks with their selections as text.
-	Responses                      []responseView
+	Fields                         []bodyField
+	Body                           string
 	CanRetry, CanCancel, CanRecall bool
 	Final                          bool
 	// LiveKey is what live.js compares with the API's answer: the status and the requests' statuses.
 	LiveKey string
 	// Error is the service's refusal of an action (retry, cancel, recall).
 	Error string
-}
-
-type responseView struct {
-	message.CardResponse
-	Selected string
 }
 
 func (u *UI) message(c *gin.Context) error {
@@ -82,13 +75,6 @@ func (u *UI) messageData(c *gin.Context) (messagePage, error) {
 		statuses[i] = r.Status
 	}
 	p.LiveKey = m.Status + "|" + strings.Join(statuses, ",")
-	for _, r := range m.Responses {
-		sel := ""
-		if len(r.SelectedItems) > 0 && string(r.SelectedItems) != "null" {
-			sel = prettyJSON(r.SelectedItems)
-		}
-		p.Responses = append(p.Responses, responseView{CardResponse: r, Selected: sel})
-	}
 	a := u.d.Messages.Actions(m)
 	p.CanRetry, p.CanCancel, p.CanRecall, p.Final = a.Retry, a.Cancel, a.Recall, a.Final
 	return p, nil

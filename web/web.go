@@ -532,10 +532,8 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 	v.u, v.Lang, v.Path, v.Inbox = u, u.language(c), c.Request.URL.Path, u.d.Inbox != nil
 	v.Zone = u.zone(v.Lang)
 	v.Errors = u.problems[v.Lang].fields(v.Errors)
-	if s, ok := c.Get("session"); ok {
-		sess := s.(service.Session)
-		v.CSRF, v.Who = sess.CSRF, sess.Principal
-	}
+	sess := session(c)
+	v.CSRF, v.Who = sess.CSRF, sess.Principal
 	if v.Flash == "" {
 		v.Flash = u.takeFlash(c)
 	}
@@ -544,6 +542,13 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 	if err := t.ExecuteTemplate(c.Writer, "layout", v); err != nil {
 		u.d.Log.ErrorContext(c.Request.Context(), "template failed", "page", page, "err", err)
 	}
+}
+
+// session is the request's session: zero on the log-in page and the other public ones.
+func session(c *gin.Context) service.Session {
+	s, _ := c.Get("session")
+	sess, _ := s.(service.Session)
+	return sess
 }
 
 // flashCookie carries a one-line notice across a redirect ("Saved.").

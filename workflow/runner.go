@@ -461,7 +461,8 @@ func notificationResult(m *models.Message, reqs []models.MessageRequest, respons
 			"unbound": json.RawMessage(m.Unbound), "invalid": json.RawMessage(m.Invalid), "unlicensed": json.RawMessage(m.Unlicensed)}}
 	if response != nil {
 		res["response"] = map[string]any{"eventKey": response.EventKey, "userid": response.UserID,
-			"selectedItems": json.RawMessage(response.SelectedItems), "at": response.At.Format(time.RFC3339)}
+			"selectedItems": json.RawMessage(response.SelectedItems),
+			"selected":      message.Selected(json.RawMessage(response.SelectedItems)), "at": response.At.Format(time.RFC3339)}
 	}
 	return res
 }
