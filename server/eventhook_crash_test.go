@@ -91,7 +91,7 @@ func TestEventHooksSurviveAKilledServer(t *testing.T) {
 	e.clock.Advance(5 * time.Minute)
 	e.startSender()
 
-	byEvent := map[any][]map[string]any{}
+	var byEvent map[any][]map[string]any
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		byEvent = map[any][]map[string]any{}
 		delivered := 0

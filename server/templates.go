@@ -45,4 +45,3 @@ func (s *Server) createTemplate(c *gin.Context) error {
 	}
 	return ok(c, http.StatusCreated, t)
 }
-
