@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sentMessage is the id of the message a Send page shows as its result, and its status.
@@ -147,5 +148,31 @@ func TestWebSendPageFollowsRoles(t *testing.T) {
 	mustContain(t, "an operator's nav", string(operator.get("/ui/").Body), `href="/ui/send"`)
 	if res := operator.get("/ui/send"); res.Status != 200 {
 		t.Errorf("an operator's Send page: %d", res.Status)
+	}
+}
+
+// The Send page schedules: a sendAt typed as the page's local time is sent with its zone and the
+// message waits, scheduled, until then; urgent is passed on; a sendAt too far ahead is refused on
+// its field.
+func TestWebSendPageSchedules(t *testing.T) {
+	t.Parallel()
+	e := robotEnv(t)
+	w := e.webLogin()
+	at := e.clock.Now().Add(2 * time.Hour).Truncate(time.Minute)
+	form := url.Values{"channel": {"ops"}, "msgtype": {"text"}, "body": {`{"content": "maintenance in 2 hours"}`},
+		"to.users": {"local-" + e.demo.UserIDs[0]}, "sendAt": {at.In(time.Local).Format("2006-01-02T15:04")}, "priority": {"urgent"}}
+	page, id, status := w.sendPage(t, form)
+	if status != "scheduled" {
+		t.Fatalf("a send at %v: %s %s", at, status, page)
+	}
+	m := e.message(id)
+	if next, _ := time.Parse(time.RFC3339, m["nextAttemptAt"].(string)); !next.Equal(at) {
+		t.Fatalf("scheduled for %v, want %v", m["nextAttemptAt"], at)
+	}
+	form.Set("sendAt", e.clock.Now().Add(40*24*time.Hour).In(time.Local).Format("2006-01-02T15:04"))
+	form.Set("idempotencyKey", "k-far")
+	res := w.post("/ui/send", form)
+	if res.Status != 422 || !strings.Contains(string(res.Body), `id="f-sendAt-error"`) {
+		t.Fatalf("a sendAt 40 days ahead: %d %s", res.Status, res.Body)
 	}
 }

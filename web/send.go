@@ -161,6 +161,17 @@ func (u *UI) sendBody(c *gin.Context) (body map[string]any, bad problem.Fields) 
 			bad["data"] = u.cat.text(lang, "send.data.badJSON")
 		}
 	}
+	// sendAt is typed as the page's local time (datetime-local): it is sent with the page's zone.
+	if raw := strings.TrimSpace(c.PostForm("sendAt")); raw != "" {
+		if t, err := time.ParseInLocation("2006-01-02T15:04", raw, u.zone(lang)); err == nil {
+			body["sendAt"] = t.Format(time.RFC3339)
+		} else {
+			body["sendAt"] = raw // not a local time: the service names what is wrong with it
+		}
+	}
+	if p := c.PostForm("priority"); p != "" && p != "normal" {
+		body["priority"] = p
+	}
 	to := map[string]any{}
 	for _, k := range sendRecipients {
 		if ids := splitIDs(c.PostForm("to." + k)); len(ids) > 0 {
