@@ -135,7 +135,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		for _, st := range stmts {
 			for _, p := range explain(t, s, st) {
 				t.Logf("%-40s %-18s %-16s type=%-6s key=%-32s rows=%-5s %s", tc.name, p.selectType, p.table, p.typ, p.key, p.rows, p.extra)
-				if p.typ == "ALL" {
+				if p.typ == "ALL" && !smallTables[p.table] {
 					t.Errorf("%s: full scan of %s (%s rows): %s", tc.name, p.table, p.rows, st.sql)
 				}
 			}
@@ -232,6 +232,11 @@ func explainID(prefix string, i int) string { return fmt.Sprintf("%s%0*d", prefi
 // seedExplain fills the tables the explained queries read. Row i of a table is created i*15
 // minutes before now, so the tables span about 40 days; each filter value below matches 2–4% of a
 // table, and the rows older than 59 days — what the retention delete picks — about 2% of it.
+// smallTables may be read whole: lookup_failures holds one tiny row per corp per day (a hundred
+// corps for a month of retention is 3,000 rows), and retention's delete of the past days reads it
+// whole on MariaDB even with an index on the day, which costs more than the scan.
+var smallTables = map[string]bool{"lookup_failures": true}
+
 func seedExplain(t *testing.T, s *models.Store, now time.Time) {
 	t.Helper()
 	at := func(i int) time.Time { return now.Add(-time.Duration(i) * 15 * time.Minute) }
@@ -375,8 +380,31 @@ func seedExplain(t *testing.T, s *models.Store, now time.Time) {
 	}
 	insert(&sessions)
 
+	// Digest windows and items of the executions, as retention deletes them with theirs.
+	var windows []models.DigestWindow
+	var items []models.DigestItem
+	for i := 0; i < explainRows; i++ {
+		if i%2 == 0 {
+			windows = append(windows, models.DigestWindow{WorkflowID: uint64(i%50 + 1), NodeKey: "batch", KeyHash: fmt.Sprintf("%064d", i),
+				ExecutionID: explainID("x", i), EndsAt: old(i), CreatedAt: old(i)})
+		}
+		items = append(items, models.DigestItem{WindowID: uint64(i/2 + 1), Seq: i % 2, ExecutionID: explainID("x", i), NodeKey: "batch", Data: "{}", CreatedAt: old(i)})
+	}
+	insert(&windows)
+	insert(&items)
+	// A daily count of failed lookups per corp over the last 59 days; the oldest 2% are older.
+	var failures []models.LookupFailure
+	for i := 0; i < explainRows; i++ {
+		f := models.LookupFailure{CorpID: fmt.Sprintf("corp%03d", i/59), Day: now.AddDate(0, 0, -(i % 59)).Format("2006-01-02"), Failures: 1}
+		if i >= explainRows*98/100 {
+			f.CorpID, f.Day = fmt.Sprintf("old%03d", i), now.AddDate(0, 0, -60-i%10).Format("2006-01-02")
+		}
+		failures = append(failures, f)
+	}
+	insert(&failures)
+
 	tables := []string{"messages", "message_requests", "card_responses", "callback_events", "executions", "jobs", "workflows", "users",
-		"members", "departments", "sync_tasks", "sessions"}
+		"members", "departments", "sync_tasks", "sessions", "digest_windows", "digest_items", "lookup_failures"}
 	if err := s.DB.Exec("ANALYZE TABLE " + strings.Join(tables, ", ")).Error; err != nil {
 		t.Fatal(err)
 	}
