@@ -373,13 +373,12 @@ func (r *clusterRun) sendMessages() {
 	})
 }
 
-// triggerOrders calls the approval workflow's webhook once per order, with the order as its
-// Idempotency-Key: a call that broke with its instance is repeated on another, which starts no
-// second execution.
+// triggerOrders calls the approval workflow's webhook once per order: a call that broke with its
+// instance is repeated on another with the same signature, which starts no second execution.
 func (r *clusterRun) triggerOrders() {
 	paced(len(r.orders), r.sc.hookRate, 4, func(i int) {
 		o := r.orders[i]
-		status, id, err := r.c.hook("order-paid", o.marker, r.orderData(o))
+		status, id, err := r.c.hook("order-paid", r.orderData(o))
 		if err != nil || status != http.StatusAccepted || id == "" {
 			r.fail("webhook of order %d: %d %v", i, status, err)
 			return

@@ -926,11 +926,13 @@ func (c *cluster) unfinishedExecutions(workflowID uint64) (int, error) {
 	return n, nil
 }
 
-// hook calls a workflow's webhook, signed and with an Idempotency-Key, on the next live instance;
-// a call that broke with its instance is repeated on another (the key keeps it to one execution).
-func (c *cluster) hook(key, idempotencyKey string, data any) (status int, executionID string, err error) {
+// hook calls a workflow's webhook, signed with a timestamp (SPEC §10.1), on the next live
+// instance; a call that broke with its instance is repeated on another with the same headers, and
+// the same signature again answers with the first execution instead of starting a second.
+func (c *cluster) hook(key string, data any) (status int, executionID string, err error) {
 	body, _ := json.Marshal(data)
-	h := http.Header{"X-Wecomflow-Signature": {"sha256=" + hmacHex(body, hookSecret)}, "Idempotency-Key": {idempotencyKey}}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	h := http.Header{"X-Wecomflow-Timestamp": {ts}, "X-Wecomflow-Signature": {"sha256=" + hmacHex(append([]byte(ts+"."), body...), hookSecret)}}
 	status, res, _, err := c.request(http.MethodPost, "/hooks/"+url.PathEscape(key), body, h, true)
 	if err != nil {
 		return 0, "", err
