@@ -28,6 +28,22 @@ func remindWorkflow(key, timeout, every string, times int, people ...string) map
 				"text": map[string]any{"content": "Order {{$context.data.id}} still waits for your answer"}}}}}}}
 }
 
+// askAndRemind saves a remindWorkflow, triggers it for order id and waits until the card reached
+// each person and the execution waits for a click; it returns the execution's id.
+func (e *workflowEnv) askAndRemind(key, timeout, every string, times, id int, people ...string) string {
+	e.t.Helper()
+	e.must(201, "POST", "/api/v1/workflows", remindWorkflow(key, timeout, every, times, people...))
+	status, x := e.hook(key, map[string]any{"id": id}, hookSecret)
+	if status != 202 {
+		e.t.Fatalf("webhook: %d", status)
+	}
+	for _, p := range people {
+		e.waitInbox(p, 1)
+	}
+	e.waitExecution(x, "waiting")
+	return x
+}
+
 // advance moves the fake clock once every message of the execution is final: a send still in
 // flight when the clock jumps past its lease looks abandoned and is sent again, and a reminder,
 // sent without WeCom's duplicate check, would then arrive twice.
@@ -144,13 +160,7 @@ func TestRemindEndsAtTheTimeout(t *testing.T) {
 	t.Parallel()
 	e := newWorkflowEnv(t, deliveryOptions{})
 	p := e.demo.UserIDs[1]
-	e.must(201, "POST", "/api/v1/workflows", remindWorkflow("remind", "50m", "20m", 5, p))
-	status, id := e.hook("remind", map[string]any{"id": 7}, hookSecret)
-	if status != 202 {
-		t.Fatalf("webhook: %d", status)
-	}
-	e.waitInbox(p, 1)
-	e.waitExecution(id, "waiting")
+	id := e.askAndRemind("remind", "50m", "20m", 5, 7, p)
 	for round := 1; round <= 2; round++ {
 		e.advance(id, 20*time.Minute)
 		checkReminder(t, e.waitInbox(p, 1+round)[round], "7")
@@ -177,13 +187,7 @@ func TestRemindEndsWhenTheExecutionIsCanceled(t *testing.T) {
 	t.Parallel()
 	e := newWorkflowEnv(t, deliveryOptions{})
 	p := e.demo.UserIDs[2]
-	e.must(201, "POST", "/api/v1/workflows", remindWorkflow("remind", "24h", "10m", 3, p))
-	status, id := e.hook("remind", map[string]any{"id": 9}, hookSecret)
-	if status != 202 {
-		t.Fatalf("webhook: %d", status)
-	}
-	e.waitInbox(p, 1)
-	e.waitExecution(id, "waiting")
+	id := e.askAndRemind("remind", "24h", "10m", 3, 9, p)
 	e.must(200, "POST", "/api/v1/executions/"+id+"/cancel", nil)
 	e.waitReminders(1)
 	e.advance(id, 10*time.Minute)
@@ -201,13 +205,7 @@ func TestRemindRoundsSkipQuietHours(t *testing.T) {
 	e.must(200, "PATCH", "/api/v1/channels/1", map[string]any{"options": map[string]any{
 		"quietHours": map[string]any{"start": "17:20", "end": "18:40", "timezone": "Asia/Shanghai"}}})
 	person := e.demo.UserIDs[0]
-	e.must(201, "POST", "/api/v1/workflows", remindWorkflow("quiet", "24h", "30m", 3, person))
-	status, id := e.hook("quiet", map[string]any{"id": 7}, hookSecret)
-	if status != 202 {
-		t.Fatalf("webhook: %d", status)
-	}
-	e.waitInbox(person, 1)
-	e.waitExecution(id, "waiting")
+	id := e.askAndRemind("quiet", "24h", "30m", 3, 7, person)
 	messages := func() int {
 		return len(e.must(200, "GET", "/api/v1/messages?executionId="+id, nil).JSON()["data"].([]any))
 	}
