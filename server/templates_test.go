@@ -29,20 +29,6 @@ func robotAlert() map[string]any {
 func TestTemplatesAreCheckedAtSaveAndAudited(t *testing.T) {
 	t.Parallel()
 	e := newRoleEnv(t)
-	with := func(base map[string]any, set map[string]any) map[string]any {
-		out := map[string]any{}
-		for k, v := range base {
-			out[k] = v
-		}
-		for k, v := range set {
-			if v == nil {
-				delete(out, k)
-			} else {
-				out[k] = v
-			}
-		}
-		return out
-	}
 	for _, c := range []struct {
 		name  string
 		body  map[string]any
