@@ -48,7 +48,13 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	// The answer is the message as accepted; a handed-over one is stored already sending.
+	accepted := view(m, reqs)
+	res := s.handOver(m, reqs)
 	stored, err := s.store.CreateMessage(ctx, m, reqs)
+	if err != nil && res != nil {
+		res.Cancel()
+	}
 	if errors.Is(err, models.ErrIdempotent) {
 		return s.Get(ctx, stored.ID)
 	}
@@ -57,10 +63,39 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 	}
 	s.log.InfoContext(ctx, "message accepted", "message_id", m.ID, "channel", m.Channel, "msgtype", m.MsgType,
 		"requests", len(reqs), "trigger", m.TriggerFrom)
-	if len(reqs) > 0 {
+	switch {
+	case res != nil:
+		cs := make([]models.Claimed, len(reqs))
+		for i := range reqs {
+			cs[i] = models.Claimed{Request: reqs[i], Message: *m}
+		}
+		res.Hand(cs)
+	case len(reqs) > 0:
 		s.wake()
 	}
-	return view(m, reqs), nil
+	return accepted, nil
+}
+
+// handOver leases a message's requests to this process's sender before they are stored, when all
+// are due now and the sender has room: it then sends them as soon as they are committed, without
+// claiming them. Nil leaves them pending for the claim.
+func (s *Service) handOver(m *models.Message, reqs []models.MessageRequest) *wecom.Reservation {
+	now := s.store.Now()
+	for _, r := range reqs {
+		if r.Status != models.RequestPending || r.NotBefore.After(now) {
+			return nil
+		}
+	}
+	res := s.reserve(len(reqs))
+	if res == nil {
+		return nil
+	}
+	m.Status = models.MessageSending
+	for i := range reqs {
+		until := res.Until
+		reqs[i].Status, reqs[i].LeaseOwner, reqs[i].LeaseUntil, reqs[i].Attempts = models.RequestSending, res.Owner, &until, 1
+	}
+	return res
 }
 
 // Plan validates and renders a message like Send and returns the message and

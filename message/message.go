@@ -17,6 +17,9 @@ import (
 type Config struct {
 	// Wake tells the sender that messages were stored.
 	Wake func()
+	// Reserve asks the sender to take n requests straight from their acceptance (nil: it will
+	// not; the default).
+	Reserve func(n int) *wecom.Reservation
 	// TemplateEnv is what {{$env.NAME}} may read: the names of WECOMFLOW_TEMPLATE_ENV and their values.
 	TemplateEnv map[string]string
 	// Location is the time zone of {{$system.now}} and the date filter.
@@ -45,6 +48,7 @@ type Service struct {
 	clients *wecom.Clients
 	apps    *wecom.Apps
 	wake    func()
+	reserve func(n int) *wecom.Reservation
 	env     map[string]string
 	loc     *time.Location
 	fetcher *fetch.Fetcher
@@ -61,6 +65,9 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 	if cfg.Wake == nil {
 		cfg.Wake = func() {}
 	}
+	if cfg.Reserve == nil {
+		cfg.Reserve = func(int) *wecom.Reservation { return nil }
+	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
@@ -73,7 +80,7 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 	if cfg.WaitPoll == 0 {
 		cfg.WaitPoll = 500 * time.Millisecond
 	}
-	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, env: cfg.TemplateEnv, loc: cfg.Location,
+	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, reserve: cfg.Reserve, env: cfg.TemplateEnv, loc: cfg.Location,
 		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll, channelTypes: cfg.ChannelTypes,
 		templateUsers: cfg.TemplateUsers}
 }

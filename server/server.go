@@ -176,7 +176,8 @@ func New(cfg Config, store *models.Store, log *slog.Logger) *Server {
 	fetcher := fetch.New(fetch.Options{Allow: cfg.FetchAllow, IdleConnsPerHost: hookConcurrency})
 	s.svc = service.New(store, types, s.clients, s.apps, service.Config{PublicURL: cfg.PublicURL, WakeSync: s.syncWake.Notify,
 		LoginBase: cfg.WeComLoginBase, OAuthBase: cfg.WeComOAuthBase, Owner: so.Owner + "/mass", Fetcher: fetcher}, log)
-	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() }, TemplateEnv: cfg.TemplateEnv,
+	s.messages = message.New(store, s.clients, s.apps, message.Config{Wake: func() { s.sender.Wake() },
+		Reserve: func(n int) *wecom.Reservation { return s.sender.Reserve(n) }, TemplateEnv: cfg.TemplateEnv,
 		Location: loc, Fetcher: fetcher, WaitPoll: cfg.WaitPoll, ChannelTypes: types.Channels,
 		TemplateUsers: workflow.TemplateUsers(store)}, log)
 	s.hooks = eventhook.New(store, fetcher, s.hookData, log, eventhook.Options{Owner: so.Owner, Now: store.Now, Poll: so.Poll,

@@ -114,7 +114,24 @@ type Sender struct {
 	inFlight   map[uint64]bool
 	appsMu     sync.Mutex
 	appsAt     map[uint64]cachedApp
+	// handMu guards run and handed: the run that takes requests handed over at acceptance, and
+	// how many it holds (reserved, waiting for a send slot, or being sent).
+	handMu sync.Mutex
+	run    *senderRun
+	handed int
 }
+
+// senderRun is what a running Run shares with the requests handed to it.
+type senderRun struct {
+	ctx context.Context
+	sem chan struct{}
+	wg  *sync.WaitGroup
+}
+
+// handoffDepth bounds the handed-over requests a sender holds, in multiples of its concurrency:
+// beyond it a message is stored pending and waits for the claim, so a burst queues in the
+// database, not in memory.
+const handoffDepth = 4
 
 // appCacheTTL is how long the sender reuses an authenticator's credentials; an edit of the
 // authenticator reaches the sends within that time.
@@ -184,9 +201,22 @@ func (s *Sender) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	stopRenewing, renewing := make(chan struct{}), make(chan struct{})
 	go func() { defer close(renewing); s.renewLeases(stopRenewing) }()
-	// On the way out: the sends in flight finish and hand in their outcomes (their leases renewed
+	s.handMu.Lock()
+	s.run = &senderRun{ctx: ctx, sem: sem, wg: &wg}
+	s.handMu.Unlock()
+	// On the way out: no more handovers; the sends in flight (and the handovers reserved before,
+	// once their message is stored) finish and hand in their outcomes (their leases renewed
 	// meanwhile), then the recorder commits them and stops.
-	defer func() { wg.Wait(); close(stopRenewing); <-renewing; close(s.records); recorders.Wait() }()
+	defer func() {
+		s.handMu.Lock()
+		s.run = nil
+		s.handMu.Unlock()
+		wg.Wait()
+		close(stopRenewing)
+		<-renewing
+		close(s.records)
+		recorders.Wait()
+	}()
 	worker.Run(ctx, s.wake, s.o.Poll, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			free := s.o.Concurrency - len(sem)
@@ -219,6 +249,61 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 	})
 	return nil
+}
+
+// Reservation is room a sender holds for the requests of one message being accepted: they are
+// stored already leased to Owner until Until, then handed over with Hand, so they are sent at
+// once without being claimed (two statements and a commit on the single writer, and the wait for
+// the claim loop). If the sender dies before sending them, the lease lapses and they are claimed
+// like any request of a dead sender.
+type Reservation struct {
+	Owner string
+	Until time.Time
+	s     *Sender
+	run   *senderRun
+	n     int
+}
+
+// Reserve asks the sender to take n requests at their acceptance. Nil means it will not (it is
+// not running, or holds enough already): store them pending and wake it.
+func (s *Sender) Reserve(n int) *Reservation {
+	s.handMu.Lock()
+	defer s.handMu.Unlock()
+	if s.run == nil || n == 0 || s.handed+n > handoffDepth*s.o.Concurrency {
+		return nil
+	}
+	s.handed += n
+	// The reservation keeps Run from returning until its requests are handed over or canceled.
+	s.run.wg.Add(1)
+	return &Reservation{Owner: s.o.Owner, Until: s.o.Now().Add(s.o.Lease), s: s, run: s.run, n: n}
+}
+
+// Hand gives the sender the reserved requests, stored and leased, to send.
+func (r *Reservation) Hand(cs []models.Claimed) {
+	s := r.s
+	s.track(cs, true)
+	for _, c := range cs {
+		r.run.wg.Add(1)
+		go func() {
+			r.run.sem <- struct{}{}
+			defer func() { s.track([]models.Claimed{c}, false); s.release(1); <-r.run.sem; r.run.wg.Done() }()
+			s.process(context.WithoutCancel(r.run.ctx), c)
+		}()
+	}
+	s.release(r.n - len(cs))
+	r.run.wg.Done()
+}
+
+// Cancel gives the room back: the message was not stored.
+func (r *Reservation) Cancel() {
+	r.s.release(r.n)
+	r.run.wg.Done()
+}
+
+func (s *Sender) release(n int) {
+	s.handMu.Lock()
+	s.handed -= n
+	s.handMu.Unlock()
 }
 
 // track adds claimed requests to the ones being sent, or removes them.
