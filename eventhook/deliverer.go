@@ -37,6 +37,7 @@ type Store interface {
 	ClaimHookEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]models.HookEvent, error)
 	RecordHookAttempts(ctx context.Context, owner string, outs []models.HookOutcome) error
 	EventHooks(ctx context.Context, ids []uint64) ([]models.EventHook, error)
+	HooksEnabled(ctx context.Context) bool
 }
 
 // Data reads an event's data: the message or execution it is about, as the API shows it.
@@ -99,8 +100,13 @@ func New(store Store, fetcher *fetch.Fetcher, data Data, log *slog.Logger, o Opt
 	return &Deliverer{store: store, fetcher: fetcher, data: data, log: log, o: o, wake: worker.NewWakeup()}
 }
 
-// Wake tells the deliverer that events may have been queued.
-func (d *Deliverer) Wake() { d.wake.Notify() }
+// Wake tells the deliverer that events may have been queued. With no hook enabled none were
+// (every delivered message wakes it); events of a hook disabled since wait for the next poll.
+func (d *Deliverer) Wake() {
+	if d.store.HooksEnabled(context.Background()) {
+		d.wake.Notify()
+	}
+}
 
 // Run delivers until ctx ends; attempts in flight then finish and are recorded.
 func (d *Deliverer) Run(ctx context.Context) error {

@@ -136,6 +136,14 @@ func (s *Store) enabledHooks(ctx context.Context) ([]EventHook, error) {
 	return hooks, nil
 }
 
+// HooksEnabled reports whether any event hook is enabled, from the same cache as the events
+// queued: with none, nothing was queued and a wake-up of the deliverer would only cost a claim
+// on the writer. An error counts as yes, so the deliverer looks.
+func (s *Store) HooksEnabled(ctx context.Context) bool {
+	hooks, err := s.enabledHooks(ctx)
+	return err != nil || len(hooks) > 0
+}
+
 // hookEvent is a state change that event hooks may be told of.
 type hookEvent struct{ typ, subject string }
 
