@@ -63,6 +63,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *Account) error {
 // transaction; taking the last enabled admin account away while no bootstrap token exists is
 // ErrLastAdmin and changes nothing.
 func (s *Store) UpdateAccount(ctx context.Context, a *Account) error {
+	defer s.tokensChanged()
 	return s.audited(ctx, &a.ID, func(tx *gorm.DB) error {
 		if a.Role != RoleAdmin || !a.Enabled {
 			if err := s.keepAnAdmin(tx, a.ID); err != nil {
@@ -81,6 +82,7 @@ func (s *Store) UpdateAccount(ctx context.Context, a *Account) error {
 
 // DeleteAccount removes an account with its sessions and tokens, unless it is the last admin.
 func (s *Store) DeleteAccount(ctx context.Context, id uint64) error {
+	defer s.tokensChanged()
 	return s.audited(ctx, &id, func(tx *gorm.DB) error {
 		if err := s.keepAnAdmin(tx, id); err != nil {
 			return err

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -48,59 +47,24 @@ func (s *Store) GetChannelByName(ctx context.Context, name string) (*Channel, er
 // channelCacheTTL is how long a send reuses a channel read by name.
 const channelCacheTTL = time.Second
 
-// channelCache holds the channels sends read by name, for a second: every message reads its
-// channel, and channels change rarely. A change made through this store drops them at once; one
-// made on another instance is seen within channelCacheTTL.
-type channelCache struct {
-	mu     sync.Mutex
-	gen    uint64
-	byName map[string]cachedChannel
-}
-
-type cachedChannel struct {
-	c   Channel
-	gen uint64
-	at  time.Time
-}
-
-// maxCachedChannels bounds the cache; past it, it starts again empty.
-const maxCachedChannels = 1024
-
-// SendChannel is GetChannelByName for the send path: a copy of a read of the last second.
+// SendChannel is GetChannelByName for the send path: a copy of a read of the last
+// channelCacheTTL (every message reads its channel).
 func (s *Store) SendChannel(ctx context.Context, name string) (*Channel, error) {
-	cc, now := &s.chanCache, time.Now()
-	cc.mu.Lock()
-	e, ok := cc.byName[name]
-	gen := cc.gen
-	cc.mu.Unlock()
-	if ok && e.gen == gen && now.Sub(e.at) < channelCacheTTL {
-		c := e.c
-		return &c, nil
-	}
-	c, err := s.GetChannelByName(ctx, name)
+	c, err := s.chanCache.get(name, channelCacheTTL, func() (Channel, error) {
+		c, err := s.GetChannelByName(ctx, name)
+		if err != nil {
+			return Channel{}, err
+		}
+		return *c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	cc.mu.Lock()
-	// A change while this read ran makes the read stale: it is not kept.
-	if cc.gen == gen {
-		if cc.byName == nil || len(cc.byName) >= maxCachedChannels {
-			cc.byName = map[string]cachedChannel{}
-		}
-		cc.byName[name] = cachedChannel{c: *c, gen: gen, at: now}
-	}
-	cc.mu.Unlock()
-	return c, nil
+	return &c, nil
 }
 
 // channelsChanged drops the cached channels.
-func (s *Store) channelsChanged() {
-	cc := &s.chanCache
-	cc.mu.Lock()
-	cc.gen++
-	cc.byName = nil
-	cc.mu.Unlock()
-}
+func (s *Store) channelsChanged() { s.chanCache.drop() }
 
 // SaveChannel creates c (ID 0) or updates it, in a transaction that checks its authenticator
 // exists and holds it so a concurrent delete of the authenticator cannot slip in between.

@@ -213,7 +213,7 @@ func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 		}
 		reqs = append(reqs, j.reqs...)
 	}
-	if err := tx.CreateInBatches(msgs, 100).Error; err != nil {
+	if err := s.insertMessageValues(tx, msgs); err != nil {
 		return fmt.Errorf("store: unable to store message: %w", duplicate(err))
 	}
 	var events []hookEvent
@@ -224,7 +224,7 @@ func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 		return err
 	}
 	if len(reqs) > 0 {
-		if err := tx.CreateInBatches(&reqs, 200).Error; err != nil {
+		if err := s.insertRequestValues(tx, reqs); err != nil {
 			return fmt.Errorf("store: unable to store message requests: %w", err)
 		}
 		// Hand the ids back to each caller's requests.
@@ -232,6 +232,66 @@ func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 		for _, j := range jobs {
 			at += copy(j.reqs, reqs[at:at+len(j.reqs)])
 		}
+	}
+	return nil
+}
+
+// messageColumns and requestColumns are what insertMessageValues and insertRequestValues write:
+// every column (TestInsertColumnsAreEveryColumn keeps them so), the request's id generated.
+var (
+	messageColumns = []string{"id", "channel_id", "channel", "channel_type", "authenticator_id", "msg_type", "template", "body", "task_id",
+		"replace_name", "send_options", "linked", "status", "trigger_from", "execution_id", "idempotency_key", "idem_channel_id", "requests",
+		"requested", "resolved", "unbound", "invalid", "unlicensed", "attempts", "next_attempt_at", "reason", "warnings", "created_at",
+		"updated_at", "sent_at", "recalled_at"}
+	requestColumns = []string{"message_id", "seq", "to_user", "to_party", "to_tag", "to_all", "chat_id", "status", "not_before",
+		"lease_owner", "lease_until", "attempts", "ambiguous", "err_code", "err_msg", "msg_id", "response_code", "invalid_user",
+		"invalid_party", "invalid_tag", "unlicensed_user", "reason", "sent_at", "updated_at"}
+)
+
+// insertMessageValues inserts messages with multi-row statements of their own: every send makes
+// one, and gorm's building of a batch insert by reflection cost more than SQLite's writing it.
+func (s *Store) insertMessageValues(tx *gorm.DB, msgs []*Message) error {
+	now := s.Now()
+	args := make([]any, 0, len(msgs)*len(messageColumns))
+	for _, m := range msgs {
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
+		}
+		if m.UpdatedAt.IsZero() {
+			m.UpdatedAt = now
+		}
+		if m.ChannelType == "" {
+			m.ChannelType = "wecom"
+		}
+		args = append(args, m.ID, m.ChannelID, m.Channel, m.ChannelType, m.AuthenticatorID, m.MsgType, m.Template, m.Body, m.TaskID,
+			m.ReplaceName, m.SendOptions, m.Linked, m.Status, m.TriggerFrom, m.ExecutionID, m.IdempotencyKey, m.IdemChannelID, m.Requests,
+			m.Requested, m.Resolved, m.Unbound, m.Invalid, m.Unlicensed, m.Attempts, m.NextAttemptAt, m.Reason, m.Warnings, m.CreatedAt,
+			m.UpdatedAt, m.SentAt, m.RecalledAt)
+	}
+	_, err := s.insertValues(tx, "messages", messageColumns, args)
+	return err
+}
+
+// insertRequestValues inserts requests like insertMessageValues and gives each its id.
+func (s *Store) insertRequestValues(tx *gorm.DB, reqs []MessageRequest) error {
+	now := s.Now()
+	args := make([]any, 0, len(reqs)*len(requestColumns))
+	for i := range reqs {
+		r := &reqs[i]
+		if r.UpdatedAt.IsZero() {
+			r.UpdatedAt = now
+		}
+		args = append(args, r.MessageID, r.Seq, r.ToUser, r.ToParty, r.ToTag, r.ToAll, r.ChatID, r.Status, r.NotBefore,
+			r.LeaseOwner, r.LeaseUntil, r.Attempts, r.Ambiguous, r.ErrCode, r.ErrMsg, r.MsgID, r.ResponseCode, r.InvalidUser,
+			r.InvalidParty, r.InvalidTag, r.UnlicensedUser, r.Reason, r.SentAt, r.UpdatedAt)
+	}
+	firsts, err := s.insertValues(tx, "message_requests", requestColumns, args)
+	if err != nil {
+		return err
+	}
+	per := s.rowsPerInsert(len(requestColumns))
+	for i := range reqs {
+		reqs[i].ID = uint64(firsts[i/per] + int64(i%per))
 	}
 	return nil
 }

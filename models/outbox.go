@@ -129,9 +129,24 @@ type Outcome struct {
 	Owned bool
 }
 
-// outcomeColumns are what recording an attempt changes on a request.
-var outcomeColumns = []string{"to_user", "status", "not_before", "lease_owner", "lease_until", "attempts", "ambiguous", "err_code", "err_msg",
-	"msg_id", "response_code", "invalid_user", "invalid_party", "invalid_tag", "unlicensed_user", "reason", "sent_at", "updated_at"}
+// recordRequestSQL writes what an attempt changed on a request, while owner still holds its lease.
+const recordRequestSQL = "UPDATE message_requests SET to_user = ?, status = ?, not_before = ?, lease_owner = '', lease_until = NULL, " +
+	"attempts = ?, ambiguous = ?, err_code = ?, err_msg = ?, msg_id = ?, response_code = ?, invalid_user = ?, invalid_party = ?, " +
+	"invalid_tag = ?, unlicensed_user = ?, reason = ?, sent_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ?"
+
+// messageStatusSQL writes deriveStatus's update u of a message that is not canceled; sent_at is
+// kept where u has none.
+const messageStatusSQL = "UPDATE messages SET status = ?, attempts = ?, invalid = ?, unlicensed = ?, next_attempt_at = ?, reason = ?, " +
+	"sent_at = COALESCE(?, sent_at), updated_at = ? WHERE id = ? AND status <> ?"
+
+func (s *Store) updateMessageStatus(tx *gorm.DB, id string, u map[string]any) (int64, error) {
+	res, err := s.exec(tx, messageStatusSQL, u["status"], u["attempts"], u["invalid"], u["unlicensed"], u["next_attempt_at"], u["reason"],
+		u["sent_at"], s.Now(), id, MessageCanceled)
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to update message status: %w", err)
+	}
+	return res.RowsAffected()
+}
 
 // RecordOutcomes writes the outcomes of claimed requests in one transaction and brings their
 // messages' status up to date. Senders group concurrent outcomes into one call: on SQLite's single
@@ -150,28 +165,32 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 		for _, i := range byID {
 			r := outs[i].Request
 			r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, s.Now()
-			res := tx.Model(&MessageRequest{}).Where("id = ? AND lease_owner = ?", r.ID, owner).Select(outcomeColumns).Updates(r)
-			if res.Error != nil {
-				return fmt.Errorf("store: unable to record request: %w", res.Error)
+			res, err := s.exec(tx, recordRequestSQL, r.ToUser, r.Status, r.NotBefore, r.Attempts, r.Ambiguous, r.ErrCode, r.ErrMsg, r.MsgID,
+				r.ResponseCode, r.InvalidUser, r.InvalidParty, r.InvalidTag, r.UnlicensedUser, r.Reason, r.SentAt, r.UpdatedAt, r.ID, owner)
+			if err != nil {
+				return fmt.Errorf("store: unable to record request: %w", err)
 			}
-			outs[i].Owned = res.RowsAffected > 0
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("store: unable to record request: %w", err)
+			}
+			outs[i].Owned = n > 0
 			if !outs[i].Owned {
 				continue
 			}
 			if m := outs[i].Message; m != nil && m.Requests == 1 {
 				// The only request decides the message: no need to read it back.
 				u := deriveStatus(*m, []MessageRequest{*r}, s.Now())
-				u["updated_at"] = s.Now()
-				res := tx.Model(&Message{}).Where("id = ? AND status <> ?", m.ID, MessageCanceled).Updates(u)
-				if res.Error != nil {
-					return fmt.Errorf("store: unable to update message status: %w", res.Error)
+				changed, err := s.updateMessageStatus(tx, m.ID, u)
+				if err != nil {
+					return err
 				}
 				if err := s.wakeIfFinal(tx, m.ExecutionID, u); err != nil {
 					return err
 				}
 				// Claiming made it sending, so a final status here is a change; a canceled
 				// message (no row updated) has none.
-				if res.RowsAffected > 0 {
+				if changed > 0 {
 					if err := s.emit(tx, messageEvent(m.ID, u["status"])...); err != nil {
 						return err
 					}
@@ -231,9 +250,8 @@ func (s *Store) refreshMessage(tx *gorm.DB, id string) error {
 		return nil
 	}
 	u := deriveStatus(m, reqs, s.Now())
-	u["updated_at"] = s.Now()
-	if err := tx.Model(&Message{}).Where("id = ?", id).Updates(u).Error; err != nil {
-		return fmt.Errorf("store: unable to update message status: %w", err)
+	if _, err := s.updateMessageStatus(tx, id, u); err != nil {
+		return err
 	}
 	if u["status"] != m.Status {
 		if err := s.emit(tx, messageEvent(id, u["status"])...); err != nil {

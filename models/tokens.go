@@ -59,10 +59,30 @@ type TokenOwner struct {
 	OwnerRole    *string
 }
 
-// TokenByHash finds a token by the SHA-256 of its value, with its account's state.
+// tokenCacheTTL is how long a request's token is taken from an earlier read. A token revoked or
+// an account disabled through this instance stops working at once; through another instance,
+// within this time.
+const tokenCacheTTL = time.Second
+
+// TokenByHash finds a token by the SHA-256 of its value, with its account's state: a copy of a
+// read of the last tokenCacheTTL (every API request reads its token).
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*TokenOwner, error) {
-	return s.tokenWithOwner(ctx, "hash = ?", hash)
+	t, err := s.tokenCache.get(hash, tokenCacheTTL, func() (TokenOwner, error) {
+		t, err := s.tokenWithOwner(ctx, "hash = ?", hash)
+		if err != nil {
+			return TokenOwner{}, err
+		}
+		return *t, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
+
+// tokensChanged drops the cached tokens; deferred by every change of a token or an account, it
+// runs once the change is committed.
+func (s *Store) tokensChanged() { s.tokenCache.drop() }
 
 // TokenWithOwner reads a token by id with its account's state.
 func (s *Store) TokenWithOwner(ctx context.Context, id uint64) (*TokenOwner, error) {
@@ -119,6 +139,7 @@ func (s *Store) ListTokens(ctx context.Context, sc TokenScope) ([]APIToken, erro
 // DeleteToken revokes a token of a scope unless it is the last one, which would lock every admin
 // out (ErrInUse); its sessions end with it.
 func (s *Store) DeleteToken(ctx context.Context, sc TokenScope, id uint64) error {
+	defer s.tokensChanged()
 	return s.audited(ctx, &id, func(tx *gorm.DB) error {
 		var n int64
 		if err := lockForUpdate(tx, s.Dialect).Model(&APIToken{}).Count(&n).Error; err != nil {
@@ -141,6 +162,7 @@ func (s *Store) DeleteToken(ctx context.Context, sc TokenScope, id uint64) error
 // with a different value (WECOMFLOW_ADMIN_TOKEN changed); when it is current, only its hint is
 // brought up to date.
 func (s *Store) EnsureBootstrapToken(ctx context.Context, hash, hint string) error {
+	defer s.tokensChanged()
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("bootstrap = ? AND hash <> ?", true, hash).Delete(&APIToken{}).Error; err != nil {
 			return fmt.Errorf("store: unable to replace the bootstrap token: %w", err)

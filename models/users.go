@@ -169,6 +169,25 @@ func (s *Store) DeleteUser(ctx context.Context, id uint64) error {
 // WeComIDs maps local userids to their wechatwk binding; users missing or unbound are absent.
 func (s *Store) WeComIDs(ctx context.Context, userids []string) (map[string]string, error) {
 	out := make(map[string]string, len(userids))
+	if len(userids) == 1 {
+		// Every message to one local user asks this: a prepared statement, no gorm.
+		rows, err := s.query(ctx, "SELECT wechatwk FROM users WHERE userid = ? AND wechatwk <> ''", userids[0])
+		if err != nil {
+			return nil, fmt.Errorf("store: unable to resolve users: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var wk string
+			if err := rows.Scan(&wk); err != nil {
+				return nil, fmt.Errorf("store: unable to resolve users: %w", err)
+			}
+			out[userids[0]] = wk
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: unable to resolve users: %w", err)
+		}
+		return out, nil
+	}
 	for start := 0; start < len(userids); start += upsertBatch {
 		var rows []User
 		chunk := userids[start:min(start+upsertBatch, len(userids))]
