@@ -34,10 +34,16 @@ func TestWebTemplatePages(t *testing.T) {
 		}
 	}
 
+	// A body that is not JSON and a bad name: both errors come back from the one submit.
 	bad := orderPaidForm()
 	bad.Set("body", `{"title": "x",`)
+	bad.Set("name", "Order Paid")
+	bad.Set("title", strings.Repeat("长", 256))
 	res := w.post("/ui/templates", bad)
-	mustContain(t, "a body that is not JSON", string(res.Body), `id="f-body-error"`, "This is not a JSON object.", `{&#34;title&#34;: &#34;x&#34;,</textarea>`)
+	mustContain(t, "a body that is not JSON", string(res.Body), `id="f-body-error"`, "This is not a JSON object.", `{&#34;title&#34;: &#34;x&#34;,</textarea>`,
+		`id="f-name-error"`, "lower-case letters", `id="f-title-error"`, "at most 255 characters")
+	bad.Set("name", "order-paid")
+	bad.Set("title", "Order paid")
 	bad.Set("body", `{"description": "d", "url": "https://shop.example.com"}`)
 	res = w.post("/ui/templates", bad)
 	if res.Status != 422 {
