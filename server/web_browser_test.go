@@ -55,7 +55,9 @@ var widths = []int64{390, 1280}
 // authenticator for the simulated corp, check the connection, sync the directory, create a
 // channel and test it, upload users from an xlsx, build a workflow with a textcard in the editor
 // and see its preview, trigger it, and follow it to the resolved execution, the sent message and
-// the card in the sandbox inbox. Forms show the server's errors on their fields; names, titles
+// the card in the sandbox inbox; what the pages do not make (a group chat, a mass message, an
+// event hook, an account, a callback event) is made through the API and the callback URL, so
+// every page of an object is visited. Forms show the server's errors on their fields; names, titles
 // and texts with markup in them show as text. Every request the pages make stays on the
 // server's origin, the console shows no error and no CSP violation, and the checked pages fit
 // 390 and 1280 px wide windows. Each page is saved as a screenshot. Then every page of the UI

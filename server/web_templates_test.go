@@ -63,6 +63,11 @@ func TestWebTemplatePages(t *testing.T) {
 	if res.Status != 303 || res.Header.Get("Location") != "/ui/templates/1" {
 		t.Fatalf("create: %d %v %s", res.Status, res.Header, res.Body)
 	}
+	// Changing it: the same one round.
+	bad.Set("name", "Order Paid")
+	bad.Set("body", "{")
+	res = w.post("/ui/templates/1", bad)
+	mustContain(t, "a change with a body that is not JSON", string(res.Body), `id="f-body-error"`, `id="f-name-error"`)
 	user := e.demo.UserIDs[0]
 	m := e.waitFinal(e.send(map[string]any{"template": "order-paid", "to": map[string]any{"users": []any{"local-" + user}},
 		"data": map[string]any{"id": 42, "amount": "99.50"}}))
