@@ -113,7 +113,52 @@ func (s *Service) UpdateTemplate(ctx context.Context, id uint64, body map[string
 	return s.saveTemplate(ctx, t, body)
 }
 
+// CheckTemplate is what a create (id 0) or an update of the template id would say of body, without
+// saving anything: its field errors, none when it is valid. A form whose body cannot be read yet
+// still reports its other fields' errors with the body's, in one round.
+func (s *Service) CheckTemplate(ctx context.Context, id uint64, body map[string]any) (problem.Fields, error) {
+	t := &models.Template{ChannelType: wecom.Type}
+	if id != 0 {
+		var err error
+		if t, err = s.store.GetTemplate(ctx, id); err != nil {
+			return nil, problem.StoreError("Template", err)
+		}
+	}
+	_, _, errs, err := s.checkTemplate(ctx, t, body)
+	return errs, err
+}
+
 func (s *Service) saveTemplate(ctx context.Context, t *models.Template, body map[string]any) (Template, error) {
+	next, msgBody, errs, err := s.checkTemplate(ctx, t, body)
+	if err != nil {
+		return Template{}, err
+	}
+	if len(errs) > 0 {
+		return Template{}, problem.Invalid(errs)
+	}
+	raw, err := json.Marshal(msgBody)
+	if err != nil {
+		return Template{}, problem.Invalidf(next.MsgType, "cannot be encoded: %v", err)
+	}
+	next.Body = string(raw)
+	action, changes := "template.create", access.Changes(nil, templateFields(&next))
+	if next.ID != 0 {
+		action, changes = "template.update", access.Changes(templateFields(t), templateFields(&next))
+	}
+	ctx = access.Audit(ctx, action, access.Target{Type: "template", ID: next.ID, Name: next.Name}, changes)
+	if err := s.store.SaveTemplate(ctx, &next); err != nil {
+		if errors.Is(err, models.ErrDuplicate) {
+			return Template{}, &problem.Error{Code: problem.CodeConflict, Message: fmt.Sprintf("A template named %q already exists.", next.Name),
+				Fields: problem.Fields{"name": "is taken by another template"}, Err: err}
+		}
+		return Template{}, problem.StoreError("Template", err)
+	}
+	s.log.InfoContext(ctx, "template saved", "template", next.Name, "id", next.ID)
+	return templateView(&next), nil
+}
+
+// checkTemplate is t as body changes it, the msgtype's body and the field errors.
+func (s *Service) checkTemplate(ctx context.Context, t *models.Template, body map[string]any) (models.Template, any, problem.Fields, error) {
 	next := *t
 	errs := problem.Fields{}
 	str := func(k string, into *string) {
@@ -159,31 +204,10 @@ func (s *Service) saveTemplate(ctx context.Context, t *models.Template, body map
 		errs.Add("channelType", "must be one of "+strings.Join(types, ", "))
 	} else if next.MsgType != "" {
 		if err := s.checkDesign(ctx, next.ChannelType, map[string]any{"msgtype": next.MsgType, next.MsgType: msgBody}, errs); err != nil {
-			return Template{}, err
+			return next, nil, nil, err
 		}
 	}
-	if len(errs) > 0 {
-		return Template{}, problem.Invalid(errs)
-	}
-	raw, err := json.Marshal(msgBody)
-	if err != nil {
-		return Template{}, problem.Invalidf(next.MsgType, "cannot be encoded: %v", err)
-	}
-	next.Body = string(raw)
-	action, changes := "template.create", access.Changes(nil, templateFields(&next))
-	if next.ID != 0 {
-		action, changes = "template.update", access.Changes(templateFields(t), templateFields(&next))
-	}
-	ctx = access.Audit(ctx, action, access.Target{Type: "template", ID: next.ID, Name: next.Name}, changes)
-	if err := s.store.SaveTemplate(ctx, &next); err != nil {
-		if errors.Is(err, models.ErrDuplicate) {
-			return Template{}, &problem.Error{Code: problem.CodeConflict, Message: fmt.Sprintf("A template named %q already exists.", next.Name),
-				Fields: problem.Fields{"name": "is taken by another template"}, Err: err}
-		}
-		return Template{}, problem.StoreError("Template", err)
-	}
-	s.log.InfoContext(ctx, "template saved", "template", next.Name, "id", next.ID)
-	return templateView(&next), nil
+	return next, msgBody, errs, nil
 }
 
 // templateFields is what an audit entry compares.

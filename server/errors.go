@@ -57,6 +57,9 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	if se.Code == problem.CodeRateLimited {
 		c.Header("Retry-After", strconv.Itoa(se.RetrySeconds()))
 	}
+	if s.ui != nil {
+		se = s.ui.InLanguage(c.GetHeader("Accept-Language"), se)
+	}
 	c.AbortWithStatusJSON(se.Code.Status(), errorBody{Error: errorDetail{Code: se.Code, Message: se.Message, Fields: se.Fields}})
 }
 

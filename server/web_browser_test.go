@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -53,7 +55,9 @@ var widths = []int64{390, 1280}
 // authenticator for the simulated corp, check the connection, sync the directory, create a
 // channel and test it, upload users from an xlsx, build a workflow with a textcard in the editor
 // and see its preview, trigger it, and follow it to the resolved execution, the sent message and
-// the card in the sandbox inbox. Forms show the server's errors on their fields; names, titles
+// the card in the sandbox inbox; what the pages do not make (a group chat, a mass message, an
+// event hook, an account, a callback event) is made through the API and the callback URL, so
+// every page of an object is visited. Forms show the server's errors on their fields; names, titles
 // and texts with markup in them show as text. Every request the pages make stays on the
 // server's origin, the console shows no error and no CSP violation, and the checked pages fit
 // 390 and 1280 px wide windows. Each page is saved as a screenshot. Then every page of the UI
@@ -102,6 +106,7 @@ var adminDay = []browserStep{
 	{"send a card to a picked department", stepSendCard},
 	{"choose a webhook's auth", stepWebhookAuth},
 	{"preview a digest", stepPreviewDigest},
+	{"create the rest by API and receive a callback", stepCreateTheRest},
 }
 
 // stepLogIn picks the walk's language on the login page, tries a wrong token, then logs in.
@@ -206,8 +211,9 @@ func stepCreateAuthenticator(b *browserWalk) {
 	b.expectValue("#f-options-agentId", fmt.Sprint(b.demo.AgentID))
 	b.expectValue("#f-options-apiBaseUrl", b.simURL)
 	b.expectText("#callback-url", b.base+"/callback/wecom/sandbox")
-	b.inbox.SetCaller(&wecomtest.CallbackCaller{URL: b.base + "/callback/wecom/sandbox", Token: b.callbackToken,
-		EncodingAESKey: b.aesKey, CorpID: b.demo.CorpID})
+	b.callback = &wecomtest.CallbackCaller{URL: b.base + "/callback/wecom/sandbox", Token: b.callbackToken,
+		EncodingAESKey: b.aesKey, CorpID: b.demo.CorpID}
+	b.inbox.SetCaller(b.callback)
 	// Copy says it copied (headless Chromium has no clipboard to grant: the page's is stubbed).
 	b.do("stubbing the clipboard", chromedp.Evaluate[chromedp.Void](`navigator.clipboard.writeText = () => Promise.resolve()`))
 	b.click(`button[data-copy="callback-url"]`)
@@ -243,6 +249,8 @@ func stepSyncDirectory(b *browserWalk) {
 	b.expectText("#sync-status", b.tr("sync.status.success"))
 	b.expectText("#sync-members", fmt.Sprint(len(b.demo.UserIDs)))
 	b.expectText("#sync-progress-text", "100%")
+	// The summary, once the task is done, in the page's language.
+	b.waitText("#sync-message", b.pick("Synced", "已同步"))
 	b.checkWidths("sync-task")
 	b.screenshot("sync-task")
 
@@ -275,9 +283,11 @@ func stepCreateChannel(b *browserWalk) {
 
 	b.fill("#f-name", "ops")
 	b.navigate("#save-channel")
-	if m := regexp.MustCompile(`^/ui/channels/(\d+)$`).FindStringSubmatch(b.path()); m == nil {
+	m := regexp.MustCompile(`^/ui/channels/(\d+)$`).FindStringSubmatch(b.path())
+	if m == nil {
 		b.t.Fatalf("after saving the page is %s, want /ui/channels/<id>", b.path())
 	}
+	b.channelID = m[1]
 	b.expectText(".flash", b.tr("flash.saved"))
 	b.checkWidths("channel")
 	b.screenshot("channel")
@@ -409,6 +419,9 @@ func stepBuildWorkflow(b *browserWalk) {
 	b.click("#save-workflow")
 	b.waitVisible(node + "-textcard-url[aria-invalid=true]")
 	b.waitVisible("#err-nodes-" + workflowNode + "-config-textcard-url")
+	if b.lang == "zh-CN" {
+		b.expectNoEnglish() // the API's errors come in the page's language
+	}
 	b.screenshot("workflow-editor-errors")
 
 	b.fill(node+"-textcard-url", cardURL)
@@ -543,6 +556,9 @@ func stepSaveTemplate(b *browserWalk) {
 	b.waitText("#preview-errors", "textcard.url")
 	b.navigate("#save-template")
 	b.waitVisible("#n1-textcard-url[aria-invalid=true]")
+	if b.lang == "zh-CN" {
+		b.expectNoEnglish()
+	}
 	b.fill("#n1-textcard-url", cardURL)
 	b.fill("#sample-data", triggerData)
 	b.waitText("#preview .wfc-textcard .wfc-title", "Order 42 paid")
@@ -602,6 +618,28 @@ func stepWebhookAuth(b *browserWalk) {
 	b.screenshot("workflow-webhook-auth")
 }
 
+// stepCreateTheRest makes through the API, as the admin's scripts would, what the walk has not
+// made on the pages, so that every page of an object is visited: a group chat of the channel, a
+// customer mass message (after giving the authenticator its 客户联系 secret), an event hook and
+// an account for zhangsan; and WeCom posts zhangsan's message to the callback URL.
+func stepCreateTheRest(b *browserWalk) {
+	authID := json.Number(b.authenticatorID)
+	b.api(201, "POST", "/api/v1/channels/"+b.channelID+"/chats", map[string]any{"name": b.pick("Incident 42", "故障 42"),
+		"chatid": "inc42", "users": []string{"zs", "ls"}})
+	b.api(200, "PATCH", "/api/v1/authenticators/"+b.authenticatorID, map[string]any{"options": map[string]any{
+		"externalContact": map[string]any{"secret": b.demo.ExternalContactSecret}}})
+	b.api(201, "POST", "/api/v1/mass-messages", map[string]any{"authenticatorId": authID, "chatType": "single",
+		"wecomSender": "gaofei", "externalUserIds": b.demo.ExternalUserIDs[:2], "text": map[string]any{"content": b.pick("New arrivals", "新品上市")}})
+	b.api(201, "POST", "/api/v1/event-hooks", map[string]any{"url": b.hookURL, "events": []string{"message.sent", "message.failed"},
+		"secret": "hook-secret"})
+	b.api(201, "POST", "/api/v1/accounts", map[string]any{"name": b.pick("Zhang San", "张三"), "role": "operator",
+		"wecom": map[string]any{"authenticatorId": authID, "userid": "zhangsan"}})
+	msg := wecomtest.TextMessageXML(b.demo.CorpID, b.demo.AgentID, "zhangsan", b.pick("Got it", "收到"), 1, time.Now().Unix())
+	if status, body, err := b.callback.Post(b.ctx, msg); err != nil || status != http.StatusOK {
+		b.t.Fatalf("posting a message to the callback URL: %d %s %v", status, body, err)
+	}
+}
+
 // stepInboxCard opens the sandbox inbox: zhangsan got the card.
 func stepInboxCard(b *browserWalk) {
 	b.navigate(`header nav a[href="/ui/inbox"]`)
@@ -653,9 +691,14 @@ type browserWalk struct {
 	// What the steps created.
 	authenticatorID       string
 	callbackToken, aesKey string
-	workflowID            string
-	executionID           string
-	messageID             string
+	// callback posts to the authenticator's callback URL as WeCom does.
+	callback  *wecomtest.CallbackCaller
+	channelID string
+	// hookURL is a receiver of event hooks (the server may reach it: FetchAllow).
+	hookURL     string
+	workflowID  string
+	executionID string
+	messageID   string
 }
 
 // findChromium is the browser to drive, or skips the test (fails it with envRequireBrowser=1).
@@ -698,7 +741,11 @@ func newBrowserWalk(t *testing.T, chromium, lang, shots string) *browserWalk {
 	b.base = "http://" + hs.Listener.Addr().String()
 	store := storetest.Open(t)
 	logger := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(hooks.Close)
+	b.hookURL = hooks.URL + "/wecom-events"
 	b.srv = New(Config{PublicURL: b.base, Version: "test", WeComAPIBase: "http://127.0.0.1:1",
+		FetchAllow:     []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		WeComLoginBase: b.simPages, WeComOAuthBase: b.simPages,
 		Sender: wecom.SenderOptions{Poll: 20 * time.Millisecond}, Inbox: b.inbox}, store, logger)
 	token, err := b.srv.Service().Bootstrap(context.Background(), "")
@@ -781,7 +828,7 @@ func (b *browserWalk) report(t *testing.T, step string) {
 		ctx, cancel := context.WithTimeout(b.tab, 10*time.Second)
 		defer cancel()
 		b.ctx = ctx
-		b.screenshot("FAILED-" + strings.ReplaceAll(step, " ", "-"))
+		b.screenshot("FAILED-" + strings.NewReplacer(" ", "-", "/", "-", ":", "").Replace(step))
 		return
 	}
 	t.Logf("%d requests so far, all to %s", requests, b.base)

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"html"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -82,5 +83,45 @@ func TestWebPageErrorsInChinese(t *testing.T) {
 				t.Errorf("%s: an error in English (%q): %s", tc.name, english, s)
 			}
 		}
+	}
+}
+
+// The API answers in English, and in Chinese when the request asks with Accept-Language, as the
+// pages' scripts do (the workflow editor's save, the previews): the message and the field
+// errors are translated, the code and the field paths stay.
+func TestAPIErrorsInTheAskedLanguage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	save := func(lang string) response {
+		req := httptest.NewRequest("POST", "/api/v1/workflows", strings.NewReader(`{"key": "Bad Key", "trigger": {"type": "manual"}, "nodes": []}`))
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Content-Type", "application/json")
+		if lang != "" {
+			req.Header.Set("Accept-Language", lang)
+		}
+		w := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(w, req)
+		return response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+	}
+	en, zh := save(""), save("zh-CN")
+	if en.Status != 422 || zh.Status != 422 || en.Code() != zh.Code() {
+		t.Fatalf("English %d %s, Chinese %d %s", en.Status, en.Body, zh.Status, zh.Body)
+	}
+	if englishSentence.FindString(en.Fields()["key"].(string)) == "" {
+		t.Errorf("without Accept-Language the key's error is not English: %s", en.Body)
+	}
+	if len(zh.Fields()) != len(en.Fields()) {
+		t.Errorf("the fields differ: %v and %v", zh.Fields(), en.Fields())
+	}
+	for path, msg := range zh.Fields() {
+		if s := englishSentence.FindString(msg.(string)); s != "" {
+			t.Errorf("%s: %q is English in Chinese (%q)", path, msg, s)
+		}
+	}
+	if s := englishSentence.FindString(zh.JSON()["error"].(map[string]any)["message"].(string)); s != "" {
+		t.Errorf("the message is English in Chinese (%q): %s", s, zh.Body)
+	}
+	if got := save("en-US,en;q=0.9"); string(got.Body) != string(en.Body) {
+		t.Errorf("in English: %s, want %s", got.Body, en.Body)
 	}
 }

@@ -34,10 +34,16 @@ func TestWebTemplatePages(t *testing.T) {
 		}
 	}
 
+	// A body that is not JSON and a bad name: both errors come back from the one submit.
 	bad := orderPaidForm()
 	bad.Set("body", `{"title": "x",`)
+	bad.Set("name", "Order Paid")
+	bad.Set("title", strings.Repeat("长", 256))
 	res := w.post("/ui/templates", bad)
-	mustContain(t, "a body that is not JSON", string(res.Body), `id="f-body-error"`, "This is not a JSON object.", `{&#34;title&#34;: &#34;x&#34;,</textarea>`)
+	mustContain(t, "a body that is not JSON", string(res.Body), `id="f-body-error"`, "This is not a JSON object.", `{&#34;title&#34;: &#34;x&#34;,</textarea>`,
+		`id="f-name-error"`, "lower-case letters", `id="f-title-error"`, "at most 255 characters")
+	bad.Set("name", "order-paid")
+	bad.Set("title", "Order paid")
 	bad.Set("body", `{"description": "d", "url": "https://shop.example.com"}`)
 	res = w.post("/ui/templates", bad)
 	if res.Status != 422 {
@@ -57,6 +63,11 @@ func TestWebTemplatePages(t *testing.T) {
 	if res.Status != 303 || res.Header.Get("Location") != "/ui/templates/1" {
 		t.Fatalf("create: %d %v %s", res.Status, res.Header, res.Body)
 	}
+	// Changing it: the same one round.
+	bad.Set("name", "Order Paid")
+	bad.Set("body", "{")
+	res = w.post("/ui/templates/1", bad)
+	mustContain(t, "a change with a body that is not JSON", string(res.Body), `id="f-body-error"`, `id="f-name-error"`)
 	user := e.demo.UserIDs[0]
 	m := e.waitFinal(e.send(map[string]any{"template": "order-paid", "to": map[string]any{"users": []any{"local-" + user}},
 		"data": map[string]any{"id": 42, "amount": "99.50"}}))

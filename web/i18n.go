@@ -80,7 +80,16 @@ func (u *UI) language(c *gin.Context) string {
 			}
 		}
 	}
-	for _, part := range strings.Split(c.GetHeader("Accept-Language"), ",") {
+	if l := acceptedLanguage(c.GetHeader("Accept-Language")); l != "" {
+		return l
+	}
+	return languages[0]
+}
+
+// acceptedLanguage is the first language of an Accept-Language header the UI speaks (any zh is
+// zh-CN), or "".
+func acceptedLanguage(header string) string {
+	for _, part := range strings.Split(header, ",") {
 		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
 		switch {
 		case strings.HasPrefix(tag, "zh"):
@@ -89,5 +98,5 @@ func (u *UI) language(c *gin.Context) string {
 			return "en"
 		}
 	}
-	return languages[0]
+	return ""
 }

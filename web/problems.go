@@ -180,3 +180,20 @@ func (t *problemTable) fields(fe problem.Fields) problem.Fields {
 	}
 	return out
 }
+
+// InLanguage is an API error in the language the request asks for with Accept-Language: the
+// pages' scripts send theirs, so the API's refusals show in the page's language. The code and
+// the field paths stay; without a language the UI translates into, se is returned as it is.
+func (u *UI) InLanguage(acceptLanguage string, se *problem.Error) *problem.Error {
+	t := u.problems[acceptedLanguage(acceptLanguage)]
+	if t == nil {
+		return se
+	}
+	out := *se
+	out.Message, out.Fields = t.translate(se.Message), t.fields(se.Fields)
+	if len(se.Fields) > 0 && se.Message == problem.Invalid(se.Fields).Message {
+		// "Some fields are not valid: " and the fields: each field's sentence is translated.
+		out.Message = t.translate(problem.Invalid(out.Fields).Message)
+	}
+	return &out
+}

@@ -21,7 +21,13 @@ type recipePage struct {
 }
 
 func (u *UI) recipeList(c *gin.Context) error {
-	u.render(c, http.StatusOK, "recipes", recipes.List())
+	lang := u.language(c)
+	list := recipes.List()
+	shown := make([]recipes.Recipe, len(list))
+	for i, r := range list {
+		shown[i] = r.In(lang)
+	}
+	u.render(c, http.StatusOK, "recipes", shown)
 	return nil
 }
 
@@ -35,7 +41,7 @@ func (u *UI) recipeData(c *gin.Context) (recipePage, error) {
 	if err != nil {
 		return recipePage{}, err
 	}
-	return recipePage{Recipe: r, Channels: channels.Items}, nil
+	return recipePage{Recipe: r.In(u.language(c)), Channels: channels.Items}, nil
 }
 
 func (u *UI) recipe(c *gin.Context) error {

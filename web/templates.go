@@ -96,7 +96,7 @@ func (u *UI) createTemplate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := u.templateInput(c, true)
+	in, err := u.templateInput(c, 0)
 	if err == nil {
 		var t message.Template
 		if t, err = u.d.Messages.CreateTemplate(c.Request.Context(), in); err == nil {
@@ -133,7 +133,7 @@ func (u *UI) updateTemplate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := u.templateInput(c, false)
+	in, err := u.templateInput(c, t.ID)
 	if err == nil {
 		if _, err = u.d.Messages.UpdateTemplate(c.Request.Context(), t.ID, in); err == nil {
 			return u.redirect(c, fmt.Sprintf("/ui/templates/%d", t.ID), "flash.saved")
@@ -165,12 +165,13 @@ func (u *UI) deleteTemplate(c *gin.Context) error {
 	return u.redirect(c, "/ui/templates", "flash.deleted")
 }
 
-// templateInput is the form as the API's body: the msgtype's body is the JSON of the body field.
-// The channel type is given only when the template is created: it cannot change.
-func (u *UI) templateInput(c *gin.Context, create bool) (map[string]any, error) {
+// templateInput is the form as the API's body for a new template (id 0) or the template id: the
+// msgtype's body is the JSON of the body field. The channel type is given only when the template
+// is created: it cannot change. A body that is not JSON is refused with the other fields' errors.
+func (u *UI) templateInput(c *gin.Context, id uint64) (map[string]any, error) {
 	msgtype := strings.TrimSpace(c.PostForm("msgtype"))
 	in := map[string]any{"name": strings.TrimSpace(c.PostForm("name")), "title": strings.TrimSpace(c.PostForm("title")), "msgtype": msgtype}
-	if create {
+	if id == 0 {
 		in["channelType"] = c.PostForm("channelType")
 	}
 	if msgtype == "" {
@@ -180,10 +181,26 @@ func (u *UI) templateInput(c *gin.Context, create bool) (map[string]any, error) 
 	dec.UseNumber() // numbers stay as typed, as in the API
 	var body map[string]any
 	if err := dec.Decode(&body); err != nil || dec.More() {
-		return nil, problem.Invalid(problem.Fields{"body": u.cat.text(u.language(c), "tpl.body.badJSON")})
+		return nil, u.templateBodyNotJSON(c, id, in)
 	}
 	in[msgtype] = body
 	return in, nil
+}
+
+// templateBodyNotJSON refuses a form whose body is not JSON with every error at once: the body's
+// and what the service says of the form's other fields, checked without the body.
+func (u *UI) templateBodyNotJSON(c *gin.Context, id uint64, in map[string]any) error {
+	fields := problem.Fields{"body": u.cat.text(u.language(c), "tpl.body.badJSON")}
+	others, err := u.d.Messages.CheckTemplate(c.Request.Context(), id, in)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"name", "title", "channelType", "msgtype"} {
+		if msg, ok := others[k]; ok {
+			fields[k] = msg
+		}
+	}
+	return problem.Invalid(fields)
 }
 
 func (u *UI) templateAndData(c *gin.Context) (message.Template, templatePage, error) {

@@ -486,6 +486,9 @@ func (u *UI) zone(lang string) *time.Location {
 // T translates a catalogue key in the page's language, formatting args into it.
 func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, key, args...) }
 
+// Said is a sentence the service wrote (a sync task's summary) in the page's language.
+func (v *view) Said(msg string) string { return v.u.problems[v.Lang].translate(msg) }
+
 // Err is the error of a field, or "".
 func (v *view) Err(field string) string { return v.Errors[field] }
 

@@ -21,7 +21,8 @@
   // api calls the REST API with the session cookie and the CSRF header; it resolves to
   // {status, body} and never throws on an HTTP error status.
   async function api(method, path, body) {
-    const init = {method, headers: {"X-CSRF-Token": csrf()}, credentials: "same-origin"};
+    // Accept-Language: the API's errors come in the page's language.
+    const init = {method, headers: {"X-CSRF-Token": csrf(), "Accept-Language": document.documentElement.lang || "en"}, credentials: "same-origin"};
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);

@@ -1,6 +1,7 @@
 // wecomflow admin UI: live progress of a directory sync task. The page marks the task with
 // data-sync-task and its values with data-field; this polls GET /api/v1/sync-tasks/{id} every
-// second until the task is final and writes what it reads as text (never as HTML).
+// second until the task is final and writes what it reads as text (never as HTML); the final
+// summary comes from the page itself, which writes it in the page's language.
 "use strict";
 (function () {
   const counts = ["departments", "members", "created", "updated", "deleted", "linked"];
@@ -15,6 +16,19 @@
     const label = (status) => box.dataset["status" + status.charAt(0).toUpperCase() + status.slice(1)] || status;
     let failures = 0;
 
+    // pageMessage shows the summary as the page writes it, in the page's language: the API's
+    // is the server's English sentence.
+    async function pageMessage() {
+      try {
+        const res = await fetch(window.location.pathname, {credentials: "same-origin"});
+        const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+        const m = doc.getElementById("sync-message");
+        if (res.ok && m) set("message", m.textContent);
+      } catch (e) {
+        // the API's sentence stays
+      }
+    }
+
     function show(t) {
       const status = document.getElementById("sync-status");
       set("status", label(t.status));
@@ -25,6 +39,7 @@
       set("costMs", t.costMs);
       set("attempts", t.attempts);
       set("message", t.message || "");
+      if (isFinal(t.status)) pageMessage();
       box.dataset.status = t.status;
       const retry = document.getElementById("sync-retry-form");
       if (retry) retry.hidden = t.status !== "failed";

@@ -35,13 +35,23 @@ const alertHeader = `{{#if $context.data.alerts | where "status" "firing"}}## <f
 	`{{$context.data.groupLabels.alertname | default $context.data.commonLabels.alertname | default $context.data.receiver | truncate 60}}
 `
 
+// needsAnyChannel is what the notification recipes need, in English and in Chinese.
+const (
+	needsAnyChannel   = "a wecom channel with to (users, departments, tags…), or a wecom_robot channel (to optional: mentions)"
+	needsAnyChannelZh = "一个 wecom 通道并填写 to（成员、部门、标签……），或一个 wecom_robot 通道（to 可选：@提醒的人）"
+)
+
 var alertmanager = Recipe{
 	Name:  "alertmanager",
 	Title: "Prometheus Alertmanager",
 	Description: "One markdown message per Alertmanager notification (webhook v4): firing and resolved alerts grouped, " +
 		"each with its labels, summary and description, links to the source and to Alertmanager.",
 	Auth:  workflow.AuthBearer,
-	Needs: "a wecom channel with to (users, departments, tags…), or a wecom_robot channel (to optional: mentions)",
+	Needs: needsAnyChannel,
+	Translations: map[string]Text{"zh-CN": {Title: "Prometheus Alertmanager",
+		Description: "每条 Alertmanager 通知（webhook v4）发一条 markdown 消息：告警中和已恢复的告警分组列出，" +
+			"每条附标签、摘要和描述，以及指向告警来源和 Alertmanager 的链接。",
+		Needs: needsAnyChannelZh}},
 	Setup: `# alertmanager.yml
 receivers:
   - name: wecom
@@ -69,7 +79,11 @@ var grafana = Recipe{
 	Description: "One markdown message per Grafana unified alerting notification: firing and resolved alerts grouped, " +
 		"each with its labels, summary, values and links to the rule, silence, dashboard and panel.",
 	Auth:  workflow.AuthGrafana,
-	Needs: "a wecom channel with to (users, departments, tags…), or a wecom_robot channel (to optional: mentions)",
+	Needs: needsAnyChannel,
+	Translations: map[string]Text{"zh-CN": {Title: "Grafana 告警",
+		Description: "每条 Grafana 统一告警通知发一条 markdown 消息：告警中和已恢复的告警分组列出，" +
+			"每条附标签、摘要、数值，以及指向规则、静默、仪表盘和面板的链接。",
+		Needs: needsAnyChannelZh}},
 	Setup: `Grafana → Alerting → Contact points → + Add contact point
   Integration: Webhook
   URL: {url}

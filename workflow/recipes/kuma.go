@@ -14,7 +14,10 @@ var uptimeKuma = Recipe{
 	Title:       "Uptime Kuma",
 	Description: "One markdown message per Uptime Kuma notification: the monitor, up or down, Kuma's message, the time and the monitored URL.",
 	Auth:        workflow.AuthBearer,
-	Needs:       "a wecom channel with to (users, departments, tags…), or a wecom_robot channel (to optional: mentions)",
+	Needs:       needsAnyChannel,
+	Translations: map[string]Text{"zh-CN": {Title: "Uptime Kuma",
+		Description: "每条 Uptime Kuma 通知发一条 markdown 消息：监控项、正常还是故障、Kuma 的消息、时间和被监控的 URL。",
+		Needs:       needsAnyChannelZh}},
 	Setup: `Uptime Kuma → Settings → Notifications → Setup Notification
   Notification Type: Webhook
   Post URL: {url}
@@ -42,6 +45,10 @@ var approvalCard = Recipe{
 		"(signed as SPEC §10.1's hmac); the click resolves the execution with the decision, which becomes the card's new state.",
 	Auth:  workflow.AuthHMAC,
 	Needs: "a wecom channel whose authenticator has a callback (card clicks come back through it), with to",
+	Translations: map[string]Text{"zh-CN": {Title: "审批卡片",
+		Description: `一张带 Approve 和 Reject 按钮的交互卡片，内容是你的系统发来的 {"title", "description", "url"}` +
+			"（按 SPEC §10.1 的 hmac 签名）；点击即以该决定结束执行，决定也成为卡片的新状态。",
+		Needs: "一个 wecom 通道，其认证器配置了回调（卡片点击经回调传回），并填写 to"}},
 	Setup: `POST {url}
   X-Wecomflow-Timestamp: <unix seconds>
   X-Wecomflow-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
@@ -80,6 +87,12 @@ var approveOrEscalate = Recipe{
 	Auth: workflow.AuthHMAC,
 	Needs: "a wecom channel whose authenticator has a callback (card clicks come back through it) and a synced directory " +
 		"(the leaders come from it), with to: who hears the decision, such as {\"users\": [\"{{$context.data.requester}}\"]}",
+	Translations: map[string]Text{"zh-CN": {Title: "审批或升级",
+		Description: `一张 Approve/Reject 卡片，发给你的系统在 {"approver", "title", "description", "url", "timeout"} 中指定的审批人` +
+			"（按 SPEC §10.1 的 hmac 签名），每小时提醒一次；超时（默认 " + escalateAfter + "）仍未同意或被拒绝时，" +
+			"通知审批人所在部门的负责人；最后把决定告诉 to。",
+		Needs: "一个 wecom 通道，其认证器配置了回调（卡片点击经回调传回），并已同步通讯录（负责人来自通讯录）；" +
+			`to 是得知决定的人，例如 {"users": ["{{$context.data.requester}}"]}`}},
 	Setup: `POST {url}
   X-Wecomflow-Timestamp: <unix seconds>
   X-Wecomflow-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>

@@ -21,8 +21,26 @@ type Recipe struct {
 	Needs string `json:"needs"`
 	// Setup is what to paste into the tool, with {url} and {credential} filled in at install.
 	Setup string `json:"setup"`
+	// Translations are the title, description and needs in other languages, by language tag
+	// ("zh-CN"); Setup is the tool's own configuration and stays as it is.
+	Translations map[string]Text `json:"translations,omitempty"`
 	// nodes are the workflow's nodes for a channel and recipients ("to" may be nil).
 	nodes func(channel string, to any) []any
+}
+
+// Text is what a recipe says to a person in one language.
+type Text struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Needs       string `json:"needs"`
+}
+
+// In is the recipe with its title, description and needs in lang, when it has them there.
+func (r Recipe) In(lang string) Recipe {
+	if t, ok := r.Translations[lang]; ok {
+		r.Title, r.Description, r.Needs = t.Title, t.Description, t.Needs
+	}
+	return r
 }
 
 // Installed is the answer to an install: the workflow, where the tool calls it, and the
