@@ -54,8 +54,9 @@ func (b *browserWalk) seedSignIn() {
 		"wecom": map[string]any{"authenticatorId": 1, "userid": "zhangsan"}})
 }
 
-// api calls the server's API with the admin token and fails the test unless the status is want.
-func (b *browserWalk) api(want int, method, path string, body any) {
+// api calls the server's API with the admin token and fails the test unless the status is want;
+// it returns the answer's data (nil when there is none).
+func (b *browserWalk) api(want int, method, path string, body any) map[string]any {
 	b.t.Helper()
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, b.base+path, bytes.NewReader(raw))
@@ -66,11 +67,16 @@ func (b *browserWalk) api(want int, method, path string, body any) {
 		b.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(res.Body)
 	if res.StatusCode != want {
-		var out bytes.Buffer
-		_, _ = out.ReadFrom(res.Body)
 		b.t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, out.String())
 	}
+	var answer struct {
+		Data map[string]any `json:"data"`
+	}
+	_ = json.Unmarshal(out.Bytes(), &answer) // not every answer is an object with data
+	return answer.Data
 }
 
 // signInButton is the log-in page's link to the sandbox's sign-in.
