@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"testing"
 	"time"
 
@@ -18,19 +17,7 @@ import (
 // and taken with Enter, as a keyboard user does, and is seen where it lands: the saved workflow,
 // the simulator's inbox, the saved account.
 func TestBrowserPickers(t *testing.T) {
-	chromium := findChromium(t)
-	for _, lang := range []string{"en", "zh-CN"} {
-		t.Run(lang, func(t *testing.T) {
-			t.Parallel()
-			b := newBrowserWalk(t, chromium, lang, lang+"/pickers")
-			b.seedPickers()
-			for _, s := range pickersWalk {
-				if !b.step(t, s) {
-					return
-				}
-			}
-		})
-	}
+	walkBothLanguages(t, "pickers", (*browserWalk).seedPickers, pickersWalk)
 }
 
 // pickersWalk is the walk: log in, then each page with a picker.
@@ -46,9 +33,7 @@ var pickersWalk = []browserStep{
 // with its directory synced, the app channel "ops" with the group chat "oncall1", and the local
 // users zs and ls bound to zhangsan and lisi.
 func (b *browserWalk) seedPickers() {
-	b.api(201, "POST", "/api/v1/authenticators", map[string]any{"name": "sandbox", "title": b.pick("Sandbox corp", "沙箱企业"),
-		"options": map[string]any{"corpId": b.demo.CorpID, "agentId": b.demo.AgentID, "secret": b.demo.Secret, "apiBaseUrl": b.simURL,
-			"sync": map[string]any{"contactSecret": b.demo.ContactsSecret}}})
+	b.createSandbox("sync", map[string]any{"contactSecret": b.demo.ContactsSecret})
 	task := b.api(202, "POST", "/api/v1/authenticators/1/sync", nil)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		task = b.api(200, "GET", fmt.Sprintf("/api/v1/sync-tasks/%v", task["id"]), nil)
@@ -114,12 +99,7 @@ func stepPickInEditor(b *browserWalk) {
 	b.checkWidths("workflow-editor-pickers")
 	b.screenshot("workflow-editor-pickers")
 
-	b.navigate("#save-workflow")
-	m := regexp.MustCompile(`^/ui/workflows/(\d+)$`).FindStringSubmatch(b.path())
-	if m == nil {
-		b.t.Fatalf("after saving the page is %s, want /ui/workflows/<id>", b.path())
-	}
-	b.workflowID = m[1]
+	b.workflowID = b.saveNew("#save-workflow", "workflows")
 	to := b.savedNode(0)["to"]
 	want := map[string]any{"departments": []any{4.0}, "users": []any{"ls"}, "chats": []any{"{{ $context.data.chat }}", "oncall1"}}
 	if !reflect.DeepEqual(to, want) {
@@ -196,12 +176,7 @@ func stepPickAccountMember(b *browserWalk) {
 	b.expectText("#f-wecom-userid-picked", "王五 (wangwu)")
 	b.checkWidths("account-picker")
 	b.screenshot("account-picker")
-	b.navigate("#save-account")
-	m := regexp.MustCompile(`^/ui/accounts/(\d+)$`).FindStringSubmatch(b.path())
-	if m == nil {
-		b.t.Fatalf("after saving the page is %s, want /ui/accounts/<id>", b.path())
-	}
-	acc := b.api(200, "GET", "/api/v1/accounts/"+m[1], nil)
+	acc := b.api(200, "GET", "/api/v1/accounts/"+b.saveNew("#save-account", "accounts"), nil)
 	if link, _ := acc["wecom"].(map[string]any); link == nil || link["userid"] != "wangwu" || link["authenticatorId"] != 1.0 {
 		b.t.Errorf("the saved account's WeCom link is %v, want wangwu of authenticator 1", acc["wecom"])
 	}
