@@ -29,7 +29,7 @@
   // editor draws again still names what was picked.
   const names = new Map();
 
-  // attach gives input its picker, placed after the element after (the input itself by default).
+  // attach gives input its picker, placed after the element after (by default the input).
   function attach(input, after) {
     const src = SOURCES[input.dataset.picker];
     if (!src || input.dataset.pickerReady) return;
@@ -44,7 +44,9 @@
     picked.className = "help picker-picked";
     picked.id = input.id + "-picked";
     picked.setAttribute("aria-live", "polite");
-    (after || input).after(search, list, picked);
+    // Below the field and its character count (app.js's), if it has one.
+    const count = input.nextElementSibling;
+    (after || (count && count.classList.contains("count") ? count : input)).after(search, list, picked);
     // shown maps an offered option's text ("Sales (2)") to its id.
     const shown = new Map();
     // listed is the search (and scope) the datalist answers.
