@@ -17,22 +17,12 @@ import (
 // page that says why in the walk's language and leads back to the log-in page; a member with an
 // account lands on the page the log-in page was opened for, signed in as that account.
 func TestBrowserSignInWithWeCom(t *testing.T) {
-	chromium := findChromium(t)
-	for _, lang := range []string{"en", "zh-CN"} {
-		t.Run(lang, func(t *testing.T) {
-			t.Parallel()
-			b := newBrowserWalk(t, chromium, lang, lang+"/signin")
-			b.mu.Lock()
-			b.visitsSim = true
-			b.mu.Unlock()
-			b.seedSignIn()
-			for _, s := range signInWalk {
-				if !b.step(t, s) {
-					return
-				}
-			}
-		})
-	}
+	walkBothLanguages(t, "signin", func(b *browserWalk) {
+		b.mu.Lock()
+		b.visitsSim = true
+		b.mu.Unlock()
+		b.seedSignIn()
+	}, signInWalk)
 }
 
 // signInWalk is the walk: the refusals first, then the sign-in that works.
@@ -47,15 +37,23 @@ var signInWalk = []browserStep{
 // seedSignIn sets up, through the API, the authenticator "sandbox" with sign-in on (autoSignUp
 // off) and an account for zhangsan only.
 func (b *browserWalk) seedSignIn() {
-	b.api(201, "POST", "/api/v1/authenticators", map[string]any{"name": "sandbox", "title": b.pick("Sandbox corp", "沙箱企业"),
-		"options": map[string]any{"corpId": b.demo.CorpID, "agentId": b.demo.AgentID, "secret": b.demo.Secret, "apiBaseUrl": b.simURL,
-			"login": map[string]any{"enabled": true}}})
+	b.createSandbox("login", map[string]any{"enabled": true})
 	b.api(201, "POST", "/api/v1/accounts", map[string]any{"name": "张三", "role": "operator",
 		"wecom": map[string]any{"authenticatorId": 1, "userid": "zhangsan"}})
 }
 
-// api calls the server's API with the admin token and fails the test unless the status is want.
-func (b *browserWalk) api(want int, method, path string, body any) {
+// createSandbox creates, through the API, the authenticator "sandbox" (id 1) for the simulated
+// corp, with one more group of options (login, sync).
+func (b *browserWalk) createSandbox(group string, options map[string]any) {
+	b.t.Helper()
+	b.api(201, "POST", "/api/v1/authenticators", map[string]any{"name": "sandbox", "title": b.pick("Sandbox corp", "沙箱企业"),
+		"options": map[string]any{"corpId": b.demo.CorpID, "agentId": b.demo.AgentID, "secret": b.demo.Secret, "apiBaseUrl": b.simURL,
+			group: options}})
+}
+
+// api calls the server's API with the admin token and fails the test unless the status is want;
+// it returns the answer's data (nil when there is none).
+func (b *browserWalk) api(want int, method, path string, body any) map[string]any {
 	b.t.Helper()
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, b.base+path, bytes.NewReader(raw))
@@ -66,11 +64,16 @@ func (b *browserWalk) api(want int, method, path string, body any) {
 		b.t.Fatal(err)
 	}
 	defer res.Body.Close()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(res.Body)
 	if res.StatusCode != want {
-		var out bytes.Buffer
-		_, _ = out.ReadFrom(res.Body)
 		b.t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, out.String())
 	}
+	var answer struct {
+		Data map[string]any `json:"data"`
+	}
+	_ = json.Unmarshal(out.Bytes(), &answer) // not every answer is an object with data
+	return answer.Data
 }
 
 // signInButton is the log-in page's link to the sandbox's sign-in.

@@ -82,6 +82,24 @@ func TestBrowserAdminDay(t *testing.T) {
 	}
 }
 
+// walkBothLanguages runs a walk in English and in Chinese, side by side: each on a server of its
+// own, prepared by prepare, its screenshots in <lang>/<shots>.
+func walkBothLanguages(t *testing.T, shots string, prepare func(*browserWalk), steps []browserStep) {
+	chromium := findChromium(t)
+	for _, lang := range []string{"en", "zh-CN"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			b := newBrowserWalk(t, chromium, lang, lang+"/"+shots)
+			prepare(b)
+			for _, s := range steps {
+				if !b.step(t, s) {
+					return
+				}
+			}
+		})
+	}
+}
+
 // browserStep is one thing the admin does; steps run in order and share the walk's state.
 type browserStep struct {
 	name string
@@ -432,12 +450,7 @@ func stepBuildWorkflow(b *browserWalk) {
 	b.checkWidths("workflow-editor")
 	b.screenshot("workflow-editor")
 
-	b.navigate("#save-workflow")
-	m := regexp.MustCompile(`^/ui/workflows/(\d+)$`).FindStringSubmatch(b.path())
-	if m == nil {
-		b.t.Fatalf("after saving the page is %s, want /ui/workflows/<id>", b.path())
-	}
-	b.workflowID = m[1]
+	b.workflowID = b.saveNew("#save-workflow", "workflows")
 	b.waitVisible("#wf-version")
 	b.screenshot("workflow-saved")
 
@@ -1061,6 +1074,18 @@ func (b *browserWalk) expectNoMarkup() {
 	if n := eval[int](b, `document.querySelectorAll("main script:not([type='application/json']), main img[src='x']").length`); n != 0 {
 		b.t.Errorf("user data became markup on %s: %d script or img elements", b.pathOrBlank(), n)
 	}
+}
+
+// saveNew clicks the button that saves a new object and returns the id in the path of the
+// object's page it leads to, /ui/<list>/<id>.
+func (b *browserWalk) saveNew(button, list string) string {
+	b.t.Helper()
+	b.navigate(button)
+	m := regexp.MustCompile(`^/ui/` + list + `/(\d+)$`).FindStringSubmatch(b.path())
+	if m == nil {
+		b.t.Fatalf("after saving the page is %s, want /ui/%s/<id>", b.path(), list)
+	}
+	return m[1]
 }
 
 func (b *browserWalk) expectPath(want string) {

@@ -210,9 +210,9 @@ func TestWebAccountsPages(t *testing.T) {
 
 	for _, lang := range []string{"en", "zh-CN"} {
 		body := w.page(200, "/ui/accounts/new", lang)
-		mustContain(t, "the new account form in "+lang, body, `<option value="zhangsan" label="张三">`, `<option value="lisi" label="李四">`,
-			`data-complete="true"`, `<option value="1">Acme WeCom</option>`, `<option value="viewer" selected>`,
-			[2]string{"Not linked", "未关联"}[slices.Index([]string{"en", "zh-CN"}, lang)], `src="/static/accounts.js"`)
+		mustContain(t, "the new account form in "+lang, body, `data-picker="members"`, `data-single data-scope="f-wecom-authenticatorId" data-scope-clears`,
+			`<option value="1" data-authenticator="1">Acme WeCom</option>`, `<option value="viewer" selected>`,
+			[2]string{"Not linked", "未关联"}[slices.Index([]string{"en", "zh-CN"}, lang)], `src="/static/picker.js"`)
 	}
 	res := w.post("/ui/accounts", url.Values{"name": {"张三"}, "role": {"admin"}, "enabled": {"on"}, "wecom.authenticatorId": {"1"}, "wecom.userid": {"zhangsan"}})
 	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/ui/accounts/1" {
@@ -231,7 +231,7 @@ func TestWebAccountsPages(t *testing.T) {
 	}
 	edit := w.page(200, "/ui/accounts/1", "en")
 	mustContain(t, "the edit form", edit, `value="张三"`, `<option value="admin" selected>`, `id="f-enabled" name="enabled" type="checkbox" checked`,
-		`<option value="1" selected>Acme WeCom</option>`, `id="f-wecom-userid" name="wecom.userid" type="text" value="zhangsan"`)
+		`<option value="1" data-authenticator="1" selected>Acme WeCom</option>`, `id="f-wecom-userid" name="wecom.userid" type="text" value="zhangsan"`)
 
 	// A member links to one account only.
 	res = w.post("/ui/accounts", url.Values{"name": {"Twin"}, "role": {"viewer"}, "wecom.authenticatorId": {"1"}, "wecom.userid": {"zhangsan"}})

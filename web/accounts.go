@@ -39,45 +39,26 @@ func (u *UI) accounts(c *gin.Context) error {
 	return u.renderList(c, "accounts", data, err)
 }
 
-// accountPage is the account form's data.
+// accountPage is the account form's data; picker.js offers the members of the authenticator
+// the form names.
 type accountPage struct {
 	// Account is nil for a new account.
 	Account        *service.Account
 	Roles          []access.Role
 	Authenticators []service.Authenticator
-	// MemberAuthenticator is the authenticator whose members Members lists: the one the form
-	// names, else the first.
-	MemberAuthenticator uint64
-	Members             []service.Member
-	// AllMembers says Members is the whole directory, so typing needs no new search.
-	AllMembers bool
 }
 
-// accountPageData gathers the form's choices; authID is the authenticator the form names ("" for
-// none), whose members the member picker offers.
-func (u *UI) accountPageData(ctx context.Context, acc *service.Account, authID string) (accountPage, error) {
+// accountPageData gathers the form's choices.
+func (u *UI) accountPageData(ctx context.Context, acc *service.Account) (accountPage, error) {
 	auths, err := u.authenticatorChoices(ctx)
 	if err != nil {
 		return accountPage{}, err
 	}
-	p := accountPage{Account: acc, Roles: access.Roles(), Authenticators: auths}
-	id, _ := strconv.ParseUint(authID, 10, 64)
-	for _, a := range auths {
-		if a.ID == id || (p.MemberAuthenticator == 0 && id == 0) {
-			p.MemberAuthenticator = a.ID
-		}
-	}
-	if p.MemberAuthenticator == 0 {
-		return p, nil
-	}
-	if p.Members, p.AllMembers, err = u.memberChoices(ctx, p.MemberAuthenticator); err != nil {
-		return accountPage{}, err
-	}
-	return p, nil
+	return accountPage{Account: acc, Roles: access.Roles(), Authenticators: auths}, nil
 }
 
 func (u *UI) newAccount(c *gin.Context) error {
-	data, err := u.accountPageData(c.Request.Context(), nil, "")
+	data, err := u.accountPageData(c.Request.Context(), nil)
 	if err != nil {
 		return err
 	}
@@ -89,7 +70,7 @@ func (u *UI) createAccount(c *gin.Context) error {
 	ctx := c.Request.Context()
 	acc, err := u.d.Service.CreateAccount(ctx, accountInput(c))
 	if err != nil {
-		data, derr := u.accountPageData(ctx, nil, c.PostForm("wecom.authenticatorId"))
+		data, derr := u.accountPageData(ctx, nil)
 		if derr != nil {
 			return derr
 		}
@@ -104,7 +85,7 @@ func (u *UI) editAccount(c *gin.Context) error {
 		return err
 	}
 	form := accountForm(acc)
-	data, err := u.accountPageData(c.Request.Context(), &acc, form["wecom.authenticatorId"])
+	data, err := u.accountPageData(c.Request.Context(), &acc)
 	if err != nil {
 		return err
 	}
@@ -120,7 +101,7 @@ func (u *UI) updateAccount(c *gin.Context) error {
 	}
 	ctx := c.Request.Context()
 	if _, err := u.d.Service.UpdateAccount(ctx, acc.ID, accountInput(c)); err != nil {
-		data, derr := u.accountPageData(ctx, &acc, c.PostForm("wecom.authenticatorId"))
+		data, derr := u.accountPageData(ctx, &acc)
 		if derr != nil {
 			return derr
 		}
@@ -145,7 +126,7 @@ func (u *UI) deleteAccount(c *gin.Context) error {
 		return err
 	}
 	form := accountForm(acc)
-	data, err := u.accountPageData(ctx, &acc, form["wecom.authenticatorId"])
+	data, err := u.accountPageData(ctx, &acc)
 	if err != nil {
 		return err
 	}

@@ -15,9 +15,8 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
-// maxMemberChoices is how many directory members a member picker (an account's link, a chat's
-// members) offers at once; accounts.js asks the API for the ones matching what is typed when a
-// directory has more.
+// maxMemberChoices is how many directory members a chat's member list offers at once; a member
+// beyond them is typed as a local userid.
 const maxMemberChoices = 200
 
 // memberChoices are the first maxMemberChoices members of an authenticator's directory that WeCom

@@ -24,13 +24,14 @@ import (
 // live preview, and picker.js offers the directory, the local users and the channel's chats in
 // the recipient fields.
 
-// sendRecipients are the recipient fields of the form, as their API paths under "to".
-var sendRecipients = []string{"users", "wecomUsers", "departments", "tags", "chats", "mobiles", "emails", "leadersOf"}
+// recipientFields are the recipient fields of the Send page and of the editor's notification
+// nodes, as their API paths under "to".
+var recipientFields = []string{"users", "wecomUsers", "departments", "tags", "chats", "mobiles", "emails", "leadersOf"}
 
-// sendPickers say what picker.js offers in a recipient field: local users, the channel's
+// recipientPickers say what picker.js offers in a recipient field: local users, the channel's
 // authenticator's directory members or departments, the channel's chats. Tags, mobiles and
-// emails are typed.
-var sendPickers = map[string]string{"users": "users", "wecomUsers": "members", "departments": "departments", "chats": "chats", "leadersOf": "users"}
+// emails are typed (the directory does not keep tags).
+var recipientPickers = map[string]string{"users": "users", "wecomUsers": "members", "departments": "departments", "chats": "chats", "leadersOf": "users"}
 
 // sendMentions are the recipient fields a group robot takes, as mentions (SPEC §9.2).
 var sendMentions = map[string]bool{"users": true, "wecomUsers": true, "mobiles": true}
@@ -66,7 +67,7 @@ func (u *UI) sendPageData(c *gin.Context) (sendPage, error) {
 		return sendPage{}, err
 	}
 	p := sendPage{Channels: channels, CardTypes: wecom.CardTypes(), Templates: tpls.Items,
-		Recipients: sendRecipients, Pickers: sendPickers, Mentions: sendMentions, Strings: u.editorStrings(u.language(c))}
+		Recipients: recipientFields, Pickers: recipientPickers, Mentions: sendMentions, Strings: u.editorStrings(u.language(c))}
 	p.MsgTypes, p.AllMsgTypes = u.channelMsgTypes(u.d.Service.ChannelTypes())
 	return p, nil
 }
@@ -173,7 +174,7 @@ func (u *UI) sendBody(c *gin.Context) (body map[string]any, bad problem.Fields) 
 		body["priority"] = p
 	}
 	to := map[string]any{}
-	for _, k := range sendRecipients {
+	for _, k := range recipientFields {
 		if ids := splitIDs(c.PostForm("to." + k)); len(ids) > 0 {
 			to[k] = ids
 		}
@@ -231,7 +232,7 @@ func sendFieldErrors(se *problem.Error) problem.Fields {
 		if path != "to" && !strings.HasPrefix(path, "to.") {
 			return path
 		}
-		for _, k := range sendRecipients {
+		for _, k := range recipientFields {
 			if p := "to." + k; path == p || strings.HasPrefix(path, p+"[") {
 				return p
 			}

@@ -111,8 +111,8 @@ var dynamicKeys = map[string][]string{
 	// The credential a recipe's install answers with, by the recipe's auth.
 	"recipe.credential.": {workflow.AuthBearer, workflow.AuthGrafana, workflow.AuthHMAC},
 	// The Send page's recipient fields and what their pickers search.
-	"send.to.":   sendRecipients,
-	"send.help.": sendRecipients,
+	"send.to.":   recipientFields,
+	"send.help.": recipientFields,
 	"send.pick.": {"users", "members", "departments", "chats"},
 
 	// editor.js and cards.js.
@@ -123,7 +123,6 @@ var dynamicKeys = map[string][]string{
 	"wf.branch.":      {"true", "false"},
 	"wf.end.":         {models.JobResolved, models.JobFailed},
 	"wf.media.":       {"media_id", "url", "id"},
-	"wf.n.to.":        {"users", "wecomUsers", "departments", "tags"},
 	"wf.n.to.linked.": {"users", "departments"},
 	"wf.chat.":        {"name", "owner", "chatid", "name.help", "owner.help", "chatid.help"},
 	// A template card's enumerations, as set.value: colors, horizontal content types, button

@@ -41,11 +41,19 @@ type workflowPage struct {
 	Channels   []editorChoice
 	// Authenticators are the names a wecom_event trigger may listen to.
 	Authenticators []editorChoice
+	// Recipients are a notification node's recipient fields and what picker.js offers in each.
+	Recipients editorRecipients
 	// MsgTypes and CardTypes are WeCom's, in its documentation order.
 	MsgTypes, CardTypes []string
 	Strings             map[string]string
 	// HookBase is the webhook URL without the key.
 	HookBase string
+}
+
+// editorRecipients are the recipient fields of a notification node, the Send page's.
+type editorRecipients struct {
+	Fields  []string          `json:"fields"`
+	Pickers map[string]string `json:"pickers"`
 }
 
 // editorChoice is one name the editor offers in a picker.
@@ -111,7 +119,7 @@ func (u *UI) workflowPageData(c *gin.Context, w *workflow.Workflow, def any) (wo
 		return workflowPage{}, err
 	}
 	p := workflowPage{Workflow: w, Definition: def, MsgTypes: wecom.MsgTypes(), CardTypes: wecom.CardTypes(),
-		Channels: channels, Authenticators: []editorChoice{},
+		Channels: channels, Authenticators: []editorChoice{}, Recipients: editorRecipients{Fields: recipientFields, Pickers: recipientPickers},
 		Strings: u.editorStrings(u.language(c)), HookBase: strings.TrimRight(u.d.PublicURL, "/") + "/hooks/"}
 	for _, a := range auths.Items {
 		p.Authenticators = append(p.Authenticators, editorChoice{Name: a.Name, Title: a.Title})
@@ -119,11 +127,12 @@ func (u *UI) workflowPageData(c *gin.Context, w *workflow.Workflow, def any) (wo
 	return p, nil
 }
 
-// editorStrings are the texts editor.js and cards.js show: every "wf." key, in lang.
+// editorStrings are the texts editor.js and cards.js show: every "wf." key, and the recipient
+// fields' labels, help and picker texts it shares with the Send page, in lang.
 func (u *UI) editorStrings(lang string) map[string]string {
 	out := map[string]string{}
 	for k := range u.cat[languages[0]] {
-		if strings.HasPrefix(k, "wf.") {
+		if strings.HasPrefix(k, "wf.") || strings.HasPrefix(k, "send.to.") || strings.HasPrefix(k, "send.help.") || strings.HasPrefix(k, "send.pick.") || k == "send.picked" {
 			out[k] = u.cat.text(lang, k)
 		}
 	}

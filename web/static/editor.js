@@ -30,6 +30,8 @@
 
   // ---- the workflow and paths into it ----
   let def, channels, auths, msgtypes, cardtypes, wfId, hookBase, form;
+  // recipients are a notification's recipient fields and the picker each has: {fields, pickers}.
+  let recipients = {fields: [], pickers: {}};
   // readOnly: the viewer's role may not save workflows; the form shows the definition, disabled.
   let readOnly = false;
   // saved is the workflow as last loaded or saved (body() as JSON): leaving the page with
@@ -143,7 +145,7 @@
   function control(o) {
     let c;
     if (o.kind === "textarea") c = h("textarea", {id: o.id, rows: o.rows || 3, spellcheck: "false"});
-    else if (o.kind === "select") c = h("select", {id: o.id}, o.options.map(([v, l]) => h("option", {value: v}, l)));
+    else if (o.kind === "select") c = h("select", {id: o.id}, o.options.map(([v, l, a]) => h("option", Object.assign({value: v}, a), l)));
     else if (o.kind === "check") c = h("input", {id: o.id, type: "checkbox"});
     else c = h("input", {id: o.id, type: o.type || "text", autocomplete: "off", inputmode: o.url ? "url" : null, placeholder: o.ph, list: o.list});
     if (o.kind === "check") c.checked = !!o.value;
@@ -151,8 +153,10 @@
     for (const k of ["rel", "path", "posrel"]) if (o[k] != null) c.dataset[k] = o[k];
     const wrap = h("div", {class: "field" + (o.kind === "check" ? " check" : "")});
     const label = h("label", {for: o.id}, o.label, o.api ? [" ", h("code", {}, o.api)] : null);
+    const row = o.vars ? h("div", {class: "wf-row"}, c, varButton(c, o.vars)) : c;
     if (o.kind === "check") wrap.append(c, label);
-    else wrap.append(label, o.vars ? h("div", {class: "wf-row"}, c, varButton(c, o.vars)) : c);
+    else wrap.append(label, row);
+    if (o.picker) picker(c, o.picker, row);
     if (o.limit) wrap.append(counter(c, o.limit, o.bytes));
     if (o.help) {
       wrap.append(h("p", {class: "help", id: o.id + "-help"}, o.help));
@@ -166,6 +170,16 @@
       if (o.redraw) render(o.id);
     });
     return wrap;
+  }
+
+  // picker gives input c picker.js's search of the directory, the local users or a channel's
+  // chats (p: kind, scope, single), placed after row.
+  function picker(c, p, row) {
+    if (!window.wf || !window.wf.picker) return;
+    Object.assign(c.dataset, {picker: p.kind, search: t("send.pick." + p.kind), picked: t("send.picked")});
+    if (p.scope) c.dataset.scope = p.scope;
+    if (p.single) c.dataset.single = "";
+    window.wf.picker(c, row);
   }
 
   // ---- the variable picker ----
@@ -541,10 +555,10 @@
       options: [["", t("wf.n.channel.choose")]].concat(names), help: t("wf.chat.channel.help"), set: (v) => set(cfg, ["channel"], v)}));
     for (const k of ["name", "owner", "chatid"]) {
       box.append(control({id: u + "-chat-" + k, label: t("wf.chat." + k), rel: "config." + k, value: cfg[k], vars: "t",
-        help: t("wf.chat." + k + ".help"), set: (v) => set(cfg, [k], v || undefined)}));
+        help: t("wf.chat." + k + ".help"), picker: k === "owner" ? {kind: "users", single: true} : null, set: (v) => set(cfg, [k], v || undefined)}));
     }
     box.append(control({id: u + "-chat-users", label: t("wf.chat.users"), rel: "config.users", value: listText(cfg.users), vars: "t",
-      help: t("wf.chat.users.help"), set: (v) => set(cfg, ["users"], splitList(v, false))}));
+      help: t("wf.chat.users.help"), picker: {kind: "users"}, set: (v) => set(cfg, ["users"], splitList(v, false))}));
   }
   // switchMsgtype gives n the body of msgtype v: the one it had before, or a blank one; the body
   // of the old type is put aside for a switch back.
@@ -572,17 +586,20 @@
   }
   function notificationForm(n, box) {
     const cfg = n.config, u = uid(n);
-    const names = channels.map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name]);
+    // A channel's option says which channel and directory the recipients' pickers search.
+    const names = channels.map((c) => [c.name, c.title && c.title !== c.name ? c.name + " — " + c.title : c.name,
+      {"data-id": c.id, "data-authenticator": c.authenticatorId}]);
     if (cfg.channel && !channels.some((c) => c.name === cfg.channel)) names.push([cfg.channel, cfg.channel]);
     box.append(control({id: u + "-channel", label: t("wf.n.channel"), rel: "config.channel", kind: "select", value: cfg.channel || "",
       options: [["", t("wf.n.channel.choose")]].concat(names), set: (v) => set(cfg, ["channel"], v)}));
     if (!channels.length) box.append(h("p", {class: "help"}, t("wf.n.channel.none"), " ", h("a", {href: "/ui/channels/new"}, t("wf.n.channel.create"))));
     const to = h("fieldset", {class: "wf-to"}, h("legend", {}, t("wf.n.to")), h("p", {class: "help"}, t("wf.n.to.help")));
     to.dataset.rel = "config.to";
-    for (const k of ["users", "wecomUsers", "departments", "tags"]) {
-      const numeric = k === "departments" || k === "tags";
-      to.append(control({id: u + "-to-" + k, label: t("wf.n.to." + k), api: k, rel: "config.to." + k, value: listText(get(cfg, ["to", k])), vars: "t",
-        set: (v) => set(cfg, ["to", k], splitList(v, numeric))}));
+    // The fields and pickers of the Send page's recipients (web/send.go).
+    for (const k of recipients.fields) {
+      const numeric = k === "departments" || k === "tags", kind = recipients.pickers[k];
+      to.append(control({id: u + "-to-" + k, label: t("send.to." + k), api: k, rel: "config.to." + k, value: listText(get(cfg, ["to", k])), vars: "t",
+        help: t("send.help." + k), picker: kind ? {kind, scope: u + "-channel"} : null, set: (v) => set(cfg, ["to", k], splitList(v, numeric))}));
     }
     to.append(control({id: u + "-to-all", label: t("wf.n.to.all"), rel: "config.to.all", kind: "check", value: get(cfg, ["to", "all"]) === true,
       set: (v) => set(cfg, ["to", "all"], v ? true : undefined)}));
@@ -1022,6 +1039,7 @@
     def.nodes = def.nodes || [];
     def.trigger = def.trigger || {type: "manual", config: {}};
     auths = readJSON("authenticators") || [];
+    recipients = readJSON("recipients") || recipients;
     msgtypes = readJSON("msgtypes") || [];
     const ed = $("editor");
     wfId = ed.dataset.id || "";
