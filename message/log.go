@@ -135,7 +135,7 @@ func (s *Service) Wait(ctx context.Context, id string, d time.Duration) (View, e
 	var m View
 	err := s.waiters.Wait(ctx, id, d, s.waitPoll, func() (bool, error) {
 		var err error
-		m, err = s.Get(ctx, id)
+		m, err = s.waitRead(ctx, id)
 		return isFinal(m.Status), err
 	})
 	return m, err

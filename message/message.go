@@ -54,7 +54,9 @@ type Service struct {
 	fetcher *fetch.Fetcher
 	log     *slog.Logger
 	// waiters are the Waits in progress, woken when this process records or cancels their message.
-	waiters       *worker.Waiters
+	waiters *worker.Waiters
+	// waitRead is how a Wait reads its message (Get; a test delivers the message right after).
+	waitRead      func(ctx context.Context, id string) (View, error)
 	waitPoll      time.Duration
 	channelTypes  map[string]plugin.ChannelType
 	templateUsers func(ctx context.Context, name string) ([]string, error)
@@ -80,9 +82,11 @@ func New(store *models.Store, clients *wecom.Clients, apps *wecom.Apps, cfg Conf
 	if cfg.WaitPoll == 0 {
 		cfg.WaitPoll = 500 * time.Millisecond
 	}
-	return &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, reserve: cfg.Reserve, env: cfg.TemplateEnv, loc: cfg.Location,
+	s := &Service{store: store, clients: clients, apps: apps, wake: cfg.Wake, reserve: cfg.Reserve, env: cfg.TemplateEnv, loc: cfg.Location,
 		fetcher: cfg.Fetcher, log: log, waiters: worker.NewWaiters(maxWaiters), waitPoll: cfg.WaitPoll, channelTypes: cfg.ChannelTypes,
 		templateUsers: cfg.TemplateUsers}
+	s.waitRead = s.Get
+	return s
 }
 
 // Trigger sources of a message.

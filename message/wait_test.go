@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"gorm.io/gorm"
 
 	"github.com/wecomflow/wecomflow/models"
 	"github.com/wecomflow/wecomflow/models/storetest"
@@ -120,13 +119,12 @@ func TestWaitWakesOnTheRecordedOutcome(t *testing.T) {
 		e := newWaitEnv(t)
 		// Right after Wait's first read of the message (queued) the sender records it.
 		var fired atomic.Bool
-		err := e.store.Read.Callback().Query().After("gorm:query").Register("deliver_after_read", func(db *gorm.DB) {
-			if db.Statement.Table == "messages" && fired.CompareAndSwap(false, true) {
+		e.svc.waitRead = func(ctx context.Context, id string) (View, error) {
+			v, err := e.svc.Get(ctx, id)
+			if fired.CompareAndSwap(false, true) {
 				e.deliver()
 			}
-		})
-		if err != nil {
-			t.Fatal(err)
+			return v, err
 		}
 		if status := e.status(e.wait(context.Background())); status != models.MessageSent || !fired.Load() {
 			t.Fatalf("Wait answered %s (outcome recorded during its read: %v)", status, fired.Load())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -236,17 +237,34 @@ func (s *Store) insertMessageRows(tx *gorm.DB, jobs []acceptJob) error {
 	return nil
 }
 
-// messageColumns and requestColumns are what insertMessageValues and insertRequestValues write:
-// every column (TestInsertColumnsAreEveryColumn keeps them so), the request's id generated.
+// messageColumns and requestColumns are the tables' columns in the order of fields(): the
+// message path's inserts and reads name them by hand instead of through gorm
+// (TestInsertedMessageReadsBackWhole keeps them whole).
 var (
 	messageColumns = []string{"id", "channel_id", "channel", "channel_type", "authenticator_id", "msg_type", "template", "body", "task_id",
 		"replace_name", "send_options", "linked", "status", "trigger_from", "execution_id", "idempotency_key", "idem_channel_id", "requests",
 		"requested", "resolved", "unbound", "invalid", "unlicensed", "attempts", "next_attempt_at", "reason", "warnings", "created_at",
 		"updated_at", "sent_at", "recalled_at"}
-	requestColumns = []string{"message_id", "seq", "to_user", "to_party", "to_tag", "to_all", "chat_id", "status", "not_before",
+	requestColumns = []string{"id", "message_id", "seq", "to_user", "to_party", "to_tag", "to_all", "chat_id", "status", "not_before",
 		"lease_owner", "lease_until", "attempts", "ambiguous", "err_code", "err_msg", "msg_id", "response_code", "invalid_user",
 		"invalid_party", "invalid_tag", "unlicensed_user", "reason", "sent_at", "updated_at"}
 )
+
+// fields are pointers to m's fields in messageColumns' order: a row scans into them, and as
+// arguments they are the row's values (database/sql reads through pointers).
+func (m *Message) fields() []any {
+	return []any{&m.ID, &m.ChannelID, &m.Channel, &m.ChannelType, &m.AuthenticatorID, &m.MsgType, &m.Template, &m.Body, &m.TaskID,
+		&m.ReplaceName, &m.SendOptions, &m.Linked, &m.Status, &m.TriggerFrom, &m.ExecutionID, &m.IdempotencyKey, &m.IdemChannelID, &m.Requests,
+		&m.Requested, &m.Resolved, &m.Unbound, &m.Invalid, &m.Unlicensed, &m.Attempts, &m.NextAttemptAt, &m.Reason, &m.Warnings, &m.CreatedAt,
+		&m.UpdatedAt, &m.SentAt, &m.RecalledAt}
+}
+
+// fields are pointers to r's fields in requestColumns' order.
+func (r *MessageRequest) fields() []any {
+	return []any{&r.ID, &r.MessageID, &r.Seq, &r.ToUser, &r.ToParty, &r.ToTag, &r.ToAll, &r.ChatID, &r.Status, &r.NotBefore,
+		&r.LeaseOwner, &r.LeaseUntil, &r.Attempts, &r.Ambiguous, &r.ErrCode, &r.ErrMsg, &r.MsgID, &r.ResponseCode, &r.InvalidUser,
+		&r.InvalidParty, &r.InvalidTag, &r.UnlicensedUser, &r.Reason, &r.SentAt, &r.UpdatedAt}
+}
 
 // insertMessageValues inserts messages with multi-row statements of their own: every send makes
 // one, and gorm's building of a batch insert by reflection cost more than SQLite's writing it.
@@ -263,10 +281,7 @@ func (s *Store) insertMessageValues(tx *gorm.DB, msgs []*Message) error {
 		if m.ChannelType == "" {
 			m.ChannelType = "wecom"
 		}
-		args = append(args, m.ID, m.ChannelID, m.Channel, m.ChannelType, m.AuthenticatorID, m.MsgType, m.Template, m.Body, m.TaskID,
-			m.ReplaceName, m.SendOptions, m.Linked, m.Status, m.TriggerFrom, m.ExecutionID, m.IdempotencyKey, m.IdemChannelID, m.Requests,
-			m.Requested, m.Resolved, m.Unbound, m.Invalid, m.Unlicensed, m.Attempts, m.NextAttemptAt, m.Reason, m.Warnings, m.CreatedAt,
-			m.UpdatedAt, m.SentAt, m.RecalledAt)
+		args = append(args, m.fields()...)
 	}
 	_, err := s.insertValues(tx, "messages", messageColumns, args)
 	return err
@@ -275,21 +290,20 @@ func (s *Store) insertMessageValues(tx *gorm.DB, msgs []*Message) error {
 // insertRequestValues inserts requests like insertMessageValues and gives each its id.
 func (s *Store) insertRequestValues(tx *gorm.DB, reqs []MessageRequest) error {
 	now := s.Now()
-	args := make([]any, 0, len(reqs)*len(requestColumns))
+	cols := requestColumns[1:]
+	args := make([]any, 0, len(reqs)*len(cols))
 	for i := range reqs {
 		r := &reqs[i]
 		if r.UpdatedAt.IsZero() {
 			r.UpdatedAt = now
 		}
-		args = append(args, r.MessageID, r.Seq, r.ToUser, r.ToParty, r.ToTag, r.ToAll, r.ChatID, r.Status, r.NotBefore,
-			r.LeaseOwner, r.LeaseUntil, r.Attempts, r.Ambiguous, r.ErrCode, r.ErrMsg, r.MsgID, r.ResponseCode, r.InvalidUser,
-			r.InvalidParty, r.InvalidTag, r.UnlicensedUser, r.Reason, r.SentAt, r.UpdatedAt)
+		args = append(args, r.fields()[1:]...)
 	}
-	firsts, err := s.insertValues(tx, "message_requests", requestColumns, args)
+	firsts, err := s.insertValues(tx, "message_requests", cols, args)
 	if err != nil {
 		return err
 	}
-	per := s.rowsPerInsert(len(requestColumns))
+	per := s.rowsPerInsert(len(cols))
 	for i := range reqs {
 		reqs[i].ID = uint64(firsts[i/per] + int64(i%per))
 	}
@@ -338,17 +352,32 @@ func (s *Store) ListMessages(ctx context.Context, f MessageFilter, p Page) ([]Me
 	return items, total, nil
 }
 
+// The reads of GetMessage, prepared: every ?wait= answer and message page makes them.
+var (
+	getMessageSQL  = "SELECT " + strings.Join(messageColumns, ", ") + " FROM messages WHERE id = ?"
+	getRequestsSQL = "SELECT " + strings.Join(requestColumns, ", ") + " FROM message_requests WHERE message_id = ? ORDER BY seq, id"
+)
+
 // GetMessage reads a message and its requests.
 func (s *Store) GetMessage(ctx context.Context, id string) (*Message, []MessageRequest, error) {
-	m, err := get[Message](ctx, s.Read, "message", "id = ?", id)
+	var m Message
+	found := false
+	err := s.scan(ctx, getMessageSQL, []any{id}, func() []any { found = true; return m.fields() })
+	if err == nil && !found {
+		err = ErrNotFound
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("store: unable to get message: %w", err)
 	}
 	var reqs []MessageRequest
-	if err := s.Read.WithContext(ctx).Where("message_id = ?", id).Order("seq, id").Find(&reqs).Error; err != nil {
+	err = s.scan(ctx, getRequestsSQL, []any{id}, func() []any {
+		reqs = append(reqs, MessageRequest{})
+		return reqs[len(reqs)-1].fields()
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("store: unable to read requests: %w", err)
 	}
-	return m, reqs, nil
+	return &m, reqs, nil
 }
 
 // MessageByTaskID finds the message an interactive card with task_id was sent in.

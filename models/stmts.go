@@ -86,6 +86,21 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	return st.QueryContext(ctx, args...)
 }
 
+// scan runs a read with query and scans each row into the pointers next returns for it.
+func (s *Store) scan(ctx context.Context, query string, args []any, next func() []any) error {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(next()...); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // get is query prepared on the writer, or nil until it is. The first use starts preparing it in
 // the background: the caller holds the writer's one connection in a transaction, and the
 // preparation waits for it.
