@@ -107,3 +107,34 @@ func FuzzParseMessageMatchesEncodingXML(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEnvelopeMatchesParseMessage holds ParseEnvelope, which builds no maps, to what
+// ParseMessage's object says: the same bodies refused, and each field the string that object
+// holds under its name (none when the element repeats or has children).
+func FuzzParseEnvelopeMatchesParseMessage(f *testing.F) {
+	for _, seed := range xmlSeeds(f) {
+		f.Add(seed)
+	}
+	for _, s := range []string{
+		"<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>", "<xml><Encrypt><a/>x</Encrypt></xml>",
+		"<xml><Encrypt> x </Encrypt><ToUserName/><AgentID>1<!-- -->2</AgentID></xml>",
+		"<xml><a><Encrypt>x</Encrypt></a></xml>", "<xml><x:Encrypt><![CDATA[a\r\nb]]></x:Encrypt></xml>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env, err := ParseEnvelope(body)
+		m, merr := ParseMessage(body)
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		want := Envelope{ToUserName: str("ToUserName"), AgentID: str("AgentID"), Encrypt: str("Encrypt")}
+		if merr != nil || want.Encrypt == "" {
+			if err == nil {
+				t.Errorf("ParseEnvelope(%q) = %+v; ParseMessage: %v, %v", body, env, m, merr)
+			}
+			return
+		}
+		if err != nil || env != want {
+			t.Errorf("ParseEnvelope(%q) = %+v, %v; want %+v", body, env, err, want)
+		}
+	})
+}

@@ -26,23 +26,34 @@ type Envelope struct {
 }
 
 // ParseEnvelope reads a POST body with the same hardened parser as ParseMessage, since it runs
-// before the signature is checked. A body without Encrypt is ErrBadXML.
+// before the signature is checked, and accepts and refuses the same bodies; it only makes no
+// objects of the elements it does not keep. A body without Encrypt is ErrBadXML.
 func ParseEnvelope(body []byte) (Envelope, error) {
-	m, err := ParseMessage(body)
+	_, top, err := parse(string(body), true)
 	if err != nil {
 		return Envelope{}, err
 	}
-	env := Envelope{Encrypt: leaf(m, "Encrypt"), ToUserName: leaf(m, "ToUserName"), AgentID: leaf(m, "AgentID")}
+	env := Envelope{Encrypt: leaf(top, "Encrypt"), ToUserName: leaf(top, "ToUserName"), AgentID: leaf(top, "AgentID")}
 	if env.Encrypt == "" {
 		return Envelope{}, fmt.Errorf("%w: no Encrypt element", ErrBadXML)
 	}
 	return env, nil
 }
 
-// leaf is m[name] when it is a single text element, else "".
-func leaf(m map[string]any, name string) string {
-	s, _ := m[name].(string)
-	return s
+// leaf is what ParseMessage's map holds under name when that is a string — the text of the one
+// child of that name without children of its own — else "".
+func leaf(top []child, name string) string {
+	var text string
+	n := 0
+	for _, c := range top {
+		if c.name == name {
+			if n++; n > 1 || c.value != nil {
+				return ""
+			}
+			text = c.text
+		}
+	}
+	return text
 }
 
 // ParseMessage turns a decrypted WeCom XML message into the JSON-like object subscribers and
@@ -52,7 +63,14 @@ func leaf(m map[string]any, name string) string {
 // — so one SelectedItem is a map and two are a list. Attributes and text between child elements
 // are ignored. DOCTYPE and other directives are refused, depth and element count are bounded.
 func ParseMessage(plain []byte) (map[string]any, error) {
-	s := scanner{src: string(plain)}
+	root, _, err := parse(string(plain), false)
+	return root, err
+}
+
+// parse is ParseMessage over src. With shallow set it builds no maps: it returns the root's
+// children instead, those with children of their own marked by a hasChildren value.
+func parse(src string, shallow bool) (map[string]any, []child, error) {
+	s := scanner{src: src}
 	var (
 		stack [maxDepth]element
 		open  = stack[:0]
@@ -61,37 +79,39 @@ func ParseMessage(plain []byte) (map[string]any, error) {
 		scratch [32]child
 		kids    = scratch[:0]
 		count   int
-		root    map[string]any // set when the root element closes
+		done    bool // the root element has closed
+		root    map[string]any
+		top     []child
 	)
 	for {
 		t, err := s.next()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch t.kind {
 		case tokenEOF:
 			switch {
 			case len(open) > 0:
-				return nil, fmt.Errorf("%w: <%s> is not closed", ErrBadXML, open[len(open)-1].name)
-			case root == nil:
-				return nil, fmt.Errorf("%w: no root element", ErrBadXML)
+				return nil, nil, fmt.Errorf("%w: <%s> is not closed", ErrBadXML, open[len(open)-1].name)
+			case !done:
+				return nil, nil, fmt.Errorf("%w: no root element", ErrBadXML)
 			}
-			return root, nil
+			return root, top, nil
 		case tokenStart:
 			count++
 			switch {
-			case root != nil:
-				return nil, fmt.Errorf("%w: more than one root element", ErrBadXML)
+			case done:
+				return nil, nil, fmt.Errorf("%w: more than one root element", ErrBadXML)
 			case len(open) == 0 && t.local != "xml":
-				return nil, fmt.Errorf("%w: the root element is not <xml>", ErrBadXML)
+				return nil, nil, fmt.Errorf("%w: the root element is not <xml>", ErrBadXML)
 			case len(open) == maxDepth:
-				return nil, fmt.Errorf("%w: nested deeper than %d", ErrBadXML, maxDepth)
+				return nil, nil, fmt.Errorf("%w: nested deeper than %d", ErrBadXML, maxDepth)
 			case count > maxElements:
-				return nil, fmt.Errorf("%w: more than %d elements", ErrBadXML, maxElements)
+				return nil, nil, fmt.Errorf("%w: more than %d elements", ErrBadXML, maxElements)
 			}
 			open = append(open, element{name: t.name, local: t.local, first: len(kids)})
 			if t.empty {
-				open, kids, root = closeElement(open, kids)
+				open, kids, root, top, done = closeElement(open, kids, shallow)
 			}
 		case tokenText, tokenCDATA:
 			text := t.text
@@ -100,7 +120,7 @@ func ParseMessage(plain []byte) (map[string]any, error) {
 			}
 			if len(open) == 0 {
 				if text != "" {
-					return nil, fmt.Errorf("%w: text outside the root element", ErrBadXML)
+					return nil, nil, fmt.Errorf("%w: text outside the root element", ErrBadXML)
 				}
 				continue
 			}
@@ -109,9 +129,9 @@ func ParseMessage(plain []byte) (map[string]any, error) {
 			}
 		case tokenEnd:
 			if len(open) == 0 || open[len(open)-1].name != t.name {
-				return nil, fmt.Errorf("%w: unexpected </%s>", ErrBadXML, t.name)
+				return nil, nil, fmt.Errorf("%w: unexpected </%s>", ErrBadXML, t.name)
 			}
-			open, kids, root = closeElement(open, kids)
+			open, kids, root, top, done = closeElement(open, kids, shallow)
 		}
 	}
 }
@@ -126,38 +146,54 @@ type element struct {
 	joined []byte
 }
 
+// child is a closed element waiting for its parent to close: a leaf's text, or (value) the map an
+// element with children became — in a shallow parse only hasChildren{}, the mark that it had some.
 type child struct {
 	name  string
+	text  string
 	value any
 }
 
+// hasChildren marks, in a shallow parse, a child that had children.
+type hasChildren struct{}
+
 // closeElement ends the innermost open element: it becomes its parent's child, or, the last one,
-// the root returned (nil otherwise: nothing opens after the root has closed).
-func closeElement(open []element, kids []child) ([]element, []child, map[string]any) {
+// the root returned (as a map, or in a shallow parse as its children), with done set.
+func closeElement(open []element, kids []child, shallow bool) (_ []element, _ []child, root map[string]any, top []child, done bool) {
 	el := &open[len(open)-1]
 	open = open[:len(open)-1]
-	var m map[string]any
-	if children := kids[el.first:]; len(children) > 0 {
-		m = make(map[string]any, len(children))
-		for _, c := range children {
-			addChild(m, c.name, c.value)
+	children := kids[el.first:]
+	kids = kids[:el.first]
+	if len(open) == 0 {
+		if shallow { // a copy: kids may live on parse's stack
+			return open, kids, nil, append([]child(nil), children...), true
 		}
-		kids = kids[:el.first]
+		return open, kids, childMap(children), nil, true
 	}
 	switch {
-	case len(open) == 0:
-		if m == nil {
-			m = map[string]any{}
-		}
-		return open, kids, m
-	case m != nil:
-		kids = append(kids, child{el.local, m})
+	case len(children) > 0 && shallow:
+		kids = append(kids, child{name: el.local, value: hasChildren{}})
+	case len(children) > 0:
+		kids = append(kids, child{name: el.local, value: childMap(children)})
 	case el.joined != nil:
-		kids = append(kids, child{el.local, string(el.joined)})
+		kids = append(kids, child{name: el.local, text: string(el.joined)})
 	default:
-		kids = append(kids, child{el.local, el.text})
+		kids = append(kids, child{name: el.local, text: el.text})
 	}
-	return open, kids, nil
+	return open, kids, nil, nil, false
+}
+
+// childMap is an element's object: its children by name, at its final size.
+func childMap(children []child) map[string]any {
+	m := make(map[string]any, len(children))
+	for _, c := range children {
+		if c.value != nil {
+			addChild(m, c.name, c.value)
+		} else {
+			addChild(m, c.name, c.text)
+		}
+	}
+	return m
 }
 
 func (e *element) addText(text string) {
