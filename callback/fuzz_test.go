@@ -2,6 +2,7 @@ package callback
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -137,4 +138,53 @@ func FuzzParseEnvelopeMatchesParseMessage(f *testing.F) {
 			t.Errorf("ParseEnvelope(%q) = %+v, %v; want %+v", body, env, err, want)
 		}
 	})
+}
+
+// FuzzParseEventMatchesParseMessage holds the handler's parse, which writes the payload's JSON
+// itself, to ParseMessage and encoding/json: the same messages refused, the payload byte for byte
+// json.Marshal of ParseMessage's object, each field the string that object holds.
+func FuzzParseEventMatchesParseMessage(f *testing.F) {
+	for _, seed := range xmlSeeds(f) {
+		f.Add(seed)
+	}
+	for _, s := range []string{
+		"<xml><b>1</b><a>2</a><b><c/></b><a>3</a><B/><_/></xml>", "<xml></xml>", "<xml><a><b/></a></xml>",
+		"<xml><a>\"\\\b\f\n\t&lt;&gt;&amp;\u007f\u2028\u2029&#1;&#x1f;é</a><a2/></xml>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		var assembled []byte
+		for _, b := range input {
+			assembled = append(assembled, xmlPieces[int(b)%len(xmlPieces)]...)
+		}
+		for _, plain := range [][]byte{input, assembled} {
+			checkParseEvent(t, plain)
+		}
+	})
+}
+
+// checkParseEvent compares parseEvent with ParseMessage and encoding/json on one input.
+func checkParseEvent(t *testing.T, plain []byte) {
+	t.Helper()
+	ev, err := parseEvent(plain)
+	m, merr := ParseMessage(plain)
+	if (err != nil) != (merr != nil) {
+		t.Fatalf("parseEvent(%q): %v; ParseMessage: %v", plain, err, merr)
+	}
+	if err != nil {
+		return
+	}
+	want, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ev.payload, want) {
+		t.Errorf("parseEvent(%q).payload = %s\nwant %s", plain, ev.payload, want)
+	}
+	for _, k := range []string{"MsgId", "CreateTime", "MsgType", "Event", "ChangeType", "FromUserName", "a", "b"} {
+		if s, _ := m[k].(string); ev.field(k) != s {
+			t.Errorf("parseEvent(%q).field(%s) = %q, want %q", plain, k, ev.field(k), s)
+		}
+	}
 }

@@ -29,7 +29,7 @@ type Envelope struct {
 // before the signature is checked, and accepts and refuses the same bodies; it only makes no
 // objects of the elements it does not keep. A body without Encrypt is ErrBadXML.
 func ParseEnvelope(body []byte) (Envelope, error) {
-	_, top, err := parse(string(body), true)
+	_, top, err := parse(string(body), &shallow{})
 	if err != nil {
 		return Envelope{}, err
 	}
@@ -63,13 +63,45 @@ func leaf(top []child, name string) string {
 // — so one SelectedItem is a map and two are a list. Attributes and text between child elements
 // are ignored. DOCTYPE and other directives are refused, depth and element count are bounded.
 func ParseMessage(plain []byte) (map[string]any, error) {
-	root, _, err := parse(string(plain), false)
+	root, _, err := parse(string(plain), nil)
 	return root, err
 }
 
-// parse is ParseMessage over src. With shallow set it builds no maps: it returns the root's
-// children instead, those with children of their own marked by a hasChildren value.
-func parse(src string, shallow bool) (map[string]any, []child, error) {
+// parsedEvent is a decrypted message as the handler stores it: the JSON of ParseMessage's object,
+// written as the elements close without making the maps, and the root's children for the fields
+// the event's columns hold.
+type parsedEvent struct {
+	payload []byte
+	top     []child
+}
+
+// field is what ParseMessage's object holds under name when that is a string, else "".
+func (p *parsedEvent) field(name string) string { return leaf(p.top, name) }
+
+// parseEvent reads a decrypted message as ParseMessage does (the same messages refused) into a
+// parsedEvent: payload is byte for byte json.Marshal of ParseMessage's object.
+func parseEvent(plain []byte) (parsedEvent, error) {
+	sh := shallow{json: true, buf: make([]byte, 0, len(plain)+len(plain)/2)}
+	_, top, err := parse(string(plain), &sh)
+	if err != nil {
+		return parsedEvent{}, err
+	}
+	return parsedEvent{payload: sh.buf[sh.root:], top: top}, nil
+}
+
+// shallow, given to parse, asks it for no maps: it returns the root's children instead, and with
+// json set writes the object ParseMessage would return as JSON into buf.
+type shallow struct {
+	json bool
+	// buf holds the JSON of each closed element with children, its parent's after its own; the
+	// root's, from root on, is the message's.
+	buf  []byte
+	root int
+}
+
+// parse is ParseMessage over src. With sh it builds no maps: it returns the root's children
+// instead, those with children of their own marked by a hasChildren value.
+func parse(src string, sh *shallow) (map[string]any, []child, error) {
 	s := scanner{src: src}
 	var (
 		stack [maxDepth]element
@@ -111,7 +143,7 @@ func parse(src string, shallow bool) (map[string]any, []child, error) {
 			}
 			open = append(open, element{name: t.name, local: t.local, first: len(kids)})
 			if t.empty {
-				open, kids, root, top, done = closeElement(open, kids, shallow)
+				open, kids, root, top, done = closeElement(open, kids, sh)
 			}
 		case tokenText, tokenCDATA:
 			text := t.text
@@ -131,7 +163,7 @@ func parse(src string, shallow bool) (map[string]any, []child, error) {
 			if len(open) == 0 || open[len(open)-1].name != t.name {
 				return nil, nil, fmt.Errorf("%w: unexpected </%s>", ErrBadXML, t.name)
 			}
-			open, kids, root, top, done = closeElement(open, kids, shallow)
+			open, kids, root, top, done = closeElement(open, kids, sh)
 		}
 	}
 }
@@ -147,11 +179,13 @@ type element struct {
 }
 
 // child is a closed element waiting for its parent to close: a leaf's text, or (value) the map an
-// element with children became — in a shallow parse only hasChildren{}, the mark that it had some.
+// element with children became — in a shallow parse only hasChildren{}, the mark that it had some,
+// and with JSON its object's place in the shallow buffer, buf[from:to].
 type child struct {
-	name  string
-	text  string
-	value any
+	name     string
+	text     string
+	value    any
+	from, to int
 }
 
 // hasChildren marks, in a shallow parse, a child that had children.
@@ -159,20 +193,26 @@ type hasChildren struct{}
 
 // closeElement ends the innermost open element: it becomes its parent's child, or, the last one,
 // the root returned (as a map, or in a shallow parse as its children), with done set.
-func closeElement(open []element, kids []child, shallow bool) (_ []element, _ []child, root map[string]any, top []child, done bool) {
+func closeElement(open []element, kids []child, sh *shallow) (_ []element, _ []child, root map[string]any, top []child, done bool) {
 	el := &open[len(open)-1]
 	open = open[:len(open)-1]
 	children := kids[el.first:]
 	kids = kids[:el.first]
+	var from int
+	if sh != nil && sh.json && (len(children) > 0 || len(open) == 0) {
+		from = len(sh.buf)
+		sh.buf = appendObject(sh.buf, children)
+	}
 	if len(open) == 0 {
-		if shallow { // a copy: kids may live on parse's stack
+		if sh != nil { // a copy: kids may live on parse's stack
+			sh.root = from
 			return open, kids, nil, append([]child(nil), children...), true
 		}
 		return open, kids, childMap(children), nil, true
 	}
 	switch {
-	case len(children) > 0 && shallow:
-		kids = append(kids, child{name: el.local, value: hasChildren{}})
+	case len(children) > 0 && sh != nil:
+		kids = append(kids, child{name: el.local, value: hasChildren{}, from: from, to: len(sh.buf)})
 	case len(children) > 0:
 		kids = append(kids, child{name: el.local, value: childMap(children)})
 	case el.joined != nil:
