@@ -149,6 +149,7 @@ func FuzzParseEventMatchesParseMessage(f *testing.F) {
 	}
 	for _, s := range []string{
 		"<xml><b>1</b><a>2</a><b><c/></b><a>3</a><B/><_/></xml>", "<xml></xml>", "<xml><a><b/></a></xml>",
+		"<xml><MsgId>1</MsgId><MsgId>2</MsgId><Event><a/></Event><x:MsgType>t</x:MsgType><CreateTime> 5 </CreateTime></xml>",
 		"<xml><a>\"\\\b\f\n\t&lt;&gt;&amp;\u007f\u2028\u2029&#1;&#x1f;é</a><a2/></xml>",
 	} {
 		f.Add([]byte(s))
@@ -182,9 +183,10 @@ func checkParseEvent(t *testing.T, plain []byte) {
 	if !bytes.Equal(ev.payload, want) {
 		t.Errorf("parseEvent(%q).payload = %s\nwant %s", plain, ev.payload, want)
 	}
-	for _, k := range []string{"MsgId", "CreateTime", "MsgType", "Event", "ChangeType", "FromUserName", "a", "b"} {
-		if s, _ := m[k].(string); ev.field(k) != s {
-			t.Errorf("parseEvent(%q).field(%s) = %q, want %q", plain, k, ev.field(k), s)
-		}
+	str := func(k string) string { s, _ := m[k].(string); return s }
+	want2 := parsedEvent{payload: ev.payload, msgID: str("MsgId"), createTime: str("CreateTime"), msgType: str("MsgType"),
+		event: str("Event"), changeType: str("ChangeType"), fromUser: str("FromUserName")}
+	if !reflect.DeepEqual(ev, want2) {
+		t.Errorf("parseEvent(%q) = %+v, want the fields of %+v", plain, ev, want2)
 	}
 }

@@ -249,9 +249,9 @@ func newEvent(authID uint64, kind string, plain []byte) (*models.CallbackEvent, 
 	if err != nil {
 		return nil, err
 	}
-	created, _ := strconv.ParseInt(msg.field("CreateTime"), 10, 64)
-	return &models.CallbackEvent{AuthenticatorID: authID, Kind: kind, DedupKey: dedupKey(kind, msg.field("MsgId"), plain),
-		MsgType: msg.field("MsgType"), Event: msg.field("Event"), ChangeType: msg.field("ChangeType"), FromUser: msg.field("FromUserName"),
+	created, _ := strconv.ParseInt(msg.createTime, 10, 64)
+	return &models.CallbackEvent{AuthenticatorID: authID, Kind: kind, DedupKey: dedupKey(kind, msg.msgID, plain),
+		MsgType: msg.msgType, Event: msg.event, ChangeType: msg.changeType, FromUser: msg.fromUser,
 		CreateTime: created, Payload: string(msg.payload)}, nil
 }
 

@@ -29,16 +29,19 @@ type Envelope struct {
 // before the signature is checked, and accepts and refuses the same bodies; it only makes no
 // objects of the elements it does not keep. A body without Encrypt is ErrBadXML.
 func ParseEnvelope(body []byte) (Envelope, error) {
-	_, top, err := parse(string(body), &shallow{})
-	if err != nil {
+	sh := shallow{names: envelopeFields[:]}
+	if _, err := parse(string(body), &sh); err != nil {
 		return Envelope{}, err
 	}
-	env := Envelope{Encrypt: leaf(top, "Encrypt"), ToUserName: leaf(top, "ToUserName"), AgentID: leaf(top, "AgentID")}
+	env := Envelope{Encrypt: sh.values[0], ToUserName: sh.values[1], AgentID: sh.values[2]}
 	if env.Encrypt == "" {
 		return Envelope{}, fmt.Errorf("%w: no Encrypt element", ErrBadXML)
 	}
 	return env, nil
 }
+
+// envelopeFields are the envelope's elements, in the order ParseEnvelope reads them.
+var envelopeFields = [...]string{"Encrypt", "ToUserName", "AgentID"}
 
 // leaf is what ParseMessage's map holds under name when that is a string — the text of the one
 // child of that name without children of its own — else "".
@@ -63,45 +66,46 @@ func leaf(top []child, name string) string {
 // — so one SelectedItem is a map and two are a list. Attributes and text between child elements
 // are ignored. DOCTYPE and other directives are refused, depth and element count are bounded.
 func ParseMessage(plain []byte) (map[string]any, error) {
-	root, _, err := parse(string(plain), nil)
-	return root, err
+	return parse(string(plain), nil)
 }
 
 // parsedEvent is a decrypted message as the handler stores it: the JSON of ParseMessage's object,
-// written as the elements close without making the maps, and the root's children for the fields
-// the event's columns hold.
+// written as the elements close without making the maps, and the fields the event's columns hold
+// (each what that object holds under its name when that is a string, else "").
 type parsedEvent struct {
-	payload []byte
-	top     []child
+	payload                                                 []byte
+	msgID, createTime, msgType, event, changeType, fromUser string
 }
 
-// field is what ParseMessage's object holds under name when that is a string, else "".
-func (p *parsedEvent) field(name string) string { return leaf(p.top, name) }
+// eventFields are the message's elements that parsedEvent holds, in parseEvent's order.
+var eventFields = [...]string{"MsgId", "CreateTime", "MsgType", "Event", "ChangeType", "FromUserName"}
 
 // parseEvent reads a decrypted message as ParseMessage does (the same messages refused) into a
 // parsedEvent: payload is byte for byte json.Marshal of ParseMessage's object.
 func parseEvent(plain []byte) (parsedEvent, error) {
-	sh := shallow{json: true, buf: make([]byte, 0, len(plain)+len(plain)/2)}
-	_, top, err := parse(string(plain), &sh)
-	if err != nil {
+	sh := shallow{names: eventFields[:], json: true, buf: make([]byte, 0, len(plain))}
+	if _, err := parse(string(plain), &sh); err != nil {
 		return parsedEvent{}, err
 	}
-	return parsedEvent{payload: sh.buf[sh.root:], top: top}, nil
+	v := &sh.values
+	return parsedEvent{payload: sh.buf[sh.root:], msgID: v[0], createTime: v[1], msgType: v[2], event: v[3], changeType: v[4], fromUser: v[5]}, nil
 }
 
-// shallow, given to parse, asks it for no maps: it returns the root's children instead, and with
-// json set writes the object ParseMessage would return as JSON into buf.
+// shallow, given to parse, asks it for no maps: only the root's string children named in names
+// (into values, in their order), and with json set the object ParseMessage would return as JSON,
+// written into buf.
 type shallow struct {
-	json bool
+	names  []string
+	values [len(eventFields)]string
+	json   bool
 	// buf holds the JSON of each closed element with children, its parent's after its own; the
 	// root's, from root on, is the message's.
 	buf  []byte
 	root int
 }
 
-// parse is ParseMessage over src. With sh it builds no maps: it returns the root's children
-// instead, those with children of their own marked by a hasChildren value.
-func parse(src string, sh *shallow) (map[string]any, []child, error) {
+// parse is ParseMessage over src; with sh, it makes no maps and returns nil (see shallow).
+func parse(src string, sh *shallow) (map[string]any, error) {
 	s := scanner{src: src}
 	var (
 		stack [maxDepth]element
@@ -113,37 +117,36 @@ func parse(src string, sh *shallow) (map[string]any, []child, error) {
 		count   int
 		done    bool // the root element has closed
 		root    map[string]any
-		top     []child
 	)
 	for {
 		t, err := s.next()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		switch t.kind {
 		case tokenEOF:
 			switch {
 			case len(open) > 0:
-				return nil, nil, fmt.Errorf("%w: <%s> is not closed", ErrBadXML, open[len(open)-1].name)
+				return nil, fmt.Errorf("%w: <%s> is not closed", ErrBadXML, open[len(open)-1].name)
 			case !done:
-				return nil, nil, fmt.Errorf("%w: no root element", ErrBadXML)
+				return nil, fmt.Errorf("%w: no root element", ErrBadXML)
 			}
-			return root, top, nil
+			return root, nil
 		case tokenStart:
 			count++
 			switch {
 			case done:
-				return nil, nil, fmt.Errorf("%w: more than one root element", ErrBadXML)
+				return nil, fmt.Errorf("%w: more than one root element", ErrBadXML)
 			case len(open) == 0 && t.local != "xml":
-				return nil, nil, fmt.Errorf("%w: the root element is not <xml>", ErrBadXML)
+				return nil, fmt.Errorf("%w: the root element is not <xml>", ErrBadXML)
 			case len(open) == maxDepth:
-				return nil, nil, fmt.Errorf("%w: nested deeper than %d", ErrBadXML, maxDepth)
+				return nil, fmt.Errorf("%w: nested deeper than %d", ErrBadXML, maxDepth)
 			case count > maxElements:
-				return nil, nil, fmt.Errorf("%w: more than %d elements", ErrBadXML, maxElements)
+				return nil, fmt.Errorf("%w: more than %d elements", ErrBadXML, maxElements)
 			}
 			open = append(open, element{name: t.name, local: t.local, first: len(kids)})
 			if t.empty {
-				open, kids, root, top, done = closeElement(open, kids, sh)
+				open, kids, root, done = closeElement(open, kids, sh)
 			}
 		case tokenText, tokenCDATA:
 			text := t.text
@@ -152,7 +155,7 @@ func parse(src string, sh *shallow) (map[string]any, []child, error) {
 			}
 			if len(open) == 0 {
 				if text != "" {
-					return nil, nil, fmt.Errorf("%w: text outside the root element", ErrBadXML)
+					return nil, fmt.Errorf("%w: text outside the root element", ErrBadXML)
 				}
 				continue
 			}
@@ -161,9 +164,9 @@ func parse(src string, sh *shallow) (map[string]any, []child, error) {
 			}
 		case tokenEnd:
 			if len(open) == 0 || open[len(open)-1].name != t.name {
-				return nil, nil, fmt.Errorf("%w: unexpected </%s>", ErrBadXML, t.name)
+				return nil, fmt.Errorf("%w: unexpected </%s>", ErrBadXML, t.name)
 			}
-			open, kids, root, top, done = closeElement(open, kids, sh)
+			open, kids, root, done = closeElement(open, kids, sh)
 		}
 	}
 }
@@ -192,8 +195,8 @@ type child struct {
 type hasChildren struct{}
 
 // closeElement ends the innermost open element: it becomes its parent's child, or, the last one,
-// the root returned (as a map, or in a shallow parse as its children), with done set.
-func closeElement(open []element, kids []child, sh *shallow) (_ []element, _ []child, root map[string]any, top []child, done bool) {
+// the root returned as a map (in a shallow parse, its fields and JSON), with done set.
+func closeElement(open []element, kids []child, sh *shallow) (_ []element, _ []child, root map[string]any, done bool) {
 	el := &open[len(open)-1]
 	open = open[:len(open)-1]
 	children := kids[el.first:]
@@ -204,11 +207,14 @@ func closeElement(open []element, kids []child, sh *shallow) (_ []element, _ []c
 		sh.buf = appendObject(sh.buf, children)
 	}
 	if len(open) == 0 {
-		if sh != nil { // a copy: kids may live on parse's stack
+		if sh != nil {
 			sh.root = from
-			return open, kids, nil, append([]child(nil), children...), true
+			for i, name := range sh.names {
+				sh.values[i] = leaf(children, name)
+			}
+			return open, kids, nil, true
 		}
-		return open, kids, childMap(children), nil, true
+		return open, kids, childMap(children), true
 	}
 	switch {
 	case len(children) > 0 && sh != nil:
@@ -220,7 +226,7 @@ func closeElement(open []element, kids []child, sh *shallow) (_ []element, _ []c
 	default:
 		kids = append(kids, child{name: el.local, text: el.text})
 	}
-	return open, kids, nil, nil, false
+	return open, kids, nil, false
 }
 
 // childMap is an element's object: its children by name, at its final size.
