@@ -2,6 +2,7 @@ package callback
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -106,4 +107,86 @@ func FuzzParseMessageMatchesEncodingXML(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParseEnvelopeMatchesParseMessage holds ParseEnvelope, which builds no maps, to what
+// ParseMessage's object says: the same bodies refused, and each field the string that object
+// holds under its name (none when the element repeats or has children).
+func FuzzParseEnvelopeMatchesParseMessage(f *testing.F) {
+	for _, seed := range xmlSeeds(f) {
+		f.Add(seed)
+	}
+	for _, s := range []string{
+		"<xml><Encrypt>a</Encrypt><Encrypt>b</Encrypt></xml>", "<xml><Encrypt><a/>x</Encrypt></xml>",
+		"<xml><Encrypt> x </Encrypt><ToUserName/><AgentID>1<!-- -->2</AgentID></xml>",
+		"<xml><a><Encrypt>x</Encrypt></a></xml>", "<xml><x:Encrypt><![CDATA[a\r\nb]]></x:Encrypt></xml>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env, err := ParseEnvelope(body)
+		m, merr := ParseMessage(body)
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		want := Envelope{ToUserName: str("ToUserName"), AgentID: str("AgentID"), Encrypt: str("Encrypt")}
+		if merr != nil || want.Encrypt == "" {
+			if err == nil {
+				t.Errorf("ParseEnvelope(%q) = %+v; ParseMessage: %v, %v", body, env, m, merr)
+			}
+			return
+		}
+		if err != nil || env != want {
+			t.Errorf("ParseEnvelope(%q) = %+v, %v; want %+v", body, env, err, want)
+		}
+	})
+}
+
+// FuzzParseEventMatchesParseMessage holds the handler's parse, which writes the payload's JSON
+// itself, to ParseMessage and encoding/json: the same messages refused, the payload byte for byte
+// json.Marshal of ParseMessage's object, each field the string that object holds.
+func FuzzParseEventMatchesParseMessage(f *testing.F) {
+	for _, seed := range xmlSeeds(f) {
+		f.Add(seed)
+	}
+	for _, s := range []string{
+		"<xml><b>1</b><a>2</a><b><c/></b><a>3</a><B/><_/></xml>", "<xml></xml>", "<xml><a><b/></a></xml>",
+		"<xml><MsgId>1</MsgId><MsgId>2</MsgId><Event><a/></Event><x:MsgType>t</x:MsgType><CreateTime> 5 </CreateTime></xml>",
+		"<xml><a>\"\\\b\f\n\t&lt;&gt;&amp;\u007f\u2028\u2029&#1;&#x1f;é</a><a2/></xml>",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, input []byte) {
+		var assembled []byte
+		for _, b := range input {
+			assembled = append(assembled, xmlPieces[int(b)%len(xmlPieces)]...)
+		}
+		for _, plain := range [][]byte{input, assembled} {
+			checkParseEvent(t, plain)
+		}
+	})
+}
+
+// checkParseEvent compares parseEvent with ParseMessage and encoding/json on one input.
+func checkParseEvent(t *testing.T, plain []byte) {
+	t.Helper()
+	ev, err := parseEvent(plain)
+	m, merr := ParseMessage(plain)
+	if (err != nil) != (merr != nil) {
+		t.Fatalf("parseEvent(%q): %v; ParseMessage: %v", plain, err, merr)
+	}
+	if err != nil {
+		return
+	}
+	want, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ev.payload, want) {
+		t.Errorf("parseEvent(%q).payload = %s\nwant %s", plain, ev.payload, want)
+	}
+	str := func(k string) string { s, _ := m[k].(string); return s }
+	want2 := parsedEvent{payload: ev.payload, msgID: str("MsgId"), createTime: str("CreateTime"), msgType: str("MsgType"),
+		event: str("Event"), changeType: str("ChangeType"), fromUser: str("FromUserName")}
+	if !reflect.DeepEqual(ev, want2) {
+		t.Errorf("parseEvent(%q) = %+v, want the fields of %+v", plain, ev, want2)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -229,19 +228,10 @@ func (h *Handler) fresh(ts string) bool {
 
 // accept parses and stores a decrypted message, once: a redelivery only counts.
 func (h *Handler) accept(ctx context.Context, authID uint64, kind string, plain []byte) error {
-	msg, err := ParseMessage(plain)
+	e, err := newEvent(authID, kind, plain)
 	if err != nil {
 		return err
 	}
-	str := func(k string) string { s, _ := msg[k].(string); return s }
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		return err
-	}
-	created, _ := strconv.ParseInt(str("CreateTime"), 10, 64)
-	e := &models.CallbackEvent{AuthenticatorID: authID, Kind: kind, DedupKey: dedupKey(kind, str("MsgId"), plain),
-		MsgType: str("MsgType"), Event: str("Event"), ChangeType: str("ChangeType"), FromUser: str("FromUserName"),
-		CreateTime: created, Payload: string(payload)}
 	_, stored, err := h.store.SaveEvent(ctx, e)
 	if err != nil {
 		return err
@@ -250,6 +240,19 @@ func (h *Handler) accept(ctx context.Context, authID uint64, kind string, plain 
 		h.Accepted()
 	}
 	return nil
+}
+
+// newEvent is a decrypted message as it is stored: its fields, and as Payload ParseMessage's
+// object in JSON (written by the parser, not through the maps and encoding/json).
+func newEvent(authID uint64, kind string, plain []byte) (*models.CallbackEvent, error) {
+	msg, err := parseEvent(plain)
+	if err != nil {
+		return nil, err
+	}
+	created, _ := strconv.ParseInt(msg.createTime, 10, 64)
+	return &models.CallbackEvent{AuthenticatorID: authID, Kind: kind, DedupKey: dedupKey(kind, msg.msgID, plain),
+		MsgType: msg.msgType, Event: msg.event, ChangeType: msg.changeType, FromUser: msg.fromUser,
+		CreateTime: created, Payload: string(msg.payload)}, nil
 }
 
 // dedupKey is MsgId when the message has one; otherwise a hash of the decrypted message. WeCom

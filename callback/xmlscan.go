@@ -85,6 +85,9 @@ func (s *scanner) next() (token, error) {
 				}
 			case strings.HasPrefix(s.src[s.pos:], "[CDATA["):
 				s.pos += len("[CDATA[")
+				if text, ok := s.cdataAsIs(); ok {
+					return token{kind: tokenCDATA, text: text}, nil
+				}
 				text, err := s.text(0, true)
 				return token{kind: tokenCDATA, text: text}, err
 			default: // encoding/xml expands no entities, but a DOCTYPE has no business here
@@ -301,28 +304,58 @@ const plainLow uint64 = 1<<'\t' | 1<<'\n' | (1<<64-1)&^(1<<' '-1)&^(1<<'"'|1<<'&
 // nor a control character, and whole UTF-8 characters beyond ASCII, which it checks.
 func (s *scanner) skipPlain() error {
 	src, i := s.src, s.pos // locals: the loop is the scanner's hottest
-	defer func() { s.pos = i }()
 	for i < len(src) {
 		switch b := src[i]; {
 		case b < 64:
 			if plainLow>>b&1 == 0 {
+				s.pos = i
 				return nil
 			}
 			i++
 		case b < utf8.RuneSelf:
 			if b == ']' {
+				s.pos = i
 				return nil
 			}
 			i++
 		default:
 			r, size := utf8.DecodeRuneInString(src[i:])
 			if r == utf8.RuneError && size == 1 || !xmlChar(r) {
+				s.pos = i
 				return s.errorf("text that is not UTF-8 or has a character XML does not allow")
 			}
 			i += size
 		}
 	}
+	s.pos = i
 	return nil
+}
+
+// cdataAsIs returns the text of the CDATA section at s.pos when it needs nothing done — ASCII
+// without control characters or '\r', as WeCom's base64 and names are — and moves past its "]]>".
+// Otherwise it returns false and leaves text to read the section.
+func (s *scanner) cdataAsIs() (string, bool) {
+	end := strings.Index(s.src[s.pos:], "]]>")
+	if end < 0 {
+		return "", false
+	}
+	text := s.src[s.pos : s.pos+end]
+	i := 0
+	// Eight bytes at a time: a byte below 0x20 borrows into its high bit, one from 0x80 has it.
+	for ; i+8 <= len(text); i += 8 {
+		w := uint64(text[i]) | uint64(text[i+1])<<8 | uint64(text[i+2])<<16 | uint64(text[i+3])<<24 |
+			uint64(text[i+4])<<32 | uint64(text[i+5])<<40 | uint64(text[i+6])<<48 | uint64(text[i+7])<<56
+		if (w-0x2020202020202020|w)&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(text); i++ {
+		if b := text[i]; b >= utf8.RuneSelf || b < 0x20 && b != '\t' && b != '\n' {
+			return "", false
+		}
+	}
+	s.pos += end + len("]]>")
+	return text, true
 }
 
 // entity reads a reference after its '&': one of XML's five predefined entities or a character

@@ -87,29 +87,88 @@ type eventJob struct {
 }
 
 func (s *Store) saveEvents(ctx context.Context, batch []*eventJob) []error {
-	return inBatchOrEach(ctx, s, batch, func(tx *gorm.DB, jobs []*eventJob) error {
-		for _, j := range jobs {
-			// A rolled-back attempt may have left an id or a find behind.
-			j.existing, j.e.ID = nil, 0
-			var prior CallbackEvent
-			err := lockForUpdate(tx, s.Dialect).Where("authenticator_id = ? AND dedup_key = ?", j.e.AuthenticatorID, j.e.DedupKey).Take(&prior).Error
-			switch {
-			case err == nil:
-				j.existing = &prior
-				if err := tx.Model(&prior).Update("deliveries", gorm.Expr("deliveries + 1")).Error; err != nil {
-					return err
-				}
-			case errors.Is(err, gorm.ErrRecordNotFound):
-				// A twin in this same batch was inserted a moment ago: the unique index says so.
-				if err := tx.Create(j.e).Error; err != nil {
-					return duplicate(err)
-				}
-			default:
+	return inBatchOrEach(ctx, s, batch, s.saveEventsTx)
+}
+
+// eventDedupChunk bounds the keys of one dedup lookup (its IN list).
+const eventDedupChunk = 500
+
+// eventColumns is how many columns an inserted callback event binds (all but ID); it sizes the
+// multi-row INSERTs.
+const eventColumns = 18
+
+// saveEventsTx stores a batch in statements shared by the batch, not two per event: one lookup of
+// the batch's dedup keys per authenticator, the new events in multi-row INSERTs, and a delivery
+// count per event seen before. Twins within the batch become one event whose Deliveries counts
+// them. A concurrent insert of the same key (another instance, on MySQL) fails the INSERT on the
+// unique index: ErrDuplicate, and SaveEvent tries again, then finding the stored one.
+func (s *Store) saveEventsTx(tx *gorm.DB, jobs []*eventJob) error {
+	type dedup struct {
+		auth uint64
+		key  string
+	}
+	// A rolled-back attempt may have left an id, a count or a find behind.
+	for _, j := range jobs {
+		j.existing, j.e.ID, j.e.Deliveries = nil, 0, 1
+	}
+	keys := map[uint64][]string{}
+	for _, j := range jobs {
+		keys[j.e.AuthenticatorID] = append(keys[j.e.AuthenticatorID], j.e.DedupKey)
+	}
+	prior := make(map[dedup]*CallbackEvent, len(jobs))
+	for auth, ks := range keys {
+		for len(ks) > 0 {
+			chunk := ks[:min(len(ks), eventDedupChunk)]
+			ks = ks[len(chunk):]
+			var found []CallbackEvent
+			if err := lockForUpdate(tx, s.Dialect).Where("authenticator_id = ? AND dedup_key IN ?", auth, chunk).Find(&found).Error; err != nil {
 				return err
 			}
+			for i := range found {
+				prior[dedup{auth, found[i].DedupKey}] = &found[i]
+			}
 		}
-		return nil
-	})
+	}
+	var fresh []*CallbackEvent
+	first := make(map[dedup]*CallbackEvent, len(jobs)) // the event of a key new in this batch
+	seen := map[uint64]int{}                           // deliveries to add to events stored before
+	var seenOrder []*CallbackEvent
+	for _, j := range jobs {
+		k := dedup{j.e.AuthenticatorID, j.e.DedupKey}
+		if p := prior[k]; p != nil {
+			if seen[p.ID] == 0 {
+				seenOrder = append(seenOrder, p)
+			}
+			seen[p.ID]++
+			j.existing = p
+			continue
+		}
+		if f := first[k]; f != nil {
+			f.Deliveries++
+			j.existing = f
+			continue
+		}
+		first[k] = j.e
+		fresh = append(fresh, j.e)
+	}
+	for _, p := range seenOrder {
+		if err := tx.Model(p).Update("deliveries", gorm.Expr("deliveries + ?", seen[p.ID])).Error; err != nil {
+			return err
+		}
+	}
+	if len(fresh) > 0 {
+		if err := tx.CreateInBatches(fresh, s.rowsPerInsert(eventColumns)).Error; err != nil {
+			return duplicate(err)
+		}
+	}
+	// Each caller gets its own copy of the stored event, not one that another caller holds.
+	for _, j := range jobs {
+		if j.existing != nil {
+			cp := *j.existing
+			j.existing = &cp
+		}
+	}
+	return nil
 }
 
 // ClaimEvents leases up to limit events that are due for processing: received ones, failed ones
