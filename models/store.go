@@ -134,15 +134,8 @@ func (s *Store) openSQLite(path string, readConns int, cfg func() *gorm.Config) 
 	rdb.SetMaxOpenConns(readConns)
 	rdb.SetMaxIdleConns(readConns)
 	s.DB, s.Read = w, r
-	s.accepts.linger = acceptLinger
 	return nil
 }
-
-// acceptLinger is how long SQLite's group commit of accepted messages waits for more while sends
-// arrive concurrently: a commit writes every page the inserts touched (the tables and their
-// indexes, 28 system calls for one message or ten), so fewer, larger commits cost less CPU per
-// message, for a millisecond more before the 202.
-const acceptLinger = time.Millisecond
 
 // sqliteDialector is github.com/libtnb/sqlite's, with a migrator that takes a column's length from
 // its declaration only, as the earlier driver did. The migrator learns a table's columns from a

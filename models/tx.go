@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
@@ -163,11 +162,6 @@ type groupCommit[J any] struct {
 	mu      sync.Mutex
 	pending []*queued[J]
 	leading bool
-	// linger is how long a leader lets more jobs gather before writing while writers are
-	// concurrent (the batch before held several): a commit costs SQLite about the same for one
-	// message as for ten, and on a busy machine the other writers need a moment to arrive.
-	linger time.Duration
-	many   bool
 }
 
 type queued[J any] struct {
@@ -189,13 +183,7 @@ func (g *groupCommit[J]) do(ctx context.Context, job J, write func(ctx context.C
 	g.mu.Unlock()
 	for {
 		g.mu.Lock()
-		if g.linger > 0 && g.many {
-			g.mu.Unlock()
-			time.Sleep(g.linger)
-			g.mu.Lock()
-		}
 		batch := g.pending
-		g.many = len(batch) > 1
 		g.pending = nil
 		if len(batch) == 0 {
 			g.leading = false
