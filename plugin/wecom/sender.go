@@ -367,15 +367,14 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	if s.o.Hooks.AfterClaim != nil {
 		s.o.Hooks.AfterClaim(&r)
 	}
-	log := s.log.With("message_id", m.ID, "request_id", r.ID, "authenticator", m.AuthenticatorID)
 	now := s.o.Now()
 	if d := s.o.Deliverers[m.ChannelType]; d != nil {
-		s.deliver(ctx, log, d, r, m, now)
+		s.deliver(ctx, d, r, m, now)
 		return
 	}
 	app, opts, err := s.app(ctx, m.AuthenticatorID)
 	if err != nil {
-		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
+		s.finish(ctx, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The channel's authenticator cannot be used: " + err.Error()})
 		return
 	}
 	// Pacing applies to named members. A request that may already have reached WeCom is resent
@@ -387,7 +386,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 			if len(allowed) == 0 && r.ToParty == "" && r.ToTag == "" {
 				// Nobody may receive it yet: wait, and the wait is not an attempt.
 				r.Status, r.NotBefore, r.Attempts = models.RequestPending, at, r.Attempts-1
-				s.record(ctx, log, &r, &m)
+				s.record(ctx, &r, &m)
 				return
 			}
 			r.ToUser = strings.Join(allowed, "|")
@@ -395,7 +394,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 				Status: models.RequestPending, NotBefore: at}
 			if err := s.store.SplitRequest(ctx, s.o.Owner, &r, later); err != nil {
 				// Nothing was sent; the lease lapses and the request is paced again.
-				log.Warn("could not store a paced split; retrying later", "err", err)
+				s.requestLog(&r, &m).Warn("could not store a paced split; retrying later", "err", err)
 				return
 			}
 			m.Requests++
@@ -405,7 +404,7 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	_ = json.Unmarshal([]byte(m.SendOptions), &snapshot)
 	payload, err := Payload(m, r, app.AgentID, snapshot)
 	if err != nil {
-		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
+		s.finish(ctx, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The stored message cannot be sent: " + err.Error()})
 		return
 	}
 	client := s.clients.Client(app)
@@ -418,26 +417,26 @@ func (s *Sender) process(ctx context.Context, c models.Claimed) {
 	default:
 		res, err = client.Send(ctx, payload)
 	}
-	s.attempted(ctx, log, &r, &m, now, res, err)
+	s.attempted(ctx, &r, &m, now, res, err)
 }
 
 // deliver makes one attempt at a request of another channel type with its deliverer.
-func (s *Sender) deliver(ctx context.Context, log *slog.Logger, d Deliverer, r models.MessageRequest, m models.Message, now time.Time) {
+func (s *Sender) deliver(ctx context.Context, d Deliverer, r models.MessageRequest, m models.Message, now time.Time) {
 	res, wait, err := d.Deliver(ctx, &r, &m, now)
 	if wait.After(now) {
 		r.Status, r.NotBefore, r.Attempts = models.RequestPending, wait, r.Attempts-1
-		s.record(ctx, log, &r, &m)
+		s.record(ctx, &r, &m)
 		return
 	}
 	if errors.Is(err, ErrCannotSend) {
-		s.finish(ctx, log, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The message " + err.Error() + "."})
+		s.finish(ctx, &r, &m, RequestOutcome{Status: models.RequestFailed, Reason: "The message " + err.Error() + "."})
 		return
 	}
-	s.attempted(ctx, log, &r, &m, now, res, err)
+	s.attempted(ctx, &r, &m, now, res, err)
 }
 
 // attempted records what WeCom answered to one attempt.
-func (s *Sender) attempted(ctx context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, now time.Time, res *SendResult, err error) {
+func (s *Sender) attempted(ctx context.Context, r *models.MessageRequest, m *models.Message, now time.Time, res *SendResult, err error) {
 	if s.o.Hooks.AfterSend != nil {
 		s.o.Hooks.AfterSend(r)
 	}
@@ -445,7 +444,7 @@ func (s *Sender) attempted(ctx context.Context, log *slog.Logger, r *models.Mess
 	if out.Status == models.RequestRetrying {
 		out.NotBefore = now.Add(out.Delay)
 	}
-	s.finish(ctx, log, r, m, out)
+	s.finish(ctx, r, m, out)
 }
 
 // app is the authenticator's credentials, read at most every appCacheTTL.
@@ -478,7 +477,7 @@ type RequestOutcome struct {
 	NotBefore time.Time
 }
 
-func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message, out RequestOutcome) {
+func (s *Sender) finish(ctx context.Context, r *models.MessageRequest, m *models.Message, out RequestOutcome) {
 	r.Status, r.Reason, r.ErrCode = out.Status, out.Reason, int(out.ErrCode)
 	r.Ambiguous = r.Ambiguous || out.Ambiguous
 	if res := out.Result; res != nil {
@@ -494,19 +493,24 @@ func (s *Sender) finish(ctx context.Context, log *slog.Logger, r *models.Message
 	}
 	s.o.OnResult(out.Status, out.ErrCode)
 	if out.Status == models.RequestFailed || out.Status == models.RequestRetrying {
-		log.Warn("send attempt failed", "status", out.Status, "errcode", out.ErrCode, "attempts", r.Attempts, "reason", out.Reason)
+		s.requestLog(r, m).Warn("send attempt failed", "status", out.Status, "errcode", out.ErrCode, "attempts", r.Attempts, "reason", out.Reason)
 	}
-	s.record(ctx, log, r, m)
+	s.record(ctx, r, m)
+}
+
+// requestLog is the sender's log with the request's ids, made only when there is something to say.
+func (s *Sender) requestLog(r *models.MessageRequest, m *models.Message) *slog.Logger {
+	return s.log.With("message_id", m.ID, "request_id", r.ID, "authenticator", m.AuthenticatorID)
 }
 
 // record hands an outcome to the recorder and waits until it is committed.
-func (s *Sender) record(_ context.Context, log *slog.Logger, r *models.MessageRequest, m *models.Message) {
+func (s *Sender) record(_ context.Context, r *models.MessageRequest, m *models.Message) {
 	job := recordJob{out: models.Outcome{Request: r, Message: m}, done: make(chan error, 1)}
 	s.records <- job
 	if err := <-job.done; err != nil {
 		// The lease will lapse and another attempt resends the same bytes; WeCom's duplicate check
 		// drops the twin if this one was delivered.
-		log.Error("recording a send failed", "err", err)
+		s.requestLog(r, m).Error("recording a send failed", "err", err)
 	}
 }
 
