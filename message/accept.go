@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/wecomflow/wecomflow/access"
@@ -16,6 +17,7 @@ import (
 	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
 	"github.com/wecomflow/wecomflow/template"
+	"github.com/wecomflow/wecomflow/worker"
 )
 
 // parsedSend is a validated send, ready to store.
@@ -40,6 +42,13 @@ type parsedSend struct {
 // Send validates, renders and stores a message and its requests, then wakes the sender.
 // Every problem that can be known before sending is a 422 naming the field.
 func (s *Service) Send(ctx context.Context, in Request) (View, error) {
+	return s.SendWait(ctx, in, 0)
+}
+
+// SendWait is Send, then a wait of up to d for the message's final status (POST ?wait=); 0 does
+// not wait. The wait is registered before the message is stored, so it reads the message only
+// once its outcome is recorded, not also right after the accept.
+func (s *Service) SendWait(ctx context.Context, in Request, d time.Duration) (View, error) {
 	p, err := s.prepareSend(ctx, in, false)
 	if err != nil {
 		return View{}, err
@@ -47,6 +56,12 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 	m, reqs, err := s.plan(ctx, p, in)
 	if err != nil {
 		return View{}, err
+	}
+	var wake worker.Wakeup
+	if d > 0 {
+		var remove func()
+		wake, remove = s.waiters.Add(m.ID)
+		defer remove()
 	}
 	// The answer is the message as accepted; a handed-over one is stored already sending.
 	accepted := view(m, reqs)
@@ -56,6 +71,9 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 		res.Cancel()
 	}
 	if errors.Is(err, models.ErrIdempotent) {
+		if d > 0 {
+			return s.Wait(ctx, stored.ID, d)
+		}
 		return s.Get(ctx, stored.ID)
 	}
 	if err != nil {
@@ -73,7 +91,22 @@ func (s *Service) Send(ctx context.Context, in Request) (View, error) {
 	case len(reqs) > 0:
 		s.wake()
 	}
-	return accepted, nil
+	if d == 0 {
+		return accepted, nil
+	}
+	final, read := accepted, false
+	err = worker.Await(ctx, wake, d, s.waitPoll, len(reqs) == 0, func() (bool, error) {
+		v, err := s.waitRead(ctx, m.ID)
+		if err == nil {
+			final, read = v, true
+		}
+		return isFinal(v.Status), err
+	})
+	if !read && err == nil {
+		// The caller went away before the outcome.
+		return accepted, nil
+	}
+	return final, err
 }
 
 // handOver leases a message's requests to this process's sender before they are stored, when all

@@ -45,14 +45,9 @@ func (s *Server) sendMessage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.messages.Send(c.Request.Context(), message.Request{Body: body, TriggerFrom: message.FromAPI})
+	m, err := s.messages.SendWait(c.Request.Context(), message.Request{Body: body, TriggerFrom: message.FromAPI}, wait)
 	if err != nil {
 		return err
-	}
-	if wait > 0 {
-		if m, err = s.messages.Wait(c.Request.Context(), m.ID, wait); err != nil {
-			return err
-		}
 	}
 	return ok(c, http.StatusAccepted, m)
 }

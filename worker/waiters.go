@@ -83,16 +83,26 @@ func (w *Waiters) Wait(ctx context.Context, key string, d, poll time.Duration, r
 	// Registered before the first read: a change committed after that read is notified to it.
 	wake, remove := w.Add(key)
 	defer remove()
+	return Await(ctx, wake, d, poll, true, read)
+}
+
+// Await is Wait's loop on a waiter added already. readFirst false skips the first read: the
+// caller added the waiter before the change it waits for could start (before a message it sends
+// was stored), so nothing can have happened that was not notified.
+func Await(ctx context.Context, wake Wakeup, d, poll time.Duration, readFirst bool, read func() (done bool, err error)) error {
 	expiry := time.NewTimer(d)
 	defer expiry.Stop()
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	expired := false
 	for {
-		done, err := read()
-		if err != nil || done || expired {
-			return err
+		if readFirst {
+			done, err := read()
+			if err != nil || done || expired {
+				return err
+			}
 		}
+		readFirst = true
 		select {
 		case <-ctx.Done():
 			return nil
