@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -129,10 +130,20 @@ type Outcome struct {
 	Owned bool
 }
 
-// recordRequestSQL writes what an attempt changed on a request, while owner still holds its lease.
-const recordRequestSQL = "UPDATE message_requests SET to_user = ?, status = ?, not_before = ?, lease_owner = '', lease_until = NULL, " +
-	"attempts = ?, ambiguous = ?, err_code = ?, err_msg = ?, msg_id = ?, response_code = ?, invalid_user = ?, invalid_party = ?, " +
-	"invalid_tag = ?, unlicensed_user = ?, reason = ?, sent_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ?"
+// recordColumns are what recording an attempt writes of a request, in outcomeValues' order;
+// recordRequestSQL writes them while owner still holds the request's lease.
+var (
+	recordColumns = []string{"to_user", "status", "not_before", "attempts", "ambiguous", "err_code", "err_msg", "msg_id", "response_code",
+		"invalid_user", "invalid_party", "invalid_tag", "unlicensed_user", "reason", "sent_at"}
+	recordRequestSQL = "UPDATE message_requests SET " + strings.Join(recordColumns, " = ?, ") + " = ?, lease_owner = '', lease_until = NULL, " +
+		"updated_at = ? WHERE id = ? AND lease_owner = ?"
+)
+
+// outcomeValues are r's values of recordColumns.
+func (r *MessageRequest) outcomeValues() []any {
+	return []any{r.ToUser, r.Status, r.NotBefore, r.Attempts, r.Ambiguous, r.ErrCode, r.ErrMsg, r.MsgID, r.ResponseCode,
+		r.InvalidUser, r.InvalidParty, r.InvalidTag, r.UnlicensedUser, r.Reason, r.SentAt}
+}
 
 // messageStatusSQL writes deriveStatus's update u of a message that is not canceled; sent_at is
 // kept where u has none.
@@ -160,13 +171,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 	}
 	sort.Slice(byID, func(a, b int) bool { return outs[byID[a]].Request.ID < outs[byID[b]].Request.ID })
 	return s.retryDeadlock(ctx, func(tx *gorm.DB) error {
+		if done, err := s.recordAtOnce(tx, owner, outs); done || err != nil {
+			return err
+		}
 		touched := map[string]bool{}
 		var order []string
 		for _, i := range byID {
 			r := outs[i].Request
 			r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, s.Now()
-			res, err := s.exec(tx, recordRequestSQL, r.ToUser, r.Status, r.NotBefore, r.Attempts, r.Ambiguous, r.ErrCode, r.ErrMsg, r.MsgID,
-				r.ResponseCode, r.InvalidUser, r.InvalidParty, r.InvalidTag, r.UnlicensedUser, r.Reason, r.SentAt, r.UpdatedAt, r.ID, owner)
+			res, err := s.exec(tx, recordRequestSQL, append(r.outcomeValues(), r.UpdatedAt, r.ID, owner)...)
 			if err != nil {
 				return fmt.Errorf("store: unable to record request: %w", err)
 			}
@@ -211,6 +224,106 @@ func (s *Store) RecordOutcomes(ctx context.Context, owner string, outs []Outcome
 		}
 		return nil
 	})
+}
+
+// recordAtOnce records outcomes of one-request messages, all still leased to owner, with one
+// UPDATE of the requests and one of the messages, on MySQL: there each statement is a round trip
+// and the server's work of a statement, which for a batch of single sends were most of a
+// message's cost. done is false when it does not apply (SQLite, whose prepared statements cost
+// little each; a message of several requests; a lease lost or a message canceled meanwhile, which
+// the statements' counts show): nothing is left changed and the caller records one by one.
+func (s *Store) recordAtOnce(tx *gorm.DB, owner string, outs []Outcome) (done bool, err error) {
+	if s.Dialect != DialectMySQL || len(outs) < 2 {
+		return false, nil
+	}
+	for _, o := range outs {
+		if o.Message == nil || o.Message.Requests != 1 {
+			return false, nil
+		}
+	}
+	const sp = "record_at_once"
+	if err := tx.SavePoint(sp).Error; err != nil {
+		return false, fmt.Errorf("store: unable to record requests: %w", err)
+	}
+	now := s.Now()
+	reqIDs := make([]any, len(outs))
+	msgIDs := make([]any, len(outs))
+	updates := make([]map[string]any, len(outs))
+	values := make([][]any, len(outs))
+	for i, o := range outs {
+		reqIDs[i], msgIDs[i], values[i] = o.Request.ID, o.Message.ID, o.Request.outcomeValues()
+		r := *o.Request
+		r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, now
+		updates[i] = deriveStatus(*o.Message, []MessageRequest{r}, now)
+	}
+	var sets []string
+	var args []any
+	set := func(col, format string, ids []any, value func(i int) any) {
+		expr, vals := caseByID(ids, value)
+		sets = append(sets, col+" = "+fmt.Sprintf(format, expr))
+		args = append(args, vals...)
+	}
+	for c, col := range recordColumns {
+		set(col, "%s", reqIDs, func(i int) any { return values[i][c] })
+	}
+	q := "UPDATE message_requests SET " + strings.Join(sets, ", ") + ", lease_owner = '', lease_until = NULL, updated_at = ? " +
+		"WHERE lease_owner = ? AND id IN " + inList(len(outs))
+	args = append(append(args, now, owner), reqIDs...)
+	if n, err := s.affected(tx, q, args); err != nil || n != int64(len(outs)) {
+		return false, s.rollbackTo(tx, sp, err)
+	}
+	sets, args = nil, nil
+	for _, col := range []string{"status", "attempts", "invalid", "unlicensed", "next_attempt_at", "reason"} {
+		set(col, "%s", msgIDs, func(i int) any { return updates[i][col] })
+	}
+	set("sent_at", "COALESCE(%s, sent_at)", msgIDs, func(i int) any { return updates[i]["sent_at"] })
+	q = "UPDATE messages SET " + strings.Join(sets, ", ") + ", updated_at = ? WHERE status <> ? AND id IN " + inList(len(outs))
+	args = append(append(args, now, MessageCanceled), msgIDs...)
+	if n, err := s.affected(tx, q, args); err != nil || n != int64(len(outs)) {
+		return false, s.rollbackTo(tx, sp, err)
+	}
+	var events []hookEvent
+	for i, o := range outs {
+		r := o.Request
+		r.LeaseOwner, r.LeaseUntil, r.UpdatedAt = "", nil, now
+		outs[i].Owned = true
+		if err := s.wakeIfFinal(tx, o.Message.ExecutionID, updates[i]); err != nil {
+			return false, err
+		}
+		events = append(events, messageEvent(o.Message.ID, updates[i]["status"])...)
+	}
+	return true, s.emit(tx, events...)
+}
+
+// caseByID is "CASE id WHEN ? THEN ? … END" giving row i (of ids) value(i), and its arguments.
+func caseByID(ids []any, value func(i int) any) (string, []any) {
+	args := make([]any, 0, 2*len(ids))
+	for i, id := range ids {
+		args = append(args, id, value(i))
+	}
+	return "CASE id" + strings.Repeat(" WHEN ? THEN ?", len(ids)) + " END", args
+}
+
+// inList is "(?, ?, …)" for n values.
+func inList(n int) string {
+	return "(" + strings.Repeat("?, ", n-1) + "?)"
+}
+
+// affected runs a statement and returns how many rows it changed.
+func (s *Store) affected(tx *gorm.DB, query string, args []any) (int64, error) {
+	res, err := s.run(tx, query, args, false)
+	if err != nil {
+		return 0, fmt.Errorf("store: unable to record requests: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// rollbackTo undoes the statements since the savepoint sp; err, if any, is the caller's failure.
+func (s *Store) rollbackTo(tx *gorm.DB, sp string, err error) error {
+	if rerr := tx.RollbackTo(sp).Error; rerr != nil {
+		return errors.Join(err, fmt.Errorf("store: unable to roll back to %s: %w", sp, rerr))
+	}
+	return err
 }
 
 // SplitRequest narrows a claimed request to the members that may receive it now and stores the

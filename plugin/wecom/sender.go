@@ -65,15 +65,12 @@ type SenderOptions struct {
 	// Lease is how long a claimed request is held; the sender renews it every third of it while the
 	// send lasts, so another instance takes over a dead one's sends after at most this (default 30 s).
 	Lease       time.Duration
-	Batch       int // requests claimed at once (default 64)
-	Concurrency int // sends in flight (default 32)
-	// Recorders commit outcomes in parallel (default 1: SQLite has one writer anyway; a networked
-	// database gains from several).
-	Recorders int
-	Poll      time.Duration // how often to look for due work without a wake-up (default 500 ms)
-	Policy    RetryPolicy
-	Now       func() time.Time
-	Hooks     Hooks
+	Batch       int           // requests claimed at once (default 64)
+	Concurrency int           // sends in flight (default 32)
+	Poll        time.Duration // how often to look for due work without a wake-up (default 500 ms)
+	Policy      RetryPolicy
+	Now         func() time.Time
+	Hooks       Hooks
 	// OnResult is told of every finished attempt (metrics): the request status and errcode.
 	OnResult func(status string, errcode int64)
 	// OnRecorded is told of outcomes once they are committed (a workflow waiting for a delivery
@@ -160,9 +157,6 @@ func NewSender(store Outbox, clients *Clients, apps *Apps, limiter *Limiter, log
 	if o.Concurrency == 0 {
 		o.Concurrency = 32
 	}
-	if o.Recorders == 0 {
-		o.Recorders = 1
-	}
 	if o.Poll == 0 {
 		o.Poll = 500 * time.Millisecond
 	}
@@ -192,11 +186,8 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.seed(ctx)
 	// A fresh channel per run: the previous run closed its own on the way out.
 	s.records = make(chan recordJob, s.o.Concurrency)
-	var recorders sync.WaitGroup
-	for i := 0; i < s.o.Recorders; i++ {
-		recorders.Add(1)
-		go func() { defer recorders.Done(); s.recorder() }()
-	}
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); s.recorder() }()
 	sem := make(chan struct{}, s.o.Concurrency)
 	var wg sync.WaitGroup
 	stopRenewing, renewing := make(chan struct{}), make(chan struct{})
@@ -215,7 +206,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		close(stopRenewing)
 		<-renewing
 		close(s.records)
-		recorders.Wait()
+		<-recorded
 	}()
 	worker.Run(ctx, s.wake, s.o.Poll, func(ctx context.Context) {
 		for ctx.Err() == nil {
