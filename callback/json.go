@@ -3,7 +3,8 @@ package callback
 import (
 	"cmp"
 	"slices"
-	"unicode/utf8"
+
+	"github.com/wecomflow/wecomflow/jsonstr"
 )
 
 // appendObject appends the JSON that encoding/json writes for the map an element's children
@@ -26,7 +27,7 @@ func appendObject(buf []byte, children []child) []byte {
 		if k > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, name)
+		buf = jsonstr.Append(buf, name, true)
 		buf = append(buf, ':')
 		if end-k > 1 {
 			buf = append(buf, '[')
@@ -38,7 +39,7 @@ func appendObject(buf []byte, children []child) []byte {
 			if c := &children[order[i]]; c.value != nil {
 				buf = append(buf, buf[c.from:c.to]...)
 			} else {
-				buf = appendJSONString(buf, c.text)
+				buf = jsonstr.Append(buf, c.text, true)
 			}
 		}
 		if end-k > 1 {
@@ -47,56 +48,4 @@ func appendObject(buf []byte, children []child) []byte {
 		k = end
 	}
 	return append(buf, '}')
-}
-
-// appendJSONString appends s as encoding/json writes a string: HTML's <, > and & escaped, control
-// characters, U+2028 and U+2029 as escapes, bytes that are not UTF-8 as U+FFFD.
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= ' ' && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				buf = append(buf, '\\', b)
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
