@@ -98,7 +98,8 @@ func (b *browserWalk) resolve(route string) string {
 }
 
 // visitPage opens a page of the UI as a first visit (nothing cached) and checks it: its weight,
-// no sideways scroll at 390 px, and in zh-CN no English sentence; it is saved at 390 and 1280
+// no sideways scroll at 390 px, labelled form controls and a visible focus ring, and in zh-CN no
+// English sentence; it is saved at 390 and 1280
 // px. The step's report fails it on console errors, CSP violations and requests elsewhere.
 func (b *browserWalk) visitPage(route string) {
 	b.t.Helper()
@@ -118,6 +119,7 @@ func (b *browserWalk) visitPage(route string) {
 	}
 	b.checkWidths(name)
 	b.screenshot(name)
+	b.checkAccessible(name)
 	if b.lang == "zh-CN" {
 		b.expectNoEnglish()
 	}
