@@ -66,10 +66,16 @@ func (s *Service) SendWait(ctx context.Context, in Request, d time.Duration) (Vi
 	// The answer is the message as accepted; a handed-over one is stored already sending.
 	accepted := view(m, reqs)
 	res := s.handOver(m, reqs)
-	stored, err := s.store.CreateMessage(ctx, m, reqs)
-	if err != nil && res != nil {
-		res.Cancel()
+	if res != nil {
+		// However this ends, the room is handed over or given back: a reservation left open
+		// would keep the sender from stopping.
+		defer func() {
+			if res != nil {
+				res.Cancel()
+			}
+		}()
 	}
+	stored, err := s.store.CreateMessage(ctx, m, reqs)
 	if errors.Is(err, models.ErrIdempotent) {
 		if d > 0 {
 			return s.Wait(ctx, stored.ID, d)
@@ -88,6 +94,7 @@ func (s *Service) SendWait(ctx context.Context, in Request, d time.Duration) (Vi
 			cs[i] = models.Claimed{Request: reqs[i], Message: *m}
 		}
 		res.Hand(cs)
+		res = nil
 	case len(reqs) > 0:
 		s.wake()
 	}
