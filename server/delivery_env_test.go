@@ -43,6 +43,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// AdvanceTo moves the clock to t, if t is later.
+func (c *clock) AdvanceTo(t time.Time) {
+	c.mu.Lock()
+	if t.After(c.t) {
+		c.t = t
+	}
+	c.mu.Unlock()
+}
+
 // deliveryEnv is a server with a running sender, talking to a simulated WeCom corp: its API and
 // its sign-in pages.
 type deliveryEnv struct {
@@ -66,7 +75,7 @@ type deliveryOptions struct {
 	start time.Time
 	// simWrap wraps the simulator's HTTP handler (benchmarks timestamp deliveries).
 	simWrap func(http.Handler) http.Handler
-	// lease is the sender's lease (default 2 minutes: tests move the fake clock a minute at a time,
+	// lease is the sender's lease (default 2 minutes: tests move the fake clock by minutes,
 	// past a shorter lease that renewals on the real clock would not keep up with).
 	lease time.Duration
 	// fetchAllow opens internal ranges to media.url (WECOMFLOW_FETCH_ALLOW): tests serve files on
@@ -158,15 +167,16 @@ func (e *deliveryEnv) message(id string) map[string]any {
 }
 
 // waitFinal waits (in real time, the sender polls every 5 ms) for a final status.
-func (e *deliveryEnv) waitFinal(id string) map[string]any { return e.finish(id, 0) }
+func (e *deliveryEnv) waitFinal(id string) map[string]any { return e.finish(id, false) }
 
-// finishWithClock waits for a final status, moving the fake clock past each backoff a minute at a
-// time. The clock moves only while no request is in flight, and by half the sender's lease: a
-// reading taken just before the sender claims the retry can move it once during the send, never
-// past the lease (which would make the retry look abandoned and send it again).
-func (e *deliveryEnv) finishWithClock(id string) map[string]any { return e.finish(id, time.Minute) }
+// finishWithClock waits for a final status, moving the fake clock to each retry's time. The clock
+// moves only while no request is in flight, and never past the retry's time: a claim that reads
+// the clock and then waits for the writer must not find its lease (from the time it read) already
+// lapsed, which would make the retry look abandoned and send it again. (Stepping a minute at a
+// time, as long as the message read "retrying", did that under load.)
+func (e *deliveryEnv) finishWithClock(id string) map[string]any { return e.finish(id, true) }
 
-func (e *deliveryEnv) finish(id string, advance time.Duration) map[string]any {
+func (e *deliveryEnv) finish(id string, moveClock bool) map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -175,8 +185,12 @@ func (e *deliveryEnv) finish(id string, advance time.Duration) map[string]any {
 		case "sent", "partial", "failed", "canceled":
 			return m
 		case "retrying":
-			if !inFlight(m) {
-				e.clock.Advance(advance)
+			if next, ok := m["nextAttemptAt"].(string); ok && moveClock && !inFlight(m) {
+				at, err := time.Parse(time.RFC3339Nano, next)
+				if err != nil {
+					e.t.Fatalf("nextAttemptAt %q: %v", next, err)
+				}
+				e.clock.AdvanceTo(at)
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
