@@ -52,22 +52,6 @@ func (s *Server) sendMessage(c *gin.Context) error {
 	return ok(c, http.StatusAccepted, m)
 }
 
-func (s *Server) testChannel(c *gin.Context) error {
-	id, err := idParam(c)
-	if err != nil {
-		return err
-	}
-	body, err := bodyObject(c)
-	if err != nil {
-		return err
-	}
-	m, err := s.messages.Test(c.Request.Context(), id, body)
-	if err != nil {
-		return err
-	}
-	return ok(c, http.StatusOK, m)
-}
-
 func (s *Server) listMessages(c *gin.Context) error {
 	return listFiltered(c, func(c *gin.Context) (message.Filter, error) {
 		return message.Filter{Status: c.Query("status"), Channel: c.Query("channel"), ExecutionID: c.Query("executionId"),

@@ -66,9 +66,9 @@ func queryInt(c *gin.Context, name string, errs problem.Fields) int {
 // idParam reads the :id path segment.
 func idParam(c *gin.Context) (uint64, error) { return problem.ParseID(c.Param("id")) }
 
-// patchByID is the handler of a PATCH of the resource with the route's :id whose body is a JSON
-// object: 200 with what update answers.
-func patchByID[T any](update func(ctx context.Context, id uint64, body map[string]any) (T, error)) func(*gin.Context) error {
+// withIDAndBody is the handler of a request on the resource with the route's :id whose body is a
+// JSON object (a PATCH, a channel test): 200 with what do answers.
+func withIDAndBody[T any](do func(ctx context.Context, id uint64, body map[string]any) (T, error)) func(*gin.Context) error {
 	return func(c *gin.Context) error {
 		id, err := idParam(c)
 		if err != nil {
@@ -78,7 +78,7 @@ func patchByID[T any](update func(ctx context.Context, id uint64, body map[strin
 		if err != nil {
 			return err
 		}
-		v, err := update(c.Request.Context(), id, body)
+		v, err := do(c.Request.Context(), id, body)
 		if err != nil {
 			return err
 		}

@@ -331,7 +331,7 @@ func (s *Server) routes() *gin.Engine {
 	api.DELETE("/users/:id", s.handle(s.deleteUser))
 
 	api.POST("/authenticators/:id/check", s.handle(s.checkAuthenticator))
-	api.POST("/channels/:id/test", s.handle(s.testChannel))
+	api.POST("/channels/:id/test", s.handle(withIDAndBody(s.messages.Test)))
 
 	api.POST("/messages", s.handle(s.sendMessage))
 	api.GET("/messages", s.handle(s.listMessages))

@@ -12,7 +12,7 @@ func (s *Server) templateRoutes(api *gin.RouterGroup) {
 	api.GET("/templates", s.handle(s.listTemplates))
 	api.POST("/templates", s.handle(s.createTemplate))
 	api.GET("/templates/:id", s.handle(s.getTemplate))
-	api.PATCH("/templates/:id", s.handle(patchByID(s.messages.UpdateTemplate)))
+	api.PATCH("/templates/:id", s.handle(withIDAndBody(s.messages.UpdateTemplate)))
 	api.DELETE("/templates/:id", s.handle(deleteByID(s.messages.DeleteTemplate)))
 }
 

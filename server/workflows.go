@@ -14,7 +14,7 @@ func (s *Server) workflowRoutes(api *gin.RouterGroup) {
 	api.GET("/workflows", s.handle(s.listWorkflows))
 	api.POST("/workflows", s.handle(s.createWorkflow))
 	api.GET("/workflows/:id", s.handle(s.getWorkflow))
-	api.PATCH("/workflows/:id", s.handle(patchByID(s.workflows.UpdateWorkflow)))
+	api.PATCH("/workflows/:id", s.handle(withIDAndBody(s.workflows.UpdateWorkflow)))
 	api.DELETE("/workflows/:id", s.handle(deleteByID(s.workflows.DeleteWorkflow)))
 	api.POST("/workflows/:id/trigger", s.handle(s.triggerWorkflow))
 	api.GET("/executions", s.handle(s.listExecutions))
