@@ -283,18 +283,12 @@ func TestEventHookApprovalCardRecipeEndToEnd(t *testing.T) {
 		t.Fatalf("webhook: %d %q", status, id)
 	}
 	in := e.waitInbox(approver, 1)
-	var card struct {
-		TaskID    string `json:"task_id"`
-		MainTitle struct {
-			Title string `json:"title"`
-		} `json:"main_title"`
-	}
-	_ = json.Unmarshal(in[0].Body, &card)
-	if in[0].MsgType != "template_card" || card.MainTitle.Title != "Deploy api v2.3?" {
+	card := cardOf(in[0].Body)
+	if in[0].MsgType != "template_card" || card.title != "Deploy api v2.3?" {
 		t.Fatalf("card: %s %s", in[0].MsgType, in[0].Body)
 	}
 	e.waitExecution(id, "waiting")
-	xml, err := e.sim.ClickCard(e.demo.CorpID, approver, card.TaskID, "approve")
+	xml, err := e.sim.ClickCard(e.demo.CorpID, approver, card.taskID, "approve")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -261,18 +261,12 @@ func TestRecipeApproveOrEscalate(t *testing.T) {
 			t.Fatalf("webhook: %d", status)
 		}
 		in := e.waitInbox(approver, 1)
-		var card struct {
-			TaskID    string `json:"task_id"`
-			MainTitle struct {
-				Title string `json:"title"`
-			} `json:"main_title"`
-		}
-		_ = json.Unmarshal(in[0].Body, &card)
-		if in[0].MsgType != "template_card" || card.MainTitle.Title != fmt.Sprintf("Deploy #%d?", id) {
+		card := cardOf(in[0].Body)
+		if in[0].MsgType != "template_card" || card.title != fmt.Sprintf("Deploy #%d?", id) {
 			t.Fatalf("%s received %s %s", approver, in[0].MsgType, in[0].Body)
 		}
 		e.waitExecution(x, "waiting")
-		return x, card.TaskID
+		return x, card.taskID
 	}
 	click := func(approver, task, key string) {
 		t.Helper()

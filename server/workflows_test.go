@@ -173,17 +173,11 @@ func TestApprovalWorkflowEndToEnd(t *testing.T) {
 		cards++
 		in := e.waitInbox(approver, cards)
 		e.waitExecution(id, "waiting")
-		var card struct {
-			TaskID    string `json:"task_id"`
-			MainTitle struct {
-				Title string `json:"title"`
-			} `json:"main_title"`
+		card := cardOf(in[cards-1].Body)
+		if card.title != "Approve order "+strconv.Itoa(40+i)+"?" {
+			t.Fatalf("card title %q", card.title)
 		}
-		_ = json.Unmarshal(in[cards-1].Body, &card)
-		if card.MainTitle.Title != "Approve order "+strconv.Itoa(40+i)+"?" {
-			t.Fatalf("card title %q", card.MainTitle.Title)
-		}
-		xml, err := e.sim.ClickCard(e.demo.CorpID, approver, card.TaskID, click)
+		xml, err := e.sim.ClickCard(e.demo.CorpID, approver, card.taskID, click)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,4 +329,19 @@ func TestWebhookIdempotencyKeyStartsOneExecution(t *testing.T) {
 		t.Fatalf("%v executions, want 2: a rejected call stored one", n)
 	}
 	e.waitInbox(owner, 2)
+}
+
+// inboxCard is what the tests read of a template card a member received.
+type inboxCard struct{ taskID, title string }
+
+// cardOf reads a received template card's task_id and main title.
+func cardOf(body []byte) inboxCard {
+	var card struct {
+		TaskID    string `json:"task_id"`
+		MainTitle struct {
+			Title string `json:"title"`
+		} `json:"main_title"`
+	}
+	_ = json.Unmarshal(body, &card)
+	return inboxCard{card.TaskID, card.MainTitle.Title}
 }
