@@ -169,29 +169,19 @@ func (s *Store) DeleteUser(ctx context.Context, id uint64) error {
 // WeComIDs maps local userids to their wechatwk binding; users missing or unbound are absent.
 func (s *Store) WeComIDs(ctx context.Context, userids []string) (map[string]string, error) {
 	out := make(map[string]string, len(userids))
-	if len(userids) == 1 {
-		// Every message to one local user asks this: a prepared statement, no gorm.
-		rows, err := s.query(ctx, "SELECT wechatwk FROM users WHERE userid = ? AND wechatwk <> ''", userids[0])
-		if err != nil {
-			return nil, fmt.Errorf("store: unable to resolve users: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var wk string
-			if err := rows.Scan(&wk); err != nil {
-				return nil, fmt.Errorf("store: unable to resolve users: %w", err)
-			}
-			out[userids[0]] = wk
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("store: unable to resolve users: %w", err)
-		}
-		return out, nil
-	}
+	// Every message to local users asks this: a prepared statement (one per list length), no gorm.
 	for start := 0; start < len(userids); start += upsertBatch {
-		var rows []User
 		chunk := userids[start:min(start+upsertBatch, len(userids))]
-		if err := s.Read.WithContext(ctx).Select("userid", "wechatwk").Where("userid IN ? AND wechatwk <> ''", chunk).Find(&rows).Error; err != nil {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		var rows []User
+		err := s.scan(ctx, "SELECT userid, wechatwk FROM users WHERE wechatwk <> '' AND userid IN "+inList(len(chunk)), args, func() []any {
+			rows = append(rows, User{})
+			return []any{&rows[len(rows)-1].UserID, &rows[len(rows)-1].WeChatWK}
+		})
+		if err != nil {
 			return nil, fmt.Errorf("store: unable to resolve users: %w", err)
 		}
 		for _, u := range rows {
