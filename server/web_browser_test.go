@@ -125,6 +125,7 @@ var adminDay = []browserStep{
 	{"choose a webhook's auth", stepWebhookAuth},
 	{"preview a digest", stepPreviewDigest},
 	{"create the rest by API and receive a callback", stepCreateTheRest},
+	{"see what failed, and why", stepSeeFailures},
 }
 
 // stepLogIn picks the walk's language on the login page, tries a wrong token, then logs in.
@@ -650,6 +651,49 @@ func stepCreateTheRest(b *browserWalk) {
 	msg := wecomtest.TextMessageXML(b.demo.CorpID, b.demo.AgentID, "zhangsan", b.pick("Got it", "收到"), 1, time.Now().Unix())
 	if status, body, err := b.callback.Post(b.ctx, msg); err != nil || status != http.StatusOK {
 		b.t.Fatalf("posting a message to the callback URL: %d %s %v", status, body, err)
+	}
+}
+
+// stepSeeFailures: what WeCom refuses shows why on its pages, in the page's language, WeCom's own
+// words as code — a sync refused from an untrusted IP (60020), and a workflow whose message goes to
+// a userid WeCom does not know (81013): the execution, its job and the message, failed.
+func stepSeeFailures(b *browserWalk) {
+	b.sim.Script("department/list", wecomtest.Fault{ErrCode: 60020,
+		ErrMsg: "not allow to access from your ip, hint: [1751234567], from ip: 203.0.113.9, more info at https://open.work.weixin.qq.com/devtool/query?e=60020"})
+	task := b.api(202, "POST", "/api/v1/authenticators/"+b.authenticatorID+"/sync", nil)
+	syncPage := fmt.Sprintf("/ui/sync-tasks/%v", task["id"])
+	b.open(syncPage, "#sync-retry:not([hidden])") // the page follows the task to its end
+	b.expectReason("#sync-message", "60020", "203.0.113.9")
+
+	wf := b.api(201, "POST", "/api/v1/workflows", map[string]any{"key": "nobody", "title": b.pick("To nobody", "发给查无此人"),
+		"trigger": map[string]any{"type": "manual"}, "nodes": []any{map[string]any{"key": "tell", "type": "notification",
+			"config": map[string]any{"channel": "ops", "msgtype": "text", "to": map[string]any{"wecomUsers": []any{"nobody"}},
+				"text": map[string]any{"content": b.pick("Hello", "你好")}}}}})
+	x := b.api(202, "POST", fmt.Sprintf("/api/v1/workflows/%v/trigger?wait=10s", wf["id"]), map[string]any{"data": map[string]any{}})
+	if x["status"] != "failed" {
+		b.t.Fatalf("the execution to nobody: %v, want failed", x)
+	}
+	b.open(fmt.Sprintf("/ui/executions/%v", x["id"]), "#execution-error")
+	b.expectReason("#execution-error", "81013")
+	b.expectReason("#job-tell .field-error", "81013")
+	b.navigate("#job-tell-message")
+	b.expectReason("#message-reason", "81013")
+	b.open("/ui/messages?status=failed", "#main")
+	b.expectReason("#main table", "81013")
+}
+
+// expectReason checks a stored reason on the page: it holds want, WeCom's errmsg is set as code,
+// and a Chinese page shows no English around it.
+func (b *browserWalk) expectReason(sel string, want ...string) {
+	b.t.Helper()
+	b.waitVisible(sel + " code")
+	for _, w := range want {
+		if got := b.text(sel); !strings.Contains(got, w) {
+			b.t.Errorf("%s on %s: %q lacks %q", sel, b.path(), got, w)
+		}
+	}
+	if b.lang == "zh-CN" {
+		b.expectNoEnglish()
 	}
 }
 

@@ -3,13 +3,16 @@ package web
 import (
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 	"github.com/wecomflow/wecomflow/problem"
 )
 
@@ -52,6 +55,9 @@ func loadProblemTables(fsys fs.FS) (map[string]*problemTable, error) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("web: problems %s: %w", lang, err)
 		}
+		// WeCom's hints ride in the reasons stored with failed sends and syncs; plugin/wecom has
+		// them in both languages already.
+		maps.Copy(m, wecom.HintFormats(lang))
 		t, err := newProblemTable(m)
 		if err != nil {
 			return nil, fmt.Errorf("web: problems %s: %w", lang, err)
@@ -156,7 +162,7 @@ func (t *problemTable) translate(msg string) string {
 			case 'd':
 				args[i], _ = strconv.Atoi(m[i+1])
 			default:
-				args[i] = t.translate(m[i+1])
+				args[i] = t.sentences(m[i+1])
 			}
 		}
 		return fmt.Sprintf(p.text, args...)
@@ -167,6 +173,52 @@ func (t *problemTable) translate(msg string) string {
 		}
 	}
 	return msg
+}
+
+// sentences is translate for a text that may join several of the service's sentences (a failed
+// message's reason is its requests' reasons, one after another): the whole text if the table
+// knows it, else the shortest first sentence it knows and the rest in turn. A sentence it does
+// not know stays English, and so do the ones after it only if they are unknown too.
+func (t *problemTable) sentences(msg string) string {
+	if s := t.translate(msg); t == nil || s != msg {
+		return s
+	}
+	first := -1
+	for i := 0; ; {
+		j := strings.Index(msg[i:], ". ")
+		if j < 0 {
+			break
+		}
+		end := i + j + 1
+		if first < 0 {
+			first = end
+		}
+		if head := msg[:end]; t.translate(head) != head {
+			return t.translate(head) + t.sentences(msg[end+1:])
+		}
+		i = end + 1
+	}
+	if first < 0 {
+		return msg
+	}
+	return msg[:first+1] + t.sentences(msg[first+1:])
+}
+
+// answerRe finds, in a stored reason (English or translated), WeCom's own words about an error:
+// its errmsg after the errcode, or why it could not be reached. They stay as WeCom (or the
+// network) said them.
+var answerRe = regexp.MustCompile(`((?:WeCom errcode|企业微信错误码) -?\d+ ?[(（])(.*?)([)）][.。])|((?:WeCom could not be reached: |无法连接企业微信：))(.*?)([.。]$|[.。] )`)
+
+// reasonHTML is a stored reason in lang's table, with WeCom's errmsg set as code.
+func (t *problemTable) reasonHTML(msg string) template.HTML {
+	s := template.HTMLEscapeString(t.sentences(msg))
+	return template.HTML(answerRe.ReplaceAllStringFunc(s, func(m string) string {
+		g := answerRe.FindStringSubmatch(m)
+		if g[1] != "" {
+			return g[1] + "<code>" + g[2] + "</code>" + g[3]
+		}
+		return g[4] + "<code>" + g[5] + "</code>" + g[6]
+	}))
 }
 
 // fields translates every message of fe; nil stays nil.

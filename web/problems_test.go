@@ -7,12 +7,15 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wecomflow/wecomflow/plugin/wecom"
 )
 
 // englishRe finds an English phrase: three words in a row.
@@ -29,6 +32,7 @@ func TestProblemTable(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
+	maps.Copy(m, wecom.HintFormats("zh-CN"))
 	tables, err := loadProblemTables(files)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +60,34 @@ func TestProblemTable(t *testing.T) {
 	}
 	if got := zh.translate("not a known sentence"); got != "not a known sentence" {
 		t.Errorf("an unknown sentence changed: %q", got)
+	}
+}
+
+// TestStoredReasons: a failed message's reason, which joins its requests' reasons, WeCom's hints
+// and the sender's own sentences, comes out in Chinese sentence by sentence, with WeCom's errmsg
+// as it said it, in code; a sentence the table does not know stays, and the ones around it do not.
+func TestStoredReasons(t *testing.T) {
+	tables, err := loadProblemTables(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zh := tables["zh-CN"]
+	for _, tt := range []struct{ stored, want string }{
+		{"WeCom errcode 81013 (user & party & tag all invalid). None of the recipients can receive messages from this app: check the userids and the app's visible range (可见范围).",
+			"企业微信错误码 81013（<code>user &amp; party &amp; tag all invalid</code>）。没有一个接收人能收到这个应用的消息：请核对 userid 和应用的可见范围。"},
+		{"WeCom errcode 60020 (not allow to access from your ip, from ip: 10.1.2.3). WeCom refuses calls from 10.1.2.3: add it to the app's 企业可信IP (应用管理 → the app → 企业可信IP). Gave up after 3 attempts.",
+			"企业微信错误码 60020（<code>not allow to access from your ip, from ip: 10.1.2.3</code>）。企业微信拒绝来自 10.1.2.3 的调用：请把它加入应用的企业可信IP（应用管理 → 该应用 → 企业可信IP）。 已尝试 3 次，不再重试。"},
+		{"WeCom errcode 40003 (invalid userid). A userid is not valid in this corp. An unknown sentence. WeCom errcode 82001 (a. b). The message has no recipients.",
+			"企业微信错误码 40003（<code>invalid userid</code>）。有 userid 在本企业中无效。An unknown sentence. 企业微信错误码 82001（<code>a. b</code>）。消息没有接收人。"},
+		{"node notify: WeCom could not be reached: dial tcp: i/o timeout.", "节点 notify：无法连接企业微信：<code>dial tcp: i/o timeout</code>。"},
+	} {
+		if got := string(zh.reasonHTML(tt.stored)); got != tt.want {
+			t.Errorf("%q\n got %q\nwant %q", tt.stored, got, tt.want)
+		}
+	}
+	if got, want := string(tables["en"].reasonHTML("WeCom errcode 7 (<b>x</b>). Gave up after 2 attempts.")),
+		"WeCom errcode 7 (<code>&lt;b&gt;x&lt;/b&gt;</code>). Gave up after 2 attempts."; got != want {
+		t.Errorf("in English: got %q, want %q", got, want)
 	}
 }
 
@@ -132,6 +164,13 @@ func messageArgs(n ast.Node) []ast.Expr {
 		case s.Sel.Name == "Invalidf" && len(n.Args) >= 2, s.Sel.Name == "Errorf" && len(n.Args) >= 2 && fmt.Sprint(s.X) == "problem",
 			(s.Sel.Name == "Add" || s.Sel.Name == "fail") && len(n.Args) == 2:
 			return n.Args[1:2]
+		case storedReasons[s.Sel.Name] && len(n.Args) >= 2:
+			// A workflow job's or execution's error: r.end(j, status, msg), r.finish(status, msg).
+			return n.Args[len(n.Args)-1:]
+		}
+	case *ast.AssignStmt:
+		if s, ok := n.Lhs[0].(*ast.SelectorExpr); ok && storedReasons[s.Sel.Name] && len(n.Rhs) == 1 {
+			return n.Rhs
 		}
 	case *ast.CompositeLit:
 		if s, ok := n.Type.(*ast.SelectorExpr); ok && s.Sel.Name == "Fields" && fmt.Sprint(s.X) == "problem" {
@@ -144,12 +183,16 @@ func messageArgs(n ast.Node) []ast.Expr {
 			return out
 		}
 	case *ast.KeyValueExpr:
-		if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Message" {
+		if k, ok := n.Key.(*ast.Ident); ok && (k.Name == "Message" || storedReasons[k.Name]) {
 			return []ast.Expr{n.Value}
 		}
 	}
 	return nil
 }
+
+// storedReasons name the fields and calls that store a sentence pages show later: a message's or
+// request's Reason, a job's or event's Error, a mass message's RefreshError, a job's end.
+var storedReasons = map[string]bool{"Reason": true, "Error": true, "RefreshError": true, "end": true, "endPending": true, "finish": true}
 
 // formatOf reads a message expression as a format; literal says whether any of it is literal.
 func formatOf(e ast.Expr) (format string, literal bool) {

@@ -486,8 +486,9 @@ func (u *UI) zone(lang string) *time.Location {
 // T translates a catalogue key in the page's language, formatting args into it.
 func (v *view) T(key string, args ...any) string { return v.u.cat.text(v.Lang, key, args...) }
 
-// Said is a sentence the service wrote (a sync task's summary) in the page's language.
-func (v *view) Said(msg string) string { return v.u.problems[v.Lang].translate(msg) }
+// Reason is a sentence the service stored (a failed message's reason, a job's error, a sync
+// task's summary) in the page's language, with WeCom's own words set as code.
+func (v *view) Reason(msg string) template.HTML { return v.u.problems[v.Lang].reasonHTML(msg) }
 
 // Err is the error of a field, or "".
 func (v *view) Err(field string) string { return v.Errors[field] }

@@ -71,6 +71,23 @@ var (
 	}
 )
 
+// thisServer is what a hint calls this server when WeCom's message names no IP.
+var thisServer = hint{"this server's IP", "本服务器的 IP"}
+
+// HintFormats are the hints as formats (%s: the IP) in English → in lang, for the web UI's table
+// that translates the sentences stored with a failed message or task (they hold the English
+// hint). Nil for English.
+func HintFormats(lang string) map[string]string {
+	if lang != "zh-CN" {
+		return nil
+	}
+	out := map[string]string{thisServer.en: thisServer.zh}
+	for _, h := range hints {
+		out[h.en] = h.zh
+	}
+	return out
+}
+
 // Hint says what to do about an errcode, or "" when there is nothing specific to say.
 func Hint(code int64, msg string) string { return HintIn("en", code, msg) }
 
@@ -80,9 +97,9 @@ func HintIn(lang string, code int64, msg string) string {
 	if !ok {
 		return ""
 	}
-	text, ip := h.en, "this server's IP"
+	text, ip := h.en, thisServer.en
 	if lang == "zh-CN" {
-		text, ip = h.zh, "本服务器的 IP"
+		text, ip = h.zh, thisServer.zh
 	}
 	if !strings.Contains(text, "%s") {
 		return text

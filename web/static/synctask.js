@@ -16,14 +16,15 @@
     const label = (status) => box.dataset["status" + status.charAt(0).toUpperCase() + status.slice(1)] || status;
     let failures = 0;
 
-    // pageMessage shows the summary as the page writes it, in the page's language: the API's
-    // is the server's English sentence.
+    // pageMessage shows the summary as the page writes it, in the page's language and with
+    // WeCom's own words set as code: the API's is the server's English sentence. The nodes are
+    // our own page's, parsed inert.
     async function pageMessage() {
       try {
         const res = await fetch(window.location.pathname, {credentials: "same-origin"});
         const doc = new DOMParser().parseFromString(await res.text(), "text/html");
         const m = doc.getElementById("sync-message");
-        if (res.ok && m) set("message", m.textContent);
+        if (res.ok && m) box.querySelectorAll('[data-field="message"]').forEach((el) => el.replaceChildren(...Array.from(m.childNodes, (n) => document.importNode(n, true))));
       } catch (e) {
         // the API's sentence stays
       }
