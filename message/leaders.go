@@ -70,15 +70,15 @@ func (s *Service) resolveLeaders(ctx context.Context, ch *models.Channel, people
 	}
 	r.userids = dedupeStrings(r.userids)
 	for _, w := range []struct {
-		who []string
-		why string
+		who    []string
+		format string
 	}{
-		{unbound, "are unknown or have no WeCom binding (wechatwk)"},
-		{absent, "are not in the synced directory of the channel's authenticator"},
-		{leaderless, "have no department leader in the synced directory besides themselves"},
+		{unbound, "to.leadersOf: %s are unknown or have no WeCom binding (wechatwk)."},
+		{absent, "to.leadersOf: %s are not in the synced directory of the channel's authenticator."},
+		{leaderless, "to.leadersOf: %s have no department leader in the synced directory besides themselves."},
 	} {
 		if len(w.who) > 0 {
-			r.warnings = append(r.warnings, fmt.Sprintf("to.leadersOf: %s %s.", strings.Join(w.who, ", "), w.why))
+			r.warnings = append(r.warnings, fmt.Sprintf(w.format, strings.Join(w.who, ", ")))
 		}
 	}
 	return r, nil

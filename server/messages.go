@@ -97,6 +97,10 @@ func (s *Server) render(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.ui != nil {
+		// The editor's preview shows them, like the API's errors, in the page's language.
+		warnings = s.ui.SaidIn(c.GetHeader("Accept-Language"), warnings)
+	}
 	return ok(c, http.StatusOK, gin.H{"body": out, "warnings": warnings})
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"html"
 	"net/http/httptest"
@@ -123,5 +124,30 @@ func TestAPIErrorsInTheAskedLanguage(t *testing.T) {
 	}
 	if got := save("en-US,en;q=0.9"); string(got.Body) != string(en.Body) {
 		t.Errorf("in English: %s, want %s", got.Body, en.Body)
+	}
+}
+
+// A preview's warnings come in the asked language too: the editor shows them beside the card.
+func TestPreviewWarningsInTheAskedLanguage(t *testing.T) {
+	t.Parallel()
+	e := newDeliveryEnv(t, deliveryOptions{})
+	body, _ := json.Marshal(map[string]any{"channel": "ops", "to": map[string]any{"wecomUsers": []any{"zs"}}, "msgtype": "textcard", "textcard": map[string]any{
+		"title": strings.Repeat("长", 200), "description": "d", "url": "https://example.com/"}})
+	preview := func(lang string) []any {
+		req := httptest.NewRequest("POST", "/api/v1/render", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Language", lang)
+		w := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(w, req)
+		res := response{Status: w.Code, Body: w.Body.Bytes()}
+		warnings, _ := res.Data()["warnings"].([]any)
+		if res.Status != 200 || len(warnings) != 1 {
+			t.Fatalf("preview in %s: %d %s", lang, res.Status, res.Body)
+		}
+		return warnings
+	}
+	if en, zh := preview("en"), preview("zh-CN"); en[0] != "textcard.title truncated to 128 characters" || zh[0] != "textcard.title 已截断为 128 个字符" {
+		t.Errorf("warnings: %q in English, %q in Chinese", en, zh)
 	}
 }

@@ -233,6 +233,20 @@ func (t *problemTable) fields(fe problem.Fields) problem.Fields {
 	return out
 }
 
+// SaidIn is what the service said beside an answer (a preview's warnings) in the language the
+// request asks for with Accept-Language, as InLanguage does for errors.
+func (u *UI) SaidIn(acceptLanguage string, said []string) []string {
+	t := u.problems[acceptedLanguage(acceptLanguage)]
+	if t == nil {
+		return said
+	}
+	out := make([]string, len(said))
+	for i, s := range said {
+		out[i] = t.sentences(s)
+	}
+	return out
+}
+
 // InLanguage is an API error in the language the request asks for with Accept-Language: the
 // pages' scripts send theirs, so the API's refusals show in the page's language. The code and
 // the field paths stay; without a language the UI translates into, se is returned as it is.

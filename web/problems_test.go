@@ -154,13 +154,21 @@ func sourceMessages(t *testing.T, dirs ...string) []string {
 
 // messageArgs are the messages of a call or literal that makes a user's error: Invalidf,
 // problem.Errorf, Fields.Add and plugin/wecom's validator.fail, a problem.Fields literal, an
-// Error's Message.
+// Error's Message; a warning; a stored reason (storedReasons).
 func messageArgs(n ast.Node) []ast.Expr {
 	switch n := n.(type) {
 	case *ast.CallExpr:
+		if f, ok := n.Fun.(*ast.Ident); ok && f.Name == "append" && len(n.Args) >= 2 {
+			// A render's or a recipient's warning: append(r.warnings, fmt.Sprintf(…)).
+			if s, ok := n.Args[0].(*ast.SelectorExpr); ok && s.Sel.Name == "warnings" {
+				return n.Args[1:]
+			}
+		}
 		s, ok := n.Fun.(*ast.SelectorExpr)
 		switch {
 		case !ok:
+		case s.Sel.Name == "warn" && len(n.Args) >= 1:
+			return n.Args[:1]
 		case s.Sel.Name == "Invalidf" && len(n.Args) >= 2, s.Sel.Name == "Errorf" && len(n.Args) >= 2 && fmt.Sprint(s.X) == "problem",
 			(s.Sel.Name == "Add" || s.Sel.Name == "fail") && len(n.Args) == 2:
 			return n.Args[1:2]
