@@ -182,6 +182,42 @@ func TestUpgradeAddsTheIndexes(t *testing.T) {
 	}
 }
 
+// An upgraded database loses the indexes no query uses (migration 21), which every message paid
+// for in writes; TestQueriesUseIndexes shows no query needed them.
+func TestUpgradeDropsUnusedIndexes(t *testing.T) {
+	t.Parallel()
+	s := storetest.Open(t)
+	indexes := []struct {
+		model         any
+		name, columns string
+	}{
+		{&models.Message{}, "idx_messages_channel_created", "messages (channel_id, created_at)"},
+		{&models.MessageRequest{}, "idx_message_requests_lease_until", "message_requests (lease_until)"},
+		{&models.MessageRequest{}, "idx_message_requests_msg_id", "message_requests (msg_id)"},
+	}
+	m := s.DB.Migrator()
+	for _, ix := range indexes {
+		if m.HasIndex(ix.model, ix.name) {
+			t.Errorf("a fresh database has %s", ix.name)
+		}
+		// As an older version made them.
+		if err := s.DB.Exec("CREATE INDEX " + ix.name + " ON " + ix.columns).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DB.Exec("DELETE FROM schema_migrations WHERE version = 21").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, ix := range indexes {
+		if m.HasIndex(ix.model, ix.name) {
+			t.Errorf("%s is still there after the upgrade", ix.name)
+		}
+	}
+}
+
 type capturedSQL struct {
 	sql  string
 	vars []any

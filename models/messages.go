@@ -40,7 +40,7 @@ const (
 // it resolved to are split into MessageRequests, the units the sender claims.
 type Message struct {
 	ID        string `gorm:"primaryKey;size:26"`
-	ChannelID uint64 `gorm:"not null;index:idx_messages_channel_created,priority:1"`
+	ChannelID uint64 `gorm:"not null"`
 	Channel   string `gorm:"size:64;not null;index:idx_messages_channel_name,priority:1"`
 	// ChannelType is the channel's type when the message was accepted: it picks the deliverer.
 	ChannelType     string `gorm:"size:32;not null;default:wecom"`
@@ -77,7 +77,7 @@ type Message struct {
 	NextAttemptAt *time.Time `gorm:"index:idx_messages_status_next,priority:2"`
 	Reason        string     `gorm:"type:text;not null"`
 	Warnings      string     `gorm:"type:text;not null"`
-	CreatedAt     time.Time  `gorm:"index;index:idx_messages_channel_created,priority:2;index:idx_messages_channel_name,priority:2"`
+	CreatedAt     time.Time  `gorm:"index;index:idx_messages_channel_name,priority:2"`
 	UpdatedAt     time.Time
 	SentAt        *time.Time
 	// RecalledAt is when the message was withdrawn (POST /messages/{id}/recall).
@@ -103,14 +103,14 @@ type MessageRequest struct {
 	// window frees up.
 	NotBefore  time.Time  `gorm:"not null;index:idx_requests_due,priority:2"`
 	LeaseOwner string     `gorm:"size:64;not null"`
-	LeaseUntil *time.Time `gorm:"index"`
+	LeaseUntil *time.Time
 	Attempts   int        `gorm:"not null"`
 	// Ambiguous: an earlier attempt may have reached WeCom (a timeout after sending, or a lease
 	// that lapsed mid-send).
 	Ambiguous      bool   `gorm:"not null"`
 	ErrCode        int    `gorm:"not null"`
 	ErrMsg         string `gorm:"type:text;not null"`
-	MsgID          string `gorm:"size:128;not null;index"`
+	MsgID          string `gorm:"size:128;not null"`
 	ResponseCode   string `gorm:"size:255;not null"`
 	InvalidUser    string `gorm:"type:text;not null"`
 	InvalidParty   string `gorm:"type:text;not null"`

@@ -82,6 +82,13 @@ var migrations = []migration{
 	{20, "reminders of the recipients of a card who have not clicked", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Reminder{})
 	}},
+	{21, "drop the indexes no query uses: every message paid for them in writes", func(tx *gorm.DB) error {
+		return dropIndexes(tx, []namedIndex{
+			{&Message{}, "idx_messages_channel_created"},
+			{&MessageRequest{}, "idx_message_requests_lease_until"},
+			{&MessageRequest{}, "idx_message_requests_msg_id"},
+		})
+	}},
 }
 
 // namedIndex is an index a model declares in its gorm tags.
@@ -100,6 +107,20 @@ func createIndexes(tx *gorm.DB, indexes []namedIndex) error {
 			continue
 		}
 		if err := m.CreateIndex(ix.model, ix.name); err != nil {
+			return fmt.Errorf("index %s: %w", ix.name, err)
+		}
+	}
+	return nil
+}
+
+// dropIndexes drops the indexes that exist (a fresh database never had them).
+func dropIndexes(tx *gorm.DB, indexes []namedIndex) error {
+	m := tx.Migrator()
+	for _, ix := range indexes {
+		if !m.HasIndex(ix.model, ix.name) {
+			continue
+		}
+		if err := m.DropIndex(ix.model, ix.name); err != nil {
 			return fmt.Errorf("index %s: %w", ix.name, err)
 		}
 	}
