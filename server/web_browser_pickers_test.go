@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -13,9 +14,9 @@ import (
 // Recipients and members are picked from the directory, the local users and the channel's chats
 // wherever they are chosen, in a real browser, in English and in Chinese: in the workflow editor
 // (a notification's department, user and chat, a chat node's owner and members), in a channel's
-// test send (a member, who receives it) and on an account (its WeCom member). Each pick is typed
-// and taken with Enter, as a keyboard user does, and is seen where it lands: the saved workflow,
-// the simulator's inbox, the saved account.
+// test send (a member, who receives it), on the Send page (a tag, read from WeCom) and on an
+// account (its WeCom member). Each pick is typed and taken with Enter, as a keyboard user does,
+// and is seen where it lands: the saved workflow, the simulator's inbox, the saved account.
 func TestBrowserPickers(t *testing.T) {
 	walkBothLanguages(t, "pickers", (*browserWalk).seedPickers, pickersWalk)
 }
@@ -26,6 +27,7 @@ var pickersWalk = []browserStep{
 	{"pick a notification's recipients in the editor", stepPickInEditor},
 	{"pick a chat node's owner and members", stepPickChatMembers},
 	{"send a channel test to a picked member", stepPickChannelTest},
+	{"send to a picked tag", stepPickSendTag},
 	{"link an account to a picked member", stepPickAccountMember},
 }
 
@@ -158,6 +160,35 @@ func stepPickChannelTest(b *browserWalk) {
 	b.expectAttr("#test-status", "class", "status sent")
 	if got := len(b.sim.Inbox(b.demo.CorpID, "lisi")); got != 1 {
 		b.t.Fatalf("lisi received %d messages, want the test message", got)
+	}
+}
+
+// stepPickSendTag sends a text from the Send page to the tag 值班, picked by its name from the
+// tags WeCom lists: WeCom receives the message addressed to that tag (totag), and a member of the
+// tag gets it.
+func stepPickSendTag(b *browserWalk) {
+	b.open("/ui/send", "#n1-msgtype")
+	b.choose("#f-channel", "ops")
+	b.choose("#n1-msgtype", "text")
+	b.fill("#n1-text-content", b.pick("To the people on call", "发给值班的人"))
+	b.expectAttr("#f-to-tags-search", "aria-label", b.tr("send.pick.tags"))
+	b.pickFirst("#f-to-tags", "值班", "1")
+	b.expectText("#f-to-tags-picked", "值班 (1)")
+	b.checkWidths("send-tag-picker")
+	b.screenshot("send-tag-picker")
+	b.navigate("#send-message")
+	b.waitVisible("#send-result")
+	b.expectAttr("#send-status", "class", "status sent")
+	inbox := b.sim.Inbox(b.demo.CorpID, "zhouba") // in the tag, and sent nothing else by the walk
+	if len(inbox) != 1 {
+		b.t.Fatalf("zhouba, of the tag 值班, received %d messages, want the one sent to the tag", len(inbox))
+	}
+	var req struct {
+		ToTag  string `json:"totag"`
+		ToUser string `json:"touser"`
+	}
+	if err := json.Unmarshal(inbox[0].Request, &req); err != nil || req.ToTag != "1" || req.ToUser != "" {
+		b.t.Errorf("WeCom received %s, want the message to the tag 1 (%v)", inbox[0].Request, err)
 	}
 }
 
