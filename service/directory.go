@@ -141,6 +141,20 @@ func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p models.P
 	return models.NewList(items, total, p, memberView), nil
 }
 
+// MemberNames names the live synced members of an authenticator with these WeCom userids; a
+// userid not synced (or deleted) has no entry.
+func (s *Service) MemberNames(ctx context.Context, authenticatorID uint64, userids []string) (map[string]string, error) {
+	members, err := s.store.MembersByUserID(ctx, authenticatorID, userids)
+	if err != nil {
+		return nil, problem.StoreError("Member", err)
+	}
+	out := make(map[string]string, len(members))
+	for id, m := range members {
+		out[id] = m.Name
+	}
+	return out, nil
+}
+
 // Tag is a WeCom tag (标签) as its corp holds it now: the directory sync keeps no tags.
 type Tag struct {
 	ID   int64  `json:"id"`
