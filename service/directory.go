@@ -169,7 +169,7 @@ type TagFilter struct {
 }
 
 // ListTags pages through the tags of an authenticator's corp, read from WeCom (tag/list) on
-// every call: a corp has at most 3000 tags, and nothing would tell a stored copy that one changed.
+// every call: the sync keeps no tags, and a corp has at most 3000, one short answer.
 func (s *Service) ListTags(ctx context.Context, f TagFilter, p models.Page) (models.List[Tag], error) {
 	errs := problem.Fields{}
 	app, _, ok, err := s.wecomApp(ctx, f.AuthenticatorID, errs)
