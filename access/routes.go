@@ -21,7 +21,7 @@ func RouteRight(method, route string) (need Right, ok bool) {
 		"GET /api/v1/messages", "GET /api/v1/messages/:id", "POST /api/v1/render",
 		"GET /api/v1/callback-events", "GET /api/v1/callback-events/:id",
 		"GET /api/v1/sync-tasks", "GET /api/v1/sync-tasks/:id",
-		"GET /api/v1/directory/departments", "GET /api/v1/directory/members",
+		"GET /api/v1/directory/departments", "GET /api/v1/directory/members", "GET /api/v1/directory/tags",
 		"GET /api/v1/workflows", "GET /api/v1/workflows/:id",
 		"GET /api/v1/templates", "GET /api/v1/templates/:id", "GET /api/v1/recipes",
 		"GET /api/v1/mass-messages", "GET /api/v1/mass-messages/:id",

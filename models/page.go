@@ -34,6 +34,14 @@ type List[T any] struct {
 	Page  Page
 }
 
+// ListOf is one page of a list held whole in memory (one read from WeCom).
+func ListOf[T any](items []T, p Page) List[T] {
+	p = p.Normalize()
+	start := min(p.offset(), len(items))
+	end := min(start+p.Size, len(items))
+	return List[T]{Items: append(make([]T, 0, end-start), items[start:end]...), Total: int64(len(items)), Page: p}
+}
+
 // NewList maps one page of stored rows to their views.
 func NewList[M, V any](items []M, total int64, p Page, view func(*M) V) List[V] {
 	out := make([]V, len(items))

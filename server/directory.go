@@ -19,6 +19,7 @@ func (s *Server) directoryRoutes(api *gin.RouterGroup) {
 	api.POST("/sync-tasks/:id/retry", s.handle(s.retrySyncTask))
 	api.GET("/directory/departments", s.handle(s.listDepartments))
 	api.GET("/directory/members", s.handle(s.listMembers))
+	api.GET("/directory/tags", s.handle(s.listTags))
 }
 
 func (s *Server) startSync(c *gin.Context) error {
@@ -110,4 +111,14 @@ func (s *Server) listDepartments(c *gin.Context) error {
 
 func (s *Server) listMembers(c *gin.Context) error {
 	return listFiltered(c, directoryFilter, s.svc.ListMembers)
+}
+
+// tagFilter reads ?authenticatorId=&q=.
+func tagFilter(c *gin.Context) (service.TagFilter, error) {
+	id, err := optionalID(c, "authenticatorId")
+	return service.TagFilter{AuthenticatorID: id, Q: c.Query("q")}, err
+}
+
+func (s *Server) listTags(c *gin.Context) error {
+	return listFiltered(c, tagFilter, s.svc.ListTags)
 }

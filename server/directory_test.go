@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -731,6 +732,74 @@ func TestDirectoryApplyChange(t *testing.T) {
 		apply(map[string]string{"ChangeType": "update_tag", "TagId": "1", "AddUserItems": "zhangsan", "DelUserItems": "lisi"})
 		if e.directorySnapshot() != before {
 			t.Fatal("update_tag changed the directory")
+		}
+	}
+}
+
+// The tags route lists the corp's tags as WeCom holds them now (the sync keeps none): all of
+// them by id, narrowed by q on the name or the id, paged like the other lists. A bad
+// authenticatorId is a 422 naming it, and WeCom's refusal is told with its errcode. Every role
+// reads the directory, so only a caller without a token is refused.
+func TestDirectoryTags(t *testing.T) {
+	t.Parallel()
+	e := newDirectoryEnv(t, deliveryOptions{})
+	e.sim.AddTag(e.demo.CorpID, wecomtest.Tag{ID: 12, Name: "Release Managers", UserIDs: []string{"wangwu"}})
+	e.sim.AddTag(e.demo.CorpID, wecomtest.Tag{ID: 3, Name: "夜间值班", UserIDs: []string{"wujiu"}})
+	tags := func(query string) ([]any, int) {
+		t.Helper()
+		items, total := e.list("/api/v1/directory/tags?authenticatorId=1" + query)
+		var out []any
+		for _, it := range items {
+			out = append(out, it["id"], it["name"])
+		}
+		return out, total
+	}
+	for _, c := range []struct {
+		query string
+		want  []any
+	}{
+		{"", []any{1.0, "值班", 3.0, "夜间值班", 12.0, "Release Managers"}},
+		{"&q=" + url.QueryEscape("值班"), []any{1.0, "值班", 3.0, "夜间值班"}},
+		{"&q=rElease", []any{12.0, "Release Managers"}},
+		{"&q=12", []any{12.0, "Release Managers"}},
+		{"&q=nobody", nil},
+		{"&pageSize=1&page=2", []any{3.0, "夜间值班"}},
+	} {
+		if got, total := tags(c.query); !reflect.DeepEqual(got, c.want) || (c.query == "&pageSize=1&page=2" && total != 3) {
+			t.Errorf("tags%s: %v (total %d), want %v", c.query, got, total, c.want)
+		}
+	}
+	if body := e.must(200, "GET", "/api/v1/directory/tags?authenticatorId=1&pageSize=500", nil).JSON(); body["pageSize"] != 200.0 {
+		t.Errorf("a pageSize of 500 answered %v, want 200", body["pageSize"])
+	}
+	if e.sim.Calls("tag/list") != 7 {
+		t.Errorf("tag/list called %d times, want once a request", e.sim.Calls("tag/list"))
+	}
+
+	// A viewer reads them; nobody without a token does.
+	if res := e.raw("GET", "/api/v1/directory/tags?authenticatorId=1", "", nil, e.roleToken("viewer")); res.Status != 200 {
+		t.Errorf("a viewer: %d %s", res.Status, res.Body)
+	}
+	if res := e.raw("GET", "/api/v1/directory/tags?authenticatorId=1", "", nil, ""); res.Status != 401 {
+		t.Errorf("no token: %d %s", res.Status, res.Body)
+	}
+
+	// WeCom's refusal names its errcode; its rate limit is a 429.
+	e.sim.Script("tag/list", wecomtest.Fault{ErrCode: 60020, ErrMsg: "not allow to access from your ip, from ip: 203.0.113.9"},
+		wecomtest.Fault{ErrCode: 45009})
+	res := e.do("GET", "/api/v1/directory/tags?authenticatorId=1", nil)
+	if res.Status != 409 || !strings.Contains(string(res.Body), "WeCom errcode 60020") {
+		t.Errorf("WeCom refuses: %d %s", res.Status, res.Body)
+	}
+	if res := e.do("GET", "/api/v1/directory/tags?authenticatorId=1", nil); res.Status != 429 {
+		t.Errorf("WeCom's rate limit: %d %s", res.Status, res.Body)
+	}
+
+	e.must(200, "PATCH", "/api/v1/authenticators/1", map[string]any{"enabled": false})
+	for _, query := range []string{"", "?authenticatorId=x", "?authenticatorId=0", "?authenticatorId=99", "?authenticatorId=1"} {
+		res := e.do("GET", "/api/v1/directory/tags"+query, nil)
+		if res.Status != 422 || res.Fields()["authenticatorId"] == nil {
+			t.Errorf("tags%s: %d %s, want 422 on authenticatorId", query, res.Status, res.Body)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -13,9 +14,10 @@ import (
 // Recipients and members are picked from the directory, the local users and the channel's chats
 // wherever they are chosen, in a real browser, in English and in Chinese: in the workflow editor
 // (a notification's department, user and chat, a chat node's owner and members), in a channel's
-// test send (a member, who receives it) and on an account (its WeCom member). Each pick is typed
-// and taken with Enter, as a keyboard user does, and is seen where it lands: the saved workflow,
-// the simulator's inbox, the saved account.
+// test send (a member, who receives it), on the Send page (a tag, read from WeCom), on the
+// channel's chat pages (a new chat's members and owner, a member added) and on an account (its
+// WeCom member). Each pick is typed and taken with Enter, as a keyboard user does, and is seen
+// where it lands: the saved workflow, the simulator's inbox and chats, the saved account.
 func TestBrowserPickers(t *testing.T) {
 	walkBothLanguages(t, "pickers", (*browserWalk).seedPickers, pickersWalk)
 }
@@ -26,6 +28,8 @@ var pickersWalk = []browserStep{
 	{"pick a notification's recipients in the editor", stepPickInEditor},
 	{"pick a chat node's owner and members", stepPickChatMembers},
 	{"send a channel test to a picked member", stepPickChannelTest},
+	{"send to a picked tag", stepPickSendTag},
+	{"create a chat and add a member, picked", stepPickChatPageMembers},
 	{"link an account to a picked member", stepPickAccountMember},
 }
 
@@ -159,6 +163,69 @@ func stepPickChannelTest(b *browserWalk) {
 	if got := len(b.sim.Inbox(b.demo.CorpID, "lisi")); got != 1 {
 		b.t.Fatalf("lisi received %d messages, want the test message", got)
 	}
+}
+
+// stepPickSendTag sends a text from the Send page to the tag 值班, picked by its name from the
+// tags WeCom lists: WeCom receives the message addressed to that tag (totag), and a member of the
+// tag gets it.
+func stepPickSendTag(b *browserWalk) {
+	b.open("/ui/send", "#n1-msgtype")
+	b.choose("#f-channel", "ops")
+	b.choose("#n1-msgtype", "text")
+	b.fill("#n1-text-content", b.pick("To the people on call", "发给值班的人"))
+	b.expectAttr("#f-to-tags-search", "aria-label", b.tr("send.pick.tags"))
+	b.pickFirst("#f-to-tags", "值班", "1")
+	b.expectText("#f-to-tags-picked", "值班 (1)")
+	b.checkWidths("send-tag-picker")
+	b.screenshot("send-tag-picker")
+	b.navigate("#send-message")
+	b.waitVisible("#send-result")
+	b.expectAttr("#send-status", "class", "status sent")
+	inbox := b.sim.Inbox(b.demo.CorpID, "zhouba") // in the tag, and sent nothing else by the walk
+	if len(inbox) != 1 {
+		b.t.Fatalf("zhouba, of the tag 值班, received %d messages, want the one sent to the tag", len(inbox))
+	}
+	var req struct {
+		ToTag  string `json:"totag"`
+		ToUser string `json:"touser"`
+	}
+	if err := json.Unmarshal(inbox[0].Request, &req); err != nil || req.ToTag != "1" || req.ToUser != "" {
+		b.t.Errorf("WeCom received %s, want the message to the tag 1 (%v)", inbox[0].Request, err)
+	}
+}
+
+// stepPickChatPageMembers creates a group chat on the channel's chats page with two members and
+// the owner picked from the directory, then adds a third, picked, on the chat's page: WeCom holds
+// the chat with them.
+func stepPickChatPageMembers(b *browserWalk) {
+	b.open("/ui/channels/1/chats", "#chat-form")
+	b.fill("#f-name", b.pick("Release", "发布群"))
+	b.expectAttr("#f-wecomUsers-search", "aria-label", b.tr("send.pick.members"))
+	b.pickFirst("#f-wecomUsers", "赵六", "zhaoliu")
+	b.pickFirst("#f-wecomUsers", "孙七", "zhaoliu, sunqi")
+	b.expectText("#f-wecomUsers-picked", "赵六 (zhaoliu), 孙七 (sunqi)")
+	b.pickFirst("#f-wecomOwner", "孙七", "sunqi")
+	b.fill("#f-chatid", "release1")
+	b.checkWidths("chat-create-pickers")
+	b.screenshot("chat-create-pickers")
+	b.navigate("#create-chat")
+	b.expectPath("/ui/channels/1/chats/release1")
+
+	b.pickFirst("#f-wecomAddUsers", "王五", "wangwu")
+	b.checkWidths("chat-add-picker")
+	b.screenshot("chat-add-picker")
+	b.navigate("#save-chat")
+	b.expectPath("/ui/channels/1/chats/release1")
+	b.waitVisible("#member-wangwu")
+	for _, c := range b.sim.Chats(b.demo.CorpID) {
+		if c.ChatID == "release1" {
+			if c.Owner != "sunqi" || !reflect.DeepEqual(c.Members, []string{"zhaoliu", "sunqi", "wangwu"}) {
+				b.t.Errorf("WeCom holds the chat with owner %s and members %v, want sunqi and [zhaoliu sunqi wangwu]", c.Owner, c.Members)
+			}
+			return
+		}
+	}
+	b.t.Errorf("WeCom has no chat release1")
 }
 
 // stepPickAccountMember links a new account to a member picked from the authenticator's

@@ -30,7 +30,7 @@ func (w *webClient) mustRender(t *testing.T, path string, wants map[string]strin
 }
 
 // An admin creates an app group chat on a channel's page with members picked from the synced
-// directory, sees it in WeCom and in the list, then renames it, hands it over and changes its
+// directory (the ids picker.js puts in the field), sees it in WeCom and in the list, then renames it, hands it over and changes its
 // members; a refusal is shown next to its field. A robot channel offers no chats. A viewer reads
 // the pages without the forms and is refused a change.
 func TestWebChatPages(t *testing.T) {
@@ -53,21 +53,26 @@ func TestWebChatPages(t *testing.T) {
 		t.Error("a robot channel links to chats")
 	}
 	w.mustRender(t, "/ui/channels/1/chats", map[string]string{"en": "New group chat", "zh-CN": "新建群聊"})
-	mustContain(t, "the member picker", string(w.get("/ui/channels/1/chats").Body),
-		`<select id="f-wecomUsers" name="wecomUsers" multiple`, `<option value="`+lisi+`">Name of `+lisi+` (`+lisi+`)</option>`)
+	// The members and the owner are searched in the channel's authenticator's directory (picker.js).
+	mustContain(t, "the member pickers", string(w.get("/ui/channels/1/chats").Body), `<script src="/static/picker.js" defer>`,
+		`<input id="f-wecomUsers" name="wecomUsers" type="text" value="" aria-describedby="f-wecomUsers-help" data-picker="members"`,
+		`<input id="f-wecomOwner" name="wecomOwner" type="text" value="" aria-describedby="f-wecomOwner-help" data-picker="members"`)
+	if pickers := regexp.MustCompile(`data-picker="members"[^>]*data-authenticator="1">`).FindAllString(string(w.get("/ui/channels/1/chats").Body), -1); len(pickers) != 2 {
+		t.Errorf("the create form's member pickers: %q, want two scoped to authenticator 1", pickers)
+	}
 
 	// One member is too few: the error is on the picker, the pick is kept, nothing reaches WeCom.
 	res := w.post("/ui/channels/1/chats?lang=zh-CN", url.Values{"name": {"Incident 7"}, "wecomUsers": {zhangsan}})
 	body := string(res.Body)
 	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="f-wecomUsers-error"`) ||
-		!strings.Contains(body, `<option value="`+zhangsan+`" selected>`) || !strings.Contains(body, `value="Incident 7"`) {
+		!strings.Contains(body, `name="wecomUsers" type="text" value="`+zhangsan+`"`) || !strings.Contains(body, `value="Incident 7"`) {
 		t.Fatalf("one member: %d %s", res.Status, body)
 	}
 	if n := len(e.sim.Chats(e.demo.CorpID)); n != 1 { // the demo app's own chat
 		t.Fatalf("WeCom has %d chats after a refused form", n)
 	}
 
-	res = w.post("/ui/channels/1/chats", url.Values{"name": {"Incident 7"}, "wecomUsers": {zhangsan, lisi}, "users": {""}, "chatid": {"inc7"}})
+	res = w.post("/ui/channels/1/chats", url.Values{"name": {"Incident 7"}, "wecomUsers": {zhangsan + ", " + lisi}, "users": {""}, "chatid": {"inc7"}})
 	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/ui/channels/1/chats/inc7" {
 		t.Fatalf("create: %d %v %s", res.Status, res.Header, res.Body)
 	}
@@ -76,14 +81,17 @@ func TestWebChatPages(t *testing.T) {
 	}
 	mustContain(t, "the chat list", string(w.get("/ui/channels/1/chats").Body), `<tr id="chat-inc7">`, "Incident 7", "Name of "+zhangsan)
 	w.mustRender(t, "/ui/channels/1/chats/inc7", map[string]string{"en": "Group chat Incident 7", "zh-CN": "群聊 Incident 7"})
+	mustContain(t, "the chat's page", string(w.get("/ui/channels/1/chats/inc7").Body), "<td>Name of "+lisi+"</td>",
+		`<input id="f-wecomAddUsers" name="wecomAddUsers" type="text" value="" aria-describedby="f-wecomAddUsers-help" data-picker="members"`)
 
-	// A local user typed by userid joins as their WeCom member.
+	// A local user typed by userid joins as their WeCom member, beside the members picked.
+	zhaoliu := e.demo.UserIDs[3]
 	res = w.post("/ui/channels/1/chats/inc7", url.Values{"name": {"Incident 7 (resolved)"}, "wecomOwner": {lisi},
-		"addUsers": {"local-" + wangwu}, "wecomDelUsers": {zhangsan}})
+		"addUsers": {"local-" + wangwu}, "wecomAddUsers": {zhaoliu}, "wecomDelUsers": {zhangsan}})
 	if res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/ui/channels/1/chats/inc7" {
 		t.Fatalf("update: %d %s", res.Status, res.Body)
 	}
-	if sim := e.simChat("inc7"); sim.Name != "Incident 7 (resolved)" || sim.Owner != lisi || !slices.Equal(sim.Members, []string{lisi, wangwu}) {
+	if sim := e.simChat("inc7"); sim.Name != "Incident 7 (resolved)" || sim.Owner != lisi || !slices.Equal(sim.Members, []string{lisi, wangwu, zhaoliu}) {
 		t.Fatalf("WeCom holds %+v", sim)
 	}
 	// Removing the owner without naming another is refused on the owner's field.

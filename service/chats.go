@@ -336,7 +336,7 @@ func containsFold(xs []string, x string) bool {
 func chatError(err error, chatID string) error {
 	var ae *wecom.APIError
 	if !errors.As(err, &ae) {
-		return &problem.Error{Code: problem.CodeInternal, Message: wecom.Reason(err), Err: err}
+		return wecomFailure(err)
 	}
 	reason := wecom.Reason(err)
 	field := map[int64]string{86001: "chatid", 86005: "owner", 86006: "users", 86007: "users", 86207: "owner", 86216: "delUsers"}[ae.Code]
@@ -347,6 +347,19 @@ func chatError(err error, chatID string) error {
 		return &problem.Error{Code: problem.CodeConflict, Message: fmt.Sprintf("The chatid %q is taken in this corp. %s", chatID, reason), Err: err}
 	case ae.Code == 86003 || ae.Code == 86008:
 		return &problem.Error{Code: problem.CodeNotFound, Message: fmt.Sprintf("WeCom has no chat %q made by this channel's app. %s", chatID, reason), Err: err}
+	default:
+		return wecomFailure(err)
+	}
+}
+
+// wecomFailure is the user's error for a WeCom call made while they wait, with WeCom's reason:
+// 429 for its rate limit (45009), 409 for another refusal, 500 when WeCom could not be reached.
+func wecomFailure(err error) error {
+	reason := wecom.Reason(err)
+	var ae *wecom.APIError
+	switch {
+	case !errors.As(err, &ae):
+		return &problem.Error{Code: problem.CodeInternal, Message: reason, Err: err}
 	case ae.Code == 45009:
 		return &problem.Error{Code: problem.CodeRateLimited, Message: reason, RetryAfter: time.Minute, Err: err}
 	default:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wecomflow/wecomflow/models"
@@ -137,6 +139,77 @@ func (s *Service) ListMembers(ctx context.Context, f DirectoryFilter, p models.P
 		return models.List[Member]{}, problem.StoreError("Member", err)
 	}
 	return models.NewList(items, total, p, memberView), nil
+}
+
+// MemberNames names the live synced members of an authenticator with these WeCom userids; a
+// userid not synced (or deleted) has no entry.
+func (s *Service) MemberNames(ctx context.Context, authenticatorID uint64, userids []string) (map[string]string, error) {
+	members, err := s.store.MembersByUserID(ctx, authenticatorID, userids)
+	if err != nil {
+		return nil, problem.StoreError("Member", err)
+	}
+	out := make(map[string]string, len(members))
+	for id, m := range members {
+		out[id] = m.Name
+	}
+	return out, nil
+}
+
+// Tag is a WeCom tag (标签) as its corp holds it now: the directory sync keeps no tags.
+type Tag struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// TagFilter narrows the tag list: the authenticator whose corp's tags are listed (required), and
+// Q, matched case-insensitively against the name and the id.
+type TagFilter struct {
+	AuthenticatorID uint64
+	Q               string
+}
+
+// ListTags pages through the tags of an authenticator's corp, read from WeCom (tag/list) on
+// every call: the sync keeps no tags, and a corp has at most 3000, one short answer.
+func (s *Service) ListTags(ctx context.Context, f TagFilter, p models.Page) (models.List[Tag], error) {
+	errs := problem.Fields{}
+	app, _, ok, err := s.wecomApp(ctx, f.AuthenticatorID, errs)
+	if err != nil {
+		return models.List[Tag]{}, err
+	}
+	if !ok {
+		return models.List[Tag]{}, problem.Invalid(errs)
+	}
+	tags, err := s.clients.Client(app).ListTags(ctx)
+	if err != nil {
+		return models.List[Tag]{}, wecomFailure(err)
+	}
+	q := strings.ToLower(strings.TrimSpace(f.Q))
+	out := []Tag{}
+	for _, t := range tags {
+		if id := strconv.FormatInt(t.ID, 10); strings.Contains(strings.ToLower(t.Name), q) || strings.Contains(id, q) {
+			out = append(out, Tag{ID: t.ID, Name: t.Name})
+		}
+	}
+	return models.ListOf(out, p), nil
+}
+
+// wecomApp is the app and options of the enabled WeCom authenticator a request names as
+// authenticatorId; ok is false, with the reason added to errs (a 422 on that field), for none or
+// any other.
+func (s *Service) wecomApp(ctx context.Context, authenticatorID uint64, errs problem.Fields) (wecom.App, wecom.Options, bool, error) {
+	if authenticatorID == 0 {
+		errs.Add("authenticatorId", "is required")
+		return wecom.App{}, wecom.Options{}, false, nil
+	}
+	app, o, err := s.apps.Options(ctx, authenticatorID)
+	switch {
+	case errors.Is(err, wecom.ErrNoApp):
+		errs.Add("authenticatorId", "must be an enabled WeCom authenticator: "+err.Error())
+		return wecom.App{}, wecom.Options{}, false, nil
+	case err != nil:
+		return wecom.App{}, wecom.Options{}, false, problem.StoreError("Authenticator", err)
+	}
+	return app, o, true, nil
 }
 
 // StartSync queues a full directory sync of a WeCom authenticator (202) and wakes the directory

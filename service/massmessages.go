@@ -174,18 +174,11 @@ func (s *Service) CreateMassMessage(ctx context.Context, in MassMessageInput) (M
 // massClient is the 客户联系 client of an enabled WeCom authenticator that has the secret; any
 // other is a 422 on authenticatorId (added to errs, with a nil client).
 func (s *Service) massClient(ctx context.Context, authenticatorID uint64, errs problem.Fields) (*wecom.Client, error) {
-	if authenticatorID == 0 {
-		errs.Add("authenticatorId", "is required")
-		return nil, nil
+	app, o, ok, err := s.wecomApp(ctx, authenticatorID, errs)
+	if !ok || err != nil {
+		return nil, err
 	}
-	app, o, err := s.apps.Options(ctx, authenticatorID)
-	switch {
-	case errors.Is(err, wecom.ErrNoApp):
-		errs.Add("authenticatorId", "must be an enabled WeCom authenticator: "+err.Error())
-		return nil, nil
-	case err != nil:
-		return nil, problem.StoreError("Authenticator", err)
-	case o.ExternalContact.Secret == "":
+	if o.ExternalContact.Secret == "" {
 		errs.Add("authenticatorId", "has no options.externalContact.secret (客户联系 → API → Secret); mass messages need it")
 		return nil, nil
 	}

@@ -16,8 +16,8 @@ import (
 
 // The app group chats a wecom channel created (SPEC §9.3): the list with a create form, and a
 // chat's page that renames it, hands it to another owner and adds or removes members. Members
-// are picked from the channel's authenticator's synced directory (as WeCom userids) or typed as
-// local userids.
+// are WeCom userids, searched by picker.js in the channel's authenticator's synced directory, or
+// local userids typed by hand.
 
 // chatsPage is the data of a channel's chats and of one chat.
 type chatsPage struct {
@@ -25,37 +25,37 @@ type chatsPage struct {
 	List    models.List[service.Chat]
 	// Chat is the chat shown (its page only).
 	Chat *service.Chat
-	// Members are the directory's members to pick from; Names names them by WeCom userid.
-	Members []service.Member
-	Names   map[string]string
-	// AllMembers says Members is the whole directory (else a member can be typed as a local userid).
-	AllMembers bool
+	// Names names the owners and members shown, by WeCom userid, as the synced directory does.
+	Names map[string]string
 }
 
-// chatsData reads the channel of :id and the directory members its chats can have.
+// chatsData reads the channel of :id.
 func (u *UI) chatsData(c *gin.Context) (chatsPage, error) {
 	id, err := idParam(c)
 	if err != nil {
 		return chatsPage{}, err
 	}
-	ctx := c.Request.Context()
-	ch, err := u.d.Service.GetChannel(ctx, id)
-	if err != nil {
-		return chatsPage{}, err
-	}
-	p := chatsPage{Channel: ch, Names: map[string]string{}}
-	if p.Members, p.AllMembers, err = u.memberChoices(ctx, ch.AuthenticatorID); err != nil {
-		return chatsPage{}, err
-	}
-	for _, m := range p.Members {
-		p.Names[m.WeComUserID] = m.Name
-	}
-	return p, nil
+	ch, err := u.d.Service.GetChannel(c.Request.Context(), id)
+	return chatsPage{Channel: ch}, err
 }
 
 // chatList adds the page of the channel's chats (the service refuses a robot channel: 404).
 func (u *UI) chatList(c *gin.Context, p *chatsPage) (err error) {
 	p.List, err = u.d.Service.ListChats(c.Request.Context(), p.Channel.ID, pageOf(c))
+	return err
+}
+
+// nameMembers adds the names of the people the page shows: the listed chats' owners, the chat's
+// members.
+func (u *UI) nameMembers(c *gin.Context, p *chatsPage) (err error) {
+	var ids []string
+	for _, chat := range p.List.Items {
+		ids = append(ids, chat.Owner)
+	}
+	if p.Chat != nil {
+		ids = append(ids, p.Chat.Users...)
+	}
+	p.Names, err = u.d.Service.MemberNames(c.Request.Context(), p.Channel.AuthenticatorID, ids)
 	return err
 }
 
@@ -65,6 +65,9 @@ func (u *UI) chats(c *gin.Context) error {
 		return err
 	}
 	if err := u.chatList(c, &p); err != nil {
+		return err
+	}
+	if err := u.nameMembers(c, &p); err != nil {
 		return err
 	}
 	u.renderView(c, http.StatusOK, "chats", &view{Data: p})
@@ -77,7 +80,7 @@ func (u *UI) createChat(c *gin.Context) error {
 		return err
 	}
 	in := service.ChatInput{Name: strings.TrimSpace(c.PostForm("name")), ChatID: strings.TrimSpace(c.PostForm("chatid")),
-		WeComOwner: strings.TrimSpace(c.PostForm("wecomOwner")), Users: formIDs(c, "users"), WeComUsers: c.PostFormArray("wecomUsers")}
+		WeComOwner: strings.TrimSpace(c.PostForm("wecomOwner")), Users: formIDs(c, "users"), WeComUsers: formIDs(c, "wecomUsers")}
 	chat, err := u.d.Service.CreateChat(c.Request.Context(), p.Channel.ID, in)
 	if err == nil {
 		return u.redirect(c, chatPath(p.Channel.ID, chat.ChatID), "chat.flash.created")
@@ -99,6 +102,9 @@ func (u *UI) chat(c *gin.Context) error {
 		return err
 	}
 	p.Chat = &chat
+	if err := u.nameMembers(c, &p); err != nil {
+		return err
+	}
 	u.renderView(c, http.StatusOK, "chat", &view{Data: p, Form: map[string]string{"name": chat.Name, "wecomOwner": chat.Owner}})
 	return nil
 }
@@ -113,7 +119,7 @@ func (u *UI) updateChat(c *gin.Context) error {
 	ctx := c.Request.Context()
 	name := strings.TrimSpace(c.PostForm("name"))
 	in := service.ChatChangeInput{Name: &name, WeComOwner: strings.TrimSpace(c.PostForm("wecomOwner")),
-		AddUsers: formIDs(c, "addUsers"), WeComAddUsers: c.PostFormArray("wecomAddUsers"), WeComDelUsers: c.PostFormArray("wecomDelUsers")}
+		AddUsers: formIDs(c, "addUsers"), WeComAddUsers: formIDs(c, "wecomAddUsers"), WeComDelUsers: c.PostFormArray("wecomDelUsers")}
 	chatID := c.Param("chatid")
 	if _, err := u.d.Service.UpdateChat(ctx, p.Channel.ID, chatID, in); err != nil {
 		chat, gerr := u.d.Service.GetChat(ctx, p.Channel.ID, chatID)
@@ -134,6 +140,9 @@ func (u *UI) chatFormError(c *gin.Context, page string, err error, data chatsPag
 	if !errors.As(err, &se) || (se.Code != problem.CodeValidation && se.Code != problem.CodeConflict) {
 		return err
 	}
+	if err := u.nameMembers(c, &data); err != nil {
+		return err
+	}
 	folded := foldFieldErrors(se, func(path string) string {
 		base, _, indexed := strings.Cut(path, "[")
 		if f, ok := fields[base+"[]"]; ok && indexed {
@@ -149,11 +158,13 @@ func chatPath(channelID uint64, chatID string) string {
 	return fmt.Sprintf("/ui/channels/%d/chats/%s", channelID, url.PathEscape(chatID))
 }
 
-// formIDs reads a form field of ids typed by hand (see splitIDs).
+// formIDs reads a form field of ids typed or picked (see splitIDs), sent once or several times.
 func formIDs(c *gin.Context, field string) []string {
 	var out []string
-	for _, id := range splitIDs(c.PostForm(field)) {
-		out = append(out, id.(string))
+	for _, v := range c.PostFormArray(field) {
+		for _, id := range splitIDs(v) {
+			out = append(out, id.(string))
+		}
 	}
 	return out
 }

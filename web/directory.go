@@ -15,21 +15,6 @@ import (
 	"github.com/wecomflow/wecomflow/service"
 )
 
-// maxMemberChoices is how many directory members a chat's member list offers at once; a member
-// beyond them is typed as a local userid.
-const maxMemberChoices = 200
-
-// memberChoices are the first maxMemberChoices members of an authenticator's directory that WeCom
-// still lists; all says they are the whole directory.
-func (u *UI) memberChoices(ctx context.Context, authID uint64) (members []service.Member, all bool, err error) {
-	list, err := u.d.Service.ListMembers(ctx, service.DirectoryFilter{AuthenticatorID: authID, Deleted: new(false)},
-		models.Page{Page: 1, Size: maxMemberChoices})
-	if err != nil {
-		return nil, false, err
-	}
-	return list.Items, list.Total <= int64(len(list.Items)), nil
-}
-
 // maxTreeDepartments bounds the department tree a page reads (200 a page).
 const maxTreeDepartments = 5000
 

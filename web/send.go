@@ -29,9 +29,10 @@ import (
 var recipientFields = []string{"users", "wecomUsers", "departments", "tags", "chats", "mobiles", "emails", "leadersOf"}
 
 // recipientPickers say what picker.js offers in a recipient field: local users, the channel's
-// authenticator's directory members or departments, the channel's chats. Tags, mobiles and
-// emails are typed (the directory does not keep tags).
-var recipientPickers = map[string]string{"users": "users", "wecomUsers": "members", "departments": "departments", "chats": "chats", "leadersOf": "users"}
+// authenticator's directory members, departments or tags, the channel's chats. Mobiles and
+// emails are typed.
+var recipientPickers = map[string]string{"users": "users", "wecomUsers": "members", "departments": "departments", "tags": "tags",
+	"chats": "chats", "leadersOf": "users"}
 
 // sendMentions are the recipient fields a group robot takes, as mentions (SPEC §9.2).
 var sendMentions = map[string]bool{"users": true, "wecomUsers": true, "mobiles": true}

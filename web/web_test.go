@@ -113,7 +113,7 @@ var dynamicKeys = map[string][]string{
 	// The Send page's recipient fields and what their pickers search.
 	"send.to.":   recipientFields,
 	"send.help.": recipientFields,
-	"send.pick.": {"users", "members", "departments", "chats"},
+	"send.pick.": {"users", "members", "departments", "tags", "chats"},
 
 	// editor.js and cards.js.
 	"wf.node.":        {workflow.NodeNotification, workflow.NodeCondition, workflow.NodeDelay, workflow.NodeDigest, workflow.NodeEnd, workflow.NodeChat},

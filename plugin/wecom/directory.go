@@ -43,6 +43,12 @@ type SimpleMember struct {
 	Department []int64 `json:"department"`
 }
 
+// Tag is a corp tag (标签) as tag/list answers it.
+type Tag struct {
+	ID   int64  `json:"tagid"`
+	Name string `json:"tagname"`
+}
+
 // DeptUser is one (member, department) row of user/list_id.
 type DeptUser struct {
 	UserID     string `json:"userid"`
@@ -77,6 +83,11 @@ type userSimpleListResponse struct {
 type userGetResponse struct {
 	plainResponse
 	Member
+}
+
+type tagListResponse struct {
+	plainResponse
+	TagList []Tag `json:"taglist"`
 }
 
 type userListIDResponse struct {
@@ -140,6 +151,12 @@ func (c *Client) ListSimpleMembers(ctx context.Context, departmentID int64) ([]S
 // GetMember is user/get.
 func (c *Client) GetMember(ctx context.Context, userid string) (*Member, error) {
 	return get(ctx, c, "user/get", url.Values{"userid": {userid}}, func(r *userGetResponse) *Member { return &r.Member })
+}
+
+// ListTags is tag/list (page 90216): every tag of the corp, for a self-built app or the contacts
+// secret.
+func (c *Client) ListTags(ctx context.Context) ([]Tag, error) {
+	return get(ctx, c, "tag/list", nil, func(r *tagListResponse) []Tag { return r.TagList })
 }
 
 // ListMemberIDs is one page of POST user/list_id (contacts secret only): (userid, department)

@@ -96,6 +96,18 @@ func TestDirectoryCalls(t *testing.T) {
 		t.Fatalf("gettoken called %d times: the two secrets' tokens must be cached apart", n)
 	}
 
+	// tag/list, also after WeCom dropped the token early (40014): one new token, the call again.
+	if tags, err := c.ListTags(ctx); err != nil || len(tags) != 1 || tags[0] != (Tag{ID: 1, Name: "值班"}) {
+		t.Fatalf("tag/list: %+v %v", tags, err)
+	}
+	sim.InvalidateTokens(demo.CorpID)
+	if tags, err := c.ListTags(ctx); err != nil || len(tags) != 1 {
+		t.Fatalf("tag/list after the token was dropped: %+v %v", tags, err)
+	}
+	if n := sim.Calls("gettoken"); n != 3 {
+		t.Fatalf("gettoken called %d times, want one more after the token was dropped", n)
+	}
+
 	sim.AddApp(demo.CorpID, wecomtest.App{Secret: demo.ContactsSecret, ContactsSecret: true, DetailsRefused: true})
 	if _, err := cc.ListMembers(ctx, 1); ErrCode(err) != 48009 {
 		t.Fatalf("user/list refused: %v", err)

@@ -1,5 +1,5 @@
 // picker.js: search-as-you-type beside a field of ids. An input with data-picker ("users",
-// "members", "departments", "chats") holds ids separated by commas, typed or picked (with
+// "members", "departments", "tags", "chats") holds ids separated by commas, typed or picked (with
 // data-single, one id: a pick replaces it); a search box beside it asks the REST API for the
 // matches and offers them in a datalist: the one chosen, or the first on Enter, is added to the
 // ids. What the search is about (a channel's chats, an authenticator's directory) comes from
@@ -14,12 +14,15 @@
   const q = (s) => encodeURIComponent(s);
   // SOURCES say where a kind is searched, in which scope (the directory, the channel) its ids
   // mean something, and what an item's id and name are. A channel's chats are few and the API
-  // does not search them: all are listed and the datalist narrows them.
+  // does not search them: all are listed and the datalist narrows them. Tags are read from WeCom
+  // at each search (the directory sync keeps none).
   const SOURCES = {
     users: {url: (s) => "/api/v1/users?pageSize=20&q=" + q(s), in: () => "", id: (x) => x.userid, name: (x) => x.name},
     members: {url: (s, c) => c.authenticator > 0 && "/api/v1/directory/members?deleted=false&pageSize=20&authenticatorId=" + c.authenticator + "&q=" + q(s),
       in: (c) => c.authenticator, id: (x) => x.userid, name: (x) => x.name},
     departments: {url: (s, c) => c.authenticator > 0 && "/api/v1/directory/departments?deleted=false&pageSize=20&authenticatorId=" + c.authenticator + "&q=" + q(s),
+      in: (c) => c.authenticator, id: (x) => String(x.id), name: (x) => x.name},
+    tags: {url: (s, c) => c.authenticator > 0 && "/api/v1/directory/tags?pageSize=20&authenticatorId=" + c.authenticator + "&q=" + q(s),
       in: (c) => c.authenticator, id: (x) => String(x.id), name: (x) => x.name},
     chats: {url: (s, c) => c.id > 0 && "/api/v1/channels/" + c.id + "/chats?pageSize=200", in: (c) => c.id, id: (x) => x.chatid, name: (x) => x.name},
   };

@@ -270,6 +270,27 @@ func (s *Server) handleUserGet(r *http.Request, ip string) any {
 	})
 }
 
+type tagJSON struct {
+	TagID   int    `json:"tagid"`
+	TagName string `json:"tagname"`
+}
+
+// handleTagList is GET /cgi-bin/tag/list: every tag of the corp, by id, for an app secret or the
+// contacts secret alike (a self-built app lists them all, whatever its visible range).
+func (s *Server) handleTagList(r *http.Request, ip string) any {
+	return s.withSession(r, ip, func(sess *session) any {
+		out := make([]tagJSON, 0, len(sess.c.tags))
+		for _, t := range sess.c.tags {
+			out = append(out, tagJSON{TagID: t.ID, TagName: t.Name})
+		}
+		slices.SortFunc(out, func(a, b tagJSON) int { return a.TagID - b.TagID })
+		return struct {
+			apiError
+			TagList []tagJSON `json:"taglist"`
+		}{apiError{ErrMsg: "ok"}, out}
+	})
+}
+
 type deptUserJSON struct {
 	UserID     string `json:"userid"`
 	Department int    `json:"department"`

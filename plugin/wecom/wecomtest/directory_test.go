@@ -1,9 +1,11 @@
 package wecomtest
 
 import (
+	"net/http"
 	"net/url"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func ids(m map[string]any, listKey, idKey string) []any {
@@ -87,6 +89,32 @@ func TestDirectoryFields(t *testing.T) {
 	s := f.get(t, "user/simplelist", f.token(t, testSecret), url.Values{"department_id": {"3"}})["userlist"].([]any)[1].(map[string]any)
 	if !reflect.DeepEqual(s, map[string]any{"userid": "frank", "name": "Frank", "department": []any{3.0, 4.0}}) {
 		t.Errorf("simplelist entry = %v", s)
+	}
+}
+
+// tag/list answers every tag of the corp by id, to an app whatever its visible range and to the
+// contacts secret, and refuses a missing, unknown or expired token as the other reads do.
+func TestTagList(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sim.AddTag(testCorp, Tag{ID: 3, Name: "Leads", UserIDs: []string{"alice"}})
+	want := []any{map[string]any{"tagid": 3.0, "tagname": "Leads"}, map[string]any{"tagid": 7.0, "tagname": "oncall"}}
+	app := f.token(t, testSecret)
+	for _, tok := range []string{app, f.token(t, rdSecret), f.token(t, contactsSec)} {
+		m := f.get(t, "tag/list", tok, nil)
+		if errcode(m) != 0 || m["errmsg"] != "ok" || !reflect.DeepEqual(m["taglist"], want) {
+			t.Errorf("tag/list = %v, want %v", m, want)
+		}
+	}
+	if got := errcode(f.do(t, http.MethodGet, "tag/list", nil, nil)); got != 41001 {
+		t.Errorf("no access_token: errcode %d, want 41001", got)
+	}
+	if got := errcode(f.get(t, "tag/list", "made-up", nil)); got != 40014 {
+		t.Errorf("unknown token: errcode %d, want 40014", got)
+	}
+	f.clock.Advance(7200 * time.Second)
+	if got := errcode(f.get(t, "tag/list", app, nil)); got != 42001 {
+		t.Errorf("expired token: errcode %d, want 42001", got)
 	}
 }
 

@@ -654,6 +654,8 @@ func (s *Server) route(endpoint string) (handler, string, bool) {
 		return s.handleUserGet, http.MethodGet, true
 	case "user/list_id":
 		return s.handleUserListID, http.MethodPost, true
+	case "tag/list":
+		return s.handleTagList, http.MethodGet, true
 	case "auth/getuserinfo":
 		return s.handleGetUserInfo, http.MethodGet, true
 	case "user/getuserid":
