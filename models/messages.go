@@ -101,10 +101,10 @@ type MessageRequest struct {
 	Status string `gorm:"size:16;not null;index:idx_requests_due,priority:1"`
 	// NotBefore is when the request may be sent: now, after a backoff, or when a member's rate
 	// window frees up.
-	NotBefore  time.Time  `gorm:"not null;index:idx_requests_due,priority:2"`
-	LeaseOwner string     `gorm:"size:64;not null"`
+	NotBefore  time.Time `gorm:"not null;index:idx_requests_due,priority:2"`
+	LeaseOwner string    `gorm:"size:64;not null"`
 	LeaseUntil *time.Time
-	Attempts   int        `gorm:"not null"`
+	Attempts   int `gorm:"not null"`
 	// Ambiguous: an earlier attempt may have reached WeCom (a timeout after sending, or a lease
 	// that lapsed mid-send).
 	Ambiguous      bool   `gorm:"not null"`
