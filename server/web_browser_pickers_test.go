@@ -49,6 +49,8 @@ func (b *browserWalk) seedPickers() {
 		}
 	}
 	b.api(201, "POST", "/api/v1/channels", map[string]any{"name": "ops", "type": "wecom", "authenticatorId": 1})
+	b.api(201, "POST", "/api/v1/channels", map[string]any{"name": "ops_group", "type": "wecom_robot", "authenticatorId": 1,
+		"options": map[string]any{"webhookKey": b.demo.RobotKey}})
 	b.api(200, "POST", "/api/v1/users/bulk", []map[string]any{
 		{"userid": "zs", "set": map[string]any{"wechatwk": "zhangsan", "name": "张三"}},
 		{"userid": "ls", "set": map[string]any{"wechatwk": "lisi", "name": "李四"}},
@@ -111,6 +113,18 @@ func stepPickInEditor(b *browserWalk) {
 	}
 	b.waitVisible(node + "-to-departments")
 	b.expectValue(node+"-to-departments", "4")
+
+	// On a group robot the recipients are mentions: the fields it does not take are left out,
+	// but not the ones that hold something (saving would refuse them there); back on the app
+	// channel all are offered again.
+	b.choose(node+"-channel", "ops_group")
+	b.waitVisible(node + "-to-mobiles")
+	b.expectValue(node+"-to-departments", "4")
+	if eval[bool](b, fmt.Sprintf(`!!document.querySelector(%q)`, node+"-to-tags")) {
+		b.t.Error("the editor offers tags on a group robot")
+	}
+	b.choose(node+"-channel", "ops")
+	b.waitVisible(node + "-to-tags")
 }
 
 // savedNode is the config of the saved workflow's i-th node, as the API returns it.

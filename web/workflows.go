@@ -54,6 +54,8 @@ type workflowPage struct {
 type editorRecipients struct {
 	Fields  []string          `json:"fields"`
 	Pickers map[string]string `json:"pickers"`
+	// Mentions are the fields a group robot takes.
+	Mentions map[string]bool `json:"mentions"`
 }
 
 // editorChoice is one name the editor offers in a picker.
@@ -119,7 +121,7 @@ func (u *UI) workflowPageData(c *gin.Context, w *workflow.Workflow, def any) (wo
 		return workflowPage{}, err
 	}
 	p := workflowPage{Workflow: w, Definition: def, MsgTypes: wecom.MsgTypes(), CardTypes: wecom.CardTypes(),
-		Channels: channels, Authenticators: []editorChoice{}, Recipients: editorRecipients{Fields: recipientFields, Pickers: recipientPickers},
+		Channels: channels, Authenticators: []editorChoice{}, Recipients: editorRecipients{Fields: recipientFields, Pickers: recipientPickers, Mentions: sendMentions},
 		Strings: u.editorStrings(u.language(c)), HookBase: strings.TrimRight(u.d.PublicURL, "/") + "/hooks/"}
 	for _, a := range auths.Items {
 		p.Authenticators = append(p.Authenticators, editorChoice{Name: a.Name, Title: a.Title})

@@ -591,12 +591,16 @@
       {"data-id": c.id, "data-authenticator": c.authenticatorId}]);
     if (cfg.channel && !channels.some((c) => c.name === cfg.channel)) names.push([cfg.channel, cfg.channel]);
     box.append(control({id: u + "-channel", label: t("wf.n.channel"), rel: "config.channel", kind: "select", value: cfg.channel || "",
-      options: [["", t("wf.n.channel.choose")]].concat(names), set: (v) => set(cfg, ["channel"], v)}));
+      options: [["", t("wf.n.channel.choose")]].concat(names), redraw: true, set: (v) => set(cfg, ["channel"], v)}));
     if (!channels.length) box.append(h("p", {class: "help"}, t("wf.n.channel.none"), " ", h("a", {href: "/ui/channels/new"}, t("wf.n.channel.create"))));
-    const to = h("fieldset", {class: "wf-to"}, h("legend", {}, t("wf.n.to")), h("p", {class: "help"}, t("wf.n.to.help")));
+    // A group robot takes mentions only, as on the Send page: the other fields are left out unless
+    // they hold something, which saving then refuses on the field.
+    const robot = channels.some((c) => c.name === cfg.channel && c.type === "wecom_robot");
+    const to = h("fieldset", {class: "wf-to"}, h("legend", {}, t("wf.n.to")), h("p", {class: "help"}, t(robot ? "send.to.robotHelp" : "wf.n.to.help")));
     to.dataset.rel = "config.to";
     // The fields and pickers of the Send page's recipients (web/send.go).
     for (const k of recipients.fields) {
+      if (robot && !(recipients.mentions || {})[k] && !listText(get(cfg, ["to", k]))) continue;
       const numeric = k === "departments" || k === "tags", kind = recipients.pickers[k];
       to.append(control({id: u + "-to-" + k, label: t("send.to." + k), api: k, rel: "config.to." + k, value: listText(get(cfg, ["to", k])), vars: "t",
         help: t("send.help." + k), picker: kind ? {kind, scope: u + "-channel"} : null, set: (v) => set(cfg, ["to", k], splitList(v, numeric))}));
@@ -611,7 +615,7 @@
       linked.append(control({id: u + "-to-linked-" + k, label: t("wf.n.to.linked." + k), rel: "config.to.linked." + k, vars: "t",
         value: listText(get(cfg, ["to", "linked", k])), set: (v) => set(cfg, ["to", "linked", k], splitList(v, false))}));
     }
-    to.append(linked);
+    if (!robot || get(cfg, ["to", "linked"])) to.append(linked);
     box.append(to);
     messageForm(n, box);
     const opts = h("fieldset", {class: "wf-opts"}, h("legend", {}, t("wf.n.options")));
