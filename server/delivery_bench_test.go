@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -111,6 +112,8 @@ func postMessages(b *testing.B, target, token string, bodies [][]byte, check fun
 						b.Error(err)
 					}
 				}
+				// Read to the end, so the connection is reused as the transport's idle pool intends.
+				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
 			}
 		}()
