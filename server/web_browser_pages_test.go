@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"sort"
@@ -111,6 +112,12 @@ func (b *browserWalk) visitPage(route string) {
 	b.loads = map[network.RequestID]*pageLoad{}
 	b.mu.Unlock()
 	b.open(path, "#main")
+	b.mu.Lock()
+	status := b.docStatus
+	b.mu.Unlock()
+	if status != http.StatusOK {
+		b.t.Errorf("%s answered %d", path, status)
+	}
 	b.weigh(path)
 
 	name := "page-" + strings.NewReplacer("/", "-", ":", "").Replace(strings.Trim(strings.TrimPrefix(route, "/ui/"), "/"))

@@ -744,6 +744,8 @@ type browserWalk struct {
 	// without a parameter (uiPages).
 	loads      map[network.RequestID]*pageLoad
 	fixedPages []string
+	// docStatus is the HTTP status of the last page loaded.
+	docStatus int64
 
 	// What the steps created.
 	authenticatorID       string
@@ -903,6 +905,10 @@ func (b *browserWalk) record(ev any) {
 		b.requests++
 		if !sameOrigin(ev.Request.URL, b.base) && !(b.visitsSim && sameOrigin(ev.Request.URL, b.simPages)) {
 			b.foreign = append(b.foreign, ev.Request.URL)
+		}
+	case *network.EventResponseReceived:
+		if ev.Type == network.ResourceTypeDocument {
+			b.docStatus = ev.Response.Status
 		}
 	case *network.EventLoadingFailed:
 		if ev.BlockedReason != "" {

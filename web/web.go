@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"embed"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -541,12 +543,27 @@ func (u *UI) renderView(c *gin.Context, status int, page string, v *view) {
 	if v.Flash == "" {
 		v.Flash = u.takeFlash(c)
 	}
+	// Drawn whole before anything is sent: a template that fails midway answers 500 with the error
+	// page, not a 200 with half a page.
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer pageBuffers.Put(buf)
+	buf.Reset()
+	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
+		if page == "error" {
+			u.d.Log.ErrorContext(c.Request.Context(), "template failed", "page", page, "err", err)
+			c.String(http.StatusInternalServerError, "Something went wrong on the server; the log has the details.")
+			return
+		}
+		u.fail(c, fmt.Errorf("page %s: %w", page, err))
+		return
+	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)
-	if err := t.ExecuteTemplate(c.Writer, "layout", v); err != nil {
-		u.d.Log.ErrorContext(c.Request.Context(), "template failed", "page", page, "err", err)
-	}
+	_, _ = c.Writer.Write(buf.Bytes())
 }
+
+// pageBuffers hold pages while they are drawn.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // session is the request's session: zero on the log-in page and the other public ones.
 func session(c *gin.Context) service.Session {

@@ -2,8 +2,12 @@ package web
 
 import (
 	"fmt"
+	"github.com/gin-gonic/gin"
+	"html/template"
 	"io/fs"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path"
 	"path/filepath"
@@ -379,6 +383,28 @@ func TestTemplatesParse(t *testing.T) {
 		if u.pages[page] == nil || u.pages[page].Lookup("content") == nil {
 			t.Errorf("%s: no content template", name)
 		}
+	}
+}
+
+// A page whose template fails midway answers 500 with the error page, not a 200 with the half
+// drawn so far.
+func TestAFailingPageAnswers500(t *testing.T) {
+	t.Parallel()
+	u, err := New(Deps{Log: slog.New(slog.DiscardHandler), Lockout: lockout.New(lockout.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, err := u.pages["error"].Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.pages["broken"] = template.Must(broken.Parse(`{{define "content"}}<p id="half">drawn</p>{{index .Data.List 3}}{{end}}`))
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest("GET", "/ui/broken", nil)
+	u.render(c, http.StatusOK, "broken", map[string]any{"List": []int{}})
+	if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), `id="half"`) || !strings.Contains(w.Body.String(), "Something went wrong") {
+		t.Errorf("a failing page: %d\n%s", w.Code, w.Body.String())
 	}
 }
 
