@@ -39,7 +39,7 @@ type Lookup func(ctx context.Context, name, kind string) (Credentials, error)
 type Store interface {
 	SaveEvent(ctx context.Context, e *models.CallbackEvent) (*models.CallbackEvent, bool, error)
 	ClaimEvents(ctx context.Context, owner string, lease time.Duration, limit int) ([]models.CallbackEvent, error)
-	FinishEvent(ctx context.Context, owner string, id uint64, status, errText string, retryAt time.Time) (bool, error)
+	FinishEvents(ctx context.Context, owner string, ids []uint64, status, errText string, retryAt time.Time) (int, error)
 }
 
 // Handler answers WeCom's calls to the message-reception URLs.

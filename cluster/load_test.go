@@ -3,11 +3,14 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -31,6 +34,7 @@ var (
 	loadProfile  = flag.String("profile", "", "TestLoadAsDeployed: write the server's CPU profile of the load to this file (the server then runs with -pprof-addr)")
 	loadProfileS = flag.Int("profile-seconds", 10, "TestLoadAsDeployed: how long the CPU profile lasts, from the first post")
 	loadRobots   = flag.Int("robots", 0, "TestLoadAsDeployed: send texts to this many group robots (wecom_robot channels) instead of textcards to members")
+	loadCalls    = flag.Int("callbacks", 0, "TestLoadAsDeployed: post this many callbacks (texts members send the app, encrypted beforehand) instead of sending messages; -clients defaults to 64 then")
 )
 
 // TestLoadAsDeployed measures wecomflow as users run it: the release binary as its own `serve`
@@ -71,6 +75,13 @@ func TestLoadAsDeployed(t *testing.T) {
 	c.setUp()
 	in := c.instances[0]
 	pid := in.cmd.Process.Pid
+	if *loadCalls > 0 {
+		if !flagGiven("clients") {
+			clients = 64
+		}
+		loadCallbacks(t, c, in, *loadCalls, clients, pprofAddr)
+		return
+	}
 	// The token an integrating system would use: made through the API, operator, scoped to the channel.
 	var tok struct {
 		Token string `json:"token"`
@@ -120,20 +131,7 @@ func TestLoadAsDeployed(t *testing.T) {
 	}
 	base := delivered()
 
-	loadAvg, _ := os.ReadFile("/proc/loadavg")
-	peakBefore, _ := procPeakRSS(pid)
-	if err := resetPeakRSS(pid); err != nil {
-		t.Logf("cannot reset the server's peak RSS (%v): the peak below includes the set-up", err)
-	}
-	meter, counters := c.cpuMeter(), c.dbCounters()
-	cpuBefore, err := procCPU(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiled := make(chan error, 1)
-	if pprofAddr != "" {
-		go func() { profiled <- fetchCPUProfile(pprofAddr, *loadProfileS, *loadProfile) }()
-	}
+	m := startMeasure(t, c, pid, pprofAddr)
 
 	start := time.Now()
 	var refused, unsent atomic.Int64
@@ -170,13 +168,6 @@ func TestLoadAsDeployed(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("outcomes not recorded: %v", err)
 	}
-	cpuAfter, _ := procCPU(pid)
-	peak, _ := procPeakRSS(pid)
-	cpuReport, dbReport := meter.report(), ""
-	if c.db != nil {
-		dbReport = "; " + perMessage(counters, c.dbCounters(), messages)
-	}
-
 	slices.Sort(took)
 	what := "SQLite"
 	if c.db != nil {
@@ -190,34 +181,19 @@ func TestLoadAsDeployed(t *testing.T) {
 	if *loadWait > 0 {
 		what += fmt.Sprintf(" with ?wait=%s, WeCom answering in %s", *loadWait, *loadLatency)
 	}
-	t.Logf("as deployed, %s; load average before: %s", what, strings.TrimSpace(string(loadAvg)))
-	t.Logf("accepted %.0f/s (%s), delivered %.0f/s (%s); accept latency p50 %s, p99 %s, max %s",
+	t.Logf("as deployed, %s; load average before: %s", what, m.loadAvg)
+	t.Logf("accepted %.0f/s (%s), delivered %.0f/s (%s); accept latency %s",
 		float64(messages)/accepting.Seconds(), accepting.Round(time.Millisecond),
-		float64(messages)/delivering.Seconds(), delivering.Round(time.Millisecond),
-		percentile(took, 0.5).Round(10*time.Microsecond), percentile(took, 0.99).Round(10*time.Microsecond),
-		percentile(took, 1).Round(10*time.Microsecond))
-	t.Logf("server CPU %s: %.3f ms per message; peak RSS %.1f MiB during the load (%.1f MiB before it, set-up included)",
-		(cpuAfter - cpuBefore), float64(cpuAfter-cpuBefore)/float64(time.Millisecond)/float64(messages),
-		float64(peak)/(1<<20), float64(peakBefore)/(1<<20))
+		float64(messages)/delivering.Seconds(), delivering.Round(time.Millisecond), latencies(took))
+	report := m.stop("message", messages)
 	if *loadWait > 0 && *loadLatency > 0 {
 		bound := float64(clients) / loadLatency.Seconds()
 		perSec := float64(messages) / accepting.Seconds() // every answer came after its outcome
 		t.Logf("?wait=: %.0f msgs/s, %.0f%% of the %.0f/s that %d clients waiting %s each allow",
 			perSec, 100*perSec/bound, bound, clients, *loadLatency)
 	}
-	t.Log(cpuReport + dbReport)
-	if pprofAddr != "" {
-		t.Log("(profiled: the numbers above include the profiler's cost)")
-		if err := <-profiled; err != nil {
-			t.Errorf("CPU profile: %v", err)
-		} else {
-			top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=10", *loadProfile).CombinedOutput()
-			if err != nil {
-				t.Errorf("go tool pprof -top %s: %v", *loadProfile, err)
-			}
-			t.Logf("CPU profile of the server in %s (go tool pprof -top -nodecount=10):\n%s", *loadProfile, top)
-		}
-	}
+	t.Log(report)
+	m.profile()
 
 	if d := delivered() - base; d != messages {
 		t.Errorf("%d deliveries for %d messages", d, messages)
@@ -226,6 +202,141 @@ func TestLoadAsDeployed(t *testing.T) {
 		t.Errorf("WeCom dropped %d sends (pacing or duplicates)", n)
 	}
 	c.checkHTTP()
+}
+
+// loadCallbacks is TestLoadAsDeployed with -callbacks: n texts that members send the app,
+// encrypted and signed before the clock starts (as WeCom's servers would have them), posted to the
+// app's callback URL by clients keeping their connections. A callback is accepted when the server
+// answers 200, which it does once the event is stored; the server's CPU is read when every event
+// is processed (no workflow listens, so that is little), and every event must be stored once.
+func loadCallbacks(t *testing.T, c *cluster, in *instance, n, clients int, pprofAddr string) {
+	caller := c.caller(in, c.client)
+	now := time.Now().Unix()
+	type sealed struct {
+		query url.Values
+		body  []byte
+	}
+	calls := make([]sealed, n)
+	for i := range calls {
+		xml := wecomtest.TextMessageXML(c.demo.CorpID, c.demo.AgentID, c.members[i%len(c.members)],
+			fmt.Sprintf("load %d", i), 8_000_000_000+int64(i), now)
+		q, body, err := caller.Seal(xml)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls[i] = sealed{q, body}
+	}
+	before, err := c.total("/api/v1/callback-events?pageSize=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := startMeasure(t, c, in.cmd.Process.Pid, pprofAddr)
+	took := make([]time.Duration, n)
+	var refused atomic.Int64
+	start := time.Now()
+	paced(n, math.Inf(1), clients, func(i int) {
+		t0 := time.Now()
+		status, body, err := caller.PostEnvelope(context.Background(), calls[i].query, calls[i].body)
+		took[i] = time.Since(t0)
+		if (err != nil || status != http.StatusOK) && refused.Add(1) <= 5 {
+			t.Errorf("callback %d: %d %v %s", i, status, err, truncate(body, 300))
+		}
+	})
+	accepting := time.Since(start)
+	if err := waitFor(5*time.Minute, 20*time.Millisecond, func() (bool, error) {
+		k, err := c.total("/api/v1/callback-events?pageSize=1&status=received")
+		return err == nil && k == 0, fmt.Errorf("%d events not processed (%v)", k, err)
+	}); err != nil {
+		t.Fatalf("events not processed: %v", err)
+	}
+	slices.Sort(took)
+	t.Logf("as deployed, %s, %d callbacks (a member's text to the app) from %d clients; load average before: %s",
+		map[bool]string{true: "SQLite", false: "MariaDB"}[c.db == nil], n, clients, m.loadAvg)
+	t.Logf("accepted %.0f/s (%s); latency %s", float64(n)/accepting.Seconds(), accepting.Round(time.Millisecond), latencies(took))
+	t.Log(m.stop("callback", n))
+	m.profile()
+	if after, err := c.total("/api/v1/callback-events?pageSize=1"); err != nil || after-before != n {
+		t.Errorf("%d events stored for %d callbacks (%v)", after-before, n, err)
+	}
+	c.checkHTTP()
+}
+
+// latencies are the p50, p99 and max of sorted durations.
+func latencies(sorted []time.Duration) string {
+	return fmt.Sprintf("p50 %s, p99 %s, max %s", percentile(sorted, 0.5).Round(10*time.Microsecond),
+		percentile(sorted, 0.99).Round(10*time.Microsecond), percentile(sorted, 1).Round(10*time.Microsecond))
+}
+
+// measure is what a load run reads of the server process around its load: the load average
+// before, CPU time, peak RSS (reset at the start, so it is the load's), on MariaDB the
+// database's counters and, with -profile, a CPU profile from the start.
+type measure struct {
+	t          *testing.T
+	c          *cluster
+	pid        int
+	loadAvg    string
+	peakBefore int64
+	cpuBefore  time.Duration
+	meter      *cpuMeter
+	counters   map[string]int64
+	profiled   chan error // nil without a profile
+}
+
+func startMeasure(t *testing.T, c *cluster, pid int, pprofAddr string) *measure {
+	loadAvg, _ := os.ReadFile("/proc/loadavg")
+	m := &measure{t: t, c: c, pid: pid, loadAvg: strings.TrimSpace(string(loadAvg))}
+	if pprofAddr != "" {
+		m.profiled = make(chan error, 1)
+		go func() { m.profiled <- fetchCPUProfile(pprofAddr, *loadProfileS, *loadProfile) }()
+	}
+	m.peakBefore, _ = procPeakRSS(pid)
+	if err := resetPeakRSS(pid); err != nil {
+		t.Logf("cannot reset the server's peak RSS (%v): the peak below includes the set-up", err)
+	}
+	m.meter, m.counters = c.cpuMeter(), c.dbCounters()
+	var err error
+	if m.cpuBefore, err = procCPU(pid); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// stop reports the server's CPU per unit of work (n of what) and its peak RSS, and returns the
+// CPU of each process and the database's work per unit.
+func (m *measure) stop(what string, n int) string {
+	cpuAfter, _ := procCPU(m.pid)
+	peak, _ := procPeakRSS(m.pid)
+	m.t.Logf("server CPU %s: %.3f ms per %s; peak RSS %.1f MiB during the load (%.1f MiB before it, set-up included)",
+		cpuAfter-m.cpuBefore, float64(cpuAfter-m.cpuBefore)/float64(time.Millisecond)/float64(n), what,
+		float64(peak)/(1<<20), float64(m.peakBefore)/(1<<20))
+	report := m.meter.report()
+	if m.c.db != nil {
+		report += "; " + perMessage(m.counters, m.c.dbCounters(), n)
+	}
+	return report
+}
+
+// profile waits for the CPU profile, if one was asked for, and logs its top functions.
+func (m *measure) profile() {
+	if m.profiled == nil {
+		return
+	}
+	m.t.Log("(profiled: the numbers above include the profiler's cost)")
+	if err := <-m.profiled; err != nil {
+		m.t.Errorf("CPU profile: %v", err)
+		return
+	}
+	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=10", *loadProfile).CombinedOutput()
+	if err != nil {
+		m.t.Errorf("go tool pprof -top %s: %v", *loadProfile, err)
+	}
+	m.t.Logf("CPU profile of the server in %s (go tool pprof -top -nodecount=10):\n%s", *loadProfile, top)
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(name string) (given bool) {
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // robotSet is the robot channels of a load run and what their robots posted.

@@ -182,8 +182,8 @@ func TestUpgradeAddsTheIndexes(t *testing.T) {
 	}
 }
 
-// An upgraded database loses the indexes no query uses (migration 21), which every message paid
-// for in writes; TestQueriesUseIndexes shows no query needed them.
+// An upgraded database loses the indexes no query uses (migration 21), which every message and
+// callback paid for in writes; TestQueriesUseIndexes shows no query needed them.
 func TestUpgradeDropsUnusedIndexes(t *testing.T) {
 	t.Parallel()
 	s := storetest.Open(t)
@@ -194,6 +194,7 @@ func TestUpgradeDropsUnusedIndexes(t *testing.T) {
 		{&models.Message{}, "idx_messages_channel_created", "messages (channel_id, created_at)"},
 		{&models.MessageRequest{}, "idx_message_requests_lease_until", "message_requests (lease_until)"},
 		{&models.MessageRequest{}, "idx_message_requests_msg_id", "message_requests (msg_id)"},
+		{&models.CallbackEvent{}, "idx_callback_events_lease_until", "callback_events (lease_until)"},
 	}
 	m := s.DB.Migrator()
 	for _, ix := range indexes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func fill(v any, seed int) {
 			f.SetString(fmt.Sprintf("v%d", n))
 		case bool:
 			f.SetBool(true)
-		case int:
+		case int, int64:
 			f.SetInt(int64(n))
 		case uint64:
 			f.SetUint(uint64(n))
@@ -80,6 +81,37 @@ func TestInsertedMessageReadsBackWhole(t *testing.T) {
 			t.Fatalf("request %d was given id %d, which no stored request has", i, reqs[i].ID)
 		}
 		same(t, fmt.Sprintf("request %d", i), &reqs[i], &r)
+	}
+}
+
+// Every column of a callback event is written by the store's own multi-row INSERT and read back
+// as it was given, the id included; twins in one batch are one event.
+func TestInsertedEventReadsBackWhole(t *testing.T) {
+	t.Parallel()
+	// SaveEvent sets NotBefore to now: a whole second, which MySQL's DATETIME(3) keeps as it is.
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	s := storetest.Open(t, storetest.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	events := make([]models.CallbackEvent, 40)
+	var wg sync.WaitGroup
+	for i := range events {
+		fill(&events[i], 100*i)
+		events[i].ID = 0
+		wg.Add(1)
+		go func() { // at once, so the group commit stores them in shared statements
+			defer wg.Done()
+			if _, stored, err := s.SaveEvent(ctx, &events[i]); err != nil || !stored {
+				t.Errorf("event %d: stored %v, %v", i, stored, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range events {
+		got, err := s.GetEvent(ctx, events[i].ID)
+		if err != nil {
+			t.Fatalf("event %d (id %d): %v", i, events[i].ID, err)
+		}
+		same(t, fmt.Sprintf("event %d", i), &events[i], got)
 	}
 }
 

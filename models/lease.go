@@ -11,7 +11,7 @@
 // that may outlast its lease extends it while it runs: the Sender renews its sends in flight every
 // third of the lease (RenewRequests), the Syncer its task with each progress report
 // (UpdateSyncTask); an event, or an execution step, is done within one lease. Finish: one write
-// records the outcome and clears the lease (RecordOutcomes, FinishEvent, CommitSteps,
+// records the outcome and clears the lease (RecordOutcomes, FinishEvents, CommitSteps,
 // FinishSyncTask), only where lease_owner is still owner, so a worker whose lease lapsed and was
 // taken over writes nothing and is told so. Release: work given back unfinished has its lease
 // cleared and waits to be claimed again: a sync task interrupted by shutdown (ReleaseSyncTask), an

@@ -299,13 +299,12 @@ func (s *Store) insertRequestValues(tx *gorm.DB, reqs []MessageRequest) error {
 		}
 		args = append(args, r.fields()[1:]...)
 	}
-	firsts, err := s.insertValues(tx, "message_requests", cols, args)
+	ids, err := s.insertValues(tx, "message_requests", cols, args)
 	if err != nil {
 		return err
 	}
-	per := s.rowsPerInsert(len(cols))
 	for i := range reqs {
-		reqs[i].ID = uint64(firsts[i/per] + int64(i%per))
+		reqs[i].ID = ids[i]
 	}
 	return nil
 }

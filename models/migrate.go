@@ -82,11 +82,12 @@ var migrations = []migration{
 	{20, "reminders of the recipients of a card who have not clicked", func(tx *gorm.DB) error {
 		return tx.AutoMigrate(&Reminder{})
 	}},
-	{21, "drop the indexes no query uses: every message paid for them in writes", func(tx *gorm.DB) error {
+	{21, "drop the indexes no query uses: every message and callback paid for them in writes", func(tx *gorm.DB) error {
 		return dropIndexes(tx, []namedIndex{
 			{&Message{}, "idx_messages_channel_created"},
 			{&MessageRequest{}, "idx_message_requests_lease_until"},
 			{&MessageRequest{}, "idx_message_requests_msg_id"},
+			{&CallbackEvent{}, "idx_callback_events_lease_until"},
 		})
 	}},
 }

@@ -154,13 +154,13 @@ func (c *stmtCache) closeStmts() {
 const maxPreparedRows = 16
 
 // insertValues inserts rows of len(cols) values each (args, row after row) into table, in
-// statements of at most rowsPerInsert rows, and returns the first id of each statement's rows
-// (tables with an auto-increment id count on from it: SQLite numbers a statement's rows in turn
-// and MySQL hands a multi-row insert consecutive ids, as gorm's batch inserts also assume).
-func (s *Store) insertValues(tx *gorm.DB, table string, cols []string, args []any) ([]int64, error) {
+// statements of at most rowsPerInsert rows, and returns each row's auto-increment id (counted on
+// from the first of its statement's rows: SQLite numbers a statement's rows in turn and MySQL hands
+// a multi-row insert consecutive ids, as gorm's batch inserts also assume).
+func (s *Store) insertValues(tx *gorm.DB, table string, cols []string, args []any) ([]uint64, error) {
 	rows := len(args) / len(cols)
 	per := s.rowsPerInsert(len(cols))
-	var firsts []int64
+	ids := make([]uint64, 0, rows)
 	for start := 0; start < rows; start += per {
 		n := min(per, rows-start)
 		res, err := s.run(tx, insertSQL(table, cols, n), args[start*len(cols):(start+n)*len(cols)], n <= maxPreparedRows)
@@ -175,9 +175,11 @@ func (s *Store) insertValues(tx *gorm.DB, table string, cols []string, args []an
 			// SQLite reports the last row's id, MySQL the first's.
 			id -= int64(n - 1)
 		}
-		firsts = append(firsts, id)
+		for i := range n {
+			ids = append(ids, uint64(id)+uint64(i))
+		}
 	}
-	return firsts, nil
+	return ids, nil
 }
 
 // insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for n rows.

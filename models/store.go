@@ -42,6 +42,7 @@ type Store struct {
 	hookCache  hookCache
 	chanCache  readCache[string, Channel]
 	tokenCache readCache[string, TokenOwner]
+	wfCache    readCache[string, []Workflow]
 	stmts      stmtCache
 	readStmts  stmtCache
 }

@@ -13,7 +13,7 @@ import (
 // expression holds, gets one execution with the decrypted callback as $context.data. A callback
 // processed again starts nothing new.
 func (e *Engine) HandleEvent(ctx context.Context, ev *callback.Event) error {
-	wfs, err := e.store.EnabledWorkflows(ctx, TriggerWeComEvent)
+	wfs, err := e.store.RecentEnabledWorkflows(ctx, TriggerWeComEvent)
 	if err != nil || len(wfs) == 0 {
 		return err
 	}

@@ -85,23 +85,32 @@ var agentIDRe = regexp.MustCompile(`<AgentID>\s*(?:<!\[CDATA\[)?\s*(\d+)`)
 // for contacts events). Posting the same plainXML twice plays WeCom's retry: same message,
 // different ciphertext.
 func (c *CallbackCaller) Post(ctx context.Context, plainXML string) (status int, body string, err error) {
-	enc, err := Encrypt(c.EncodingAESKey, c.CorpID, nil, []byte(plainXML))
+	q, envelope, err := c.Seal(plainXML)
 	if err != nil {
 		return 0, "", err
+	}
+	return c.PostEnvelope(ctx, q, envelope)
+}
+
+// Seal is what Post sends for plainXML: the signed query and the envelope, for a load test that
+// encrypts before its clock starts and posts with PostEnvelope.
+func (c *CallbackCaller) Seal(plainXML string) (query url.Values, envelope []byte, err error) {
+	enc, err := Encrypt(c.EncodingAESKey, c.CorpID, nil, []byte(plainXML))
+	if err != nil {
+		return nil, nil, err
 	}
 	agentID := ""
 	if m := agentIDRe.FindStringSubmatch(plainXML); m != nil {
 		agentID = m[1]
 	}
-	envelope := "<xml><ToUserName>" + cdata(c.CorpID) + "</ToUserName><AgentID>" + cdata(agentID) +
-		"</AgentID><Encrypt>" + cdata(enc) + "</Encrypt></xml>"
+	envelope = []byte("<xml><ToUserName>" + cdata(c.CorpID) + "</ToUserName><AgentID>" + cdata(agentID) +
+		"</AgentID><Encrypt>" + cdata(enc) + "</Encrypt></xml>")
 	ts, nonce := c.timestamp(), randomDigits(10)
-	q := url.Values{
+	return url.Values{
 		"msg_signature": {Signature(c.Token, ts, nonce, enc)},
 		"timestamp":     {ts},
 		"nonce":         {nonce},
-	}
-	return c.PostEnvelope(ctx, q, []byte(envelope))
+	}, envelope, nil
 }
 
 // PostEnvelope POSTs body with the query as given, for tests that tamper with signatures,
