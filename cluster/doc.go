@@ -43,7 +43,9 @@
 //     needs no MariaDB): 1 instance, -clients clients posting -messages single-recipient textcards
 //     with an API token; accepted/s, delivered/s, accept latency, the server's CPU per message and
 //     peak RSS, and with -wait/-latency the ?wait= rate against its bound; -profile takes the
-//     server's CPU profile through -pprof-addr. The command lines are in docs/benchmarks.md.
+//     server's CPU profile through -pprof-addr; -callbacks N posts N pre-encrypted callbacks from
+//     64 clients instead, and reports accepted/s, latency and the CPU per callback until every
+//     event is processed. The command lines are in docs/benchmarks.md.
 //
 // Each instance gets its own -addr on 127.0.0.1, the same WECOMFLOW_SECRET_KEY and
 // WECOMFLOW_ADMIN_TOKEN, and the simulator as -wecom-api-base; the harness spreads its own
