@@ -110,8 +110,6 @@ func (e *CallbackEvent) fields() []any {
 // and gives each its id.
 func (s *Store) insertEventValues(tx *gorm.DB, events []*CallbackEvent) error {
 	now := s.Now()
-	cols := eventColumns[1:]
-	args := make([]any, 0, len(events)*len(cols))
 	for _, e := range events {
 		if e.CreatedAt.IsZero() {
 			e.CreatedAt = now
@@ -119,16 +117,8 @@ func (s *Store) insertEventValues(tx *gorm.DB, events []*CallbackEvent) error {
 		if e.UpdatedAt.IsZero() {
 			e.UpdatedAt = now
 		}
-		args = append(args, e.fields()[1:]...)
 	}
-	ids, err := s.insertValues(tx, "callback_events", cols, args)
-	if err != nil {
-		return err
-	}
-	for i, e := range events {
-		e.ID = ids[i]
-	}
-	return nil
+	return insertWithIDs(s, tx, "callback_events", eventColumns, events, func(e *CallbackEvent) *uint64 { return &e.ID })
 }
 
 // saveEventsTx stores a batch in statements shared by the batch, not two per event: one lookup of

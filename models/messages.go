@@ -290,23 +290,14 @@ func (s *Store) insertMessageValues(tx *gorm.DB, msgs []*Message) error {
 // insertRequestValues inserts requests like insertMessageValues and gives each its id.
 func (s *Store) insertRequestValues(tx *gorm.DB, reqs []MessageRequest) error {
 	now := s.Now()
-	cols := requestColumns[1:]
-	args := make([]any, 0, len(reqs)*len(cols))
+	rows := make([]*MessageRequest, len(reqs))
 	for i := range reqs {
-		r := &reqs[i]
-		if r.UpdatedAt.IsZero() {
-			r.UpdatedAt = now
+		rows[i] = &reqs[i]
+		if rows[i].UpdatedAt.IsZero() {
+			rows[i].UpdatedAt = now
 		}
-		args = append(args, r.fields()[1:]...)
 	}
-	ids, err := s.insertValues(tx, "message_requests", cols, args)
-	if err != nil {
-		return err
-	}
-	for i := range reqs {
-		reqs[i].ID = ids[i]
-	}
-	return nil
+	return insertWithIDs(s, tx, "message_requests", requestColumns, rows, func(r *MessageRequest) *uint64 { return &r.ID })
 }
 
 // MessageFilter narrows the message list.

@@ -182,6 +182,23 @@ func (s *Store) insertValues(tx *gorm.DB, table string, cols []string, args []an
 	return ids, nil
 }
 
+// insertWithIDs inserts rows into table, whose columns are cols (the auto-increment id first, in
+// the order of fields()), all but the id, and gives each row the id it got.
+func insertWithIDs[R interface{ fields() []any }](s *Store, tx *gorm.DB, table string, cols []string, rows []R, id func(R) *uint64) error {
+	args := make([]any, 0, len(rows)*(len(cols)-1))
+	for _, r := range rows {
+		args = append(args, r.fields()[1:]...)
+	}
+	ids, err := s.insertValues(tx, table, cols[1:], args)
+	if err != nil {
+		return err
+	}
+	for i, r := range rows {
+		*id(r) = ids[i]
+	}
+	return nil
+}
+
 // insertSQL is "INSERT INTO table (cols) VALUES (?, …), …" for n rows.
 func insertSQL(table string, cols []string, n int) string {
 	row := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
