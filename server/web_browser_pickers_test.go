@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ var pickersWalk = []browserStep{
 	{"pick a chat node's owner and members", stepPickChatMembers},
 	{"send a channel test to a picked member", stepPickChannelTest},
 	{"send to a picked tag", stepPickSendTag},
+	{"send to a local user's picked mobile", stepPickSendMobile},
 	{"create a chat and add a member, picked", stepPickChatPageMembers},
 	{"link an account to a picked member", stepPickAccountMember},
 }
@@ -54,6 +56,8 @@ func (b *browserWalk) seedPickers() {
 	b.api(200, "POST", "/api/v1/users/bulk", []map[string]any{
 		{"userid": "zs", "set": map[string]any{"wechatwk": "zhangsan", "name": "张三"}},
 		{"userid": "ls", "set": map[string]any{"wechatwk": "lisi", "name": "李四"}},
+		// Not bound to WeCom; the mobile is the demo corp's wangwu's, by which WeCom finds him.
+		{"userid": "ww", "set": map[string]any{"name": "王五", "mobile": b.demoMobile("wangwu")}},
 	})
 	b.api(201, "POST", "/api/v1/channels/1/chats", map[string]any{"name": b.pick("On call", "值班群"), "users": []string{"zs", "ls"}, "chatid": "oncall1"})
 }
@@ -205,6 +209,37 @@ func stepPickSendTag(b *browserWalk) {
 	}
 	if err := json.Unmarshal(inbox[0].Request, &req); err != nil || req.ToTag != "1" || req.ToUser != "" {
 		b.t.Errorf("WeCom received %s, want the message to the tag 1 (%v)", inbox[0].Request, err)
+	}
+}
+
+// demoMobile is the mobile the demo corp gives member userid (wecomtest.SeedDemo numbers them
+// in order).
+func (b *browserWalk) demoMobile(userid string) string {
+	b.t.Helper()
+	i := slices.Index(b.demo.UserIDs, userid)
+	if i < 0 {
+		b.t.Fatalf("the demo corp has no member %s", userid)
+	}
+	return fmt.Sprintf("1380000%04d", i+1)
+}
+
+// stepPickSendMobile sends to a local user who has no WeCom binding by his mobile, picked by his
+// name: WeCom finds wangwu by it and he gets the message.
+func stepPickSendMobile(b *browserWalk) {
+	before := len(b.sim.Inbox(b.demo.CorpID, "wangwu"))
+	b.open("/ui/send", "#n1-msgtype")
+	b.choose("#f-channel", "ops")
+	b.choose("#n1-msgtype", "text")
+	b.fill("#n1-text-content", b.pick("By his mobile", "按手机号发送"))
+	b.expectAttr("#f-to-mobiles-search", "aria-label", b.tr("send.pick.mobiles"))
+	mobile := b.demoMobile("wangwu")
+	b.pickFirst("#f-to-mobiles", "王五", mobile)
+	b.expectText("#f-to-mobiles-picked", "王五 ("+mobile+")")
+	b.navigate("#send-message")
+	b.waitVisible("#send-result")
+	b.expectAttr("#send-status", "class", "status sent")
+	if got := len(b.sim.Inbox(b.demo.CorpID, "wangwu")) - before; got != 1 {
+		b.t.Errorf("wangwu, found by his mobile, received %d messages, want 1", got)
 	}
 }
 

@@ -29,10 +29,10 @@ import (
 var recipientFields = []string{"users", "wecomUsers", "departments", "tags", "chats", "mobiles", "emails", "leadersOf"}
 
 // recipientPickers say what picker.js offers in a recipient field: local users, the channel's
-// authenticator's directory members, departments or tags, the channel's chats. Mobiles and
-// emails are typed.
+// authenticator's directory members, departments or tags, the channel's chats, local users'
+// mobiles and emails (for people WeCom finds by them); every field can also be typed.
 var recipientPickers = map[string]string{"users": "users", "wecomUsers": "members", "departments": "departments", "tags": "tags",
-	"chats": "chats", "leadersOf": "users"}
+	"chats": "chats", "leadersOf": "users", "mobiles": "mobiles", "emails": "emails"}
 
 // sendMentions are the recipient fields a group robot takes, as mentions (SPEC §9.2).
 var sendMentions = map[string]bool{"users": true, "wecomUsers": true, "mobiles": true}

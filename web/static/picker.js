@@ -1,8 +1,8 @@
 // picker.js: search-as-you-type beside a field of ids. An input with data-picker ("users",
-// "members", "departments", "tags", "chats") holds ids separated by commas, typed or picked (with
-// data-single, one id: a pick replaces it); a search box beside it asks the REST API for the
-// matches and offers them in a datalist: the one chosen, or the first on Enter, is added to the
-// ids. What the search is about (a channel's chats, an authenticator's directory) comes from
+// "members", "departments", "tags", "chats", "mobiles", "emails") holds ids separated by commas,
+// typed or picked (with data-single, one id: a pick replaces it); a search box beside it asks
+// the REST API for the matches and offers them in a datalist: the one chosen, or the first on
+// Enter, is added to the ids. What the search is about (a channel's chats, an authenticator's directory) comes from
 // data-scope, the id of a select whose chosen option has data-id (the channel) and
 // data-authenticator, or else from the input's own data-channel and data-authenticator. With
 // data-scope-clears, choosing another option of the scope empties the field (a member of
@@ -25,6 +25,9 @@
     tags: {url: (s, c) => c.authenticator > 0 && "/api/v1/directory/tags?pageSize=20&authenticatorId=" + c.authenticator + "&q=" + q(s),
       in: (c) => c.authenticator, id: (x) => String(x.id), name: (x) => x.name},
     chats: {url: (s, c) => c.id > 0 && "/api/v1/channels/" + c.id + "/chats?pageSize=200", in: (c) => c.id, id: (x) => x.chatid, name: (x) => x.name},
+    // A local user's mobile or email: WeCom finds the member by it (one without a binding).
+    mobiles: {url: (s) => "/api/v1/users?pageSize=20&q=" + q(s), in: () => "", id: (x) => x.mobile, name: (x) => x.name},
+    emails: {url: (s) => "/api/v1/users?pageSize=20&q=" + q(s), in: () => "", id: (x) => x.email, name: (x) => x.name},
   };
   // split reads the ids as the server does: commas (also Chinese ones), semicolons, | or spaces.
   const split = (s) => s.split(/[,，、;；|\s]+/).filter(Boolean);
@@ -71,7 +74,8 @@
       if (mine !== asked || r.status !== 200 || !r.body || !Array.isArray(r.body.data)) return;
       shown.clear();
       listed = c.key + "\n" + text;
-      list.replaceChildren(...r.body.data.map((x) => {
+      // A user without a mobile (or email) has nothing to offer in that field.
+      list.replaceChildren(...r.body.data.filter((x) => src.id(x)).map((x) => {
         const id = src.id(x), name = src.name(x), o = document.createElement("option");
         o.value = name && name !== id ? name + " (" + id + ")" : id;
         shown.set(o.value, id);
