@@ -92,8 +92,8 @@ func TestStoredReasons(t *testing.T) {
 }
 
 // TestProblemCoverage counts the messages of web/, service/, message/, workflow/, plugin/,
-// problem/ and template/ (the formats sourceMessages finds) that the table translates, and lists
-// the others (go test -v): they show in English.
+// problem/ and template/ (the formats sourceMessages finds) that the table translates, and fails
+// on the others: they would show in English on a Chinese page.
 func TestProblemCoverage(t *testing.T) {
 	tables, err := loadProblemTables(files)
 	if err != nil {
@@ -109,7 +109,7 @@ func TestProblemCoverage(t *testing.T) {
 	}
 	t.Logf("translated %d of %d messages found", len(found)-len(left), len(found))
 	for _, f := range left {
-		t.Logf("in English: %q", f)
+		t.Errorf("in English on a Chinese page: %q (add it to i18n/problems/zh-CN.json)", f)
 	}
 }
 
