@@ -178,13 +178,19 @@ func (t *problemTable) translate(msg string) string {
 // sentences is translate for a text that may join several of the service's sentences (a failed
 // message's reason is its requests' reasons, one after another): the whole text if the table
 // knows it, else the shortest first sentence it knows and the rest in turn. A sentence it does
-// not know stays English, and so do the ones after it only if they are unknown too.
+// not know stays English; the ones after it are still translated.
 func (t *problemTable) sentences(msg string) string {
+	if len(msg) > maxSentencesText {
+		// Past any reason the service writes: shown as it is rather than matched at length.
+		return msg
+	}
 	if s := t.translate(msg); t == nil || s != msg {
 		return s
 	}
 	first := -1
-	for i := 0; ; {
+	// A first sentence is looked for among the first few ". ": one of the service's holds fewer,
+	// and a long text of unknown ones then costs a few tries per sentence, not a try per pair.
+	for i, tries := 0, 0; tries < maxSentenceStops; tries++ {
 		j := strings.Index(msg[i:], ". ")
 		if j < 0 {
 			break
@@ -203,6 +209,13 @@ func (t *problemTable) sentences(msg string) string {
 	}
 	return msg[:first+1] + t.sentences(msg[first+1:])
 }
+
+// maxSentenceStops is how many ". " sentences looks through for the end of a first sentence, and
+// maxSentencesText the longest text it translates.
+const (
+	maxSentenceStops = 8
+	maxSentencesText = 8 << 10
+)
 
 // answerRe finds, in a stored reason (English or translated), WeCom's own words about an error:
 // its errmsg after the errcode, or why it could not be reached. They stay as WeCom (or the

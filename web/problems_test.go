@@ -85,6 +85,11 @@ func TestStoredReasons(t *testing.T) {
 			t.Errorf("%q\n got %q\nwant %q", tt.stored, got, tt.want)
 		}
 	}
+	// Many sentences the table does not know, then one it knows: that one is still translated.
+	unknown := strings.Repeat("Some words we do not know. ", 100)
+	if got, want := zh.sentences(unknown+"The message has no recipients."), unknown+"消息没有接收人。"; got != want {
+		t.Errorf("after 100 unknown sentences: got …%q", got[max(0, len(got)-60):])
+	}
 	if got, want := string(tables["en"].reasonHTML("WeCom errcode 7 (<b>x</b>). Gave up after 2 attempts.")),
 		"WeCom errcode 7 (<code>&lt;b&gt;x&lt;/b&gt;</code>). Gave up after 2 attempts."; got != want {
 		t.Errorf("in English: got %q, want %q", got, want)
