@@ -11,8 +11,8 @@ import (
 )
 
 // migration is one schema step. Steps run in order, each once; every step is also written to be
-// harmless when repeated (AutoMigrate and IF NOT EXISTS only add), so an interrupted upgrade can
-// simply be run again.
+// harmless when repeated (AutoMigrate and IF NOT EXISTS only add, dropIndexes drops only what is
+// there), so an interrupted upgrade can simply be run again.
 type migration struct {
 	Version int
 	Name    string
