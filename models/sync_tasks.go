@@ -110,10 +110,14 @@ func (s *Store) ClaimSyncTask(ctx context.Context, owner string, lease time.Dura
 		if len(ids) == 0 {
 			return nil
 		}
+		// The task's start is read now, not before the lookup: a task queued while the lookup
+		// waited for the database must not start before it was queued (the members it marks
+		// missing are those not updated since its start).
+		start := s.Now()
 		if err := tx.Model(&SyncTask{}).Where("id = ?", ids[0]).Updates(map[string]any{
-			"status": SyncProcessing, "lease_owner": owner, "lease_until": now.Add(lease), "attempts": gorm.Expr("attempts + 1"),
+			"status": SyncProcessing, "lease_owner": owner, "lease_until": start.Add(lease), "attempts": gorm.Expr("attempts + 1"),
 			"departments": 0, "members": 0, "created": 0, "updated": 0, "deleted": 0, "linked": 0, "progress": 0,
-			"cost_ms": 0, "message": "", "started_at": now, "finished_at": nil, "updated_at": now,
+			"cost_ms": 0, "message": "", "started_at": start, "finished_at": nil, "updated_at": start,
 		}).Error; err != nil {
 			return fmt.Errorf("store: unable to claim sync task: %w", err)
 		}
