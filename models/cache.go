@@ -49,6 +49,23 @@ func (c *readCache[K, V]) get(k K, ttl time.Duration, read func() (V, error)) (V
 	return v, nil
 }
 
+// getCopy is get for a read that returns a pointer: the cache keeps the value, and each caller
+// gets a copy of its own.
+func (c *readCache[K, V]) getCopy(k K, ttl time.Duration, read func() (*V, error)) (*V, error) {
+	v, err := c.get(k, ttl, func() (V, error) {
+		p, err := read()
+		if err != nil {
+			var zero V
+			return zero, err
+		}
+		return *p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // drop forgets every value.
 func (c *readCache[K, V]) drop() {
 	c.mu.Lock()

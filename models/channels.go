@@ -50,17 +50,7 @@ const channelCacheTTL = time.Second
 // SendChannel is GetChannelByName for the send path: a copy of a read of the last
 // channelCacheTTL (every message reads its channel).
 func (s *Store) SendChannel(ctx context.Context, name string) (*Channel, error) {
-	c, err := s.chanCache.get(name, channelCacheTTL, func() (Channel, error) {
-		c, err := s.GetChannelByName(ctx, name)
-		if err != nil {
-			return Channel{}, err
-		}
-		return *c, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s.chanCache.getCopy(name, channelCacheTTL, func() (*Channel, error) { return s.GetChannelByName(ctx, name) })
 }
 
 // channelsChanged drops the cached channels.

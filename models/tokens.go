@@ -67,17 +67,7 @@ const tokenCacheTTL = time.Second
 // TokenByHash finds a token by the SHA-256 of its value, with its account's state: a copy of a
 // read of the last tokenCacheTTL (every API request reads its token).
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*TokenOwner, error) {
-	t, err := s.tokenCache.get(hash, tokenCacheTTL, func() (TokenOwner, error) {
-		t, err := s.tokenWithOwner(ctx, "hash = ?", hash)
-		if err != nil {
-			return TokenOwner{}, err
-		}
-		return *t, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return s.tokenCache.getCopy(hash, tokenCacheTTL, func() (*TokenOwner, error) { return s.tokenWithOwner(ctx, "hash = ?", hash) })
 }
 
 // tokensChanged drops the cached tokens; deferred by every change of a token or an account, it
