@@ -199,8 +199,8 @@ func (t *problemTable) sentences(msg string) string {
 		if first < 0 {
 			first = end
 		}
-		if head := msg[:end]; t.translate(head) != head {
-			return t.translate(head) + t.sentences(msg[end+1:])
+		if head, said := msg[:end], t.translate(msg[:end]); said != head {
+			return said + t.sentences(msg[end+1:])
 		}
 		i = end + 1
 	}
